@@ -1,0 +1,908 @@
+//! The module configuration file (TOML). Deserialised with serde into raw
+//! structs that reject unknown keys, then validated and resolved into the
+//! typed [`Config`]. Every error names `file:line: key 'a.b': problem`; the
+//! line of a semantic error is found by looking the key up in a
+//! span-preserving parse of the same text.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml_edit::{ImDocument, Item, Table, Value};
+
+use super::app_args::StatusEvent;
+use super::dtmf::{default_caller_map, default_moderator_map, DigitMap, DtmfError};
+use super::{validate_account, validate_pin, validate_room_name};
+
+/// A config bigger than this is certainly not hand-written; refusing it
+/// keeps the line lookup and validation cheap.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+pub const MAX_ROOMS: usize = 10_000;
+const MAX_TEXT: usize = 1024;
+const TEMPLATE_VARS: [&str; 6] = ["account", "room", "date", "time", "conference_sid", "profile"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// Mixer ticks driven by the module's own clock.
+    Realtime,
+    /// Mixer ticks driven by the host (tests, offline rendering).
+    Manual,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModuleConfig {
+    pub timer: Timer,
+    /// 0 = one per core.
+    pub mixer_threads: usize,
+    pub log_level: log::LevelFilter,
+    pub sounds_dir: PathBuf,
+    pub recordings_dir: PathBuf,
+    pub public_recording_url: Option<String>,
+    pub suppress_events: Vec<StatusEvent>,
+}
+
+/// Prompt files, resolved against `module.sounds_dir`. `None` means no
+/// prompt, except for `enter`/`exit` where it means a generated tone.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Sounds {
+    pub moh: Option<PathBuf>,
+    pub enter: Option<PathBuf>,
+    pub exit: Option<PathBuf>,
+    pub pin: Option<PathBuf>,
+    pub bad_pin: Option<PathBuf>,
+    pub locked: Option<PathBuf>,
+    pub muted: Option<PathBuf>,
+    pub unmuted: Option<PathBuf>,
+    pub deaf: Option<PathBuf>,
+    pub undeaf: Option<PathBuf>,
+    pub alone: Option<PathBuf>,
+    pub kicked: Option<PathBuf>,
+    pub wait_for_host: Option<PathBuf>,
+    pub room_full: Option<PathBuf>,
+    pub ended: Option<PathBuf>,
+    pub denied: Option<PathBuf>,
+    pub recording_started: Option<PathBuf>,
+    pub recording_stopped: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Profile {
+    pub name: String,
+    pub rate: u32,
+    pub interval_ms: u32,
+    pub energy_threshold_dbov: f32,
+    pub talk_start_ms: u32,
+    pub talk_stop_ms: u32,
+    pub jitter_buffer_frames: u32,
+    /// `None` = comfort noise off.
+    pub comfort_noise_dbov: Option<f32>,
+    pub max_members: u32,
+    pub limiter: bool,
+    /// 0 = mix every talker.
+    pub top_n: u32,
+    pub auto_record: bool,
+    pub record_template: String,
+    pub allow_dynamic_rooms: bool,
+    pub pin_tries: u32,
+    pub pin_first_digit_timeout_ms: u64,
+    pub pin_inter_digit_timeout_ms: u64,
+    /// 0 = no limit.
+    pub pin_failures_per_minute: u32,
+    pub dtmf_inter_digit_timeout_ms: u64,
+    pub caller_controls: DigitMap,
+    pub moderator_controls: DigitMap,
+    /// Caller and moderator maps merged: what a member's `DtmfMatcher`
+    /// runs on (moderator actions are refused later for non-moderators).
+    pub controls: DigitMap,
+    pub sounds: Sounds,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoomConfig {
+    pub name: String,
+    /// `None` = global room, matched for any account.
+    pub account: Option<String>,
+    pub profile: String,
+    pub max_participants: u32,
+    pub pin: Option<String>,
+    pub host_pin: Option<String>,
+    pub wait_for_host: bool,
+    pub mute_on_entry: bool,
+    pub announce_join_leave: bool,
+    pub recording_enabled: bool,
+    pub auto_record: bool,
+    /// Resolved (room override or the profile's); `None` = silence.
+    pub music_on_hold: Option<PathBuf>,
+    pub mute_non_moderators: bool,
+    pub announce_caller_name: bool,
+    /// Resolved (room override or the profile's); `None` = generated tone.
+    pub enter_sound: Option<PathBuf>,
+    pub exit_sound: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The file this was loaded from (for `reload`).
+    pub path: PathBuf,
+    pub module: ModuleConfig,
+    pub profiles: HashMap<String, Profile>,
+    pub rooms: Vec<RoomConfig>,
+}
+
+impl Config {
+    /// An account-specific room wins over a global one of the same name.
+    pub fn room(&self, account: &str, name: &str) -> Option<&RoomConfig> {
+        self.rooms
+            .iter()
+            .find(|r| r.name == name && r.account.as_deref() == Some(account))
+            .or_else(|| {
+                self.rooms
+                    .iter()
+                    .find(|r| r.name == name && r.account.is_none())
+            })
+    }
+
+    pub fn profile(&self, name: &str) -> Option<&Profile> {
+        self.profiles.get(name)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key '{key}'")?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
+    let err = |problem: String| ConfigError {
+        file: path.to_path_buf(),
+        line: None,
+        key: None,
+        problem,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read config file: {e}")))?;
+    if meta.len() > MAX_CONFIG_BYTES as u64 {
+        return Err(err(format!("config file larger than {MAX_CONFIG_BYTES} bytes")));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read config file: {e}")))?;
+    parse_config(&text, path)
+}
+
+// ---------------------------------------------------------------------
+// Raw (serde) layer
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    module: RawModule,
+    #[serde(default)]
+    profiles: BTreeMap<String, RawProfile>,
+    #[serde(default)]
+    rooms: Vec<RawRoom>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawModule {
+    timer: String,
+    mixer_threads: i64,
+    log_level: String,
+    sounds_dir: String,
+    recordings_dir: String,
+    public_recording_url: String,
+    suppress_events: Vec<String>,
+}
+
+impl Default for RawModule {
+    fn default() -> Self {
+        RawModule {
+            timer: "realtime".into(),
+            mixer_threads: 0,
+            log_level: "info".into(),
+            sounds_dir: "sounds".into(),
+            recordings_dir: "recordings".into(),
+            public_recording_url: String::new(),
+            suppress_events: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum RawControls {
+    Named(String),
+    Table(BTreeMap<String, String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawProfile {
+    rate: i64,
+    interval_ms: i64,
+    energy_threshold_dbov: f64,
+    talk_start_ms: i64,
+    talk_stop_ms: i64,
+    jitter_buffer_frames: i64,
+    comfort_noise_dbov: f64,
+    max_members: i64,
+    limiter: bool,
+    top_n: i64,
+    auto_record: bool,
+    record_template: String,
+    allow_dynamic_rooms: bool,
+    pin_tries: i64,
+    pin_first_digit_timeout_ms: i64,
+    pin_inter_digit_timeout_ms: i64,
+    pin_failures_per_minute: i64,
+    dtmf_inter_digit_timeout_ms: i64,
+    caller_controls: RawControls,
+    moderator_controls: RawControls,
+    sounds: RawSounds,
+}
+
+impl Default for RawProfile {
+    fn default() -> Self {
+        RawProfile {
+            rate: 16000,
+            interval_ms: 20,
+            energy_threshold_dbov: -45.0,
+            talk_start_ms: 40,
+            talk_stop_ms: 600,
+            jitter_buffer_frames: 1,
+            comfort_noise_dbov: 0.0,
+            max_members: 25,
+            limiter: true,
+            top_n: 0,
+            auto_record: false,
+            record_template: "${account}/${room}/${date}-${time}-${conference_sid}.wav".into(),
+            allow_dynamic_rooms: true,
+            pin_tries: 3,
+            pin_first_digit_timeout_ms: 10_000,
+            pin_inter_digit_timeout_ms: 5_000,
+            pin_failures_per_minute: 10,
+            dtmf_inter_digit_timeout_ms: 2_000,
+            caller_controls: RawControls::Named("default".into()),
+            moderator_controls: RawControls::Named("default".into()),
+            sounds: RawSounds::default(),
+        }
+    }
+}
+
+macro_rules! raw_sounds {
+    ($($field:ident = $default:expr),* $(,)?) => {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        struct RawSounds { $($field: String,)* }
+
+        impl Default for RawSounds {
+            fn default() -> Self {
+                RawSounds { $($field: $default.to_string(),)* }
+            }
+        }
+
+        fn resolve_sounds(
+            v: &Validator,
+            base: &[Seg],
+            raw: &RawSounds,
+            dir: &Path,
+        ) -> Result<Sounds, ConfigError> {
+            Ok(Sounds {
+                $($field: v.sound(base, stringify!($field), &raw.$field, dir)?,)*
+            })
+        }
+    };
+}
+
+raw_sounds! {
+    moh = "hold.wav",
+    enter = "",
+    exit = "",
+    pin = "pin.wav",
+    bad_pin = "bad-pin.wav",
+    locked = "locked.wav",
+    muted = "muted.wav",
+    unmuted = "unmuted.wav",
+    deaf = "deaf.wav",
+    undeaf = "undeaf.wav",
+    alone = "alone.wav",
+    kicked = "kicked.wav",
+    wait_for_host = "wait-for-host.wav",
+    room_full = "room-full.wav",
+    ended = "ended.wav",
+    denied = "denied.wav",
+    recording_started = "recording-started.wav",
+    recording_stopped = "recording-stopped.wav",
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoom {
+    name: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    max_participants: Option<i64>,
+    #[serde(default)]
+    pin: Option<String>,
+    #[serde(default)]
+    host_pin: Option<String>,
+    #[serde(default)]
+    wait_for_host: bool,
+    #[serde(default)]
+    mute_on_entry: bool,
+    #[serde(default = "yes")]
+    announce_join_leave: bool,
+    #[serde(default = "yes")]
+    recording_enabled: bool,
+    #[serde(default)]
+    auto_record: Option<bool>,
+    #[serde(default)]
+    music_on_hold: Option<String>,
+    #[serde(default)]
+    mute_non_moderators: bool,
+    #[serde(default)]
+    announce_caller_name: bool,
+    #[serde(default)]
+    enter_sound: Option<String>,
+    #[serde(default)]
+    exit_sound: Option<String>,
+}
+
+// ---------------------------------------------------------------------
+// Key paths and line lookup
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn k(s: &str) -> Seg {
+    Seg::Key(s.to_string())
+}
+
+fn path_string(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(key) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+#[derive(Clone, Copy)]
+enum Node<'a> {
+    Item(&'a Item),
+    Table(&'a Table),
+    Value(&'a Value),
+}
+
+impl<'a> Node<'a> {
+    fn span(self) -> Option<Range<usize>> {
+        match self {
+            Node::Item(i) => i.span(),
+            Node::Table(t) => t.span(),
+            Node::Value(v) => v.span(),
+        }
+    }
+
+    fn get_key(self, key: &str) -> Option<(Option<Range<usize>>, Node<'a>)> {
+        let (kk, item) = match self {
+            Node::Item(i) => i.as_table_like()?.get_key_value(key)?,
+            Node::Table(t) => t.get_key_value(key)?,
+            Node::Value(v) => v.as_inline_table()?.get_key_value(key)?,
+        };
+        Some((kk.span(), Node::Item(item)))
+    }
+
+    fn get_index(self, idx: usize) -> Option<Node<'a>> {
+        match self {
+            Node::Item(i) => {
+                if let Some(aot) = i.as_array_of_tables() {
+                    aot.get(idx).map(Node::Table)
+                } else {
+                    i.as_array()?.get(idx).map(Node::Value)
+                }
+            }
+            Node::Value(v) => v.as_array()?.get(idx).map(Node::Value),
+            Node::Table(_) => None,
+        }
+    }
+
+    fn keys(self) -> Vec<String> {
+        let keys: Vec<&str> = match self {
+            Node::Item(i) => match i.as_table_like() {
+                Some(t) => t.iter().map(|(k, _)| k).collect(),
+                None => Vec::new(),
+            },
+            Node::Table(t) => t.iter().map(|(k, _)| k).collect(),
+            Node::Value(v) => match v.as_inline_table() {
+                Some(t) => t.iter().map(|(k, _)| k).collect(),
+                None => Vec::new(),
+            },
+        };
+        keys.into_iter().map(str::to_string).collect()
+    }
+
+    fn len(self) -> usize {
+        match self {
+            Node::Item(i) => i
+                .as_array_of_tables()
+                .map(|a| a.len())
+                .or_else(|| i.as_array().map(|a| a.len()))
+                .unwrap_or(0),
+            Node::Value(v) => v.as_array().map_or(0, |a| a.len()),
+            Node::Table(_) => 0,
+        }
+    }
+}
+
+struct Validator<'t> {
+    text: &'t str,
+    file: PathBuf,
+    doc: Option<ImDocument<&'t str>>,
+}
+
+impl Validator<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        self.text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    }
+
+    /// Span of the deepest part of `path` present in the file: a defaulted
+    /// key isn't in the text, so the error points at its enclosing table.
+    fn span_of(&self, path: &[Seg]) -> Option<Range<usize>> {
+        let doc = self.doc.as_ref()?;
+        let mut node = Node::Item(doc.as_item());
+        let mut best = None;
+        for seg in path {
+            match seg {
+                Seg::Key(key) => {
+                    let Some((kspan, child)) = node.get_key(key) else { break };
+                    best = kspan.or_else(|| child.span()).or(best);
+                    node = child;
+                }
+                Seg::Index(i) => {
+                    let Some(child) = node.get_index(*i) else { break };
+                    best = child.span().or(best);
+                    node = child;
+                }
+            }
+        }
+        best
+    }
+
+    fn err(&self, path: &[Seg], problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.clone(),
+            line: self.span_of(path).map(|s| self.line_of(s.start)),
+            key: (!path.is_empty()).then(|| path_string(path)),
+            problem: problem.into(),
+        }
+    }
+
+    /// Deepest key whose key or value span holds `offset`: gives serde
+    /// errors (which only carry a span) a key name.
+    fn path_at(&self, offset: usize) -> Option<Vec<Seg>> {
+        fn walk(node: Node, offset: usize, path: &mut Vec<Seg>, best: &mut Option<Vec<Seg>>) {
+            let contains = |r: &Option<Range<usize>>| r.as_ref().is_some_and(|r| r.contains(&offset));
+            for key in node.keys() {
+                let Some((kspan, child)) = node.get_key(&key) else { continue };
+                path.push(Seg::Key(key));
+                if (contains(&kspan) || contains(&child.span()))
+                    && best.as_ref().is_none_or(|b| b.len() <= path.len())
+                {
+                    *best = Some(path.clone());
+                }
+                walk(child, offset, path, best);
+                path.pop();
+            }
+            for i in 0..node.len() {
+                let Some(child) = node.get_index(i) else { continue };
+                path.push(Seg::Index(i));
+                if contains(&child.span()) && best.as_ref().is_none_or(|b| b.len() <= path.len()) {
+                    *best = Some(path.clone());
+                }
+                walk(child, offset, path, best);
+                path.pop();
+            }
+        }
+        let doc = self.doc.as_ref()?;
+        let mut best = None;
+        walk(Node::Item(doc.as_item()), offset, &mut Vec::new(), &mut best);
+        best
+    }
+
+    fn range<T: PartialOrd + fmt::Display + Copy>(
+        &self,
+        path: &[Seg],
+        v: T,
+        lo: T,
+        hi: T,
+        what: &str,
+    ) -> Result<T, ConfigError> {
+        if v < lo || v > hi || v != v {
+            return Err(self.err(path, format!("{v} is out of range {lo}..{hi}{what}")));
+        }
+        Ok(v)
+    }
+
+    fn int(&self, path: &[Seg], v: i64, lo: i64, hi: i64) -> Result<i64, ConfigError> {
+        self.range(path, v, lo, hi, "")
+    }
+
+    fn resolve_path(&self, base: &Path, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    }
+
+    fn sound(
+        &self,
+        base: &[Seg],
+        key: &str,
+        value: &str,
+        dir: &Path,
+    ) -> Result<Option<PathBuf>, ConfigError> {
+        if value.is_empty() {
+            return Ok(None);
+        }
+        let mut path = base.to_vec();
+        path.push(k(key));
+        self.text_value(&path, value)?;
+        Ok(Some(self.resolve_path(dir, value)))
+    }
+
+    fn text_value(&self, path: &[Seg], value: &str) -> Result<(), ConfigError> {
+        if value.len() > MAX_TEXT {
+            return Err(self.err(path, format!("value longer than {MAX_TEXT} bytes")));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(self.err(path, "value contains control characters"));
+        }
+        Ok(())
+    }
+
+    fn controls(
+        &self,
+        path: &[Seg],
+        raw: &RawControls,
+        default: fn() -> DigitMap,
+    ) -> Result<DigitMap, ConfigError> {
+        match raw {
+            RawControls::Named(n) if n == "default" => Ok(default()),
+            RawControls::Named(n) if n == "none" => Ok(DigitMap::empty()),
+            RawControls::Named(n) => Err(self.err(
+                path,
+                format!("'{n}' is not a control map (expected \"default\", \"none\" or a table of sequence = action)"),
+            )),
+            RawControls::Table(t) => DigitMap::from_names(t.iter()).map_err(|e| self.dtmf_err(path, &e)),
+        }
+    }
+
+    fn dtmf_err(&self, path: &[Seg], e: &DtmfError) -> ConfigError {
+        let mut p = path.to_vec();
+        p.push(Seg::Key(e.sequence.clone()));
+        if self.span_of(&p) == self.span_of(path) {
+            p.pop();
+        }
+        self.err(&p, e.to_string())
+    }
+}
+
+// ---------------------------------------------------------------------
+// Resolution
+
+pub fn parse_config(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+    let mut v = Validator {
+        text,
+        file: origin.to_path_buf(),
+        doc: None,
+    };
+    if text.len() > MAX_CONFIG_BYTES {
+        return Err(v.err(&[], format!("config larger than {MAX_CONFIG_BYTES} bytes")));
+    }
+    v.doc = ImDocument::parse(text).ok();
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map(|s| s.start);
+        let path = offset.and_then(|o| v.path_at(o));
+        ConfigError {
+            file: v.file.clone(),
+            line: offset.map(|o| v.line_of(o)),
+            key: path.map(|p| path_string(&p)),
+            problem: e.message().trim().to_string(),
+        }
+    })?;
+
+    // Relative paths are relative to the config file, not the process'
+    // working directory, which for a softswitch is often `/`.
+    let base = origin
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let base = std::path::absolute(&base).unwrap_or(base);
+    let module = resolve_module(&v, &raw.module, &base)?;
+
+    let mut profiles = HashMap::new();
+    for (name, rp) in &raw.profiles {
+        let path = [k("profiles"), k(name)];
+        if name.contains(' ') || validate_room_name(name).is_err() {
+            return Err(v.err(&path, "profile names use letters, digits and - _ . only"));
+        }
+        profiles.insert(name.clone(), resolve_profile(&v, name, rp, &module)?);
+    }
+    if !profiles.contains_key("default") {
+        profiles.insert(
+            "default".into(),
+            resolve_profile(&v, "default", &RawProfile::default(), &module)?,
+        );
+    }
+
+    if raw.rooms.len() > MAX_ROOMS {
+        return Err(v.err(&[k("rooms")], format!("more than {MAX_ROOMS} rooms")));
+    }
+    let mut rooms: Vec<RoomConfig> = Vec::with_capacity(raw.rooms.len());
+    for (i, rr) in raw.rooms.iter().enumerate() {
+        let room = resolve_room(&v, i, rr, &profiles, &module)?;
+        if let Some(j) = rooms
+            .iter()
+            .position(|r| r.name == room.name && r.account == room.account)
+        {
+            return Err(v.err(
+                &[k("rooms"), Seg::Index(i), k("name")],
+                format!("room '{}' already defined for this account at rooms[{j}]", room.name),
+            ));
+        }
+        rooms.push(room);
+    }
+    Ok(Config {
+        path: origin.to_path_buf(),
+        module,
+        profiles,
+        rooms,
+    })
+}
+
+fn resolve_module(v: &Validator, m: &RawModule, base: &Path) -> Result<ModuleConfig, ConfigError> {
+    let p = |key: &str| [k("module"), k(key)];
+    let timer = match m.timer.as_str() {
+        "realtime" => Timer::Realtime,
+        "manual" => Timer::Manual,
+        other => return Err(v.err(&p("timer"), format!("'{other}' is not a timer (expected realtime or manual)"))),
+    };
+    let mixer_threads = v.int(&p("mixer_threads"), m.mixer_threads, 0, 256)? as usize;
+    let log_level = match m.log_level.as_str() {
+        "off" => log::LevelFilter::Off,
+        "error" => log::LevelFilter::Error,
+        "warn" => log::LevelFilter::Warn,
+        "info" => log::LevelFilter::Info,
+        "debug" => log::LevelFilter::Debug,
+        "trace" => log::LevelFilter::Trace,
+        other => {
+            return Err(v.err(
+                &p("log_level"),
+                format!("'{other}' is not a log level (expected off, error, warn, info, debug or trace)"),
+            ))
+        }
+    };
+    for key in ["sounds_dir", "recordings_dir"] {
+        let val = if key == "sounds_dir" { &m.sounds_dir } else { &m.recordings_dir };
+        if val.is_empty() {
+            return Err(v.err(&p(key), "must not be empty"));
+        }
+        v.text_value(&p(key), val)?;
+    }
+    v.text_value(&p("public_recording_url"), &m.public_recording_url)?;
+    let public_recording_url = if m.public_recording_url.is_empty() {
+        None
+    } else if m.public_recording_url.starts_with("http://") || m.public_recording_url.starts_with("https://") {
+        Some(m.public_recording_url.clone())
+    } else {
+        return Err(v.err(&p("public_recording_url"), "must start with http:// or https://"));
+    };
+    let mut suppress_events = Vec::new();
+    for (i, name) in m.suppress_events.iter().enumerate() {
+        let Some(ev) = StatusEvent::from_name(name) else {
+            let names: Vec<&str> = StatusEvent::ALL.iter().map(|e| e.name()).collect();
+            return Err(v.err(
+                &[k("module"), k("suppress_events"), Seg::Index(i)],
+                format!("unknown event '{name}' (expected any of: {})", names.join(", ")),
+            ));
+        };
+        if !suppress_events.contains(&ev) {
+            suppress_events.push(ev);
+        }
+    }
+    Ok(ModuleConfig {
+        timer,
+        mixer_threads,
+        log_level,
+        sounds_dir: v.resolve_path(base, &m.sounds_dir),
+        recordings_dir: v.resolve_path(base, &m.recordings_dir),
+        public_recording_url,
+        suppress_events,
+    })
+}
+
+fn check_template(v: &Validator, path: &[Seg], t: &str) -> Result<(), ConfigError> {
+    if t.is_empty() {
+        return Err(v.err(path, "must not be empty"));
+    }
+    v.text_value(path, t)?;
+    let mut rest = t;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(v.err(path, "unterminated '${' in template"));
+        };
+        let var = &after[..end];
+        if !TEMPLATE_VARS.contains(&var) {
+            return Err(v.err(
+                path,
+                format!("unknown variable '${{{var}}}' (expected one of: {})", TEMPLATE_VARS.join(", ")),
+            ));
+        }
+        rest = &after[end + 1..];
+    }
+    Ok(())
+}
+
+fn resolve_profile(
+    v: &Validator,
+    name: &str,
+    r: &RawProfile,
+    module: &ModuleConfig,
+) -> Result<Profile, ConfigError> {
+    let p = |key: &str| [k("profiles"), k(name), k(key)];
+    let rate = r.rate;
+    if ![8000, 16000, 24000, 32000, 48000].contains(&rate) {
+        return Err(v.err(&p("rate"), format!("{rate} is not a supported rate (expected 8000, 16000, 24000, 32000 or 48000)")));
+    }
+    let interval_ms = r.interval_ms;
+    if ![10, 20, 40, 60].contains(&interval_ms) {
+        return Err(v.err(&p("interval_ms"), format!("{interval_ms} is not a supported interval (expected 10, 20, 40 or 60)")));
+    }
+    let energy = v.range(&p("energy_threshold_dbov"), r.energy_threshold_dbov, -96.0, 0.0, " dBov")?;
+    let comfort_noise_dbov = if r.comfort_noise_dbov == 0.0 {
+        None
+    } else {
+        Some(v.range(&p("comfort_noise_dbov"), r.comfort_noise_dbov, -90.0, -30.0, " dBov (or 0 = off)")? as f32)
+    };
+    let max_members = v.int(&p("max_members"), r.max_members, 2, 1000)?;
+    let top_n = v.int(&p("top_n"), r.top_n, 0, max_members)?;
+    check_template(v, &p("record_template"), &r.record_template)?;
+    let caller_controls = v.controls(&p("caller_controls"), &r.caller_controls, default_caller_map)?;
+    let moderator_controls = v.controls(&p("moderator_controls"), &r.moderator_controls, default_moderator_map)?;
+    let controls = caller_controls
+        .merged(&moderator_controls)
+        .map_err(|e| v.dtmf_err(&p("moderator_controls"), &e))?;
+    let sounds = resolve_sounds(v, &[k("profiles"), k(name), k("sounds")], &r.sounds, &module.sounds_dir)?;
+    Ok(Profile {
+        name: name.to_string(),
+        rate: rate as u32,
+        interval_ms: interval_ms as u32,
+        energy_threshold_dbov: energy as f32,
+        talk_start_ms: v.int(&p("talk_start_ms"), r.talk_start_ms, 0, 5000)? as u32,
+        talk_stop_ms: v.int(&p("talk_stop_ms"), r.talk_stop_ms, 0, 10_000)? as u32,
+        jitter_buffer_frames: v.int(&p("jitter_buffer_frames"), r.jitter_buffer_frames, 1, 10)? as u32,
+        comfort_noise_dbov,
+        max_members: max_members as u32,
+        limiter: r.limiter,
+        top_n: top_n as u32,
+        auto_record: r.auto_record,
+        record_template: r.record_template.clone(),
+        allow_dynamic_rooms: r.allow_dynamic_rooms,
+        pin_tries: v.int(&p("pin_tries"), r.pin_tries, 1, 10)? as u32,
+        pin_first_digit_timeout_ms: v.int(&p("pin_first_digit_timeout_ms"), r.pin_first_digit_timeout_ms, 1000, 60_000)? as u64,
+        pin_inter_digit_timeout_ms: v.int(&p("pin_inter_digit_timeout_ms"), r.pin_inter_digit_timeout_ms, 500, 30_000)? as u64,
+        pin_failures_per_minute: v.int(&p("pin_failures_per_minute"), r.pin_failures_per_minute, 0, 1000)? as u32,
+        dtmf_inter_digit_timeout_ms: v.int(&p("dtmf_inter_digit_timeout_ms"), r.dtmf_inter_digit_timeout_ms, 100, 10_000)? as u64,
+        caller_controls,
+        moderator_controls,
+        controls,
+        sounds,
+    })
+}
+
+fn resolve_room(
+    v: &Validator,
+    i: usize,
+    r: &RawRoom,
+    profiles: &HashMap<String, Profile>,
+    module: &ModuleConfig,
+) -> Result<RoomConfig, ConfigError> {
+    let p = |key: &str| [k("rooms"), Seg::Index(i), k(key)];
+    validate_room_name(&r.name).map_err(|e| v.err(&p("name"), format!("'{}': {e}", r.name)))?;
+    let account = if r.account.is_empty() {
+        None
+    } else {
+        validate_account(&r.account).map_err(|e| v.err(&p("account"), format!("'{}': {e}", r.account)))?;
+        Some(r.account.clone())
+    };
+    let profile_name = r.profile.clone().unwrap_or_else(|| "default".into());
+    let Some(profile) = profiles.get(&profile_name) else {
+        let mut known: Vec<&str> = profiles.keys().map(String::as_str).collect();
+        known.sort();
+        return Err(v.err(
+            &p("profile"),
+            format!("no profile named '{profile_name}' (defined: {})", known.join(", ")),
+        ));
+    };
+    let max_participants = match r.max_participants {
+        Some(n) => v.int(&p("max_participants"), n, 2, 1000)? as u32,
+        None => profile.max_members,
+    };
+    for (key, pin) in [("pin", &r.pin), ("host_pin", &r.host_pin)] {
+        if let Some(pin) = pin {
+            validate_pin(pin).map_err(|e| v.err(&p(key), format!("'{pin}': {e}")))?;
+        }
+    }
+    if r.host_pin.is_some() && r.pin.is_none() {
+        return Err(v.err(&p("host_pin"), "host_pin requires pin (otherwise nobody is asked for a PIN)"));
+    }
+    if r.host_pin.is_some() && r.host_pin == r.pin {
+        return Err(v.err(&p("host_pin"), "host_pin must differ from pin, or hosts can't be told apart"));
+    }
+    let auto_record = r.auto_record.unwrap_or(profile.auto_record);
+    if auto_record && !r.recording_enabled {
+        return Err(v.err(&p("auto_record"), "auto_record needs recording_enabled = true"));
+    }
+    let sound = |key: &str, over: &Option<String>, inherited: &Option<PathBuf>| match over {
+        Some(s) => v.sound(&[k("rooms"), Seg::Index(i)], key, s, &module.sounds_dir),
+        None => Ok(inherited.clone()),
+    };
+    Ok(RoomConfig {
+        name: r.name.clone(),
+        account,
+        profile: profile_name.clone(),
+        max_participants,
+        pin: r.pin.clone(),
+        host_pin: r.host_pin.clone(),
+        wait_for_host: r.wait_for_host,
+        mute_on_entry: r.mute_on_entry,
+        announce_join_leave: r.announce_join_leave,
+        recording_enabled: r.recording_enabled,
+        auto_record,
+        music_on_hold: sound("music_on_hold", &r.music_on_hold, &profile.sounds.moh)?,
+        mute_non_moderators: r.mute_non_moderators,
+        announce_caller_name: r.announce_caller_name,
+        enter_sound: sound("enter_sound", &r.enter_sound, &profile.sounds.enter)?,
+        exit_sound: sound("exit_sound", &r.exit_sound, &profile.sounds.exit)?,
+    })
+}
