@@ -21,7 +21,14 @@ use super::{validate_account, validate_pin, validate_room_name};
 pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 pub const MAX_ROOMS: usize = 10_000;
 const MAX_TEXT: usize = 1024;
-const TEMPLATE_VARS: [&str; 6] = ["account", "room", "date", "time", "conference_sid", "profile"];
+const TEMPLATE_VARS: [&str; 6] = [
+    "account",
+    "room",
+    "date",
+    "time",
+    "conference_sid",
+    "profile",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timer {
@@ -181,9 +188,12 @@ pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
     };
     let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read config file: {e}")))?;
     if meta.len() > MAX_CONFIG_BYTES as u64 {
-        return Err(err(format!("config file larger than {MAX_CONFIG_BYTES} bytes")));
+        return Err(err(format!(
+            "config file larger than {MAX_CONFIG_BYTES} bytes"
+        )));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read config file: {e}")))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| err(format!("cannot read config file: {e}")))?;
     parse_config(&text, path)
 }
 
@@ -479,7 +489,11 @@ struct Validator<'t> {
 impl Validator<'_> {
     fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
 
     /// Span of the deepest part of `path` present in the file: a defaulted
@@ -491,12 +505,16 @@ impl Validator<'_> {
         for seg in path {
             match seg {
                 Seg::Key(key) => {
-                    let Some((kspan, child)) = node.get_key(key) else { break };
+                    let Some((kspan, child)) = node.get_key(key) else {
+                        break;
+                    };
                     best = kspan.or_else(|| child.span()).or(best);
                     node = child;
                 }
                 Seg::Index(i) => {
-                    let Some(child) = node.get_index(*i) else { break };
+                    let Some(child) = node.get_index(*i) else {
+                        break;
+                    };
                     best = child.span().or(best);
                     node = child;
                 }
@@ -518,9 +536,12 @@ impl Validator<'_> {
     /// errors (which only carry a span) a key name.
     fn path_at(&self, offset: usize) -> Option<Vec<Seg>> {
         fn walk(node: Node, offset: usize, path: &mut Vec<Seg>, best: &mut Option<Vec<Seg>>) {
-            let contains = |r: &Option<Range<usize>>| r.as_ref().is_some_and(|r| r.contains(&offset));
+            let contains =
+                |r: &Option<Range<usize>>| r.as_ref().is_some_and(|r| r.contains(&offset));
             for key in node.keys() {
-                let Some((kspan, child)) = node.get_key(&key) else { continue };
+                let Some((kspan, child)) = node.get_key(&key) else {
+                    continue;
+                };
                 path.push(Seg::Key(key));
                 if (contains(&kspan) || contains(&child.span()))
                     && best.as_ref().is_none_or(|b| b.len() <= path.len())
@@ -531,7 +552,9 @@ impl Validator<'_> {
                 path.pop();
             }
             for i in 0..node.len() {
-                let Some(child) = node.get_index(i) else { continue };
+                let Some(child) = node.get_index(i) else {
+                    continue;
+                };
                 path.push(Seg::Index(i));
                 if contains(&child.span()) && best.as_ref().is_none_or(|b| b.len() <= path.len()) {
                     *best = Some(path.clone());
@@ -542,7 +565,12 @@ impl Validator<'_> {
         }
         let doc = self.doc.as_ref()?;
         let mut best = None;
-        walk(Node::Item(doc.as_item()), offset, &mut Vec::new(), &mut best);
+        walk(
+            Node::Item(doc.as_item()),
+            offset,
+            &mut Vec::new(),
+            &mut best,
+        );
         best
     }
 
@@ -554,7 +582,9 @@ impl Validator<'_> {
         hi: T,
         what: &str,
     ) -> Result<T, ConfigError> {
-        if v < lo || v > hi || v != v {
+        // Written so NaN (which compares false) lands in the error branch.
+        let in_range = v >= lo && v <= hi;
+        if !in_range {
             return Err(self.err(path, format!("{v} is out of range {lo}..{hi}{what}")));
         }
         Ok(v)
@@ -652,10 +682,7 @@ pub fn parse_config(text: &str, origin: &Path) -> Result<Config, ConfigError> {
 
     // Relative paths are relative to the config file, not the process'
     // working directory, which for a softswitch is often `/`.
-    let base = origin
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let base = origin.parent().map(Path::to_path_buf).unwrap_or_default();
     let base = std::path::absolute(&base).unwrap_or(base);
     let module = resolve_module(&v, &raw.module, &base)?;
 
@@ -686,7 +713,10 @@ pub fn parse_config(text: &str, origin: &Path) -> Result<Config, ConfigError> {
         {
             return Err(v.err(
                 &[k("rooms"), Seg::Index(i), k("name")],
-                format!("room '{}' already defined for this account at rooms[{j}]", room.name),
+                format!(
+                    "room '{}' already defined for this account at rooms[{j}]",
+                    room.name
+                ),
             ));
         }
         rooms.push(room);
@@ -704,7 +734,12 @@ fn resolve_module(v: &Validator, m: &RawModule, base: &Path) -> Result<ModuleCon
     let timer = match m.timer.as_str() {
         "realtime" => Timer::Realtime,
         "manual" => Timer::Manual,
-        other => return Err(v.err(&p("timer"), format!("'{other}' is not a timer (expected realtime or manual)"))),
+        other => {
+            return Err(v.err(
+                &p("timer"),
+                format!("'{other}' is not a timer (expected realtime or manual)"),
+            ))
+        }
     };
     let mixer_threads = v.int(&p("mixer_threads"), m.mixer_threads, 0, 256)? as usize;
     let log_level = match m.log_level.as_str() {
@@ -717,12 +752,18 @@ fn resolve_module(v: &Validator, m: &RawModule, base: &Path) -> Result<ModuleCon
         other => {
             return Err(v.err(
                 &p("log_level"),
-                format!("'{other}' is not a log level (expected off, error, warn, info, debug or trace)"),
+                format!(
+                "'{other}' is not a log level (expected off, error, warn, info, debug or trace)"
+            ),
             ))
         }
     };
     for key in ["sounds_dir", "recordings_dir"] {
-        let val = if key == "sounds_dir" { &m.sounds_dir } else { &m.recordings_dir };
+        let val = if key == "sounds_dir" {
+            &m.sounds_dir
+        } else {
+            &m.recordings_dir
+        };
         if val.is_empty() {
             return Err(v.err(&p(key), "must not be empty"));
         }
@@ -731,10 +772,15 @@ fn resolve_module(v: &Validator, m: &RawModule, base: &Path) -> Result<ModuleCon
     v.text_value(&p("public_recording_url"), &m.public_recording_url)?;
     let public_recording_url = if m.public_recording_url.is_empty() {
         None
-    } else if m.public_recording_url.starts_with("http://") || m.public_recording_url.starts_with("https://") {
+    } else if m.public_recording_url.starts_with("http://")
+        || m.public_recording_url.starts_with("https://")
+    {
         Some(m.public_recording_url.clone())
     } else {
-        return Err(v.err(&p("public_recording_url"), "must start with http:// or https://"));
+        return Err(v.err(
+            &p("public_recording_url"),
+            "must start with http:// or https://",
+        ));
     };
     let mut suppress_events = Vec::new();
     for (i, name) in m.suppress_events.iter().enumerate() {
@@ -742,7 +788,10 @@ fn resolve_module(v: &Validator, m: &RawModule, base: &Path) -> Result<ModuleCon
             let names: Vec<&str> = StatusEvent::ALL.iter().map(|e| e.name()).collect();
             return Err(v.err(
                 &[k("module"), k("suppress_events"), Seg::Index(i)],
-                format!("unknown event '{name}' (expected any of: {})", names.join(", ")),
+                format!(
+                    "unknown event '{name}' (expected any of: {})",
+                    names.join(", ")
+                ),
             ));
         };
         if !suppress_events.contains(&ev) {
@@ -775,7 +824,10 @@ fn check_template(v: &Validator, path: &[Seg], t: &str) -> Result<(), ConfigErro
         if !TEMPLATE_VARS.contains(&var) {
             return Err(v.err(
                 path,
-                format!("unknown variable '${{{var}}}' (expected one of: {})", TEMPLATE_VARS.join(", ")),
+                format!(
+                    "unknown variable '${{{var}}}' (expected one of: {})",
+                    TEMPLATE_VARS.join(", ")
+                ),
             ));
         }
         rest = &after[end + 1..];
@@ -792,27 +844,58 @@ fn resolve_profile(
     let p = |key: &str| [k("profiles"), k(name), k(key)];
     let rate = r.rate;
     if ![8000, 16000, 24000, 32000, 48000].contains(&rate) {
-        return Err(v.err(&p("rate"), format!("{rate} is not a supported rate (expected 8000, 16000, 24000, 32000 or 48000)")));
+        return Err(v.err(
+            &p("rate"),
+            format!("{rate} is not a supported rate (expected 8000, 16000, 24000, 32000 or 48000)"),
+        ));
     }
     let interval_ms = r.interval_ms;
     if ![10, 20, 40, 60].contains(&interval_ms) {
-        return Err(v.err(&p("interval_ms"), format!("{interval_ms} is not a supported interval (expected 10, 20, 40 or 60)")));
+        return Err(v.err(
+            &p("interval_ms"),
+            format!("{interval_ms} is not a supported interval (expected 10, 20, 40 or 60)"),
+        ));
     }
-    let energy = v.range(&p("energy_threshold_dbov"), r.energy_threshold_dbov, -96.0, 0.0, " dBov")?;
+    let energy = v.range(
+        &p("energy_threshold_dbov"),
+        r.energy_threshold_dbov,
+        -96.0,
+        0.0,
+        " dBov",
+    )?;
     let comfort_noise_dbov = if r.comfort_noise_dbov == 0.0 {
         None
     } else {
-        Some(v.range(&p("comfort_noise_dbov"), r.comfort_noise_dbov, -90.0, -30.0, " dBov (or 0 = off)")? as f32)
+        Some(v.range(
+            &p("comfort_noise_dbov"),
+            r.comfort_noise_dbov,
+            -90.0,
+            -30.0,
+            " dBov (or 0 = off)",
+        )? as f32)
     };
     let max_members = v.int(&p("max_members"), r.max_members, 2, 1000)?;
     let top_n = v.int(&p("top_n"), r.top_n, 0, max_members)?;
     check_template(v, &p("record_template"), &r.record_template)?;
-    let caller_controls = v.controls(&p("caller_controls"), &r.caller_controls, default_caller_map)?;
-    let moderator_controls = v.controls(&p("moderator_controls"), &r.moderator_controls, default_moderator_map)?;
+    let caller_controls = v.controls(
+        &p("caller_controls"),
+        &r.caller_controls,
+        default_caller_map,
+    )?;
+    let moderator_controls = v.controls(
+        &p("moderator_controls"),
+        &r.moderator_controls,
+        default_moderator_map,
+    )?;
     let controls = caller_controls
         .merged(&moderator_controls)
         .map_err(|e| v.dtmf_err(&p("moderator_controls"), &e))?;
-    let sounds = resolve_sounds(v, &[k("profiles"), k(name), k("sounds")], &r.sounds, &module.sounds_dir)?;
+    let sounds = resolve_sounds(
+        v,
+        &[k("profiles"), k(name), k("sounds")],
+        &r.sounds,
+        &module.sounds_dir,
+    )?;
     Ok(Profile {
         name: name.to_string(),
         rate: rate as u32,
@@ -820,7 +903,8 @@ fn resolve_profile(
         energy_threshold_dbov: energy as f32,
         talk_start_ms: v.int(&p("talk_start_ms"), r.talk_start_ms, 0, 5000)? as u32,
         talk_stop_ms: v.int(&p("talk_stop_ms"), r.talk_stop_ms, 0, 10_000)? as u32,
-        jitter_buffer_frames: v.int(&p("jitter_buffer_frames"), r.jitter_buffer_frames, 1, 10)? as u32,
+        jitter_buffer_frames: v.int(&p("jitter_buffer_frames"), r.jitter_buffer_frames, 1, 10)?
+            as u32,
         comfort_noise_dbov,
         max_members: max_members as u32,
         limiter: r.limiter,
@@ -829,10 +913,30 @@ fn resolve_profile(
         record_template: r.record_template.clone(),
         allow_dynamic_rooms: r.allow_dynamic_rooms,
         pin_tries: v.int(&p("pin_tries"), r.pin_tries, 1, 10)? as u32,
-        pin_first_digit_timeout_ms: v.int(&p("pin_first_digit_timeout_ms"), r.pin_first_digit_timeout_ms, 1000, 60_000)? as u64,
-        pin_inter_digit_timeout_ms: v.int(&p("pin_inter_digit_timeout_ms"), r.pin_inter_digit_timeout_ms, 500, 30_000)? as u64,
-        pin_failures_per_minute: v.int(&p("pin_failures_per_minute"), r.pin_failures_per_minute, 0, 1000)? as u32,
-        dtmf_inter_digit_timeout_ms: v.int(&p("dtmf_inter_digit_timeout_ms"), r.dtmf_inter_digit_timeout_ms, 100, 10_000)? as u64,
+        pin_first_digit_timeout_ms: v.int(
+            &p("pin_first_digit_timeout_ms"),
+            r.pin_first_digit_timeout_ms,
+            1000,
+            60_000,
+        )? as u64,
+        pin_inter_digit_timeout_ms: v.int(
+            &p("pin_inter_digit_timeout_ms"),
+            r.pin_inter_digit_timeout_ms,
+            500,
+            30_000,
+        )? as u64,
+        pin_failures_per_minute: v.int(
+            &p("pin_failures_per_minute"),
+            r.pin_failures_per_minute,
+            0,
+            1000,
+        )? as u32,
+        dtmf_inter_digit_timeout_ms: v.int(
+            &p("dtmf_inter_digit_timeout_ms"),
+            r.dtmf_inter_digit_timeout_ms,
+            100,
+            10_000,
+        )? as u64,
         caller_controls,
         moderator_controls,
         controls,
@@ -852,7 +956,8 @@ fn resolve_room(
     let account = if r.account.is_empty() {
         None
     } else {
-        validate_account(&r.account).map_err(|e| v.err(&p("account"), format!("'{}': {e}", r.account)))?;
+        validate_account(&r.account)
+            .map_err(|e| v.err(&p("account"), format!("'{}': {e}", r.account)))?;
         Some(r.account.clone())
     };
     let profile_name = r.profile.clone().unwrap_or_else(|| "default".into());
@@ -861,7 +966,10 @@ fn resolve_room(
         known.sort();
         return Err(v.err(
             &p("profile"),
-            format!("no profile named '{profile_name}' (defined: {})", known.join(", ")),
+            format!(
+                "no profile named '{profile_name}' (defined: {})",
+                known.join(", ")
+            ),
         ));
     };
     let max_participants = match r.max_participants {
@@ -874,14 +982,23 @@ fn resolve_room(
         }
     }
     if r.host_pin.is_some() && r.pin.is_none() {
-        return Err(v.err(&p("host_pin"), "host_pin requires pin (otherwise nobody is asked for a PIN)"));
+        return Err(v.err(
+            &p("host_pin"),
+            "host_pin requires pin (otherwise nobody is asked for a PIN)",
+        ));
     }
     if r.host_pin.is_some() && r.host_pin == r.pin {
-        return Err(v.err(&p("host_pin"), "host_pin must differ from pin, or hosts can't be told apart"));
+        return Err(v.err(
+            &p("host_pin"),
+            "host_pin must differ from pin, or hosts can't be told apart",
+        ));
     }
     let auto_record = r.auto_record.unwrap_or(profile.auto_record);
     if auto_record && !r.recording_enabled {
-        return Err(v.err(&p("auto_record"), "auto_record needs recording_enabled = true"));
+        return Err(v.err(
+            &p("auto_record"),
+            "auto_record needs recording_enabled = true",
+        ));
     }
     let sound = |key: &str, over: &Option<String>, inherited: &Option<PathBuf>| match over {
         Some(s) => v.sound(&[k("rooms"), Seg::Index(i)], key, s, &module.sounds_dir),
@@ -905,4 +1022,231 @@ fn resolve_room(
         enter_sound: sound("enter_sound", &r.enter_sound, &profile.sounds.enter)?,
         exit_sound: sound("exit_sound", &r.exit_sound, &profile.sounds.exit)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::dtmf::DtmfAction;
+    use crate::control::testutil::Rng;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        parse_config(text, Path::new("/etc/huddle/huddle.conf"))
+    }
+
+    fn err(text: &str) -> ConfigError {
+        parse(text).expect_err(text)
+    }
+
+    #[test]
+    fn shipped_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/huddle.conf");
+        let c = load_config(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.profile("default").unwrap().rate, 16000);
+        assert_eq!(c.profile("default").unwrap().interval_ms, 20);
+        assert_eq!(c.profile("wideband").unwrap().rate, 48000);
+        assert_eq!(c.profile("narrowband").unwrap().rate, 8000);
+        for name in [
+            "meeting",
+            "webinar",
+            "training",
+            "confidential",
+            "openline",
+            "demo",
+        ] {
+            assert!(c.room("any", name).is_some(), "{name}");
+        }
+        let demo = c.room("", "demo").unwrap();
+        assert_eq!(demo.pin.as_deref(), Some("1234"));
+        assert_eq!(demo.host_pin.as_deref(), Some("4321"));
+        assert!(demo.wait_for_host && demo.recording_enabled);
+        let webinar = c.room("", "webinar").unwrap();
+        assert_eq!(webinar.max_participants, 1000);
+        assert!(webinar.auto_record && webinar.wait_for_host);
+        assert!(c.room("", "training").unwrap().mute_on_entry);
+        assert!(c.room("", "meeting").unwrap().pin.is_none());
+        let conf_dir = path.parent().unwrap();
+        assert_eq!(
+            c.module.sounds_dir,
+            std::path::absolute(conf_dir.join("sounds")).unwrap()
+        );
+        let moh = c
+            .room("", "meeting")
+            .unwrap()
+            .music_on_hold
+            .clone()
+            .unwrap();
+        assert!(
+            moh.is_absolute() && moh.ends_with("sounds/hold.wav"),
+            "{moh:?}"
+        );
+        let wb = c.profile("wideband").unwrap();
+        assert_eq!(wb.controls.lookup("*0"), Some(DtmfAction::Leave));
+        assert_eq!(wb.controls.lookup("*92"), Some(DtmfAction::Lock));
+        assert_eq!(wb.controls.lookup("#"), None);
+    }
+
+    #[test]
+    fn empty_config_has_default_profile() {
+        let c = parse("").unwrap();
+        let p = c.profile("default").unwrap();
+        assert_eq!(
+            (p.rate, p.max_members, p.comfort_noise_dbov),
+            (16000, 25, None)
+        );
+        assert_eq!(c.module.timer, Timer::Realtime);
+        assert_eq!(c.module.sounds_dir, Path::new("/etc/huddle/sounds"));
+        assert_eq!(
+            p.sounds.pin.as_deref(),
+            Some(Path::new("/etc/huddle/sounds/pin.wav"))
+        );
+        assert_eq!(p.sounds.enter, None);
+        assert_eq!(
+            p.controls.lookup("*91"),
+            Some(DtmfAction::MuteAllNonModerators)
+        );
+    }
+
+    #[test]
+    fn account_room_wins_over_global() {
+        let c = parse(
+            "[[rooms]]\nname = \"r\"\nmax_participants = 5\n\
+             [[rooms]]\nname = \"r\"\naccount = \"AC1\"\nmax_participants = 7\n",
+        )
+        .unwrap();
+        assert_eq!(c.room("AC1", "r").unwrap().max_participants, 7);
+        assert_eq!(c.room("AC2", "r").unwrap().max_participants, 5);
+        assert!(c.room("AC1", "x").is_none());
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let e =
+            err("[module]\ntimer = \"manual\"\n\n[profiles.default]\nrate = 16000\nratee = 8000\n");
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(e.problem.contains("ratee"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("profiles.default.ratee"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("/etc/huddle/huddle.conf:6: key 'profiles.default.ratee': "),
+            "{e}"
+        );
+        let e = err("[[rooms]]\nname = \"a\"\nwait_for_hots = true\n");
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.to_string().contains("wait_for_hots"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_names_file_line_key() {
+        let e = err("[profiles.default]\ninterval_ms = 20\nrate = 44100\n");
+        assert_eq!(
+            e.to_string(),
+            "/etc/huddle/huddle.conf:3: key 'profiles.default.rate': 44100 is not a supported rate \
+             (expected 8000, 16000, 24000, 32000 or 48000)"
+        );
+        let e = err("[profiles.x]\nmax_members = 1001\n");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("profiles.x.max_members"))
+        );
+        let e = err("[profiles.x]\ncomfort_noise_dbov = -20.0\n");
+        assert_eq!(e.line, Some(2));
+        let e = err("[profiles.x]\nenergy_threshold_dbov = nan\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        let e = err("[profiles.x]\nmax_members = 10\ntop_n = 11\n");
+        assert_eq!(e.key.as_deref(), Some("profiles.x.top_n"));
+        let e = err("[module]\nlog_level = \"loud\"\n");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("module.log_level"))
+        );
+        let e = err("[module]\nsuppress_events = [\"join\", \"explode\"]\n");
+        assert!(e.to_string().contains("explode"), "{e}");
+        let e = err("[profiles.x]\nrecord_template = \"${room}-${rom}.wav\"\n");
+        assert!(e.problem.contains("${rom}"), "{e}");
+        let e = err("[profiles.x]\nrate = \"fast\"\n");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("profiles.x.rate")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn room_rules() {
+        let e = err("[[rooms]]\nname = \"a\"\n\n[[rooms]]\nname = \"b\"\nhost_pin = \"99\"\n");
+        assert_eq!(e.line, Some(6), "{e}");
+        assert_eq!(e.key.as_deref(), Some("rooms[1].host_pin"));
+        assert!(e.problem.contains("requires pin"));
+        let e = err("[[rooms]]\nname = \"b\"\npin = \"12x\"\n");
+        assert_eq!(e.line, Some(3));
+        let e = err("[[rooms]]\nname = \"b\"\npin = \"123456789012345678901\"\n");
+        assert!(e.problem.contains("1-20"));
+        let e = err("[[rooms]]\nname = \"b\"\npin = \"1\"\nhost_pin = \"1\"\n");
+        assert!(e.problem.contains("differ"));
+        let e = err("[[rooms]]\nname = \"a/b\"\n");
+        assert_eq!(e.key.as_deref(), Some("rooms[0].name"));
+        let e = err("[[rooms]]\nname = \"a\"\n[[rooms]]\nname = \"a\"\n");
+        assert_eq!(e.line, Some(4), "{e}");
+        let e = err("[[rooms]]\nname = \"a\"\nprofile = \"hd\"\n");
+        assert!(e.problem.contains("'hd'") && e.line == Some(3), "{e}");
+        let e = err("[[rooms]]\nname = \"a\"\nmax_participants = 1\n");
+        assert_eq!(e.line, Some(3));
+        let e = err("[[rooms]]\nname = \"a\"\nrecording_enabled = false\nauto_record = true\n");
+        assert_eq!(e.key.as_deref(), Some("rooms[0].auto_record"));
+        let e = err("[[rooms]]\npin = \"1\"\n");
+        assert!(e.problem.contains("name"), "{e}");
+    }
+
+    #[test]
+    fn bad_digit_maps() {
+        let e = err("[profiles.default.caller_controls]\n\"*1\" = \"toggle-mute\"\n\"*2\" = \"self-destruct\"\n");
+        assert_eq!(e.line, Some(3), "{e}");
+        assert_eq!(
+            e.key.as_deref(),
+            Some("profiles.default.caller_controls.*2")
+        );
+        assert!(e.problem.contains("self-destruct"), "{e}");
+        let e = err("[profiles.default.caller_controls]\n\"*x\" = \"mute\"\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        let e = err("[profiles.default]\ncaller_controls = \"fancy\"\n");
+        assert_eq!(e.line, Some(2));
+        let e = err("[profiles.default.moderator_controls]\n\"*1\" = \"lock\"\n");
+        assert!(e.problem.contains("both"), "{e}");
+        let c = parse(
+            "[profiles.default]\ncaller_controls = \"none\"\nmoderator_controls = \"none\"\n",
+        )
+        .unwrap();
+        assert!(c.profile("default").unwrap().controls.is_empty());
+    }
+
+    #[test]
+    fn syntax_error_and_missing_file() {
+        let e = err("[module]\ntimer = \n");
+        assert_eq!(e.line, Some(2), "{e}");
+        let e = load_config(Path::new("/nonexistent/huddle.conf")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/huddle.conf: cannot read"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn mutated_configs_never_panic() {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/huddle.conf"))
+                .unwrap();
+        let mut rng = Rng::new(3);
+        let alphabet: Vec<char> = "[]=\"\n#.abc019*- {}".chars().collect();
+        for _ in 0..300 {
+            let s = rng.mutate(&text, &alphabet);
+            if let Err(e) = parse(&s) {
+                assert!(!e.problem.is_empty());
+            }
+        }
+        for _ in 0..300 {
+            let _ = parse(&rng.string(&alphabet, 80));
+        }
+    }
 }
