@@ -91,7 +91,13 @@ impl ApiError {
 impl fmt::Display for ApiError {
     /// FreeSWITCH API replies start with `-ERR`, so this is printable as is.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "-ERR {} ({}): {}", self.code.name(), self.code.code(), self.message)
+        write!(
+            f,
+            "-ERR {} ({}): {}",
+            self.code.name(),
+            self.code.code(),
+            self.message
+        )
     }
 }
 
@@ -189,37 +195,126 @@ impl RoomSetting {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ApiCommand {
-    List { room: Option<RoomRef> },
-    Count { room: Option<RoomRef> },
-    Kick { room: RoomRef, target: MemberTarget },
-    Hup { room: RoomRef, target: MemberTarget },
-    Mute { room: RoomRef, target: MemberTarget },
-    Unmute { room: RoomRef, target: MemberTarget },
-    Tmute { room: RoomRef, target: MemberTarget },
-    Deaf { room: RoomRef, target: MemberTarget },
-    Undeaf { room: RoomRef, target: MemberTarget },
-    Hold { room: RoomRef, target: MemberTarget, file: Option<String> },
-    Unhold { room: RoomRef, target: MemberTarget },
-    Coach { room: RoomRef, coach: u32, member: u32 },
-    Lock { room: RoomRef },
-    Unlock { room: RoomRef },
+    List {
+        room: Option<RoomRef>,
+    },
+    Count {
+        room: Option<RoomRef>,
+    },
+    Kick {
+        room: RoomRef,
+        target: MemberTarget,
+    },
+    Hup {
+        room: RoomRef,
+        target: MemberTarget,
+    },
+    Mute {
+        room: RoomRef,
+        target: MemberTarget,
+    },
+    Unmute {
+        room: RoomRef,
+        target: MemberTarget,
+    },
+    Tmute {
+        room: RoomRef,
+        target: MemberTarget,
+    },
+    Deaf {
+        room: RoomRef,
+        target: MemberTarget,
+    },
+    Undeaf {
+        room: RoomRef,
+        target: MemberTarget,
+    },
+    Hold {
+        room: RoomRef,
+        target: MemberTarget,
+        file: Option<String>,
+    },
+    Unhold {
+        room: RoomRef,
+        target: MemberTarget,
+    },
+    Coach {
+        room: RoomRef,
+        coach: u32,
+        member: u32,
+    },
+    Lock {
+        room: RoomRef,
+    },
+    Unlock {
+        room: RoomRef,
+    },
     /// dB, -24..+24.
-    VolumeIn { room: RoomRef, target: MemberTarget, level: Level },
-    VolumeOut { room: RoomRef, target: MemberTarget, level: Level },
+    VolumeIn {
+        room: RoomRef,
+        target: MemberTarget,
+        level: Level,
+    },
+    VolumeOut {
+        room: RoomRef,
+        target: MemberTarget,
+        level: Level,
+    },
     /// dBov, -96..0.
-    Energy { room: RoomRef, target: MemberTarget, level: Level },
-    Play { room: RoomRef, file: String, member: Option<u32> },
-    Stop { room: RoomRef, member: Option<u32> },
-    Record { room: RoomRef, action: RecordAction, path: Option<String> },
-    Dial { room: RoomRef, destination: String },
-    End { room: RoomRef },
-    Pin { room: RoomRef, pin: Option<String> },
-    HostPin { room: RoomRef, pin: Option<String> },
-    Set { room: RoomRef, setting: RoomSetting },
-    Get { room: RoomRef, param: RoomParam },
-    Relate { room: RoomRef, from: Vec<u32>, to: Vec<u32>, relation: Relation },
-    Stats { room: RoomRef },
-    Reload { apply_live: bool },
+    Energy {
+        room: RoomRef,
+        target: MemberTarget,
+        level: Level,
+    },
+    Play {
+        room: RoomRef,
+        file: String,
+        member: Option<u32>,
+    },
+    Stop {
+        room: RoomRef,
+        member: Option<u32>,
+    },
+    Record {
+        room: RoomRef,
+        action: RecordAction,
+        path: Option<String>,
+    },
+    Dial {
+        room: RoomRef,
+        destination: String,
+    },
+    End {
+        room: RoomRef,
+    },
+    Pin {
+        room: RoomRef,
+        pin: Option<String>,
+    },
+    HostPin {
+        room: RoomRef,
+        pin: Option<String>,
+    },
+    Set {
+        room: RoomRef,
+        setting: RoomSetting,
+    },
+    Get {
+        room: RoomRef,
+        param: RoomParam,
+    },
+    Relate {
+        room: RoomRef,
+        from: Vec<u32>,
+        to: Vec<u32>,
+        relation: Relation,
+    },
+    Stats {
+        room: RoomRef,
+    },
+    Reload {
+        apply_live: bool,
+    },
     Help,
 }
 
@@ -232,35 +327,127 @@ pub struct ApiRequest {
 /// (name, usage, description) — single source for `help` and for the
 /// usage hint in argument errors.
 const COMMANDS: &[(&str, &str, &str)] = &[
-    ("list", "list [room]", "list rooms, or the members of one room"),
-    ("count", "count [room]", "count rooms, or the members of one room"),
-    ("kick", "kick <room> <target>", "remove member(s), playing the kicked prompt"),
-    ("hup", "hup <room> <target>", "hang up member(s) without a prompt"),
+    (
+        "list",
+        "list [room]",
+        "list rooms, or the members of one room",
+    ),
+    (
+        "count",
+        "count [room]",
+        "count rooms, or the members of one room",
+    ),
+    (
+        "kick",
+        "kick <room> <target>",
+        "remove member(s), playing the kicked prompt",
+    ),
+    (
+        "hup",
+        "hup <room> <target>",
+        "hang up member(s) without a prompt",
+    ),
     ("mute", "mute <room> <target>", "mute member(s)"),
     ("unmute", "unmute <room> <target>", "unmute member(s)"),
     ("tmute", "tmute <room> <target>", "toggle mute of member(s)"),
-    ("deaf", "deaf <room> <target>", "stop member(s) hearing the room"),
-    ("undeaf", "undeaf <room> <target>", "let member(s) hear the room again"),
-    ("hold", "hold <room> <target> [file]", "put member(s) on hold, optionally with a hold file"),
-    ("unhold", "unhold <room> <target>", "take member(s) off hold"),
-    ("coach", "coach <room> <coach-id> <member-id>", "make a member coach another (heard only by them)"),
+    (
+        "deaf",
+        "deaf <room> <target>",
+        "stop member(s) hearing the room",
+    ),
+    (
+        "undeaf",
+        "undeaf <room> <target>",
+        "let member(s) hear the room again",
+    ),
+    (
+        "hold",
+        "hold <room> <target> [file]",
+        "put member(s) on hold, optionally with a hold file",
+    ),
+    (
+        "unhold",
+        "unhold <room> <target>",
+        "take member(s) off hold",
+    ),
+    (
+        "coach",
+        "coach <room> <coach-id> <member-id>",
+        "make a member coach another (heard only by them)",
+    ),
     ("lock", "lock <room>", "refuse new members"),
     ("unlock", "unlock <room>", "accept new members again"),
-    ("volume_in", "volume_in <room> <target> <dB|up|down>", "set talk volume, -24..+24 dB"),
-    ("volume_out", "volume_out <room> <target> <dB|up|down>", "set listen volume, -24..+24 dB"),
-    ("energy", "energy <room> <target> <dBov|up|down>", "set talk detection threshold, -96..0 dBov"),
-    ("play", "play <room> <file> [member-id]", "play a file to the room or to one member"),
-    ("stop", "stop <room> [member-id]", "stop playback in the room or to one member"),
-    ("record", "record <room> start|stop|pause|resume [path]", "control the room recording"),
-    ("dial", "dial <room> <destination>", "call out and add the callee to the room"),
+    (
+        "volume_in",
+        "volume_in <room> <target> <dB|up|down>",
+        "set talk volume, -24..+24 dB",
+    ),
+    (
+        "volume_out",
+        "volume_out <room> <target> <dB|up|down>",
+        "set listen volume, -24..+24 dB",
+    ),
+    (
+        "energy",
+        "energy <room> <target> <dBov|up|down>",
+        "set talk detection threshold, -96..0 dBov",
+    ),
+    (
+        "play",
+        "play <room> <file> [member-id]",
+        "play a file to the room or to one member",
+    ),
+    (
+        "stop",
+        "stop <room> [member-id]",
+        "stop playback in the room or to one member",
+    ),
+    (
+        "record",
+        "record <room> start|stop|pause|resume [path]",
+        "control the room recording",
+    ),
+    (
+        "dial",
+        "dial <room> <destination>",
+        "call out and add the callee to the room",
+    ),
     ("end", "end <room>", "end the room, disconnecting everyone"),
-    ("pin", "pin <room> <digits|none>", "set or clear the room PIN"),
-    ("hostpin", "hostpin <room> <digits|none>", "set or clear the host PIN"),
-    ("set", "set <room> max_members|pin|host_pin|locked|moh <value>", "change a room parameter"),
-    ("get", "get <room> max_members|pin|host_pin|locked|moh", "show a room parameter"),
-    ("relate", "relate <room> <ids> <ids> nohear|nospeak|clear", "set who hears whom (ids comma-separated)"),
-    ("stats", "stats <room>", "show room mixing and member statistics"),
-    ("reload", "reload [apply-live]", "re-read the config; apply-live updates running rooms"),
+    (
+        "pin",
+        "pin <room> <digits|none>",
+        "set or clear the room PIN",
+    ),
+    (
+        "hostpin",
+        "hostpin <room> <digits|none>",
+        "set or clear the host PIN",
+    ),
+    (
+        "set",
+        "set <room> max_members|pin|host_pin|locked|moh <value>",
+        "change a room parameter",
+    ),
+    (
+        "get",
+        "get <room> max_members|pin|host_pin|locked|moh",
+        "show a room parameter",
+    ),
+    (
+        "relate",
+        "relate <room> <ids> <ids> nohear|nospeak|clear",
+        "set who hears whom (ids comma-separated)",
+    ),
+    (
+        "stats",
+        "stats <room>",
+        "show room mixing and member statistics",
+    ),
+    (
+        "reload",
+        "reload [apply-live]",
+        "re-read the config; apply-live updates running rooms",
+    ),
     ("help", "help", "show this list"),
 ];
 
@@ -330,7 +517,10 @@ fn tokenize(line: &str) -> Result<Vec<String>, ApiError> {
             if chars.peek().is_some_and(|c| !c.is_whitespace()) {
                 return Err(ApiError::new(
                     ApiErrorCode::BadArguments,
-                    format!("text right after closing quote of \"{}\"", excerpt(&tok, 40)),
+                    format!(
+                        "text right after closing quote of \"{}\"",
+                        excerpt(&tok, 40)
+                    ),
                 ));
             }
         } else {
@@ -388,14 +578,20 @@ pub fn parse_api(line: &str) -> Result<ApiRequest, ApiError> {
     if let Some(t) = toks.iter().find(|t| t.len() > MAX_ARG_LEN) {
         return Err(ApiError::new(
             ApiErrorCode::TooLong,
-            format!("argument longer than {MAX_ARG_LEN} bytes: \"{}\"", excerpt(t, 40)),
+            format!(
+                "argument longer than {MAX_ARG_LEN} bytes: \"{}\"",
+                excerpt(t, 40)
+            ),
         ));
     }
     let cmd_name = toks[0].as_str();
     if !is_command(cmd_name) {
         return Err(ApiError::new(
             ApiErrorCode::UnknownCommand,
-            format!("unknown command '{}' (try 'conference help')", excerpt(cmd_name, 40)),
+            format!(
+                "unknown command '{}' (try 'conference help')",
+                excerpt(cmd_name, 40)
+            ),
         ));
     }
     let args: Vec<&str> = toks[1..].iter().map(String::as_str).collect();
@@ -410,7 +606,10 @@ fn arity(cmd: &str, args: &[&str], min: usize, max: usize) -> Result<(), ApiErro
         } else {
             format!("{min}-{max}")
         };
-        return Err(bad(cmd, format!("takes {want} argument(s), got {}", args.len())));
+        return Err(bad(
+            cmd,
+            format!("takes {want} argument(s), got {}", args.len()),
+        ));
     }
     Ok(())
 }
@@ -442,7 +641,13 @@ fn room(cmd: &str, s: &str) -> Result<RoomRef, ApiError> {
 fn member_id(cmd: &str, s: &str) -> Result<u32, ApiError> {
     match s.parse::<u32>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(bad(cmd, format!("bad member id '{}' (expected a number >= 1)", excerpt(s, 30)))),
+        _ => Err(bad(
+            cmd,
+            format!(
+                "bad member id '{}' (expected a number >= 1)",
+                excerpt(s, 30)
+            ),
+        )),
     }
 }
 
@@ -451,9 +656,15 @@ fn target(cmd: &str, s: &str) -> Result<MemberTarget, ApiError> {
         "all" => Ok(MemberTarget::All),
         "last" => Ok(MemberTarget::Last),
         "non_moderator" | "non-moderator" => Ok(MemberTarget::NonModerator),
-        _ => member_id(cmd, s)
-            .map(MemberTarget::Id)
-            .map_err(|_| bad(cmd, format!("bad target '{}' (expected member-id, all, last or non_moderator)", excerpt(s, 30)))),
+        _ => member_id(cmd, s).map(MemberTarget::Id).map_err(|_| {
+            bad(
+                cmd,
+                format!(
+                    "bad target '{}' (expected member-id, all, last or non_moderator)",
+                    excerpt(s, 30)
+                ),
+            )
+        }),
     }
 }
 
@@ -465,7 +676,10 @@ fn level(cmd: &str, s: &str, lo: f32, hi: f32) -> Result<Level, ApiError> {
             Ok(v) if v.is_finite() && (lo..=hi).contains(&v) => Ok(Level::Set(v)),
             _ => Err(bad(
                 cmd,
-                format!("bad level '{}' (expected up, down or a number {lo}..{hi})", excerpt(s, 30)),
+                format!(
+                    "bad level '{}' (expected up, down or a number {lo}..{hi})",
+                    excerpt(s, 30)
+                ),
             )),
         },
     }
@@ -492,7 +706,10 @@ fn param(cmd: &str, s: &str) -> Result<RoomParam, ApiError> {
     .ok_or_else(|| {
         bad(
             cmd,
-            format!("unknown parameter '{}' (expected max_members, pin, host_pin, locked or moh)", excerpt(s, 30)),
+            format!(
+                "unknown parameter '{}' (expected max_members, pin, host_pin, locked or moh)",
+                excerpt(s, 30)
+            ),
         )
     })
 }
@@ -505,7 +722,10 @@ fn ids(cmd: &str, s: &str) -> Result<Vec<u32>, ApiError> {
             out.push(id);
         }
         if out.len() > MAX_RELATE_IDS {
-            return Err(bad(cmd, format!("more than {MAX_RELATE_IDS} ids in one list")));
+            return Err(bad(
+                cmd,
+                format!("more than {MAX_RELATE_IDS} ids in one list"),
+            ));
         }
     }
     Ok(out)
@@ -561,8 +781,12 @@ fn parse_command(c: &str, a: &[&str]) -> Result<ApiCommand, ApiError> {
                 member,
             }
         }
-        "lock" => C::Lock { room: only_room(a)? },
-        "unlock" => C::Unlock { room: only_room(a)? },
+        "lock" => C::Lock {
+            room: only_room(a)?,
+        },
+        "unlock" => C::Unlock {
+            room: only_room(a)?,
+        },
         "volume_in" | "volume_out" | "energy" => {
             arity(c, a, 3, 3)?;
             let room = room(c, a[0])?;
@@ -613,7 +837,10 @@ fn parse_command(c: &str, a: &[&str]) -> Result<ApiCommand, ApiError> {
                 other => {
                     return Err(bad(
                         c,
-                        format!("bad action '{}' (expected start, stop, pause or resume)", excerpt(other, 30)),
+                        format!(
+                            "bad action '{}' (expected start, stop, pause or resume)",
+                            excerpt(other, 30)
+                        ),
                     ))
                 }
             };
@@ -636,7 +863,9 @@ fn parse_command(c: &str, a: &[&str]) -> Result<ApiCommand, ApiError> {
                 destination: a[1].to_string(),
             }
         }
-        "end" => C::End { room: only_room(a)? },
+        "end" => C::End {
+            room: only_room(a)?,
+        },
         "pin" | "hostpin" => {
             arity(c, a, 2, 2)?;
             let room = room(c, a[0])?;
@@ -654,14 +883,24 @@ fn parse_command(c: &str, a: &[&str]) -> Result<ApiCommand, ApiError> {
             let setting = match param(c, a[1])? {
                 RoomParam::MaxMembers => match v.parse::<u32>() {
                     Ok(n) if (2..=1000).contains(&n) => RoomSetting::MaxMembers(n),
-                    _ => return Err(bad(c, format!("max_members must be 2..1000, not '{}'", excerpt(v, 30)))),
+                    _ => {
+                        return Err(bad(
+                            c,
+                            format!("max_members must be 2..1000, not '{}'", excerpt(v, 30)),
+                        ))
+                    }
                 },
                 RoomParam::Pin => RoomSetting::Pin(pin_arg(c, v)?),
                 RoomParam::HostPin => RoomSetting::HostPin(pin_arg(c, v)?),
                 RoomParam::Locked => RoomSetting::Locked(match v {
                     "true" | "on" | "yes" => true,
                     "false" | "off" | "no" => false,
-                    _ => return Err(bad(c, format!("locked must be true or false, not '{}'", excerpt(v, 30)))),
+                    _ => {
+                        return Err(bad(
+                            c,
+                            format!("locked must be true or false, not '{}'", excerpt(v, 30)),
+                        ))
+                    }
                 }),
                 RoomParam::Moh => RoomSetting::Moh(match v {
                     "none" | "" => None,
@@ -686,7 +925,10 @@ fn parse_command(c: &str, a: &[&str]) -> Result<ApiCommand, ApiError> {
                 other => {
                     return Err(bad(
                         c,
-                        format!("bad relation '{}' (expected nohear, nospeak or clear)", excerpt(other, 30)),
+                        format!(
+                            "bad relation '{}' (expected nohear, nospeak or clear)",
+                            excerpt(other, 30)
+                        ),
                     ))
                 }
             };
@@ -697,13 +939,23 @@ fn parse_command(c: &str, a: &[&str]) -> Result<ApiCommand, ApiError> {
                 relation,
             }
         }
-        "stats" => C::Stats { room: only_room(a)? },
+        "stats" => C::Stats {
+            room: only_room(a)?,
+        },
         "reload" => {
             arity(c, a, 0, 1)?;
             match a.first() {
                 None => C::Reload { apply_live: false },
                 Some(&"apply-live") => C::Reload { apply_live: true },
-                Some(other) => return Err(bad(c, format!("unknown option '{}' (expected apply-live)", excerpt(other, 30)))),
+                Some(other) => {
+                    return Err(bad(
+                        c,
+                        format!(
+                            "unknown option '{}' (expected apply-live)",
+                            excerpt(other, 30)
+                        ),
+                    ))
+                }
             }
         }
         "help" => {
@@ -732,7 +984,9 @@ mod tests {
     }
 
     fn cmd(line: &str) -> ApiCommand {
-        parse_api(line).unwrap_or_else(|e| panic!("{line}: {e}")).cmd
+        parse_api(line)
+            .unwrap_or_else(|e| panic!("{line}: {e}"))
+            .cmd
     }
 
     fn err(line: &str) -> ApiError {
@@ -746,18 +1000,44 @@ mod tests {
         assert_eq!(req.cmd, ApiCommand::List { room: None });
         let req = parse_api("  list   standup ").unwrap();
         assert!(!req.json);
-        assert_eq!(req.cmd, ApiCommand::List { room: Some(r("standup")) });
+        assert_eq!(
+            req.cmd,
+            ApiCommand::List {
+                room: Some(r("standup"))
+            }
+        );
         assert_eq!(cmd("json count"), ApiCommand::Count { room: None });
     }
 
     #[test]
     fn member_commands() {
-        assert_eq!(cmd("kick 3000 5"), ApiCommand::Kick { room: r("3000"), target: MemberTarget::Id(5) });
-        assert_eq!(cmd("hup 3000 all"), ApiCommand::Hup { room: r("3000"), target: MemberTarget::All });
-        assert_eq!(cmd("mute 3000 last"), ApiCommand::Mute { room: r("3000"), target: MemberTarget::Last });
+        assert_eq!(
+            cmd("kick 3000 5"),
+            ApiCommand::Kick {
+                room: r("3000"),
+                target: MemberTarget::Id(5)
+            }
+        );
+        assert_eq!(
+            cmd("hup 3000 all"),
+            ApiCommand::Hup {
+                room: r("3000"),
+                target: MemberTarget::All
+            }
+        );
+        assert_eq!(
+            cmd("mute 3000 last"),
+            ApiCommand::Mute {
+                room: r("3000"),
+                target: MemberTarget::Last
+            }
+        );
         assert_eq!(
             cmd("unmute 3000 non_moderator"),
-            ApiCommand::Unmute { room: r("3000"), target: MemberTarget::NonModerator }
+            ApiCommand::Unmute {
+                room: r("3000"),
+                target: MemberTarget::NonModerator
+            }
         );
         assert!(matches!(cmd("tmute 3000 1"), ApiCommand::Tmute { .. }));
         assert!(matches!(cmd("deaf 3000 1"), ApiCommand::Deaf { .. }));
@@ -765,15 +1045,32 @@ mod tests {
         assert!(matches!(cmd("unhold 3000 1"), ApiCommand::Unhold { .. }));
         assert_eq!(
             cmd(r#"hold 3000 2 "/tmp/my hold.wav""#),
-            ApiCommand::Hold { room: r("3000"), target: MemberTarget::Id(2), file: Some("/tmp/my hold.wav".into()) }
+            ApiCommand::Hold {
+                room: r("3000"),
+                target: MemberTarget::Id(2),
+                file: Some("/tmp/my hold.wav".into())
+            }
         );
-        assert_eq!(cmd("coach 3000 1 2"), ApiCommand::Coach { room: r("3000"), coach: 1, member: 2 });
+        assert_eq!(
+            cmd("coach 3000 1 2"),
+            ApiCommand::Coach {
+                room: r("3000"),
+                coach: 1,
+                member: 2
+            }
+        );
     }
 
     #[test]
     fn account_rooms_and_quoted_names() {
-        let acct = RoomRef { account: Some("AC1".into()), name: "Room 1".into() };
-        assert_eq!(cmd(r#"lock "AC1/Room 1""#), ApiCommand::Lock { room: acct.clone() });
+        let acct = RoomRef {
+            account: Some("AC1".into()),
+            name: "Room 1".into(),
+        };
+        assert_eq!(
+            cmd(r#"lock "AC1/Room 1""#),
+            ApiCommand::Lock { room: acct.clone() }
+        );
         assert_eq!(acct.to_string(), "AC1/Room 1");
         assert_eq!(cmd("unlock x"), ApiCommand::Unlock { room: r("x") });
         assert_eq!(err("lock a/b/c").code, ApiErrorCode::BadArguments);
@@ -782,23 +1079,46 @@ mod tests {
 
     #[test]
     fn freeswitch_order() {
-        assert_eq!(cmd("conference 3000 kick 5"), ApiCommand::Kick { room: r("3000"), target: MemberTarget::Id(5) });
-        assert_eq!(cmd("3000 list"), ApiCommand::List { room: Some(r("3000")) });
+        assert_eq!(
+            cmd("conference 3000 kick 5"),
+            ApiCommand::Kick {
+                room: r("3000"),
+                target: MemberTarget::Id(5)
+            }
+        );
+        assert_eq!(
+            cmd("3000 list"),
+            ApiCommand::List {
+                room: Some(r("3000"))
+            }
+        );
     }
 
     #[test]
     fn levels() {
         assert_eq!(
             cmd("volume_in r 1 +6"),
-            ApiCommand::VolumeIn { room: r("r"), target: MemberTarget::Id(1), level: Level::Set(6.0) }
+            ApiCommand::VolumeIn {
+                room: r("r"),
+                target: MemberTarget::Id(1),
+                level: Level::Set(6.0)
+            }
         );
         assert_eq!(
             cmd("volume_out r all down"),
-            ApiCommand::VolumeOut { room: r("r"), target: MemberTarget::All, level: Level::Down }
+            ApiCommand::VolumeOut {
+                room: r("r"),
+                target: MemberTarget::All,
+                level: Level::Down
+            }
         );
         assert_eq!(
             cmd("energy r 1 -45.5"),
-            ApiCommand::Energy { room: r("r"), target: MemberTarget::Id(1), level: Level::Set(-45.5) }
+            ApiCommand::Energy {
+                room: r("r"),
+                target: MemberTarget::Id(1),
+                level: Level::Set(-45.5)
+            }
         );
         assert!(err("volume_in r 1 25").message.contains("'25'"));
         assert!(err("energy r 1 1").message.contains("-96"));
@@ -809,33 +1129,107 @@ mod tests {
     fn room_commands() {
         assert_eq!(
             cmd("play r hello.wav 3"),
-            ApiCommand::Play { room: r("r"), file: "hello.wav".into(), member: Some(3) }
+            ApiCommand::Play {
+                room: r("r"),
+                file: "hello.wav".into(),
+                member: Some(3)
+            }
         );
-        assert_eq!(cmd("stop r"), ApiCommand::Stop { room: r("r"), member: None });
+        assert_eq!(
+            cmd("stop r"),
+            ApiCommand::Stop {
+                room: r("r"),
+                member: None
+            }
+        );
         assert_eq!(
             cmd("record r start /rec/x.wav"),
-            ApiCommand::Record { room: r("r"), action: RecordAction::Start, path: Some("/rec/x.wav".into()) }
+            ApiCommand::Record {
+                room: r("r"),
+                action: RecordAction::Start,
+                path: Some("/rec/x.wav".into())
+            }
         );
         assert_eq!(
             cmd("record r pause"),
-            ApiCommand::Record { room: r("r"), action: RecordAction::Pause, path: None }
+            ApiCommand::Record {
+                room: r("r"),
+                action: RecordAction::Pause,
+                path: None
+            }
         );
-        assert_eq!(cmd("dial r sip:bob@x"), ApiCommand::Dial { room: r("r"), destination: "sip:bob@x".into() });
+        assert_eq!(
+            cmd("dial r sip:bob@x"),
+            ApiCommand::Dial {
+                room: r("r"),
+                destination: "sip:bob@x".into()
+            }
+        );
         assert_eq!(cmd("end r"), ApiCommand::End { room: r("r") });
-        assert_eq!(cmd("pin r 1234"), ApiCommand::Pin { room: r("r"), pin: Some("1234".into()) });
-        assert_eq!(cmd("hostpin r none"), ApiCommand::HostPin { room: r("r"), pin: None });
-        assert_eq!(cmd("set r max_members 10"), ApiCommand::Set { room: r("r"), setting: RoomSetting::MaxMembers(10) });
-        assert_eq!(cmd("set r locked on"), ApiCommand::Set { room: r("r"), setting: RoomSetting::Locked(true) });
-        assert_eq!(cmd("set r moh none"), ApiCommand::Set { room: r("r"), setting: RoomSetting::Moh(None) });
-        assert_eq!(cmd("set r host_pin 99"), ApiCommand::Set { room: r("r"), setting: RoomSetting::HostPin(Some("99".into())) });
-        assert_eq!(cmd("get r pin"), ApiCommand::Get { room: r("r"), param: RoomParam::Pin });
+        assert_eq!(
+            cmd("pin r 1234"),
+            ApiCommand::Pin {
+                room: r("r"),
+                pin: Some("1234".into())
+            }
+        );
+        assert_eq!(
+            cmd("hostpin r none"),
+            ApiCommand::HostPin {
+                room: r("r"),
+                pin: None
+            }
+        );
+        assert_eq!(
+            cmd("set r max_members 10"),
+            ApiCommand::Set {
+                room: r("r"),
+                setting: RoomSetting::MaxMembers(10)
+            }
+        );
+        assert_eq!(
+            cmd("set r locked on"),
+            ApiCommand::Set {
+                room: r("r"),
+                setting: RoomSetting::Locked(true)
+            }
+        );
+        assert_eq!(
+            cmd("set r moh none"),
+            ApiCommand::Set {
+                room: r("r"),
+                setting: RoomSetting::Moh(None)
+            }
+        );
+        assert_eq!(
+            cmd("set r host_pin 99"),
+            ApiCommand::Set {
+                room: r("r"),
+                setting: RoomSetting::HostPin(Some("99".into()))
+            }
+        );
+        assert_eq!(
+            cmd("get r pin"),
+            ApiCommand::Get {
+                room: r("r"),
+                param: RoomParam::Pin
+            }
+        );
         assert_eq!(
             cmd("relate r 1,2 3 nohear"),
-            ApiCommand::Relate { room: r("r"), from: vec![1, 2], to: vec![3], relation: Relation::NoHear }
+            ApiCommand::Relate {
+                room: r("r"),
+                from: vec![1, 2],
+                to: vec![3],
+                relation: Relation::NoHear
+            }
         );
         assert_eq!(cmd("stats r"), ApiCommand::Stats { room: r("r") });
         assert_eq!(cmd("reload"), ApiCommand::Reload { apply_live: false });
-        assert_eq!(cmd("reload apply-live"), ApiCommand::Reload { apply_live: true });
+        assert_eq!(
+            cmd("reload apply-live"),
+            ApiCommand::Reload { apply_live: true }
+        );
         assert_eq!(cmd("help"), ApiCommand::Help);
     }
 
@@ -861,19 +1255,31 @@ mod tests {
         assert!(err("coach r 3 3").message.contains("itself"));
         assert!(err("reload now").message.contains("now"));
         assert!(err("help me").message.starts_with("help:"));
-        assert!(err(r#"play r "unterminated"#).message.contains("unterminated"));
+        assert!(err(r#"play r "unterminated"#)
+            .message
+            .contains("unterminated"));
         assert_eq!(err("").code, ApiErrorCode::UnknownCommand);
         assert_eq!(err("conference json").code, ApiErrorCode::UnknownCommand);
         let e = err(&format!("list {}", "x".repeat(5000)));
         assert_eq!(e.code, ApiErrorCode::TooLong);
         assert!(e.to_string().starts_with("-ERR too-long (102): "));
-        assert!(err(&format!("list {}", "x".repeat(65))).message.contains("64"));
+        assert!(err(&format!("list {}", "x".repeat(65)))
+            .message
+            .contains("64"));
     }
 
     #[test]
     fn codes_are_stable_and_distinct() {
         use ApiErrorCode::*;
-        let all = [UnknownCommand, BadArguments, TooLong, UnknownRoom, UnknownMember, Refused, Internal];
+        let all = [
+            UnknownCommand,
+            BadArguments,
+            TooLong,
+            UnknownRoom,
+            UnknownMember,
+            Refused,
+            Internal,
+        ];
         let mut nums: Vec<u32> = all.iter().map(|c| c.code()).collect();
         nums.sort();
         nums.dedup();
@@ -885,15 +1291,43 @@ mod tests {
     #[test]
     fn help_lists_every_command() {
         for (name, _, _) in COMMANDS {
-            assert!(help_text().lines().any(|l| l.starts_with(name)), "{name} missing from help");
+            assert!(
+                help_text().lines().any(|l| l.starts_with(name)),
+                "{name} missing from help"
+            );
         }
         // Every listed command must parse with its documented example.
         let examples = [
-            "list", "count", "kick r 1", "hup r 1", "mute r 1", "unmute r 1", "tmute r 1", "deaf r 1",
-            "undeaf r 1", "hold r 1", "unhold r 1", "coach r 1 2", "lock r", "unlock r",
-            "volume_in r 1 up", "volume_out r 1 up", "energy r 1 up", "play r f", "stop r",
-            "record r start", "dial r d", "end r", "pin r none", "hostpin r none",
-            "set r pin none", "get r pin", "relate r 1 2 clear", "stats r", "reload", "help",
+            "list",
+            "count",
+            "kick r 1",
+            "hup r 1",
+            "mute r 1",
+            "unmute r 1",
+            "tmute r 1",
+            "deaf r 1",
+            "undeaf r 1",
+            "hold r 1",
+            "unhold r 1",
+            "coach r 1 2",
+            "lock r",
+            "unlock r",
+            "volume_in r 1 up",
+            "volume_out r 1 up",
+            "energy r 1 up",
+            "play r f",
+            "stop r",
+            "record r start",
+            "dial r d",
+            "end r",
+            "pin r none",
+            "hostpin r none",
+            "set r pin none",
+            "get r pin",
+            "relate r 1 2 clear",
+            "stats r",
+            "reload",
+            "help",
         ];
         assert_eq!(examples.len(), COMMANDS.len());
         for e in examples {
@@ -904,7 +1338,9 @@ mod tests {
     #[test]
     fn random_and_mutated_lines_never_panic() {
         let mut rng = Rng::new(99);
-        let alphabet: Vec<char> = "abcdeijklmnoprstuvy_-/\"\\ ,0123456789+.é\t".chars().collect();
+        let alphabet: Vec<char> = "abcdeijklmnoprstuvy_-/\"\\ ,0123456789+.é\t"
+            .chars()
+            .collect();
         let seeds = [
             "conference json list r",
             r#"hold "AC1/Room 1" all "/tmp/a b.wav""#,

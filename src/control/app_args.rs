@@ -240,7 +240,10 @@ pub fn parse_app_args(s: &str) -> Result<AppArgs, AppArgsError> {
     let cx = Ctx { input: s };
     if s.len() > MAX_APP_DATA_LEN {
         return Err(cx.err(
-            format!("app data is {} bytes, longer than {MAX_APP_DATA_LEN}, starting", s.len()),
+            format!(
+                "app data is {} bytes, longer than {MAX_APP_DATA_LEN}, starting",
+                s.len()
+            ),
             &excerpt(s, 20),
         ));
     }
@@ -265,7 +268,12 @@ fn check_profile(cx: &Ctx, name: &str) -> Result<(), AppArgsError> {
     if name.contains(' ') {
         return Err(cx.err("profile name contains a space", name));
     }
-    validate_room_name(name).map_err(|p| cx.err(format!("bad profile name ({})", p.replace("room name", "name")), name))
+    validate_room_name(name).map_err(|p| {
+        cx.err(
+            format!("bad profile name ({})", p.replace("room name", "name")),
+            name,
+        )
+    })
 }
 
 fn check_pin(cx: &Ctx, pin: &str) -> Result<(), AppArgsError> {
@@ -341,12 +349,11 @@ fn apply_flag(cx: &Ctx, o: &mut JoinOptions, flag: &str) -> Result<(), AppArgsEr
     Ok(())
 }
 
+type Pairs = Vec<(String, String)>;
+
 /// Splits `{...}` into raw key/value pairs, honouring `\` escapes and
 /// single-quoted values. Returns the pairs and the text after `}`.
-fn split_attributes<'a>(
-    cx: &Ctx,
-    s: &'a str,
-) -> Result<(Vec<(String, String)>, &'a str), AppArgsError> {
+fn split_attributes<'a>(cx: &Ctx, s: &'a str) -> Result<(Pairs, &'a str), AppArgsError> {
     let mut pairs = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -405,7 +412,10 @@ fn push_pair(
         return Err(cx.err("expected key=value, got", raw.trim()));
     };
     if literal.iter().any(|&(a, _)| a < eq) {
-        return Err(cx.err("quotes or escapes are only allowed in values, not keys", raw.trim()));
+        return Err(cx.err(
+            "quotes or escapes are only allowed in values, not keys",
+            raw.trim(),
+        ));
     }
     let key = raw[..eq].trim().to_string();
     let vstart = eq + 1;
@@ -552,16 +562,26 @@ fn apply_attribute(cx: &Ctx, a: &mut AppArgs, key: &str, v: &str) -> Result<(), 
         "statusCallback" => o.status_callback = Some(parse_text(cx, key, v)?),
         "statusCallbackMethod" => o.status_callback_method = Some(parse_method(cx, key, v)?),
         "statusCallbackEvent" => {
-            o.status_callback_events =
-                Some(parse_events(cx, key, v, &StatusEvent::ALL, StatusEvent::name)?)
+            o.status_callback_events = Some(parse_events(
+                cx,
+                key,
+                v,
+                &StatusEvent::ALL,
+                StatusEvent::name,
+            )?)
         }
         "recordingStatusCallback" => o.recording_status_callback = Some(parse_text(cx, key, v)?),
         "recordingStatusCallbackMethod" => {
             o.recording_status_callback_method = Some(parse_method(cx, key, v)?)
         }
         "recordingStatusCallbackEvent" => {
-            o.recording_status_callback_events =
-                Some(parse_events(cx, key, v, &RecordingEvent::ALL, RecordingEvent::name)?)
+            o.recording_status_callback_events = Some(parse_events(
+                cx,
+                key,
+                v,
+                &RecordingEvent::ALL,
+                RecordingEvent::name,
+            )?)
         }
         "region" => o.region = Some(parse_text(cx, key, v)?),
         "jitterBufferSize" => {
@@ -570,7 +590,12 @@ fn apply_attribute(cx: &Ctx, a: &mut AppArgs, key: &str, v: &str) -> Result<(), 
                 "small" => JitterBufferSize::Small,
                 "medium" => JitterBufferSize::Medium,
                 "large" => JitterBufferSize::Large,
-                _ => return Err(cx.err("jitterBufferSize must be off, small, medium or large, not", v)),
+                _ => {
+                    return Err(cx.err(
+                        "jitterBufferSize must be off, small, medium or large, not",
+                        v,
+                    ))
+                }
             })
         }
         "pin" => {
@@ -622,8 +647,26 @@ mod tests {
         assert_eq!(o.start_conference_on_enter, Some(false));
         assert_eq!(o.beep, Some(Beep::False));
         assert_eq!(
-            (o.muted, o.deaf, o.min_two, o.no_moh, o.join_only, o.ghost, o.hold, o.mute_non_moderators),
-            (Some(true), Some(true), Some(true), Some(true), Some(true), Some(true), Some(true), Some(true))
+            (
+                o.muted,
+                o.deaf,
+                o.min_two,
+                o.no_moh,
+                o.join_only,
+                o.ghost,
+                o.hold,
+                o.mute_non_moderators
+            ),
+            (
+                Some(true),
+                Some(true),
+                Some(true),
+                Some(true),
+                Some(true),
+                Some(true),
+                Some(true),
+                Some(true)
+            )
         );
         let a = parse_app_args("x+flags{}").unwrap();
         assert_eq!(a.opts, JoinOptions::default());
@@ -634,13 +677,25 @@ mod tests {
     #[test]
     fn fs_errors() {
         let e = parse_app_args("3000+flags{foo}").unwrap_err();
-        assert_eq!(e.to_string(), "conference app data: unknown flag 'foo' in \"3000+flags{foo}\"");
+        assert_eq!(
+            e.to_string(),
+            "conference app data: unknown flag 'foo' in \"3000+flags{foo}\""
+        );
         assert_eq!(e.token, "foo");
         assert_eq!(parse_app_args("3000+12a4").unwrap_err().token, "12a4");
-        assert!(parse_app_args("3000+flags{mute").unwrap_err().problem.contains("unterminated"));
-        assert!(parse_app_args("3000+1+2").unwrap_err().problem.contains("twice"));
+        assert!(parse_app_args("3000+flags{mute")
+            .unwrap_err()
+            .problem
+            .contains("unterminated"));
+        assert!(parse_app_args("3000+1+2")
+            .unwrap_err()
+            .problem
+            .contains("twice"));
         assert!(parse_app_args("3000++1").is_err());
-        assert!(parse_app_args("3000+123456789012345678901").unwrap_err().problem.contains("PIN"));
+        assert!(parse_app_args("3000+123456789012345678901")
+            .unwrap_err()
+            .problem
+            .contains("PIN"));
         assert_eq!(parse_app_args("acct/room").unwrap_err().token, "acct/room");
         assert!(parse_app_args("").is_err());
         assert!(parse_app_args("3000@").is_err());
@@ -682,7 +737,10 @@ mod tests {
         assert_eq!(o.status_callback.as_deref(), Some("https://h/x?a=1"));
         assert_eq!(o.status_callback_method, Some(HttpMethod::Get));
         assert_eq!(o.wait_method, Some(HttpMethod::Post));
-        assert_eq!(o.recording_status_callback_events.as_ref().map(Vec::len), Some(4));
+        assert_eq!(
+            o.recording_status_callback_events.as_ref().map(Vec::len),
+            Some(4)
+        );
         assert_eq!(o.jitter_buffer_size, Some(JitterBufferSize::Small));
         assert_eq!(o.codec, Some(Codec::Opus));
         assert_eq!(o.bitrate, Some(32000));
@@ -727,8 +785,14 @@ mod tests {
             let e = parse_app_args(input).unwrap_err();
             assert_eq!(e.token, *token, "{input}: {e}");
         }
-        assert!(parse_app_args("{muted=true").unwrap_err().problem.contains("unterminated"));
-        assert!(parse_app_args("{label='abc}R").unwrap_err().problem.contains("quote"));
+        assert!(parse_app_args("{muted=true")
+            .unwrap_err()
+            .problem
+            .contains("unterminated"));
+        assert!(parse_app_args("{label='abc}R")
+            .unwrap_err()
+            .problem
+            .contains("quote"));
         assert!(parse_app_args(&format!("{{label={}}}R", "x".repeat(1025))).is_err());
     }
 

@@ -233,7 +233,9 @@ impl DigitMap {
             for c in raw.chars() {
                 match normalize_digit(c) {
                     Some(d) => norm.push(d),
-                    None => return Err(err(&format!("invalid digit '{c}' (allowed: 0-9 * # A-D)"))),
+                    None => {
+                        return Err(err(&format!("invalid digit '{c}' (allowed: 0-9 * # A-D)")))
+                    }
                 }
             }
             if out.iter().any(|(s, _)| *s == norm) {
@@ -248,7 +250,10 @@ impl DigitMap {
             if !action.collects_digits() {
                 continue;
             }
-            if let Some((other, _)) = out.iter().find(|(o, _)| o != seq && o.starts_with(seq.as_str())) {
+            if let Some((other, _)) = out
+                .iter()
+                .find(|(o, _)| o != seq && o.starts_with(seq.as_str()))
+            {
                 return Err(DtmfError {
                     sequence: other.clone(),
                     problem: format!("unreachable: '{seq}' starts collecting an invite number"),
@@ -304,7 +309,10 @@ impl DigitMap {
     }
 
     pub fn lookup(&self, seq: &str) -> Option<DtmfAction> {
-        self.bindings.iter().find(|(s, _)| s == seq).map(|(_, a)| *a)
+        self.bindings
+            .iter()
+            .find(|(s, _)| s == seq)
+            .map(|(_, a)| *a)
     }
 
     fn has_longer(&self, prefix: &str) -> bool {
@@ -527,7 +535,9 @@ mod tests {
     use crate::control::testutil::Rng;
 
     fn both() -> DigitMap {
-        default_caller_map().merged(&default_moderator_map()).unwrap()
+        default_caller_map()
+            .merged(&default_moderator_map())
+            .unwrap()
     }
 
     fn feed_all(m: &mut DtmfMatcher, map: &DigitMap, digits: &str, t: u64) -> Vec<DtmfOutcome> {
@@ -553,8 +563,14 @@ mod tests {
     fn single_digit_fires_immediately() {
         let map = both();
         let mut m = DtmfMatcher::default();
-        assert_eq!(m.feed(&map, '0', 0), DtmfOutcome::Action(DtmfAction::ToggleMute, None));
-        assert_eq!(m.feed(&map, '#', 10), DtmfOutcome::Action(DtmfAction::Leave, None));
+        assert_eq!(
+            m.feed(&map, '0', 0),
+            DtmfOutcome::Action(DtmfAction::ToggleMute, None)
+        );
+        assert_eq!(
+            m.feed(&map, '#', 10),
+            DtmfOutcome::Action(DtmfAction::Leave, None)
+        );
         assert!(m.is_idle());
     }
 
@@ -563,7 +579,10 @@ mod tests {
         let map = both();
         let mut m = DtmfMatcher::default();
         let out = feed_all(&mut m, &map, "*91", 5);
-        assert_eq!(out[2], DtmfOutcome::Action(DtmfAction::MuteAllNonModerators, None));
+        assert_eq!(
+            out[2],
+            DtmfOutcome::Action(DtmfAction::MuteAllNonModerators, None)
+        );
         assert!(DtmfAction::MuteAllNonModerators.is_moderator_action());
     }
 
@@ -599,9 +618,15 @@ mod tests {
         assert_eq!(m.feed(&map, '*', 0), DtmfOutcome::Pending);
         assert_eq!(m.feed(&map, '1', 100), DtmfOutcome::Pending);
         assert_eq!(m.poll(&map, 2000), DtmfOutcome::Pending);
-        assert_eq!(m.poll(&map, 2100), DtmfOutcome::Action(DtmfAction::Mute, None));
+        assert_eq!(
+            m.poll(&map, 2100),
+            DtmfOutcome::Action(DtmfAction::Mute, None)
+        );
         feed_all(&mut m, &map, "*1", 5000);
-        assert_eq!(m.feed(&map, '2', 5001), DtmfOutcome::Action(DtmfAction::Unmute, None));
+        assert_eq!(
+            m.feed(&map, '2', 5001),
+            DtmfOutcome::Action(DtmfAction::Unmute, None)
+        );
     }
 
     #[test]
@@ -618,12 +643,22 @@ mod tests {
 
     #[test]
     fn stale_buffer_fires_then_new_digit_processed() {
-        let map = DigitMap::new([("*1", DtmfAction::Mute), ("*12", DtmfAction::Unmute), ("#", DtmfAction::Leave)])
-            .unwrap();
+        let map = DigitMap::new([
+            ("*1", DtmfAction::Mute),
+            ("*12", DtmfAction::Unmute),
+            ("#", DtmfAction::Leave),
+        ])
+        .unwrap();
         let mut m = DtmfMatcher::new(1000);
         feed_all(&mut m, &map, "*1", 0);
-        assert_eq!(m.feed(&map, '#', 5000), DtmfOutcome::Action(DtmfAction::Mute, None));
-        assert_eq!(m.poll(&map, 5001), DtmfOutcome::Action(DtmfAction::Leave, None));
+        assert_eq!(
+            m.feed(&map, '#', 5000),
+            DtmfOutcome::Action(DtmfAction::Mute, None)
+        );
+        assert_eq!(
+            m.poll(&map, 5001),
+            DtmfOutcome::Action(DtmfAction::Leave, None)
+        );
     }
 
     #[test]
@@ -641,7 +676,10 @@ mod tests {
         let map = DigitMap::new([("a1", DtmfAction::Lock)]).unwrap();
         let mut m = DtmfMatcher::default();
         m.feed(&map, 'A', 0);
-        assert_eq!(m.feed(&map, '1', 0), DtmfOutcome::Action(DtmfAction::Lock, None));
+        assert_eq!(
+            m.feed(&map, '1', 0),
+            DtmfOutcome::Action(DtmfAction::Lock, None)
+        );
     }
 
     #[test]
@@ -654,7 +692,8 @@ mod tests {
         assert!(e.problem.contains("longer"));
         let e = DigitMap::new([("*1", DtmfAction::Mute), ("*1", DtmfAction::Unmute)]).unwrap_err();
         assert!(e.problem.contains("twice"));
-        let e = DigitMap::new([("*8", DtmfAction::Invite), ("*81", DtmfAction::Unmute)]).unwrap_err();
+        let e =
+            DigitMap::new([("*8", DtmfAction::Invite), ("*81", DtmfAction::Unmute)]).unwrap_err();
         assert_eq!(e.sequence, "*81");
         let e = DigitMap::from_names([("*1", "toggle-mutt")]).unwrap_err();
         assert!(e.problem.contains("toggle-mutt"), "{e}");
@@ -669,7 +708,10 @@ mod tests {
         for a in DtmfAction::ALL {
             assert_eq!(a.name().parse::<DtmfAction>().unwrap(), a);
         }
-        assert_eq!("toggle_mute".parse::<DtmfAction>().unwrap(), DtmfAction::ToggleMute);
+        assert_eq!(
+            "toggle_mute".parse::<DtmfAction>().unwrap(),
+            DtmfAction::ToggleMute
+        );
         assert_eq!("hangup".parse::<DtmfAction>().unwrap(), DtmfAction::Leave);
         assert!("".parse::<DtmfAction>().is_err());
     }
@@ -686,7 +728,11 @@ mod tests {
                 let c = alphabet[rng.below(alphabet.len())];
                 // Occasionally step the clock backwards to exercise the
                 // saturating arithmetic.
-                t = if rng.below(20) == 0 { t.saturating_sub(rng.below(5000) as u64) } else { t + rng.below(3000) as u64 };
+                t = if rng.below(20) == 0 {
+                    t.saturating_sub(rng.below(5000) as u64)
+                } else {
+                    t + rng.below(3000) as u64
+                };
                 let _ = m.feed(&map, c, t);
                 let _ = m.poll(&map, t + rng.below(3000) as u64);
             }

@@ -35,7 +35,9 @@ pub fn validate_room_name(name: &str) -> Result<(), String> {
         return Err("room name is empty".into());
     }
     if name.chars().count() > MAX_ROOM_NAME_LEN {
-        return Err(format!("room name longer than {MAX_ROOM_NAME_LEN} characters"));
+        return Err(format!(
+            "room name longer than {MAX_ROOM_NAME_LEN} characters"
+        ));
     }
     if name.trim() != name {
         return Err("room name has leading or trailing spaces".into());
@@ -58,7 +60,9 @@ pub fn validate_account(account: &str) -> Result<(), String> {
         return Err("account is empty".into());
     }
     if account.len() > MAX_ROOM_NAME_LEN {
-        return Err(format!("account longer than {MAX_ROOM_NAME_LEN} characters"));
+        return Err(format!(
+            "account longer than {MAX_ROOM_NAME_LEN} characters"
+        ));
     }
     if let Some(c) = account
         .chars()
@@ -119,7 +123,9 @@ pub(crate) mod testutil {
         }
         pub fn string(&mut self, alphabet: &[char], max_len: usize) -> String {
             let len = self.below(max_len + 1);
-            (0..len).map(|_| alphabet[self.below(alphabet.len())]).collect()
+            (0..len)
+                .map(|_| alphabet[self.below(alphabet.len())])
+                .collect()
         }
         /// Deletes, duplicates, or replaces a few characters of a valid
         /// input: finds edge cases that fully random strings rarely reach.
