@@ -6,6 +6,7 @@
 pub mod level;
 pub mod limiter;
 pub mod mix;
+pub mod opus_packet;
 pub mod preroll;
 pub mod resample;
 pub mod tone;
@@ -13,6 +14,7 @@ pub mod vad;
 
 pub use level::{rfc6464_to_dbov, rms_dbov};
 pub use limiter::Limiter;
+pub use opus_packet::silk_voice_activity;
 pub use preroll::PreRoll;
 pub use resample::{ResampleError, Resampler};
 pub use tone::ToneKind;
