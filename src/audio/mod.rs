@@ -11,6 +11,7 @@ pub mod preroll;
 pub mod resample;
 pub mod tone;
 pub mod vad;
+pub mod wav;
 
 pub use level::{rfc6464_to_dbov, rms_dbov};
 pub use limiter::Limiter;
@@ -19,6 +20,7 @@ pub use preroll::PreRoll;
 pub use resample::{ResampleError, Resampler};
 pub use tone::ToneKind;
 pub use vad::{Vad, VadChange, VadConfig};
+pub use wav::{load_sound, repair_wav, trim_silence, RepairReport, SoundError, WavRecorder};
 
 /// Sample rates a room may run at. All are multiples of 8 kHz, which keeps
 /// every conversion between them an exact small-integer ratio.
