@@ -1,2 +1,3 @@
 pub mod audio;
 pub mod control;
+pub mod ffi;
