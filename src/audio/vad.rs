@@ -96,6 +96,11 @@ impl Vad {
         })
     }
 
+    /// Per-member energy level (DTMF and API `energy`); keeps the current state.
+    pub fn set_threshold(&mut self, threshold_dbov: f32) {
+        self.threshold_dbov = threshold_dbov;
+    }
+
     pub fn talking(&self) -> bool {
         self.talking
     }

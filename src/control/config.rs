@@ -89,6 +89,9 @@ pub struct Profile {
     pub limiter: bool,
     /// 0 = mix every talker.
     pub top_n: u32,
+    /// One encode per distinct mix (true) or per listener (false: the naive
+    /// baseline the benchmarks measure against).
+    pub share_encodes: bool,
     pub auto_record: bool,
     pub record_template: String,
     pub allow_dynamic_rooms: bool,
@@ -257,6 +260,7 @@ struct RawProfile {
     max_members: i64,
     limiter: bool,
     top_n: i64,
+    share_encodes: bool,
     auto_record: bool,
     record_template: String,
     allow_dynamic_rooms: bool,
@@ -283,6 +287,7 @@ impl Default for RawProfile {
             max_members: 25,
             limiter: true,
             top_n: 0,
+            share_encodes: true,
             auto_record: false,
             record_template: "${account}/${room}/${date}-${time}-${conference_sid}.wav".into(),
             allow_dynamic_rooms: true,
@@ -909,6 +914,7 @@ fn resolve_profile(
         max_members: max_members as u32,
         limiter: r.limiter,
         top_n: top_n as u32,
+        share_encodes: r.share_encodes,
         auto_record: r.auto_record,
         record_template: r.record_template.clone(),
         allow_dynamic_rooms: r.allow_dynamic_rooms,

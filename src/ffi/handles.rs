@@ -1,0 +1,124 @@
+//! Opaque handles are ids, not pointers.
+#![allow(non_camel_case_types)] // C names: these types are the ABI.
+//!
+//! A host that uses a handle after releasing it (a race between its hangup
+//! and its media thread is the usual way) gets `HUDDLE_STATUS_STALE_HANDLE`,
+//! never a use-after-free: ids are looked up in this registry and never
+//! reused. The pointer a host holds carries no provenance and is never
+//! dereferenced.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use once_cell::sync::Lazy;
+
+use crate::runtime::{MemberPort, Module};
+use crate::status::Status;
+
+/// Stands for a loaded huddle module instance (`huddle_module *`). Opaque:
+/// the pointer is an id, never dereferenced by anyone.
+pub struct huddle_module {
+    _private: [u8; 0],
+}
+
+/// Stands for one call leg in a conference (`huddle_member *`). Opaque, like
+/// `huddle_module`.
+pub struct huddle_member {
+    _private: [u8; 0],
+}
+
+struct Registry {
+    next_id: usize,
+    modules: HashMap<usize, Arc<Module>>,
+    members: HashMap<usize, (usize, Arc<MemberPort>)>,
+}
+
+static REGISTRY: Lazy<RwLock<Registry>> = Lazy::new(|| {
+    RwLock::new(Registry {
+        // Start high so a small integer or a zeroed struct field is never a live handle.
+        next_id: 0x1000,
+        modules: HashMap::new(),
+        members: HashMap::new(),
+    })
+});
+
+fn read() -> std::sync::RwLockReadGuard<'static, Registry> {
+    REGISTRY.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write() -> std::sync::RwLockWriteGuard<'static, Registry> {
+    REGISTRY.write().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn add_module(module: Arc<Module>) -> *mut huddle_module {
+    let mut reg = write();
+    reg.next_id += 1;
+    let id = reg.next_id;
+    reg.modules.insert(id, module);
+    std::ptr::without_provenance_mut(id)
+}
+
+pub(crate) fn module(handle: *const huddle_module) -> Result<Arc<Module>, Status> {
+    if handle.is_null() {
+        return Err(Status::NullArgument);
+    }
+    read()
+        .modules
+        .get(&handle.addr())
+        .cloned()
+        .ok_or(Status::StaleHandle)
+}
+
+/// Removes the module and every member handle it issued.
+pub(crate) fn remove_module(handle: *const huddle_module) -> Result<Arc<Module>, Status> {
+    if handle.is_null() {
+        return Err(Status::NullArgument);
+    }
+    let mut reg = write();
+    let id = handle.addr();
+    let module = reg.modules.remove(&id).ok_or(Status::StaleHandle)?;
+    reg.members.retain(|_, (owner, _)| *owner != id);
+    Ok(module)
+}
+
+pub(crate) fn add_member(
+    module: *const huddle_module,
+    port: Arc<MemberPort>,
+) -> *mut huddle_member {
+    let mut reg = write();
+    reg.next_id += 1;
+    let id = reg.next_id;
+    reg.members.insert(id, (module.addr(), port));
+    std::ptr::without_provenance_mut(id)
+}
+
+pub(crate) fn member(
+    handle: *const huddle_member,
+) -> Result<(Arc<Module>, Arc<MemberPort>), Status> {
+    if handle.is_null() {
+        return Err(Status::NullArgument);
+    }
+    let reg = read();
+    let (owner, port) = reg.members.get(&handle.addr()).ok_or(Status::StaleHandle)?;
+    let module = reg.modules.get(owner).cloned().ok_or(Status::StaleHandle)?;
+    Ok((module, port.clone()))
+}
+
+pub(crate) fn remove_member(
+    handle: *const huddle_member,
+) -> Result<(Arc<Module>, Arc<MemberPort>), Status> {
+    if handle.is_null() {
+        return Err(Status::NullArgument);
+    }
+    let mut reg = write();
+    let (owner, port) = reg
+        .members
+        .remove(&handle.addr())
+        .ok_or(Status::StaleHandle)?;
+    let module = reg
+        .modules
+        .get(&owner)
+        .cloned()
+        .ok_or(Status::StaleHandle)?;
+    Ok((module, port))
+}

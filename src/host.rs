@@ -1,0 +1,116 @@
+//! What huddle needs from the host, as a safe Rust trait.
+//!
+//! `src/ffi/host.rs` implements it over the C callback table; tests implement
+//! it with a fake host that records what it was given.
+
+use std::ffi::CString;
+use std::fmt;
+
+/// A host call leg id, kept NUL-terminated so audio out needs no allocation.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Channel(CString);
+
+impl Channel {
+    /// Interior NULs cannot reach here from C; from Rust they are replaced so a
+    /// channel name never truncates silently.
+    pub fn new(name: &str) -> Channel {
+        let clean: String = name
+            .chars()
+            .map(|c| if c == '\0' { '?' } else { c })
+            .collect();
+        Channel(CString::new(clean).unwrap_or_default())
+    }
+
+    pub fn as_c_str(&self) -> &std::ffi::CStr {
+        &self.0
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or("")
+    }
+}
+
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Audio codec of a frame, as numbered in `huddle_codec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Codec {
+    L16 = 1,
+    Opus = 2,
+}
+
+impl Codec {
+    pub fn from_u32(v: u32) -> Option<Codec> {
+        match v {
+            1 => Some(Codec::L16),
+            2 => Some(Codec::Opus),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::L16 => "L16",
+            Codec::Opus => "opus",
+        }
+    }
+}
+
+/// One frame of audio going to a member. `data` is L16 bytes in host order or
+/// one Opus packet.
+#[derive(Debug, Clone, Copy)]
+pub struct OutFrame<'a> {
+    pub codec: Codec,
+    pub rate: u32,
+    pub samples: u32,
+    pub data: &'a [u8],
+}
+
+/// A structured event, in the shape `<Conference>` status callbacks have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub name: String,
+    pub fields: Vec<(&'static str, String)>,
+}
+
+impl Event {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Q.850 causes huddle hands to `hangup`.
+pub mod cause {
+    pub const NORMAL_CLEARING: u32 = 16;
+    /// Refused: bad app data, wrong PIN, locked room.
+    pub const CALL_REJECTED: u32 = 21;
+    /// The room is full or a limit was reached.
+    pub const NO_CIRCUIT: u32 = 34;
+    /// The room does not exist and may not be created.
+    pub const UNALLOCATED_NUMBER: u32 = 1;
+}
+
+/// The host's side of the ABI. Implementations must be cheap to call and must
+/// not block in `send_audio` (it runs on the mixer).
+pub trait Host: Send + Sync {
+    fn log(&self, level: log::Level, target: &str, message: &str);
+    fn send_audio(&self, channel: &Channel, frame: &OutFrame<'_>);
+    /// Returns false when the host has no hangup callback.
+    fn hangup(&self, channel: &Channel, cause: u32) -> bool;
+    fn event(&self, event: &Event);
+    /// Returns Err with a reason when the dial could not be started.
+    fn originate(&self, destination: &str, room: &str, account: &str) -> Result<(), String>;
+}

@@ -1,0 +1,349 @@
+//! One member of a room: flags, and the input pipeline that turns received
+//! frames into one room-rate PCM frame per tick.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::audio::level::{rfc6464_to_dbov, rms_dbov};
+use crate::audio::limiter::Limiter;
+use crate::audio::opus_packet::silk_voice_activity;
+use crate::audio::resample::Resampler;
+use crate::audio::vad::{Vad, VadChange};
+use crate::ffi::opus::OpusDecoder;
+use crate::host::Codec;
+
+use super::settings::MemberSpec;
+
+/// Per-room member number, shown by `conference list` and used by the API.
+pub type MemberId = u32;
+
+/// A frame as the host handed it, before decoding.
+#[derive(Debug, Clone)]
+pub struct InFrame {
+    pub codec: Codec,
+    pub rate: u32,
+    pub samples: u32,
+    pub data: Vec<u8>,
+    pub audio_level: Option<u8>,
+    pub sequence: Option<u16>,
+}
+
+/// Why a frame was refused at the door.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    Rate(u32),
+    Length { expected: usize, got: usize },
+    Empty,
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Rate(r) => write!(
+                f,
+                "sample rate {r} is not one of 8000/16000/24000/32000/48000"
+            ),
+            FrameError::Length { expected, got } => {
+                write!(
+                    f,
+                    "L16 frame of {got} bytes, expected {expected} for one interval"
+                )
+            }
+            FrameError::Empty => write!(f, "empty Opus packet"),
+        }
+    }
+}
+
+/// Checks what can be checked without decoding, on the host thread.
+pub fn validate_frame(frame: &InFrame, interval_ms: u32) -> Result<(), FrameError> {
+    if !crate::audio::ROOM_RATES.contains(&frame.rate) {
+        return Err(FrameError::Rate(frame.rate));
+    }
+    match frame.codec {
+        Codec::L16 => {
+            let expected = crate::audio::frame_samples(frame.rate, interval_ms) * 2;
+            if frame.data.len() != expected {
+                return Err(FrameError::Length {
+                    expected,
+                    got: frame.data.len(),
+                });
+            }
+        }
+        Codec::Opus => {
+            if frame.data.is_empty() {
+                return Err(FrameError::Empty);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MemberCounters {
+    pub frames_in: u64,
+    pub frames_out: u64,
+    pub dropped: u64,
+    pub concealed: u64,
+    pub decodes: u64,
+    pub decodes_skipped: u64,
+    pub encodes: u64,
+    pub bad_frames: u64,
+}
+
+/// What a member sends and receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Format {
+    pub codec: Codec,
+    pub rate: u32,
+}
+
+pub(crate) struct Input {
+    jitter: VecDeque<InFrame>,
+    depth: usize,
+    playing: bool,
+    decoder: Option<OpusDecoder>,
+    resampler: Option<(u32, Resampler)>,
+    scratch: Vec<i16>,
+    /// This tick's audio at the room rate.
+    pub pcm: Vec<i16>,
+    /// The last real frame, faded out over the next one when L16 frames go missing.
+    fade_from: Option<usize>,
+    pub level_dbov: f32,
+    pub vad: Vad,
+    /// True when this tick's pcm holds sound (not skipped, not absent).
+    pub has_audio: bool,
+}
+
+/// Frames beyond this many waiting are flooding; the oldest go.
+pub const JITTER_SLACK: usize = 2;
+
+impl Input {
+    pub fn new(frame: usize, depth: usize, vad: Vad) -> Input {
+        Input {
+            jitter: VecDeque::with_capacity(depth + JITTER_SLACK + 1),
+            depth: depth.clamp(1, 10),
+            playing: false,
+            decoder: None,
+            resampler: None,
+            scratch: vec![0; 5760],
+            pcm: vec![0; frame],
+            fade_from: None,
+            level_dbov: -127.0,
+            vad,
+            has_audio: false,
+        }
+    }
+
+    /// Queues a frame in sequence order; returns how many were dropped to
+    /// keep the buffer bounded.
+    pub fn push(&mut self, frame: InFrame) -> u64 {
+        let pos = match frame.sequence {
+            Some(seq) => self
+                .jitter
+                .iter()
+                .rposition(|f| f.sequence.is_none_or(|s| seq_before(s, seq)))
+                .map_or(0, |i| i + 1),
+            None => self.jitter.len(),
+        };
+        self.jitter.insert(pos, frame);
+        let mut dropped = 0;
+        while self.jitter.len() > self.depth + JITTER_SLACK {
+            self.jitter.pop_front();
+            dropped += 1;
+        }
+        dropped
+    }
+
+    /// Produces this tick's pcm. `skip_below_dbov` lets silent senders cost
+    /// nothing: their frames are not decoded.
+    pub fn pull(
+        &mut self,
+        room_rate: u32,
+        skip_below_dbov: f32,
+        counters: &mut MemberCounters,
+    ) -> Option<VadChange> {
+        self.has_audio = false;
+        if !self.playing {
+            if self.jitter.len() < self.depth {
+                return self.vad.update(-127.0);
+            }
+            self.playing = true;
+        }
+        let frame_len = self.pcm.len();
+        match self.jitter.pop_front() {
+            Some(frame) => {
+                let skip = match (frame.audio_level, frame.codec) {
+                    (Some(level), _) if rfc6464_to_dbov(level) < skip_below_dbov => {
+                        Some(rfc6464_to_dbov(level))
+                    }
+                    (_, Codec::Opus) if silk_voice_activity(&frame.data) == Some(false) => {
+                        Some(-127.0)
+                    }
+                    _ => None,
+                };
+                if let Some(level) = skip {
+                    counters.decodes_skipped += 1;
+                    self.pcm.fill(0);
+                    self.fade_from = None;
+                    self.level_dbov = level;
+                    return self.vad.update(level);
+                }
+                if self.decode(&frame, room_rate, counters) {
+                    self.has_audio = true;
+                    self.fade_from = Some(0);
+                } else {
+                    counters.bad_frames += 1;
+                    self.pcm.fill(0);
+                }
+            }
+            None => {
+                counters.concealed += 1;
+                self.conceal(frame_len);
+                if self.jitter.is_empty() && !self.has_audio {
+                    // Starved: wait for the buffer to refill before playing again.
+                    self.playing = false;
+                }
+            }
+        }
+        self.level_dbov = if self.has_audio {
+            rms_dbov(&self.pcm)
+        } else {
+            -127.0
+        };
+        self.vad.update(self.level_dbov)
+    }
+
+    fn decode(&mut self, frame: &InFrame, room_rate: u32, counters: &mut MemberCounters) -> bool {
+        match frame.codec {
+            Codec::Opus => {
+                if self.decoder.is_none() {
+                    self.decoder = OpusDecoder::new(room_rate).ok();
+                }
+                let Some(decoder) = self.decoder.as_mut() else {
+                    return false;
+                };
+                counters.decodes += 1;
+                match decoder.decode(&frame.data, &mut self.pcm) {
+                    Ok(n) if n == self.pcm.len() => true,
+                    Ok(_) | Err(_) => false,
+                }
+            }
+            Codec::L16 => {
+                let n = frame.data.len() / 2;
+                let src = &mut self.scratch[..n];
+                for (s, b) in src.iter_mut().zip(frame.data.chunks_exact(2)) {
+                    *s = i16::from_ne_bytes([b[0], b[1]]);
+                }
+                if frame.rate == room_rate {
+                    self.pcm.copy_from_slice(src);
+                    return true;
+                }
+                if self
+                    .resampler
+                    .as_ref()
+                    .is_none_or(|(r, _)| *r != frame.rate)
+                {
+                    match Resampler::new(frame.rate, room_rate, n) {
+                        Ok(r) => self.resampler = Some((frame.rate, r)),
+                        Err(_) => return false,
+                    }
+                }
+                match self.resampler.as_mut() {
+                    Some((_, r)) => r.process(&self.scratch[..n], &mut self.pcm).is_ok(),
+                    None => false,
+                }
+            }
+        }
+    }
+
+    /// Opus: packet loss concealment. L16: the last frame fades to silence.
+    fn conceal(&mut self, frame_len: usize) {
+        if let Some(decoder) = self.decoder.as_mut() {
+            if decoder.decode_lost(&mut self.pcm).is_ok() {
+                self.has_audio = self.fade_from.is_some();
+                self.fade_from = None;
+                return;
+            }
+        }
+        match self.fade_from.take() {
+            Some(_) => {
+                let n = frame_len.max(1) as i32;
+                for (i, s) in self.pcm.iter_mut().enumerate() {
+                    *s = ((*s as i32 * (n - i as i32)) / n) as i16;
+                }
+                self.has_audio = true;
+            }
+            None => self.pcm.fill(0),
+        }
+    }
+
+    pub fn reset_vad(&mut self) -> bool {
+        let was = self.vad.talking();
+        self.vad.reset();
+        was
+    }
+}
+
+/// RFC 3550 sequence comparison with wrap-around.
+fn seq_before(a: u16, b: u16) -> bool {
+    a != b && b.wrapping_sub(a) < 0x8000
+}
+
+pub(crate) struct Member {
+    pub id: MemberId,
+    pub spec: MemberSpec,
+    pub joined_at_ms: u64,
+    pub admitted: bool,
+    pub moderator: bool,
+    pub muted: bool,
+    pub deaf: bool,
+    pub hold: bool,
+    pub coaching: Option<MemberId>,
+    pub input: Input,
+    pub in_gain_db: f32,
+    pub out_gain_db: f32,
+    pub energy_dbov: f32,
+    pub out_format: Format,
+    pub limiter: Limiter,
+    pub mix: Vec<i32>,
+    pub out_pcm_scratch: Vec<i16>,
+    pub out: super::mixer::OutStream,
+    /// Heard in this tick's sum.
+    pub contributing: bool,
+    pub prompts: VecDeque<(Arc<[i16]>, usize)>,
+    pub hold_music: Option<Arc<[i16]>>,
+    pub hold_pos: usize,
+    pub pin: Option<super::admission::PinEntry>,
+    pub counters: MemberCounters,
+    /// Members this one must not hear (relations).
+    pub no_hear: Vec<MemberId>,
+}
+
+impl Member {
+    pub fn talking(&self) -> bool {
+        self.input.vad.talking()
+    }
+
+    /// Plays a prompt to this member only, after any already queued. Bounded:
+    /// a member never has more than a few prompts waiting.
+    pub fn queue_prompt(&mut self, sound: &Option<Arc<[i16]>>) {
+        if let Some(s) = sound {
+            if self.prompts.len() < 4 {
+                self.prompts.push_back((s.clone(), 0));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_order_wraps() {
+        assert!(seq_before(1, 2));
+        assert!(seq_before(65535, 0));
+        assert!(!seq_before(2, 1));
+        assert!(!seq_before(5, 5));
+    }
+}

@@ -1,0 +1,597 @@
+//! The tick: inputs → one sum → the fewest distinct mixes → encoded once each.
+//!
+//! Listeners who hear exactly "everyone" (the usual case: silent listeners)
+//! share one limited mix, and, per output format, one resample and one encode.
+//! Only members whose mix differs get their own: a talker (the sum minus
+//! itself), someone being coached, someone with relations, prompts or a gain.
+//! Cost so grows with talkers and distinct formats, not with members.
+
+use std::sync::Arc;
+
+use crate::audio::limiter::Limiter;
+use crate::audio::mix::{accumulate, accumulate_scaled, apply_gain_i16, db_to_q12, subtract};
+use crate::audio::resample::Resampler;
+use crate::audio::vad::VadChange;
+use crate::ffi::opus::{EncoderSettings, OpusEncoder};
+use crate::host::{Codec, OutFrame};
+
+use super::member::{Format, Member, MemberId};
+use super::{Room, TickSink};
+
+/// A sound playing into the room (tones, `play`), or to one member.
+pub(crate) struct Player {
+    pub sound: Arc<[i16]>,
+    pub pos: usize,
+    /// The member who caused it and must not hear it (their own enter beep).
+    pub except: Option<MemberId>,
+    pub only: Option<MemberId>,
+}
+
+/// Turns room-rate PCM into what one listener format needs, keeping the
+/// resampler and encoder state between ticks.
+pub(crate) struct OutStream {
+    format: Option<(Format, Option<EncoderSettings>)>,
+    resampler: Option<Resampler>,
+    encoder: Option<OpusEncoder>,
+    conv: Vec<i16>,
+    pub bytes: Vec<u8>,
+    pub samples: u32,
+    /// The tick this stream last rendered, so a shared stream renders once.
+    pub rendered_tick: u64,
+}
+
+/// Largest output frame: 60 ms at 48 kHz.
+const MAX_FRAME: usize = 2880;
+/// Opus's own ceiling for one packet.
+const MAX_PACKET: usize = 1275;
+
+impl OutStream {
+    pub fn new() -> OutStream {
+        OutStream {
+            format: None,
+            resampler: None,
+            encoder: None,
+            conv: Vec::new(),
+            bytes: Vec::new(),
+            samples: 0,
+            rendered_tick: u64::MAX,
+        }
+    }
+
+    /// Renders `pcm` (room rate) for `format`; returns false when the encoder
+    /// or resampler could not be set up (the listener then hears nothing this
+    /// tick, and the log says why once).
+    fn render(
+        &mut self,
+        pcm: &[i16],
+        room_rate: u32,
+        format: Format,
+        opus: &EncoderSettings,
+        encodes: &mut u64,
+    ) -> bool {
+        let settings = (format.codec == Codec::Opus).then_some(*opus);
+        if self.format != Some((format, settings)) {
+            self.setup(pcm.len(), room_rate, format, settings);
+        }
+        let out_len = pcm.len() * format.rate as usize / room_rate as usize;
+        let converted: &[i16] = match self.resampler.as_mut() {
+            Some(r) => {
+                if r.process(pcm, &mut self.conv[..out_len]).is_err() {
+                    return false;
+                }
+                &self.conv[..out_len]
+            }
+            None => pcm,
+        };
+        self.samples = converted.len() as u32;
+        match format.codec {
+            Codec::L16 => {
+                self.bytes.clear();
+                for s in converted {
+                    self.bytes.extend_from_slice(&s.to_ne_bytes());
+                }
+                true
+            }
+            Codec::Opus => {
+                let Some(enc) = self.encoder.as_mut() else {
+                    return false;
+                };
+                self.bytes.resize(MAX_PACKET, 0);
+                *encodes += 1;
+                match enc.encode(converted, &mut self.bytes) {
+                    Ok(n) => {
+                        self.bytes.truncate(n);
+                        true
+                    }
+                    Err(e) => {
+                        log::debug!(target: "huddle::mixer", "opus encode failed: {e}");
+                        false
+                    }
+                }
+            }
+        }
+    }
+
+    /// Allocates for a new format: happens when a member's format first shows
+    /// up or changes, never on an ordinary tick.
+    fn setup(
+        &mut self,
+        room_frame: usize,
+        room_rate: u32,
+        format: Format,
+        settings: Option<EncoderSettings>,
+    ) {
+        self.resampler = if format.rate == room_rate {
+            None
+        } else {
+            match Resampler::new(room_rate, format.rate, room_frame) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    log::warn!(target: "huddle::mixer", "no resampler {room_rate} -> {}: {e}", format.rate);
+                    None
+                }
+            }
+        };
+        self.encoder = match &settings {
+            Some(s) => match OpusEncoder::new(format.rate, *s) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    log::warn!(target: "huddle::mixer", "no Opus encoder at {} Hz: {e}", format.rate);
+                    None
+                }
+            },
+            None => None,
+        };
+        self.conv = vec![0; MAX_FRAME];
+        self.bytes = Vec::with_capacity(MAX_FRAME * 2);
+        self.format = Some((format, settings));
+    }
+}
+
+/// What a listener hears this tick.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Source {
+    Silence,
+    Moh,
+    Everyone,
+    Own,
+}
+
+/// A shared output: one source rendered for one format.
+struct SharedOut {
+    source: Source,
+    key: (Format, Option<EncoderSettings>),
+    stream: OutStream,
+}
+
+pub(crate) struct MixScratch {
+    sum: Vec<i32>,
+    everyone: Vec<i16>,
+    everyone_tick: u64,
+    everyone_limiter: Limiter,
+    moh: Vec<i16>,
+    moh_pos: usize,
+    silence: Vec<i16>,
+    contributors: Vec<usize>,
+    shared: Vec<SharedOut>,
+    tmp_i32: Vec<i32>,
+    rng: u64,
+}
+
+impl MixScratch {
+    pub fn new(frame: usize, rate: u32, seed: u64) -> MixScratch {
+        MixScratch {
+            sum: vec![0; frame],
+            everyone: vec![0; frame],
+            everyone_tick: u64::MAX,
+            everyone_limiter: Limiter::new(rate),
+            moh: vec![0; frame],
+            moh_pos: 0,
+            silence: vec![0; frame],
+            contributors: Vec::with_capacity(64),
+            shared: Vec::new(),
+            tmp_i32: vec![0; frame],
+            rng: seed | 1,
+        }
+    }
+}
+
+/// Copies the next `out.len()` samples of a looping sound.
+fn loop_into(sound: &[i16], pos: &mut usize, out: &mut [i16]) {
+    if sound.is_empty() {
+        out.fill(0);
+        return;
+    }
+    for s in out.iter_mut() {
+        *s = sound[*pos % sound.len()];
+        *pos = (*pos + 1) % sound.len();
+    }
+}
+
+/// Adds the next chunk of a one-shot sound; returns false when it is done.
+fn add_once(sound: &[i16], pos: usize, out: &mut [i32], sign: i32) {
+    let end = (pos + out.len()).min(sound.len());
+    if pos >= end {
+        return;
+    }
+    for (o, s) in out.iter_mut().zip(&sound[pos..end]) {
+        *o += sign * i32::from(*s);
+    }
+}
+
+impl Room {
+    /// One mixer tick at `now_ms`: the caller runs it every interval.
+    pub fn tick(&mut self, now_ms: u64, sink: &mut dyn TickSink) {
+        self.now_ms = now_ms;
+        self.counters.ticks += 1;
+        let tick = self.counters.ticks;
+        self.pin_timeouts(now_ms);
+        if self.ended {
+            return;
+        }
+        let rate = self.settings.rate;
+        let started = self.started;
+
+        // 1. Inputs: decode (or skip) one frame per member, run talk detection.
+        let mut changes: Vec<(MemberId, VadChange, bool)> = Vec::new();
+        for m in self.members.iter_mut() {
+            let skip_below = m.energy_dbov - 10.0;
+            let before = (m.counters.decodes, m.counters.decodes_skipped);
+            if let Some(change) = m.input.pull(rate, skip_below, &mut m.counters) {
+                if m.admitted && !m.hold {
+                    changes.push((m.id, change, m.muted));
+                }
+            }
+            self.counters.opus_decodes += m.counters.decodes - before.0;
+            self.counters.decodes_skipped += m.counters.decodes_skipped - before.1;
+        }
+        for (id, change, muted) in changes {
+            let name = match (change, muted) {
+                (VadChange::Started, false) => "participant-speech-start",
+                (VadChange::Started, true) => "participant-speech-while-muted",
+                (VadChange::Stopped, _) => "participant-speech-stop",
+            };
+            self.emit_for(name, id, vec![]);
+        }
+
+        // 2. Who is heard: audible and either talking or loud right now, so the
+        // first frame of an utterance is mixed before the detector has decided.
+        let scratch = &mut self.scratch;
+        scratch.contributors.clear();
+        for (i, m) in self.members.iter_mut().enumerate() {
+            m.contributing = false;
+            let audible = m.admitted && started && !m.muted && !m.hold && m.coaching.is_none();
+            let gate = m.input.has_audio && (m.talking() || m.input.level_dbov >= m.energy_dbov);
+            if audible && gate {
+                scratch.contributors.push(i);
+            }
+        }
+        let top_n = self.settings.top_n;
+        if top_n > 0 && scratch.contributors.len() > top_n {
+            let members = &self.members;
+            scratch.contributors.sort_by(|a, b| {
+                members[*b]
+                    .input
+                    .level_dbov
+                    .total_cmp(&members[*a].input.level_dbov)
+            });
+            scratch.contributors.truncate(top_n);
+        }
+        for &i in &scratch.contributors {
+            self.members[i].contributing = true;
+        }
+
+        // 3. One sum of everything the room hears.
+        scratch.sum.fill(0);
+        for &i in &scratch.contributors {
+            let m = &self.members[i];
+            if m.in_gain_db == 0.0 {
+                accumulate(&mut scratch.sum, &m.input.pcm);
+            } else {
+                accumulate_scaled(&mut scratch.sum, &m.input.pcm, db_to_q12(m.in_gain_db));
+            }
+        }
+        for p in self.players.iter().filter(|p| p.only.is_none()) {
+            add_once(&p.sound, p.pos, &mut scratch.sum, 1);
+        }
+
+        // 4. Each listener's source; shared ones render once per format.
+        let frame = self.frame;
+        let any_moh = self
+            .members
+            .iter()
+            .any(|m| m.admitted && !m.deaf && (m.hold || !started) && m.hold_music.is_none());
+        if any_moh {
+            match &self.settings.sounds.moh {
+                Some(music) => loop_into(music, &mut scratch.moh_pos, &mut scratch.moh),
+                None => scratch.moh.fill(0),
+            }
+        }
+        let mut encodes = 0u64;
+        let members_len = self.members.len();
+        for idx in 0..members_len {
+            let source = {
+                let m = &self.members[idx];
+                let contributes = m.contributing;
+                if !m.admitted {
+                    if m.prompts.is_empty() {
+                        Source::Silence
+                    } else {
+                        Source::Own
+                    }
+                } else if m.deaf {
+                    Source::Silence
+                } else if m.hold || !started {
+                    if m.prompts.is_empty() && m.hold_music.is_none() {
+                        Source::Moh
+                    } else {
+                        Source::Own
+                    }
+                } else {
+                    let coached = self.members.iter().enumerate().any(|(ci, c)| {
+                        c.coaching == Some(m.id)
+                            && c.input.has_audio
+                            && !c.muted
+                            && !c.hold
+                            && ci != idx
+                    });
+                    let related = m
+                        .no_hear
+                        .iter()
+                        .any(|s| self.members.iter().any(|o| o.id == *s && o.contributing));
+                    let excluded = self
+                        .players
+                        .iter()
+                        .any(|p| p.except == Some(m.id) || p.only == Some(m.id));
+                    if contributes
+                        || coached
+                        || related
+                        || excluded
+                        || !m.prompts.is_empty()
+                        || m.out_gain_db != 0.0
+                    {
+                        Source::Own
+                    } else {
+                        Source::Everyone
+                    }
+                }
+            };
+            if source == Source::Own {
+                self.render_own(idx, &mut encodes, sink, tick);
+                continue;
+            }
+            let scratch = &mut self.scratch;
+            if source == Source::Everyone && scratch.everyone_tick != tick {
+                if self.settings.limiter {
+                    scratch
+                        .everyone_limiter
+                        .process(&scratch.sum, &mut scratch.everyone);
+                } else {
+                    for (o, s) in scratch.everyone.iter_mut().zip(&scratch.sum) {
+                        *o = (*s).clamp(-32768, 32767) as i16;
+                    }
+                }
+                comfort_noise(
+                    &mut scratch.everyone,
+                    self.settings.comfort_noise_dbov,
+                    &mut scratch.rng,
+                );
+                scratch.everyone_tick = tick;
+            }
+            let m = &mut self.members[idx];
+            let pcm: &[i16] = match source {
+                Source::Silence => &scratch.silence,
+                Source::Moh => &scratch.moh,
+                _ => &scratch.everyone,
+            };
+            let settings = &m.spec.opus;
+            if !self.settings.share_encodes {
+                if m.out
+                    .render(pcm, rate, m.out_format, settings, &mut encodes)
+                {
+                    m.counters.frames_out += 1;
+                    send(sink, m, &m.out);
+                }
+                continue;
+            }
+            let key = (
+                m.out_format,
+                (m.out_format.codec == Codec::Opus).then_some(*settings),
+            );
+            let pos = match scratch
+                .shared
+                .iter()
+                .position(|s| s.source == source && s.key == key)
+            {
+                Some(p) => p,
+                None => {
+                    scratch.shared.push(SharedOut {
+                        source,
+                        key,
+                        stream: OutStream::new(),
+                    });
+                    scratch.shared.len() - 1
+                }
+            };
+            let shared = &mut scratch.shared[pos];
+            if shared.stream.rendered_tick != tick {
+                let ok = shared
+                    .stream
+                    .render(pcm, rate, m.out_format, settings, &mut encodes);
+                shared.stream.rendered_tick = if ok { tick } else { u64::MAX - 1 };
+            }
+            if shared.stream.rendered_tick == tick {
+                m.counters.frames_out += 1;
+                send(sink, m, &shared.stream);
+            }
+        }
+        // Formats nobody uses any more stop costing memory.
+        if tick % 500 == 0 {
+            self.scratch.shared.retain(|s| {
+                s.stream.rendered_tick != u64::MAX && tick - s.stream.rendered_tick.min(tick) < 500
+            });
+        }
+        self.counters.opus_encodes += encodes;
+        self.counters.last_tick_encodes = encodes as u32;
+        self.counters.mixes += 1;
+
+        // 5. The recording hears the room: talkers and room sounds, never hold music.
+        if self.recording == super::RecordingState::Running {
+            let scratch = &mut self.scratch;
+            if scratch.everyone_tick != tick {
+                scratch
+                    .everyone_limiter
+                    .process(&scratch.sum, &mut scratch.everyone);
+                scratch.everyone_tick = tick;
+            }
+            sink.record(&scratch.everyone);
+        }
+
+        // 6. Advance sounds.
+        for p in self.players.iter_mut() {
+            p.pos += frame;
+        }
+        self.players.retain(|p| p.pos < p.sound.len());
+        for m in self.members.iter_mut() {
+            if let Some((sound, pos)) = m.prompts.front_mut() {
+                *pos += frame;
+                if *pos >= sound.len() {
+                    m.prompts.pop_front();
+                }
+            }
+        }
+    }
+
+    /// A listener whose mix is theirs alone.
+    fn render_own(&mut self, idx: usize, encodes: &mut u64, sink: &mut dyn TickSink, tick: u64) {
+        let started = self.started;
+        let rate = self.settings.rate;
+        let (before, after) = self.members.split_at_mut(idx);
+        let (m, after) = after.split_first_mut().expect("idx < len");
+        let others = before.iter().chain(after.iter());
+        let scratch = &mut self.scratch;
+        let mix = &mut m.mix;
+        let waiting = !m.admitted || m.hold || !started;
+        if !m.admitted {
+            mix.fill(0);
+        } else if waiting {
+            match m
+                .hold_music
+                .clone()
+                .or_else(|| self.settings.sounds.moh.clone())
+            {
+                Some(music) if m.hold_music.is_some() => {
+                    let mut tmp = std::mem::take(&mut m.out_pcm_scratch);
+                    loop_into(&music, &mut m.hold_pos, &mut tmp);
+                    for (o, s) in mix.iter_mut().zip(&tmp) {
+                        *o = i32::from(*s);
+                    }
+                    m.out_pcm_scratch = tmp;
+                }
+                Some(_) => {
+                    for (o, s) in mix.iter_mut().zip(&scratch.moh) {
+                        *o = i32::from(*s);
+                    }
+                }
+                None => mix.fill(0),
+            }
+        } else {
+            if m.contributing {
+                let own_scaled = m.in_gain_db != 0.0;
+                if own_scaled {
+                    scratch.tmp_i32.fill(0);
+                    accumulate_scaled(&mut scratch.tmp_i32, &m.input.pcm, db_to_q12(m.in_gain_db));
+                    for ((o, s), own) in mix.iter_mut().zip(&scratch.sum).zip(&scratch.tmp_i32) {
+                        *o = s - own;
+                    }
+                } else {
+                    subtract(&scratch.sum, &m.input.pcm, mix);
+                }
+            } else {
+                mix.copy_from_slice(&scratch.sum);
+            }
+            for o in others {
+                let heard_whisper =
+                    o.coaching == Some(m.id) && o.input.has_audio && !o.muted && !o.hold;
+                if heard_whisper && !m.no_hear.contains(&o.id) {
+                    accumulate(mix, &o.input.pcm);
+                }
+            }
+            for s in &m.no_hear {
+                if let Some(o) = before
+                    .iter()
+                    .chain(after.iter())
+                    .find(|o| o.id == *s && o.contributing)
+                {
+                    scratch.tmp_i32.fill(0);
+                    accumulate_scaled(&mut scratch.tmp_i32, &o.input.pcm, db_to_q12(o.in_gain_db));
+                    for (x, v) in mix.iter_mut().zip(&scratch.tmp_i32) {
+                        *x -= *v;
+                    }
+                }
+            }
+            for p in self.players.iter() {
+                if p.except == Some(m.id) {
+                    add_once(&p.sound, p.pos, mix, -1);
+                }
+            }
+        }
+        if let Some((sound, pos)) = m.prompts.front() {
+            add_once(sound, *pos, mix, 1);
+        }
+        let mut out = std::mem::take(&mut m.out_pcm_scratch);
+        if self.settings.limiter {
+            m.limiter.process(mix, &mut out);
+        } else {
+            for (o, s) in out.iter_mut().zip(mix.iter()) {
+                *o = (*s).clamp(-32768, 32767) as i16;
+            }
+        }
+        if m.out_gain_db != 0.0 {
+            apply_gain_i16(&mut out, db_to_q12(m.out_gain_db));
+        }
+        if m.admitted && started && !m.hold {
+            comfort_noise(&mut out, self.settings.comfort_noise_dbov, &mut scratch.rng);
+        }
+        let format = m.out_format;
+        let ok = m.out.render(&out, rate, format, &m.spec.opus, encodes);
+        m.out_pcm_scratch = out;
+        let _ = tick;
+        if ok {
+            m.counters.frames_out += 1;
+            send(sink, m, &m.out);
+        }
+    }
+}
+
+fn send(sink: &mut dyn TickSink, m: &Member, stream: &OutStream) {
+    let frame = OutFrame {
+        codec: m.out_format.codec,
+        rate: m.out_format.rate,
+        samples: stream.samples,
+        data: &stream.bytes,
+    };
+    sink.send_audio(m.id, &m.spec.channel, &frame);
+}
+
+/// Low-level white noise so a silent line does not sound dead. `level_dbov`
+/// 0 means off. Seeded xorshift: reproducible, no allocation.
+fn comfort_noise(buf: &mut [i16], level_dbov: f32, rng: &mut u64) {
+    if level_dbov >= 0.0 {
+        return;
+    }
+    // Uniform noise in [-a, a] has RMS a/sqrt(3); 0 dBov RMS is 32767/sqrt(2)... use
+    // the full-scale-sine convention the level module uses.
+    let rms = 32767.0 * 10f32.powf(level_dbov / 20.0);
+    let amplitude = (rms * 3f32.sqrt()) as i32;
+    if amplitude == 0 {
+        return;
+    }
+    for s in buf.iter_mut() {
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        let n = (*rng % (2 * amplitude as u64 + 1)) as i32 - amplitude;
+        *s = (i32::from(*s) + n).clamp(-32768, 32767) as i16;
+    }
+}

@@ -1,0 +1,125 @@
+//! What a room and a member are made from: resolved settings, with the
+//! config, the profile and the app args already merged by the control layer.
+
+use std::sync::Arc;
+
+use crate::audio::vad::VadConfig;
+use crate::ffi::opus::EncoderSettings;
+use crate::host::Channel;
+
+/// Decoded sounds at the room rate, loaded by the runtime (the core does no I/O).
+#[derive(Clone, Default, Debug)]
+pub struct Sounds {
+    pub moh: Option<Arc<[i16]>>,
+    pub enter: Option<Arc<[i16]>>,
+    pub exit: Option<Arc<[i16]>>,
+    pub pin: Option<Arc<[i16]>>,
+    pub bad_pin: Option<Arc<[i16]>>,
+    pub locked: Option<Arc<[i16]>>,
+    pub muted: Option<Arc<[i16]>>,
+    pub unmuted: Option<Arc<[i16]>>,
+    pub alone: Option<Arc<[i16]>>,
+    pub kicked: Option<Arc<[i16]>>,
+    pub refused: Option<Arc<[i16]>>,
+    pub record_beep: Option<Arc<[i16]>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RoomSettings {
+    pub account: String,
+    pub name: String,
+    pub profile: String,
+    pub rate: u32,
+    pub interval_ms: u32,
+    pub max_members: u32,
+    pub pin: Option<String>,
+    pub host_pin: Option<String>,
+    pub pin_tries: u32,
+    pub pin_first_digit_timeout_ms: u64,
+    pub pin_inter_digit_timeout_ms: u64,
+    pub pin_failures_per_minute: u32,
+    pub wait_for_host: bool,
+    pub mute_on_entry: bool,
+    pub announce_join_leave: bool,
+    pub mute_non_moderators: bool,
+    pub vad: VadConfig,
+    pub jitter_frames: usize,
+    pub limiter: bool,
+    pub top_n: usize,
+    /// 0 = off, else the comfort noise level in dBov.
+    pub comfort_noise_dbov: f32,
+    /// Encode once per distinct mix (true) or once per member (false, the
+    /// naive baseline the benchmarks compare against).
+    pub share_encodes: bool,
+    pub recording_enabled: bool,
+    pub auto_record: bool,
+    pub sounds: Sounds,
+    /// Wall clock (Unix ms) at room time 0, for event timestamps.
+    pub wall_epoch_ms: u64,
+    /// Event names never delivered (from the config).
+    pub suppress_events: Vec<String>,
+    /// Seed for comfort noise and ids, so a run is reproducible.
+    pub seed: u64,
+}
+
+/// `beep` as `<Conference>` spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Beep {
+    #[default]
+    Both,
+    None,
+    OnEnter,
+    OnExit,
+}
+
+impl Beep {
+    pub fn on_enter(self) -> bool {
+        matches!(self, Beep::Both | Beep::OnEnter)
+    }
+    pub fn on_exit(self) -> bool {
+        matches!(self, Beep::Both | Beep::OnExit)
+    }
+}
+
+/// Room-wide options the first participant that sets them decides
+/// (`statusCallback*`, `record`, `trim`, ...).
+#[derive(Clone, Debug, Default)]
+pub struct FirstSetter {
+    pub status_callback: Option<String>,
+    pub status_callback_method: Option<String>,
+    pub status_callback_event: Option<Vec<String>>,
+    pub recording_status_callback: Option<String>,
+    pub recording_status_callback_method: Option<String>,
+    pub recording_status_callback_event: Option<Vec<String>>,
+    pub record_from_start: Option<bool>,
+    pub trim_silence: Option<bool>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MemberSpec {
+    pub channel: Channel,
+    pub call_id: String,
+    pub from: String,
+    pub to: String,
+    pub caller_name: String,
+    pub label: String,
+    pub moderator: bool,
+    pub muted: bool,
+    pub deaf: bool,
+    pub hold: bool,
+    pub start_on_enter: bool,
+    pub end_on_exit: bool,
+    pub beep: Beep,
+    /// Call id of the member this one coaches.
+    pub coach: Option<String>,
+    /// A PIN given up front (app args); otherwise the caller is prompted when
+    /// the room has a PIN.
+    pub pin: Option<String>,
+    pub max_participants: Option<u32>,
+    pub wait_music: Option<Arc<[i16]>>,
+    pub opus: EncoderSettings,
+    pub jitter_frames: Option<usize>,
+    /// The codec to send before the member's first frame shows what it uses.
+    pub out_codec: Option<crate::host::Codec>,
+    pub first_setter: FirstSetter,
+}

@@ -1,0 +1,590 @@
+//! Runs operator commands (`conference ...`) against live rooms and prints
+//! the replies, as text for people or JSON for programs.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::control::api::{
+    help_text, parse_api, ApiCommand, ApiError, ApiErrorCode, Level, MemberTarget, RecordAction,
+    Relation, RoomParam, RoomRef, RoomSetting,
+};
+use crate::room::{
+    Adjust, Command, CommandError, MemberView, RecordingCommand, Relation as RoomRelation, Target,
+};
+
+use super::module::Module;
+use super::rooms::{self, RoomCell};
+
+enum Reply {
+    Text(String),
+    Json(Value),
+}
+
+pub fn execute(module: &Module, line: &str) -> String {
+    let request = match parse_api(line) {
+        Ok(r) => r,
+        Err(e) => {
+            // JSON was asked for if the line says so, even when it failed to parse.
+            let json = line.split_whitespace().take(2).any(|w| w == "json");
+            return error_reply(&e, json);
+        }
+    };
+    match run(module, request.cmd, request.json) {
+        Ok(Reply::Text(t)) => format!("+OK {t}"),
+        Ok(Reply::Json(v)) => json!({"ok": true, "result": v}).to_string(),
+        Err(e) => {
+            log::info!(target: "huddle::api", "'{}': {}", truncate(line, 120), e.message);
+            error_reply(&e, request.json)
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+fn error_reply(e: &ApiError, json: bool) -> String {
+    if json {
+        json!({"ok": false, "error": {"code": e.code.code(), "name": e.code.name(), "message": e.message}}).to_string()
+    } else {
+        e.to_string()
+    }
+}
+
+fn find_room(module: &Module, r: &RoomRef) -> Result<Arc<RoomCell>, ApiError> {
+    let rooms = module.shared.live_rooms();
+    let matches: Vec<Arc<RoomCell>> = rooms
+        .into_iter()
+        .filter(|c| c.name == r.name && r.account.as_ref().is_none_or(|a| *a == c.account))
+        .collect();
+    match matches.len() {
+        0 => Err(ApiError::unknown_room(r)),
+        1 => Ok(matches.into_iter().next().expect("one match")),
+        _ => Err(ApiError::new(
+            ApiErrorCode::BadArguments,
+            format!(
+                "room '{}' exists in {} accounts: say account/name",
+                r.name,
+                matches.len()
+            ),
+        )),
+    }
+}
+
+fn target(t: MemberTarget) -> Target {
+    match t {
+        MemberTarget::Id(id) => Target::Id(id),
+        MemberTarget::All => Target::All,
+        MemberTarget::Last => Target::Last,
+        MemberTarget::NonModerator => Target::NonModerator,
+    }
+}
+
+fn adjust(l: Level) -> Adjust {
+    match l {
+        Level::Up => Adjust::Up,
+        Level::Down => Adjust::Down,
+        Level::Set(v) => Adjust::To(v),
+    }
+}
+
+fn command_error(room: &RoomRef, e: CommandError) -> ApiError {
+    match e {
+        CommandError::UnknownMember(id) => ApiError::unknown_member(room, id),
+        CommandError::NoMembers => ApiError::new(
+            ApiErrorCode::UnknownMember,
+            format!("no member of {room} matches"),
+        ),
+        CommandError::Refused(why) => ApiError::refused(why),
+        CommandError::Invalid(why) => ApiError::new(ApiErrorCode::BadArguments, why),
+    }
+}
+
+/// Runs a room command with the room locked, then hands its outputs on.
+fn room_command(module: &Module, r: &RoomRef, cmd: Command) -> Result<String, ApiError> {
+    let cell = find_room(module, r)?;
+    let now = module.now_ms();
+    let mut state = cell.lock();
+    let result = state.room.command(None, cmd, now);
+    rooms::drain_outputs(&cell, &mut state, &module.shared, now);
+    let over = state.room.is_over();
+    drop(state);
+    if over {
+        module.shared.forget_room(&cell);
+    }
+    result.map_err(|e| command_error(r, e))
+}
+
+/// A file an operator names must stay inside the configured directory.
+pub fn confined(base: &Path, name: &str) -> Result<PathBuf, String> {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        let canon_base = base
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", base.display()))?;
+        let canon = p.canonicalize().map_err(|e| format!("{name}: {e}"))?;
+        return if canon.starts_with(&canon_base) {
+            Ok(canon)
+        } else {
+            Err(format!("{name} is outside {}", base.display()))
+        };
+    }
+    if p.components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(format!("{name}: '..' is not allowed"));
+    }
+    let joined = base.join(p);
+    if let (Ok(cb), Ok(cj)) = (base.canonicalize(), joined.canonicalize()) {
+        if !cj.starts_with(&cb) {
+            return Err(format!(
+                "{name} leads outside {} (symbolic link)",
+                base.display()
+            ));
+        }
+    }
+    Ok(joined)
+}
+
+fn load_sound(module: &Module, cell: &Arc<RoomCell>, file: &str) -> Result<Arc<[i16]>, ApiError> {
+    let config = module.config();
+    let path = confined(&config.module.sounds_dir, file).map_err(ApiError::refused)?;
+    let rate = cell.lock().room.settings.rate;
+    module
+        .shared
+        .sounds
+        .get(&path, rate)
+        .map_err(|e| ApiError::new(ApiErrorCode::BadArguments, e))
+}
+
+fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiError> {
+    let text = |s: String| Ok(Reply::Text(s));
+    match cmd {
+        ApiCommand::Help => text(help_text().to_string()),
+        ApiCommand::List { room: None } => {
+            let cells = module.shared.live_rooms();
+            if json_out {
+                return Ok(Reply::Json(Value::Array(
+                    cells.iter().map(|c| room_json(module, c, false)).collect(),
+                )));
+            }
+            let mut out = format!("{} room(s)\n", cells.len());
+            for c in cells {
+                out.push_str(&room_line(module, &c));
+                out.push('\n');
+            }
+            text(out)
+        }
+        ApiCommand::List { room: Some(r) } => {
+            let cell = find_room(module, &r)?;
+            if json_out {
+                return Ok(Reply::Json(room_json(module, &cell, true)));
+            }
+            let members = cell.lock().room.members();
+            let mut out = format!("{}\n", room_line(module, &cell));
+            for m in members {
+                out.push_str(&member_line(&m));
+                out.push('\n');
+            }
+            text(out)
+        }
+        ApiCommand::Count { room } => {
+            let n: usize = match room {
+                Some(r) => find_room(module, &r)?.lock().room.member_count(),
+                None => module
+                    .shared
+                    .live_rooms()
+                    .iter()
+                    .map(|c| c.lock().room.member_count())
+                    .sum(),
+            };
+            if json_out {
+                Ok(Reply::Json(json!({"count": n})))
+            } else {
+                text(n.to_string())
+            }
+        }
+        ApiCommand::Kick { room, target: t } => {
+            text(room_command(module, &room, Command::Kick(target(t)))?)
+        }
+        ApiCommand::Hup { room, target: t } => {
+            text(room_command(module, &room, Command::Hup(target(t)))?)
+        }
+        ApiCommand::Mute { room, target: t } => {
+            text(room_command(module, &room, Command::Mute(target(t)))?)
+        }
+        ApiCommand::Unmute { room, target: t } => {
+            text(room_command(module, &room, Command::Unmute(target(t)))?)
+        }
+        ApiCommand::Tmute { room, target: t } => {
+            text(room_command(module, &room, Command::ToggleMute(target(t)))?)
+        }
+        ApiCommand::Deaf { room, target: t } => {
+            text(room_command(module, &room, Command::Deaf(target(t)))?)
+        }
+        ApiCommand::Undeaf { room, target: t } => {
+            text(room_command(module, &room, Command::Undeaf(target(t)))?)
+        }
+        ApiCommand::Hold {
+            room,
+            target: t,
+            file,
+        } => {
+            let music = match file {
+                Some(f) => Some(load_sound(module, &find_room(module, &room)?, &f)?),
+                None => None,
+            };
+            text(room_command(
+                module,
+                &room,
+                Command::Hold(target(t), music),
+            )?)
+        }
+        ApiCommand::Unhold { room, target: t } => {
+            text(room_command(module, &room, Command::Unhold(target(t)))?)
+        }
+        ApiCommand::Coach {
+            room,
+            coach,
+            member,
+        } => text(room_command(
+            module,
+            &room,
+            Command::Coach { coach, member },
+        )?),
+        ApiCommand::Lock { room } => text(room_command(module, &room, Command::Lock)?),
+        ApiCommand::Unlock { room } => text(room_command(module, &room, Command::Unlock)?),
+        ApiCommand::VolumeIn {
+            room,
+            target: t,
+            level,
+        } => text(room_command(
+            module,
+            &room,
+            Command::VolumeIn(target(t), adjust(level)),
+        )?),
+        ApiCommand::VolumeOut {
+            room,
+            target: t,
+            level,
+        } => text(room_command(
+            module,
+            &room,
+            Command::VolumeOut(target(t), adjust(level)),
+        )?),
+        ApiCommand::Energy {
+            room,
+            target: t,
+            level,
+        } => text(room_command(
+            module,
+            &room,
+            Command::Energy(target(t), adjust(level)),
+        )?),
+        ApiCommand::Play { room, file, member } => {
+            let sound = load_sound(module, &find_room(module, &room)?, &file)?;
+            text(room_command(
+                module,
+                &room,
+                Command::Play { sound, member },
+            )?)
+        }
+        ApiCommand::Stop { room, member } => {
+            text(room_command(module, &room, Command::Stop { member })?)
+        }
+        ApiCommand::Record { room, action, path } => {
+            let rc = match action {
+                RecordAction::Start => RecordingCommand::Start {
+                    path,
+                    source: "api".to_string(),
+                },
+                RecordAction::Stop => RecordingCommand::Stop {
+                    reason: "api".to_string(),
+                },
+                RecordAction::Pause => RecordingCommand::Pause,
+                RecordAction::Resume => RecordingCommand::Resume,
+            };
+            text(room_command(module, &room, Command::Record(rc))?)
+        }
+        ApiCommand::Dial { room, destination } => {
+            text(room_command(module, &room, Command::Invite(destination))?)
+        }
+        ApiCommand::End { room } => text(room_command(module, &room, Command::End)?),
+        ApiCommand::Pin { room, pin } => text(room_command(module, &room, Command::SetPin(pin))?),
+        ApiCommand::HostPin { room, pin } => {
+            text(room_command(module, &room, Command::SetHostPin(pin))?)
+        }
+        ApiCommand::Set { room, setting } => {
+            let cmd = match setting {
+                RoomSetting::MaxMembers(n) => Command::SetMaxMembers(n),
+                RoomSetting::Pin(p) => Command::SetPin(p),
+                RoomSetting::HostPin(p) => Command::SetHostPin(p),
+                RoomSetting::Locked(true) => Command::Lock,
+                RoomSetting::Locked(false) => Command::Unlock,
+                RoomSetting::Moh(file) => Command::SetMusic(match file {
+                    Some(f) => Some(load_sound(module, &find_room(module, &room)?, &f)?),
+                    None => None,
+                }),
+            };
+            text(room_command(module, &room, cmd)?)
+        }
+        ApiCommand::Get { room, param } => {
+            let cell = find_room(module, &room)?;
+            let state = cell.lock();
+            let s = &state.room.settings;
+            // PINs are never printed: an operator console is not a safe place for them.
+            let value = match param {
+                RoomParam::MaxMembers => s.max_members.to_string(),
+                RoomParam::Pin => if s.pin.is_some() { "set" } else { "none" }.to_string(),
+                RoomParam::HostPin => if s.host_pin.is_some() { "set" } else { "none" }.to_string(),
+                RoomParam::Locked => state.room.locked().to_string(),
+                RoomParam::Moh => if s.sounds.moh.is_some() {
+                    "set"
+                } else {
+                    "none"
+                }
+                .to_string(),
+            };
+            if json_out {
+                Ok(Reply::Json(json!({"param": param.name(), "value": value})))
+            } else {
+                text(format!("{} {}", param.name(), value))
+            }
+        }
+        ApiCommand::Relate {
+            room,
+            from,
+            to,
+            relation,
+        } => {
+            let relation = match relation {
+                Relation::NoHear => RoomRelation::NoHear,
+                Relation::NoSpeak => RoomRelation::NoSpeak,
+                Relation::Clear => RoomRelation::Clear,
+            };
+            text(room_command(
+                module,
+                &room,
+                Command::Relate {
+                    a: from,
+                    b: to,
+                    relation,
+                },
+            )?)
+        }
+        ApiCommand::Stats { room } => {
+            let cell = find_room(module, &room)?;
+            let v = stats_json(&cell);
+            if json_out {
+                Ok(Reply::Json(v))
+            } else {
+                text(stats_text(&v))
+            }
+        }
+        ApiCommand::Reload { apply_live } => {
+            module.reload(apply_live).map(Reply::Text).map_err(|e| {
+                ApiError::new(
+                    ApiErrorCode::Refused,
+                    format!("reload refused, the old configuration stays: {e}"),
+                )
+            })
+        }
+    }
+}
+
+fn flags(m: &MemberView) -> String {
+    let mut f = Vec::new();
+    if !m.admitted {
+        f.push("pin-entry");
+    }
+    if !m.deaf && !m.hold {
+        f.push("hear");
+    }
+    if !m.muted && !m.hold && m.admitted {
+        f.push("speak");
+    }
+    if m.talking {
+        f.push("talking");
+    }
+    if m.hold {
+        f.push("hold");
+    }
+    if m.moderator {
+        f.push("moderator");
+    }
+    if m.coaching.is_some() {
+        f.push("coach");
+    }
+    f.join("|")
+}
+
+/// `id;channel;call_id;from;name;flags;volume_in;volume_out;energy;codec/rate`
+fn member_line(m: &MemberView) -> String {
+    format!(
+        "{};{};{};{};{};{};{:+.0};{:+.0};{:.0};{}/{}",
+        m.id,
+        m.channel,
+        m.call_id,
+        m.from,
+        m.caller_name,
+        flags(m),
+        m.in_gain_db,
+        m.out_gain_db,
+        m.energy_dbov,
+        m.codec,
+        m.rate
+    )
+}
+
+fn run_time_s(module: &Module, started: Option<u64>) -> u64 {
+    started.map_or(0, |s| module.now_ms().saturating_sub(s) / 1000)
+}
+
+fn room_line(module: &Module, cell: &RoomCell) -> String {
+    let state = cell.lock();
+    let r = &state.room;
+    format!(
+        "{} members={} started={} locked={} recording={} rate={} runtime={}s",
+        cell.display_name(),
+        r.member_count(),
+        if r.started() { "yes" } else { "no" },
+        if r.locked() { "yes" } else { "no" },
+        recording_word(r.recording()),
+        r.settings.rate,
+        run_time_s(module, r.started_at_ms())
+    )
+}
+
+fn recording_word(r: crate::room::RecordingState) -> &'static str {
+    match r {
+        crate::room::RecordingState::Off => "off",
+        crate::room::RecordingState::Running => "on",
+        crate::room::RecordingState::Paused => "paused",
+    }
+}
+
+fn room_json(module: &Module, cell: &RoomCell, with_members: bool) -> Value {
+    let state = cell.lock();
+    let r = &state.room;
+    let mut v = json!({
+        "account": cell.account,
+        "name": cell.name,
+        "conference_sid": r.sid,
+        "members": r.member_count(),
+        "started": r.started(),
+        "locked": r.locked(),
+        "recording": recording_word(r.recording()),
+        "rate": r.settings.rate,
+        "interval_ms": r.settings.interval_ms,
+        "max_members": r.settings.max_members,
+        "runtime_s": run_time_s(module, r.started_at_ms()),
+        "last_sequence_number": r.last_sequence(),
+    });
+    if with_members {
+        v["member_list"] = Value::Array(
+            r.members()
+                .iter()
+                .map(|m| {
+                    json!({
+                        "id": m.id, "channel": m.channel, "call_sid": m.call_id, "from": m.from,
+                        "caller_name": m.caller_name, "admitted": m.admitted, "moderator": m.moderator,
+                        "muted": m.muted, "deaf": m.deaf, "hold": m.hold, "talking": m.talking,
+                        "coaching": m.coaching, "volume_in_db": m.in_gain_db, "volume_out_db": m.out_gain_db,
+                        "energy_dbov": m.energy_dbov, "level_dbov": m.level_dbov, "codec": m.codec, "rate": m.rate,
+                    })
+                })
+                .collect(),
+        );
+    }
+    v
+}
+
+fn stats_json(cell: &RoomCell) -> Value {
+    let state = cell.lock();
+    let c = state.room.counters;
+    let t = state.stats;
+    let members: Vec<Value> = state
+        .room
+        .members()
+        .iter()
+        .map(|m| {
+            let port = state.ports.get(&m.id);
+            json!({
+                "id": m.id,
+                "frames_in": m.counters.frames_in,
+                "frames_out": m.counters.frames_out,
+                "dropped": m.counters.dropped + port.map_or(0, |p| p.dropped()),
+                "bad_frames": m.counters.bad_frames + port.map_or(0, |p| p.bad_frames()),
+                "concealed": m.counters.concealed,
+                "decodes": m.counters.decodes,
+                "decodes_skipped": m.counters.decodes_skipped,
+            })
+        })
+        .collect();
+    json!({
+        "room": cell.display_name(),
+        "ticks": c.ticks,
+        "late_ticks": t.late_ticks,
+        "worst_lateness_us": t.worst_lateness_us,
+        "worst_tick_us": t.worst_tick_us,
+        "mean_tick_us": t.total_tick_us.checked_div(c.ticks).unwrap_or(0),
+        "worst_send_audio_us": t.worst_send_audio_us,
+        "opus_encodes": c.opus_encodes,
+        "opus_encodes_last_tick": c.last_tick_encodes,
+        "opus_decodes": c.opus_decodes,
+        "decodes_skipped": c.decodes_skipped,
+        "members": members,
+    })
+}
+
+fn stats_text(v: &Value) -> String {
+    let mut out = String::new();
+    if let Some(o) = v.as_object() {
+        for (k, val) in o {
+            if k != "members" {
+                out.push_str(&format!("{k}={val} "));
+            }
+        }
+    }
+    out.push('\n');
+    for m in v["members"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "member {} in={} out={} dropped={} bad={} concealed={} decodes={} skipped={}\n",
+            m["id"],
+            m["frames_in"],
+            m["frames_out"],
+            m["dropped"],
+            m["bad_frames"],
+            m["concealed"],
+            m["decodes"],
+            m["decodes_skipped"]
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confinement_refuses_escapes() {
+        let dir = std::env::temp_dir().join(format!("huddle-confine-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        assert!(confined(&dir, "ok.wav").is_ok());
+        assert!(confined(&dir, "sub/ok.wav").is_ok());
+        assert!(confined(&dir, "../x.wav").is_err());
+        assert!(confined(&dir, "a/../../x.wav").is_err());
+        assert!(confined(&dir, "/etc/passwd").is_err());
+        #[cfg(unix)]
+        {
+            let link = dir.join("out");
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink("/etc", &link).expect("symlink");
+            assert!(confined(&dir, "out/passwd").is_err());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

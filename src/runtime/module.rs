@@ -1,0 +1,511 @@
+//! One loaded module instance: config, rooms, clock, threads and the host.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::control::app_args::parse_app_args;
+use crate::control::config::{load_config, Config, Timer};
+use crate::host::{cause, Channel, Host};
+use crate::room::member::validate_frame;
+use crate::room::{Command, InFrame, Room};
+use crate::status::Status;
+
+use super::logging::{LogSink, Scope};
+use super::outbox::{HostCall, Outbox};
+use super::pool::Pool;
+use super::recorder::Recorder;
+use super::rooms::{self, MemberPort, RoomCell};
+use super::settings::{member_spec, room_settings};
+use super::sounds::SoundCache;
+
+/// At most this many live rooms per module instance.
+pub const MAX_ROOMS: usize = 10_000;
+
+/// Who is calling, copied from the host's `huddle_caller`.
+#[derive(Debug, Clone, Default)]
+pub struct CallerInfo {
+    pub channel: String,
+    pub account: String,
+    pub call_id: String,
+    pub from: String,
+    pub to: String,
+    pub caller_name: String,
+}
+
+type RoomKey = (String, String);
+
+/// What the module's threads share.
+pub struct Shared {
+    pub host: Arc<dyn Host>,
+    pub outbox: Outbox,
+    pub config: RwLock<Arc<Config>>,
+    pub sounds: SoundCache,
+    pub recorder: Recorder,
+    pub rooms: Mutex<HashMap<RoomKey, Arc<RoomCell>>>,
+    pub timer: Timer,
+    /// Manual timer: room time in ms. Realtime: unused.
+    manual_now: AtomicU64,
+    start: Instant,
+    pub wall_epoch_ms: u64,
+    next_sid: AtomicU64,
+    bad_frame_logs: AtomicU64,
+}
+
+impl Shared {
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Room time: the manual clock, or ms since load.
+    pub fn now_ms(&self) -> u64 {
+        match self.timer {
+            Timer::Manual => self.manual_now.load(Ordering::Acquire),
+            Timer::Realtime => self.start.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// Realtime: the room time of a deadline.
+    pub fn now_ms_at(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.start).as_millis() as u64
+    }
+
+    pub fn forget_room(&self, cell: &Arc<RoomCell>) {
+        let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (cell.account.clone(), cell.name.clone());
+        if rooms.get(&key).is_some_and(|c| Arc::ptr_eq(c, cell)) {
+            rooms.remove(&key);
+        }
+    }
+
+    pub fn live_rooms(&self) -> Vec<Arc<RoomCell>> {
+        let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<Arc<RoomCell>> =
+            rooms.values().filter(|c| !c.is_closed()).cloned().collect();
+        v.sort_by(|a, b| (&a.account, &a.name).cmp(&(&b.account, &b.name)));
+        v
+    }
+}
+
+pub struct Module {
+    pub(crate) shared: Arc<Shared>,
+    sink: Arc<LogSink>,
+    config_path: PathBuf,
+    /// Serialises manual `advance` calls.
+    advancing: Mutex<()>,
+    /// Manual timer: each room's next tick, by room time.
+    due: Mutex<HashMap<usize, (u64, Arc<RoomCell>)>>,
+    pool: Mutex<Option<Pool>>,
+    dispatcher: Mutex<Option<JoinHandle<()>>>,
+    shut: AtomicBool,
+}
+
+impl Module {
+    pub fn load(host: Arc<dyn Host>, config_path: &Path) -> Result<Arc<Module>, String> {
+        let config = load_config(config_path).map_err(|e| e.to_string())?;
+        let outbox = Outbox::new();
+        let sink = LogSink::new(config.module.log_level, outbox.clone());
+        let _scope = Scope::enter(&sink);
+        let wall_epoch_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let timer = config.module.timer;
+        let threads = match config.module.mixer_threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        let shared = Arc::new(Shared {
+            host: host.clone(),
+            outbox: outbox.clone(),
+            recorder: Recorder::new(&config.module.recordings_dir, sink.clone())?,
+            config: RwLock::new(Arc::new(config)),
+            sounds: SoundCache::default(),
+            rooms: Mutex::new(HashMap::new()),
+            timer,
+            manual_now: AtomicU64::new(0),
+            start: Instant::now(),
+            wall_epoch_ms,
+            next_sid: AtomicU64::new(1),
+            bad_frame_logs: AtomicU64::new(0),
+        });
+        let module = Arc::new(Module {
+            shared: shared.clone(),
+            sink: sink.clone(),
+            config_path: config_path.to_path_buf(),
+            advancing: Mutex::new(()),
+            due: Mutex::new(HashMap::new()),
+            pool: Mutex::new(None),
+            dispatcher: Mutex::new(None),
+            shut: AtomicBool::new(false),
+        });
+        if timer == Timer::Realtime {
+            *module.pool.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(Pool::start(threads, shared.clone(), sink.clone()));
+            let (out, h) = (outbox.clone(), host.clone());
+            let dispatcher = std::thread::Builder::new()
+                .name("huddle-events".to_string())
+                .spawn(move || out.run_dispatcher(&*h))
+                .map_err(|e| format!("could not start the event thread: {e}"))?;
+            *module.dispatcher.lock().unwrap_or_else(|e| e.into_inner()) = Some(dispatcher);
+        }
+        shared.recorder.recover(&shared);
+        log::info!(target: "huddle", "huddle {} loaded {} ({:?} timer, {} mixer thread(s))",
+            env!("CARGO_PKG_VERSION"), config_path.display(), timer, if timer == Timer::Realtime { threads } else { 0 });
+        Ok(module)
+    }
+
+    pub fn log_scope(&self) -> Scope {
+        Scope::enter(&self.sink)
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.shared.config()
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.shared.now_ms()
+    }
+
+    /// Delivers queued host calls on this thread (manual timer). With the
+    /// realtime timer the dispatcher thread does it.
+    pub fn flush_host_calls(&self) {
+        if self.shared.timer == Timer::Manual || self.shut.load(Ordering::Acquire) {
+            self.shared.recorder.settle();
+            self.shared.outbox.deliver_pending(&*self.shared.host);
+        }
+    }
+
+    pub fn reload(&self, apply_live: bool) -> Result<String, String> {
+        let config = load_config(&self.config_path).map_err(|e| e.to_string())?;
+        if config.module.timer != self.shared.timer {
+            log::warn!(target: "huddle::config", "reload: the timer mode changes only at the next load");
+        }
+        self.sink.set_level(config.module.log_level);
+        self.shared.sounds.clear();
+        let config = Arc::new(config);
+        *self
+            .shared
+            .config
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = config.clone();
+        let mut applied = 0;
+        if apply_live {
+            for cell in self.shared.live_rooms() {
+                let mut state = cell.lock();
+                let profile_name = state.room.settings.profile.clone();
+                let Some(profile) = config.profile(&profile_name) else {
+                    continue;
+                };
+                let fresh = room_settings(
+                    &config,
+                    profile,
+                    config.room(&cell.account, &cell.name),
+                    &cell.account,
+                    &cell.name,
+                    state.room.settings.mute_non_moderators,
+                    &self.shared.sounds,
+                    self.shared.wall_epoch_ms,
+                    0,
+                );
+                state.room.apply_live_settings(fresh);
+                state.profile = profile.clone();
+                applied += 1;
+            }
+        }
+        log::info!(target: "huddle::config", "reloaded {}{}", self.config_path.display(),
+            if apply_live { format!(", applied to {applied} live room(s)") } else { String::new() });
+        Ok(if apply_live {
+            format!("reloaded, applied to {applied} live room(s)")
+        } else {
+            "reloaded".to_string()
+        })
+    }
+
+    /// Puts a caller into a room (the `conference` dialplan application).
+    pub fn app(&self, caller: CallerInfo, app_data: &str) -> Result<Arc<MemberPort>, Status> {
+        if self.shut.load(Ordering::Acquire) {
+            return Err(Status::StaleHandle);
+        }
+        let channel = Channel::new(&caller.channel);
+        let refuse = |cause: u32, why: &str| {
+            log::warn!(target: "huddle::app", "conference app: call {} refused: {why}", caller.channel);
+            self.shared.outbox.push(HostCall::Hangup {
+                channel: channel.clone(),
+                cause,
+            });
+            Err(Status::Refused)
+        };
+        if caller.channel.is_empty() {
+            return refuse(cause::CALL_REJECTED, "the caller has no channel id");
+        }
+        if let Err(why) = crate::control::validate_account(&caller.account) {
+            return refuse(cause::CALL_REJECTED, &format!("account: {why}"));
+        }
+        let args = match parse_app_args(app_data) {
+            Ok(a) => a,
+            Err(e) => return refuse(cause::CALL_REJECTED, &e.to_string()),
+        };
+        let config = self.config();
+        let room_cfg = config.room(&caller.account, &args.room);
+        let profile_name = args
+            .profile
+            .clone()
+            .or_else(|| room_cfg.map(|r| r.profile.clone()))
+            .unwrap_or_else(|| "default".to_string());
+        let Some(profile) = config.profile(&profile_name) else {
+            return refuse(
+                cause::CALL_REJECTED,
+                &format!("unknown profile '{profile_name}'"),
+            );
+        };
+        if room_cfg.is_none() && !profile.allow_dynamic_rooms {
+            return refuse(
+                cause::UNALLOCATED_NUMBER,
+                &format!(
+                    "no room '{}' and profile '{profile_name}' does not create rooms on demand",
+                    args.room
+                ),
+            );
+        }
+        let now = self.now_ms();
+        let key = (caller.account.clone(), args.room.clone());
+        let (cell, created) = {
+            let mut rooms = self.shared.rooms.lock().unwrap_or_else(|e| e.into_inner());
+            match rooms.get(&key).filter(|c| !c.is_closed()) {
+                Some(c) => (c.clone(), false),
+                None => {
+                    if rooms.len() >= MAX_ROOMS {
+                        drop(rooms);
+                        return refuse(cause::NO_CIRCUIT, "the module has reached its room limit");
+                    }
+                    let sid_n = self.shared.next_sid.fetch_add(1, Ordering::Relaxed);
+                    let sid = format!("CF{:016x}{:016x}", self.shared.wall_epoch_ms, sid_n);
+                    let settings = room_settings(
+                        &config,
+                        profile,
+                        room_cfg,
+                        &caller.account,
+                        &args.room,
+                        args.opts.mute_non_moderators == Some(true),
+                        &self.shared.sounds,
+                        self.shared.wall_epoch_ms,
+                        sid_n,
+                    );
+                    let room = Room::new(settings, sid, now);
+                    let cell = Arc::new(RoomCell::new(
+                        caller.account.clone(),
+                        args.room.clone(),
+                        room,
+                        profile.clone(),
+                    ));
+                    rooms.insert(key.clone(), cell.clone());
+                    (cell, true)
+                }
+            }
+        };
+        let base = config
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut state = cell.lock();
+        let spec = member_spec(
+            &caller,
+            &args,
+            state.room.settings.rate,
+            &self.shared.sounds,
+            &base,
+        );
+        let result = state.room.join(spec, now);
+        let outcome = match result {
+            Ok(id) => {
+                let port = Arc::new(MemberPort::new(
+                    id,
+                    channel.clone(),
+                    &cell,
+                    state.room.settings.interval_ms,
+                ));
+                state.ports.insert(id, port.clone());
+                Ok(port)
+            }
+            Err(refusal) => {
+                log::warn!(target: "huddle::app", "conference app: call {} refused from room {}: {}",
+                    caller.channel, cell.display_name(), refusal.reason);
+                self.shared.outbox.push(HostCall::Hangup {
+                    channel: channel.clone(),
+                    cause: refusal.cause,
+                });
+                Err(Status::Refused)
+            }
+        };
+        rooms::drain_outputs(&cell, &mut state, &self.shared, now);
+        let over = state.room.is_over();
+        drop(state);
+        if over {
+            self.shared.forget_room(&cell);
+        } else if created {
+            self.schedule(cell, now);
+        }
+        outcome
+    }
+
+    fn schedule(&self, cell: Arc<RoomCell>, now: u64) {
+        match self.shared.timer {
+            Timer::Manual => {
+                let id = Arc::as_ptr(&cell) as usize;
+                let first = now + cell.interval_ms;
+                self.due
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id, (first, cell));
+            }
+            Timer::Realtime => {
+                if let Some(pool) = self.pool.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                    pool.add(cell);
+                }
+            }
+        }
+    }
+
+    /// Manual timer: runs every tick due up to now + `ms`, in deadline order.
+    pub fn advance(&self, ms: u64) -> Result<(), Status> {
+        if self.shared.timer != Timer::Manual {
+            return Err(Status::WrongTimer);
+        }
+        let _one_at_a_time = self.advancing.lock().unwrap_or_else(|e| e.into_inner());
+        let target = self.now_ms() + ms;
+        loop {
+            let next = {
+                let due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+                due.iter()
+                    .filter(|(_, (t, _))| *t <= target)
+                    .min_by_key(|(id, (t, _))| (*t, **id))
+                    .map(|(id, (t, c))| (*id, *t, c.clone()))
+            };
+            let Some((id, t, cell)) = next else { break };
+            self.shared.manual_now.store(t, Ordering::Release);
+            let alive = rooms::run_tick(&cell, t, &*self.shared.host, &self.shared);
+            let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+            if alive {
+                due.insert(id, (t + cell.interval_ms, cell));
+            } else {
+                due.remove(&id);
+                drop(due);
+                self.shared.forget_room(&cell);
+            }
+        }
+        self.shared.manual_now.store(target, Ordering::Release);
+        Ok(())
+    }
+
+    pub fn member_audio(&self, port: &MemberPort, frame: InFrame) -> Status {
+        if port.is_gone() {
+            return Status::MemberGone;
+        }
+        if let Err(e) = validate_frame(&frame, port.interval_ms()) {
+            port.count_bad_frame();
+            // One line for the first bad frame, then one per thousand: a broken
+            // sender must not flood the host's log.
+            let n = self.shared.bad_frame_logs.fetch_add(1, Ordering::Relaxed);
+            if n % 1000 == 0 {
+                log::warn!(target: "huddle::audio", "member {} ({}): frame dropped: {e} ({} bad frames so far)",
+                    port.member, port.channel, port.bad_frames());
+            }
+            return Status::BadFrame;
+        }
+        port.push(frame);
+        Status::Ok
+    }
+
+    pub fn member_dtmf(&self, port: &MemberPort, digit: char) -> Status {
+        let Some(cell) = port.room.upgrade() else {
+            return Status::MemberGone;
+        };
+        let now = self.now_ms();
+        let mut state = cell.lock();
+        if port.is_gone() {
+            return Status::MemberGone;
+        }
+        let inter_digit = state.profile.dtmf_inter_digit_timeout_ms;
+        if !state.room.pin_digit(port.member, digit, now) {
+            rooms::dtmf(&mut state, port.member, digit, now, inter_digit);
+        }
+        rooms::drain_outputs(&cell, &mut state, &self.shared, now);
+        Status::Ok
+    }
+
+    pub fn member_hangup(&self, port: &MemberPort) {
+        let Some(cell) = port.room.upgrade() else {
+            return;
+        };
+        let now = self.now_ms();
+        let mut state = cell.lock();
+        if !port.is_gone() {
+            state.room.hangup(port.member, now);
+            state.ports.remove(&port.member);
+            state.matchers.remove(&port.member);
+            port.mark_gone();
+            rooms::drain_outputs(&cell, &mut state, &self.shared, now);
+        }
+        let over = state.room.is_over();
+        drop(state);
+        if over {
+            self.shared.forget_room(&cell);
+        }
+    }
+
+    pub fn api(&self, command: &str) -> String {
+        super::api::execute(self, command)
+    }
+
+    /// Ends every room, finalises recordings, joins every thread.
+    pub fn shutdown(&self) {
+        if self.shut.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(pool) = self.pool.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            pool.stop();
+        }
+        let now = self.now_ms();
+        for cell in self.shared.live_rooms() {
+            let mut state = cell.lock();
+            if !state.room.is_over() {
+                let _ = state.room.command(None, Command::End, now);
+            }
+            rooms::drain_outputs(&cell, &mut state, &self.shared, now);
+        }
+        self.shared
+            .rooms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.due.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.shared.recorder.shutdown(&self.shared);
+        if let Some(dispatcher) = self
+            .dispatcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            self.shared.outbox.push(HostCall::Stop);
+            let _ = dispatcher.join();
+        }
+        log::info!(target: "huddle", "huddle shut down");
+        self.shared.outbox.deliver_pending(&*self.shared.host);
+    }
+}
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        // A module dropped without shutdown (a Rust host's early return) still
+        // stops its threads.
+        self.shutdown();
+    }
+}

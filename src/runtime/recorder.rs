@@ -1,0 +1,753 @@
+//! Recordings: the mixer hands each frame of the room mix to a writer thread
+//! through a bounded queue and never waits on disk.
+//!
+//! While a file is open a sidecar `<file>.inprogress` marks it unfinished and
+//! its WAV sizes are rewritten at least once a second, so a killed host
+//! leaves a valid file missing at most the last second. The next load finds
+//! the markers, repairs the files and reports them (`Recovered=true`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+
+use crate::audio::wav::{repair_wav, trim_silence, WavRecorder};
+use crate::room::events::{civil_from_days, rfc2822};
+use crate::room::RecordingCommand;
+
+use super::logging::{LogSink, Scope};
+use super::module::Shared;
+use super::outbox::HostCall;
+use super::rooms::{RoomCell, RoomState};
+
+/// Frames of audio the queue holds before the mixer starts counting a gap:
+/// 256 frames is 5 s at 20 ms, plenty for a disk hiccup.
+const QUEUE_FRAMES: usize = 256;
+/// Trim treats anything quieter than this as silence.
+const SILENCE_DBOV: f32 = -55.0;
+const MARKER_EXT: &str = "inprogress";
+
+enum Job {
+    Open {
+        id: u64,
+        path: PathBuf,
+        rate: u32,
+        marker: String,
+    },
+    Samples {
+        id: u64,
+        buf: Vec<i16>,
+    },
+    Gap {
+        id: u64,
+        samples: u64,
+    },
+    Close {
+        id: u64,
+        finish: Box<Finish>,
+    },
+    Barrier(Sender<()>),
+    Stop,
+}
+
+/// What the writer needs to report a finished recording.
+struct Finish {
+    cell: Arc<RoomCell>,
+    outbox: super::outbox::Outbox,
+    trim: bool,
+    info: EventInfo,
+    paused_ms: u64,
+    closing: Arc<AtomicU64>,
+}
+
+#[derive(Clone)]
+struct EventInfo {
+    sid: String,
+    url: String,
+    source: String,
+    start_time: String,
+    callback: Option<(String, String)>,
+    events: Option<Vec<String>>,
+}
+
+/// One running recording, owned by its room's state. `push` runs on the mixer.
+pub struct Recording {
+    id: u64,
+    tx: Sender<Job>,
+    free: Receiver<Vec<i16>>,
+    gap: u64,
+    info: EventInfo,
+    pub path: PathBuf,
+    paused_at: Option<Instant>,
+    paused_ms_total: u64,
+    paused_room_ms: Option<u64>,
+}
+
+impl Recording {
+    /// Never blocks and, once the buffers have cycled, never allocates.
+    pub fn push(&mut self, pcm: &[i16]) {
+        if self.gap > 0 {
+            match self.tx.try_send(Job::Gap {
+                id: self.id,
+                samples: self.gap,
+            }) {
+                Ok(()) => self.gap = 0,
+                Err(_) => {
+                    self.gap += pcm.len() as u64;
+                    return;
+                }
+            }
+        }
+        let mut buf = self.free.try_recv().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(pcm);
+        match self.tx.try_send(Job::Samples { id: self.id, buf }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.gap += pcm.len() as u64
+            }
+        }
+    }
+}
+
+pub struct Recorder {
+    tx: Sender<Job>,
+    free_rx: Receiver<Vec<i16>>,
+    handle: Mutex<Option<JoinHandle<()>>>,
+    next_id: AtomicU64,
+    dir: PathBuf,
+    /// Closes queued whose events are not out yet.
+    closing: Arc<AtomicU64>,
+}
+
+impl Recorder {
+    pub fn new(dir: &Path, sink: Arc<LogSink>) -> Result<Recorder, String> {
+        let (tx, rx) = bounded(QUEUE_FRAMES);
+        let (recycle, free_rx) = bounded(QUEUE_FRAMES + 8);
+        let handle = std::thread::Builder::new()
+            .name("huddle-rec".to_string())
+            .spawn(move || {
+                let _scope = Scope::enter(&sink);
+                writer(rx, recycle);
+            })
+            .map_err(|e| format!("could not start the recording thread: {e}"))?;
+        Ok(Recorder {
+            tx,
+            free_rx,
+            handle: Mutex::new(Some(handle)),
+            next_id: AtomicU64::new(1),
+            dir: dir.to_path_buf(),
+            closing: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Manual timer: waits for queued closes so their events are delivered by
+    /// the same call, as deterministic as every other event.
+    pub fn settle(&self) {
+        if self.closing.load(Ordering::Acquire) > 0 {
+            self.barrier();
+        }
+    }
+
+    /// Waits until the writer has done everything queued so far.
+    pub fn barrier(&self) {
+        let (tx, rx) = bounded(1);
+        if self.tx.send(Job::Barrier(tx)).is_ok() {
+            let _ = rx.recv_timeout(Duration::from_secs(30));
+        }
+    }
+
+    pub fn shutdown(&self, _shared: &Shared) {
+        let _ = self.tx.send(Job::Stop);
+        if let Some(h) = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+
+    /// Finds recordings a crashed host left unfinished, repairs and reports them.
+    pub fn recover(&self, shared: &Shared) {
+        let mut markers = Vec::new();
+        find_markers(&self.dir, 0, &mut markers);
+        for marker in markers {
+            let wav = marker.with_extension("");
+            let meta = std::fs::read_to_string(&marker).unwrap_or_default();
+            let field = |k: &str| {
+                meta.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                    .unwrap_or("")
+                    .to_string()
+            };
+            match repair_wav(&wav) {
+                Ok(report) => {
+                    let size = std::fs::metadata(&wav).map(|m| m.len()).unwrap_or(0);
+                    let secs = report.samples
+                        / u64::from(report.rate.max(1))
+                        / u64::from(report.channels.max(1));
+                    log::warn!(target: "huddle::recording", "recovered unfinished recording {} ({secs} s)", wav.display());
+                    shared
+                        .outbox
+                        .push(HostCall::Event(crate::room::events::event(
+                            "recording-completed",
+                            vec![
+                                ("AccountSid", field("account")),
+                                ("ConferenceSid", field("conference_sid")),
+                                ("FriendlyName", field("room")),
+                                ("StatusCallbackEvent", "recording-completed".to_string()),
+                                ("RecordingSid", field("recording_sid")),
+                                ("RecordingUrl", field("url")),
+                                ("RecordingStatus", "completed".to_string()),
+                                ("RecordingFileSize", size.to_string()),
+                                ("RecordingDuration", secs.to_string()),
+                                ("RecordingChannels", report.channels.to_string()),
+                                ("Recovered", "true".to_string()),
+                            ],
+                        )));
+                    let _ = std::fs::remove_file(&marker);
+                }
+                Err(e) => {
+                    log::error!(target: "huddle::recording", "could not repair {}: {e}", wav.display());
+                }
+            }
+        }
+    }
+}
+
+fn find_markers(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) {
+    if depth > 8 || out.len() > 10_000 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            find_markers(&p, depth + 1, out);
+        } else if ft.is_file() && p.extension().is_some_and(|x| x == MARKER_EXT) {
+            out.push(p);
+        }
+    }
+}
+
+/// `${account}/${room}/${date}-${time}-${conference_sid}.wav` and friends.
+pub fn expand_template(
+    template: &str,
+    account: &str,
+    room: &str,
+    sid: &str,
+    profile: &str,
+    unix_ms: u64,
+) -> String {
+    let secs = unix_ms / 1000;
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect::<String>()
+            .replace("..", "_")
+    };
+    template
+        .replace(
+            "${account}",
+            &if account.is_empty() {
+                "_global".to_string()
+            } else {
+                clean(account)
+            },
+        )
+        .replace("${room}", &clean(room))
+        .replace("${conference_sid}", &clean(sid))
+        .replace("${profile}", &clean(profile))
+        .replace("${date}", &format!("{y:04}-{m:02}-{d:02}"))
+        .replace(
+            "${time}",
+            &format!("{:02}{:02}{:02}", rem / 3600, (rem / 60) % 60, rem % 60),
+        )
+}
+
+/// Starts, pauses, resumes or stops the room's recording as the core decided.
+pub fn apply(
+    cell: &Arc<RoomCell>,
+    state: &mut RoomState,
+    shared: &Shared,
+    cmd: RecordingCommand,
+    now_ms: u64,
+) {
+    match cmd {
+        RecordingCommand::Start { path, source } => {
+            if state.recording.is_some() {
+                return;
+            }
+            match open(cell, state, shared, path, &source, now_ms) {
+                Ok(rec) => {
+                    let fields = rec_fields(&rec.info, "in-progress", None);
+                    emit(state, &rec.info, "recording-in-progress", fields, now_ms);
+                    state.recording = Some(rec);
+                }
+                Err(why) => {
+                    log::error!(target: "huddle::recording", "room {}: recording not started: {why}", cell.display_name());
+                    state.room.recording_ended();
+                    let info = EventInfo {
+                        sid: String::new(),
+                        url: String::new(),
+                        source,
+                        start_time: String::new(),
+                        callback: None,
+                        events: state
+                            .room
+                            .first_setter()
+                            .recording_status_callback_event
+                            .clone(),
+                    };
+                    let mut fields = rec_fields(&info, "failed", None);
+                    fields.push(("ErrorMessage", why));
+                    emit(state, &info, "recording-failed", fields, now_ms);
+                }
+            }
+        }
+        RecordingCommand::Pause => {
+            if let Some(r) = state.recording.as_mut() {
+                r.paused_at = Some(Instant::now());
+                r.paused_room_ms = Some(now_ms);
+            }
+        }
+        RecordingCommand::Resume => {
+            if let Some(r) = state.recording.as_mut() {
+                if let Some(at) = r.paused_room_ms.take() {
+                    r.paused_ms_total += now_ms.saturating_sub(at);
+                }
+                r.paused_at = None;
+            }
+        }
+        RecordingCommand::Stop { reason } => {
+            if let Some(rec) = state.recording.take() {
+                finish(cell, state, shared, rec, &reason, now_ms);
+            }
+        }
+    }
+}
+
+fn open(
+    cell: &RoomCell,
+    state: &mut RoomState,
+    shared: &Shared,
+    path: Option<String>,
+    source: &str,
+    now_ms: u64,
+) -> Result<Recording, String> {
+    let config = shared.config();
+    let dir = &config.module.recordings_dir;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let room = &state.room;
+    let wall = room.settings.wall_epoch_ms + now_ms;
+    let relative = match path {
+        Some(p) => p,
+        None => expand_template(
+            &state.profile.record_template,
+            &cell.account,
+            &cell.name,
+            &room.sid,
+            &room.settings.profile,
+            wall,
+        ),
+    };
+    let relative = if relative.ends_with(".wav") {
+        relative
+    } else {
+        format!("{relative}.wav")
+    };
+    let full = super::api::confined(dir, &relative)?;
+    if let Some(parent) = full.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        // The directory now exists: check again that no link led it elsewhere.
+        super::api::confined(dir, &relative)?;
+    }
+    if full.exists() {
+        return Err(format!(
+            "{} already exists; recordings never overwrite",
+            full.display()
+        ));
+    }
+    let id = shared.recorder.next_id.fetch_add(1, Ordering::Relaxed);
+    let first = room.first_setter();
+    let url = match &config.module.public_recording_url {
+        Some(base) if !base.is_empty() => format!("{}/{}", base.trim_end_matches('/'), relative),
+        _ => format!("file://{}", full.display()),
+    };
+    let info = EventInfo {
+        sid: format!("RE{:016x}{:08x}", room.settings.wall_epoch_ms, id),
+        url,
+        source: source.to_string(),
+        start_time: rfc2822(wall),
+        callback: first.recording_status_callback.clone().map(|u| {
+            (
+                u,
+                first
+                    .recording_status_callback_method
+                    .clone()
+                    .unwrap_or_else(|| "POST".to_string()),
+            )
+        }),
+        events: first.recording_status_callback_event.clone(),
+    };
+    let marker = format!(
+        "conference_sid={}\naccount={}\nroom={}\nrecording_sid={}\nurl={}\n",
+        room.sid, cell.account, cell.name, info.sid, info.url
+    );
+    shared
+        .recorder
+        .tx
+        .send(Job::Open {
+            id,
+            path: full.clone(),
+            rate: room.settings.rate,
+            marker,
+        })
+        .map_err(|_| "the recording thread has stopped".to_string())?;
+    Ok(Recording {
+        id,
+        tx: shared.recorder.tx.clone(),
+        free: shared.recorder.free_rx.clone(),
+        gap: 0,
+        info,
+        path: full,
+        paused_at: None,
+        paused_ms_total: 0,
+        paused_room_ms: None,
+    })
+}
+
+/// Closes the file on the writer thread; its completion event follows from there.
+pub fn finish(
+    cell: &Arc<RoomCell>,
+    state: &mut RoomState,
+    shared: &Shared,
+    mut rec: Recording,
+    reason: &str,
+    now_ms: u64,
+) {
+    if let Some(at) = rec.paused_room_ms.take() {
+        rec.paused_ms_total += now_ms.saturating_sub(at);
+    }
+    if rec.gap > 0 {
+        let _ = rec.tx.send(Job::Gap {
+            id: rec.id,
+            samples: rec.gap,
+        });
+    }
+    let trim = state.room.first_setter().trim_silence == Some(true);
+    log::info!(target: "huddle::recording", "room {}: recording {} stops ({reason})", cell.display_name(), rec.path.display());
+    shared.recorder.closing.fetch_add(1, Ordering::AcqRel);
+    let sent = rec.tx.send(Job::Close {
+        id: rec.id,
+        finish: Box::new(Finish {
+            cell: cell.clone(),
+            outbox: shared.outbox.clone(),
+            trim,
+            info: rec.info.clone(),
+            paused_ms: rec.paused_ms_total,
+            closing: shared.recorder.closing.clone(),
+        }),
+    });
+    if sent.is_err() {
+        shared.recorder.closing.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn rec_fields(
+    info: &EventInfo,
+    status: &str,
+    extra: Option<Vec<(&'static str, String)>>,
+) -> Vec<(&'static str, String)> {
+    let mut f = vec![
+        ("RecordingSid", info.sid.clone()),
+        ("RecordingUrl", info.url.clone()),
+        ("RecordingStatus", status.to_string()),
+        ("RecordingChannels", "1".to_string()),
+        ("RecordingSource", info.source.clone()),
+        ("RecordingStartTime", info.start_time.clone()),
+    ];
+    if let Some((url, method)) = &info.callback {
+        f.push(("RecordingStatusCallback", url.clone()));
+        f.push(("RecordingStatusCallbackMethod", method.clone()));
+    }
+    f.extend(extra.unwrap_or_default());
+    f
+}
+
+/// Emits through the room so the event takes its place in the room's sequence,
+/// unless the first participant's `recordingStatusCallbackEvent` filtered it out.
+fn emit(
+    state: &mut RoomState,
+    info: &EventInfo,
+    name: &str,
+    fields: Vec<(&'static str, String)>,
+    now_ms: u64,
+) {
+    let word = name.trim_start_matches("recording-");
+    if let Some(events) = &info.events {
+        if !events.iter().any(|e| e == word) {
+            return;
+        }
+    }
+    state.room.emit_external(name, fields, now_ms);
+}
+
+struct Open {
+    writer: Option<WavRecorder>,
+    path: PathBuf,
+    marker: PathBuf,
+    rate: u32,
+    dirty: bool,
+    error: Option<String>,
+    gaps: u64,
+}
+
+fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
+    let mut files: HashMap<u64, Open> = HashMap::new();
+    let mut last_flush = Instant::now();
+    loop {
+        let job = match rx.recv_timeout(Duration::from_millis(250)) {
+            Ok(j) => Some(j),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        match job {
+            Some(Job::Open {
+                id,
+                path,
+                rate,
+                marker,
+            }) => {
+                let marker_path = marker_of(&path);
+                let result = std::fs::write(&marker_path, marker)
+                    .and_then(|_| WavRecorder::create(&path, rate, 1))
+                    .and_then(|mut w| w.flush_header().map(|_| w));
+                let (writer, error) = match result {
+                    Ok(w) => (Some(w), None),
+                    Err(e) => {
+                        log::error!(target: "huddle::recording", "{}: {e}", path.display());
+                        (None, Some(e.to_string()))
+                    }
+                };
+                files.insert(
+                    id,
+                    Open {
+                        writer,
+                        path,
+                        marker: marker_path,
+                        rate,
+                        dirty: false,
+                        error,
+                        gaps: 0,
+                    },
+                );
+            }
+            Some(Job::Samples { id, buf }) => {
+                if let Some(f) = files.get_mut(&id) {
+                    write(f, &buf);
+                }
+                let _ = recycle.try_send(buf);
+            }
+            Some(Job::Gap { id, samples }) => {
+                if let Some(f) = files.get_mut(&id) {
+                    log::warn!(target: "huddle::recording", "{}: the disk fell behind, {} ms filled with silence",
+                        f.path.display(), samples * 1000 / u64::from(f.rate.max(1)));
+                    f.gaps += samples;
+                    let zeros = vec![0i16; 960];
+                    let mut left = samples;
+                    while left > 0 && f.error.is_none() {
+                        let n = left.min(960) as usize;
+                        write(f, &zeros[..n]);
+                        left -= n as u64;
+                    }
+                }
+            }
+            Some(Job::Close { id, finish }) => {
+                if let Some(f) = files.remove(&id) {
+                    close(f, *finish);
+                }
+            }
+            Some(Job::Barrier(done)) => {
+                let _ = done.send(());
+            }
+            Some(Job::Stop) => break,
+            None => {}
+        }
+        if last_flush.elapsed() >= Duration::from_millis(500) {
+            for f in files.values_mut().filter(|f| f.dirty) {
+                flush(f);
+            }
+            last_flush = Instant::now();
+        }
+    }
+    // Shutdown with files still open (rooms ended without a close): finish them
+    // as valid files and drop their markers.
+    for (_, mut f) in files.drain() {
+        if let Some(w) = f.writer.take() {
+            let _ = w.finalize();
+        }
+        let _ = std::fs::remove_file(&f.marker);
+    }
+}
+
+fn marker_of(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".");
+    s.push(MARKER_EXT);
+    PathBuf::from(s)
+}
+
+fn write(f: &mut Open, samples: &[i16]) {
+    if f.error.is_some() {
+        return;
+    }
+    if let Some(w) = f.writer.as_mut() {
+        match w.write(samples) {
+            Ok(()) => f.dirty = true,
+            Err(e) => {
+                log::error!(target: "huddle::recording", "{}: write failed: {e}", f.path.display());
+                f.error = Some(e.to_string());
+            }
+        }
+    }
+}
+
+fn flush(f: &mut Open) {
+    if let Some(w) = f.writer.as_mut() {
+        if let Err(e) = w.flush_header() {
+            if f.error.is_none() {
+                log::error!(target: "huddle::recording", "{}: {e}", f.path.display());
+                f.error = Some(e.to_string());
+            }
+        }
+    }
+    f.dirty = false;
+}
+
+fn close(mut f: Open, finish: Finish) {
+    let samples = f.writer.as_ref().map_or(0, |w| w.samples_written());
+    let finalized = match f.writer.take() {
+        Some(w) if f.error.is_none() => w.finalize().map_err(|e| e.to_string()),
+        Some(w) => {
+            let _ = w.finalize();
+            Err(f.error.clone().unwrap_or_default())
+        }
+        None => Err(f
+            .error
+            .clone()
+            .unwrap_or_else(|| "the file could not be created".to_string())),
+    };
+    let _ = std::fs::remove_file(&f.marker);
+    let mut audible = true;
+    let mut kept = samples;
+    if finalized.is_ok() {
+        match post_process(&f.path, f.rate, finish.trim) {
+            Ok((k, a)) => {
+                kept = k;
+                audible = a;
+            }
+            Err(e) => {
+                log::warn!(target: "huddle::recording", "{}: trim skipped: {e}", f.path.display())
+            }
+        }
+    }
+    let (name, status, extra) = match &finalized {
+        Ok(_) if !audible => ("recording-absent", "absent", vec![]),
+        Ok(_) => ("recording-completed", "completed", vec![]),
+        Err(e) => (
+            "recording-failed",
+            "failed",
+            vec![("ErrorMessage", e.clone())],
+        ),
+    };
+    let size = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
+    let mut fields = rec_fields(
+        &finish.info,
+        status,
+        Some(vec![
+            ("RecordingFileSize", size.to_string()),
+            (
+                "RecordingDuration",
+                (kept / u64::from(f.rate.max(1))).to_string(),
+            ),
+            (
+                "RecordingDurationMs",
+                (kept * 1000 / u64::from(f.rate.max(1))).to_string(),
+            ),
+            ("RecordingPausedMs", finish.paused_ms.to_string()),
+            (
+                "RecordingGapMs",
+                (f.gaps * 1000 / u64::from(f.rate.max(1))).to_string(),
+            ),
+        ]),
+    );
+    fields.extend(extra);
+    let mut state = finish.cell.lock();
+    let now = state.room.now_ms();
+    if finalized.is_err() {
+        state.room.recording_ended();
+    }
+    emit(&mut state, &finish.info, name, fields, now);
+    while let Some(out) = state.room.poll_output() {
+        if let crate::room::Output::Event(e) = out {
+            finish.outbox.push(HostCall::Event(e));
+        }
+    }
+    drop(state);
+    finish.closing.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Trims leading/trailing silence when asked, and says whether anything was heard.
+fn post_process(path: &Path, rate: u32, trim: bool) -> Result<(u64, bool), String> {
+    let mut reader = hound::WavReader::open(path).map_err(|e| e.to_string())?;
+    let samples: Vec<i16> = reader
+        .samples::<i16>()
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let range = trim_silence(&samples, SILENCE_DBOV, rate);
+    let audible = !range.is_empty();
+    if !trim || !audible || (range.start == 0 && range.end == samples.len()) {
+        return Ok((samples.len() as u64, audible));
+    }
+    let tmp = path.with_extension("trim.tmp");
+    let mut w = WavRecorder::create(&tmp, rate, 1).map_err(|e| e.to_string())?;
+    w.write(&samples[range.clone()])
+        .map_err(|e| e.to_string())?;
+    w.finalize().map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
+    Ok((range.len() as u64, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_expands_and_cannot_climb() {
+        // 2026-11-22 02:26:01 UTC
+        let s = expand_template(
+            "${account}/${room}/${date}-${time}-${conference_sid}.wav",
+            "acme",
+            "3000",
+            "CF1",
+            "default",
+            1_795_314_361_000,
+        );
+        assert_eq!(s, "acme/3000/2026-11-22-022601-CF1.wav");
+        let s = expand_template("${account}/${room}.wav", "", "../x", "CF1", "p", 0);
+        assert_eq!(s, "_global/__x.wav");
+    }
+}

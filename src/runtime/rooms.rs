@@ -1,0 +1,341 @@
+//! A live room as the runtime holds it: the sans-IO core behind one lock,
+//! the member ports frames arrive on, and the code that runs a tick and
+//! carries its outputs to the host.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crossbeam::queue::ArrayQueue;
+
+use crate::control::config::Profile;
+use crate::control::dtmf::{DtmfAction, DtmfMatcher, DtmfOutcome};
+use crate::host::{Channel, Host, OutFrame};
+use crate::room::{
+    Adjust, Command, InFrame, MemberId, Output, RecordingCommand, RecordingState, Room, Target,
+    TickSink,
+};
+
+use super::outbox::HostCall;
+
+/// Frames waiting between the host's media thread and the next tick. A
+/// flooding sender loses its oldest frames here; memory stays bounded.
+const INBOX_FRAMES: usize = 16;
+
+/// The host's side of one member: frames cross here without the room lock.
+pub struct MemberPort {
+    pub member: MemberId,
+    pub channel: Channel,
+    pub room: std::sync::Weak<RoomCell>,
+    inbox: ArrayQueue<InFrame>,
+    gone: AtomicBool,
+    dropped: AtomicU64,
+    bad_frames: AtomicU64,
+    interval_ms: u32,
+}
+
+impl MemberPort {
+    pub fn new(
+        member: MemberId,
+        channel: Channel,
+        room: &Arc<RoomCell>,
+        interval_ms: u32,
+    ) -> MemberPort {
+        MemberPort {
+            member,
+            channel,
+            room: Arc::downgrade(room),
+            inbox: ArrayQueue::new(INBOX_FRAMES),
+            gone: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+            bad_frames: AtomicU64::new(0),
+            interval_ms,
+        }
+    }
+
+    pub fn interval_ms(&self) -> u32 {
+        self.interval_ms
+    }
+
+    /// Lock-free: never waits for a tick.
+    pub fn push(&self, frame: InFrame) {
+        if self.inbox.force_push(frame).is_some() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn count_bad_frame(&self) {
+        self.bad_frames.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn bad_frames(&self) -> u64 {
+        self.bad_frames.load(Ordering::Relaxed)
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::Acquire)
+    }
+
+    pub fn mark_gone(&self) {
+        self.gone.store(true, Ordering::Release);
+    }
+}
+
+/// Mixer timing, measured by whoever runs the ticks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TickStats {
+    pub late_ticks: u64,
+    pub worst_lateness_us: u64,
+    pub worst_tick_us: u64,
+    pub total_tick_us: u64,
+    pub worst_send_audio_us: u64,
+}
+
+pub struct RoomState {
+    pub room: Room,
+    pub ports: HashMap<MemberId, Arc<MemberPort>>,
+    pub matchers: HashMap<MemberId, DtmfMatcher>,
+    pub profile: Profile,
+    pub stats: TickStats,
+    pub recording: Option<super::recorder::Recording>,
+}
+
+pub struct RoomCell {
+    pub account: String,
+    pub name: String,
+    pub interval_ms: u64,
+    state: Mutex<RoomState>,
+    closed: AtomicBool,
+}
+
+impl RoomCell {
+    pub fn new(account: String, name: String, room: Room, profile: Profile) -> RoomCell {
+        RoomCell {
+            account,
+            name,
+            interval_ms: u64::from(room.settings.interval_ms),
+            state: Mutex::new(RoomState {
+                room,
+                ports: HashMap::new(),
+                matchers: HashMap::new(),
+                profile,
+                stats: TickStats::default(),
+                recording: None,
+            }),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, RoomState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub fn display_name(&self) -> String {
+        if self.account.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}/{}", self.account, self.name)
+        }
+    }
+}
+
+/// Forwards the tick's audio to the host and the recording, timing the host.
+struct HostSink<'a> {
+    host: &'a dyn Host,
+    recording: Option<&'a mut super::recorder::Recording>,
+    worst_send_us: u64,
+}
+
+impl TickSink for HostSink<'_> {
+    fn send_audio(&mut self, _member: MemberId, channel: &Channel, frame: &OutFrame<'_>) {
+        let start = Instant::now();
+        self.host.send_audio(channel, frame);
+        self.worst_send_us = self.worst_send_us.max(start.elapsed().as_micros() as u64);
+    }
+
+    fn record(&mut self, pcm: &[i16]) {
+        if let Some(r) = self.recording.as_deref_mut() {
+            r.push(pcm);
+        }
+    }
+}
+
+/// Runs one tick of `cell` at `now_ms`. Returns false once the room is over.
+pub fn run_tick(
+    cell: &Arc<RoomCell>,
+    now_ms: u64,
+    host: &dyn Host,
+    ctx: &super::module::Shared,
+) -> bool {
+    if cell.is_closed() {
+        return false;
+    }
+    let started = Instant::now();
+    let mut guard = cell.lock();
+    let state = &mut *guard;
+    for (id, port) in state.ports.iter() {
+        while let Some(frame) = port.inbox.pop() {
+            state.room.push_frame(*id, frame);
+        }
+    }
+    // DTMF sequences that complete by timeout.
+    let due: Vec<(MemberId, DtmfOutcome)> = state
+        .matchers
+        .iter_mut()
+        .filter(|(_, m)| !m.is_idle())
+        .map(|(id, m)| (*id, m.poll(&state.profile.controls, now_ms)))
+        .collect();
+    for (id, outcome) in due {
+        apply_dtmf_outcome(state, id, outcome, now_ms);
+    }
+    let ok = crate::ffi::catch("mixer tick", || {
+        let mut sink = HostSink {
+            host,
+            recording: state.recording.as_mut(),
+            worst_send_us: 0,
+        };
+        state.room.tick(now_ms, &mut sink);
+        sink.worst_send_us
+    });
+    match ok {
+        Some(send_us) => {
+            state.stats.worst_send_audio_us = state.stats.worst_send_audio_us.max(send_us)
+        }
+        None => {
+            // A bug in this room's code: end it rather than run on broken state.
+            log::error!(target: "huddle::mixer", "room {}: ending it after an internal error", cell.display_name());
+            let _ = state.room.command(None, Command::End, now_ms);
+        }
+    }
+    drain_outputs(cell, state, ctx, now_ms);
+    let took = started.elapsed().as_micros() as u64;
+    state.stats.worst_tick_us = state.stats.worst_tick_us.max(took);
+    state.stats.total_tick_us += took;
+    let over = state.room.is_over();
+    drop(guard);
+    if over {
+        cell.close();
+    }
+    !over
+}
+
+/// Carries the room's queued outputs to the outbox and the recorder.
+pub fn drain_outputs(
+    cell: &Arc<RoomCell>,
+    state: &mut RoomState,
+    ctx: &super::module::Shared,
+    now_ms: u64,
+) {
+    while let Some(out) = state.room.poll_output() {
+        match out {
+            Output::Event(e) => ctx.outbox.push(HostCall::Event(e)),
+            Output::Hangup {
+                member,
+                channel,
+                cause,
+            } => {
+                if let Some(port) = state.ports.remove(&member) {
+                    port.mark_gone();
+                }
+                state.matchers.remove(&member);
+                ctx.outbox.push(HostCall::Hangup { channel, cause });
+            }
+            Output::Originate { destination } => ctx.outbox.push(HostCall::Originate {
+                destination,
+                room: cell.name.clone(),
+                account: cell.account.clone(),
+            }),
+            Output::Recording(cmd) => super::recorder::apply(cell, state, ctx, cmd, now_ms),
+        }
+    }
+    if state.room.is_over() {
+        if let Some(rec) = state.recording.take() {
+            super::recorder::finish(cell, state, ctx, rec, "conference-end", now_ms);
+        }
+        for port in state.ports.values() {
+            port.mark_gone();
+        }
+        cell.close();
+    }
+}
+
+/// Handles one DTMF digit outside PIN entry.
+pub fn dtmf(
+    state: &mut RoomState,
+    member: MemberId,
+    digit: char,
+    now_ms: u64,
+    inter_digit_ms: u64,
+) {
+    let controls = state.profile.controls.clone();
+    let matcher = state
+        .matchers
+        .entry(member)
+        .or_insert_with(|| DtmfMatcher::new(inter_digit_ms));
+    let outcome = matcher.feed(&controls, digit, now_ms);
+    apply_dtmf_outcome(state, member, outcome, now_ms);
+}
+
+fn apply_dtmf_outcome(state: &mut RoomState, member: MemberId, outcome: DtmfOutcome, now_ms: u64) {
+    let (action, number) = match outcome {
+        DtmfOutcome::Action(a, n) => (a, n),
+        DtmfOutcome::NoMatch(seq) => {
+            log::debug!(target: "huddle::dtmf", "member {member}: '{seq}' is no control");
+            return;
+        }
+        DtmfOutcome::Idle | DtmfOutcome::Pending => return,
+    };
+    let me = Target::Id(member);
+    let cmd = match action {
+        DtmfAction::ToggleMute => Command::ToggleMute(me),
+        DtmfAction::Mute => Command::Mute(me),
+        DtmfAction::Unmute => Command::Unmute(me),
+        DtmfAction::ToggleDeaf => Command::ToggleDeaf(me),
+        DtmfAction::Invite => Command::Invite(number.unwrap_or_default()),
+        DtmfAction::VolumeInUp => Command::VolumeIn(me, Adjust::Up),
+        DtmfAction::VolumeInDown => Command::VolumeIn(me, Adjust::Down),
+        DtmfAction::VolumeInReset => Command::VolumeIn(me, Adjust::Reset),
+        DtmfAction::VolumeOutUp => Command::VolumeOut(me, Adjust::Up),
+        DtmfAction::VolumeOutDown => Command::VolumeOut(me, Adjust::Down),
+        DtmfAction::VolumeOutReset => Command::VolumeOut(me, Adjust::Reset),
+        DtmfAction::EnergyUp => Command::Energy(me, Adjust::Up),
+        DtmfAction::EnergyDown => Command::Energy(me, Adjust::Down),
+        DtmfAction::EnergyReset => Command::Energy(me, Adjust::Reset),
+        DtmfAction::Leave => Command::Leave,
+        DtmfAction::UnmuteAllNonModerators => Command::UnmuteAllNonModerators,
+        DtmfAction::MuteAllNonModerators => Command::MuteAllNonModerators,
+        DtmfAction::Lock => Command::Lock,
+        DtmfAction::Unlock => Command::Unlock,
+        DtmfAction::AnnounceOff => Command::Announce(false),
+        DtmfAction::AnnounceOn => Command::Announce(true),
+        DtmfAction::RecordToggle => Command::Record(match state.room.recording() {
+            RecordingState::Off => RecordingCommand::Start {
+                path: None,
+                source: "dtmf".to_string(),
+            },
+            _ => RecordingCommand::Stop {
+                reason: "dtmf".to_string(),
+            },
+        }),
+        DtmfAction::RecordPause => Command::Record(match state.room.recording() {
+            RecordingState::Paused => RecordingCommand::Resume,
+            _ => RecordingCommand::Pause,
+        }),
+    };
+    if let Err(e) = state.room.command(Some(member), cmd, now_ms) {
+        log::info!(target: "huddle::dtmf", "room {}: member {member}: {} ({e})", state.room.settings.name, action.name());
+    }
+}

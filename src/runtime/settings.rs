@@ -1,0 +1,217 @@
+//! Merges config, profile and app args into what the room core takes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::audio::tone::{render, ToneKind};
+use crate::audio::vad::VadConfig;
+use crate::control::app_args::{self, AppArgs};
+use crate::control::config::{Config, Profile, RoomConfig};
+use crate::ffi::opus::EncoderSettings;
+use crate::host::{Channel, Codec};
+use crate::room::settings::{Beep, FirstSetter, MemberSpec, RoomSettings, Sounds};
+
+use super::module::CallerInfo;
+use super::sounds::SoundCache;
+
+/// Opus defaults for listeners that say nothing: 32 kbit/s wideband speech,
+/// complexity 5 (a good quality/CPU point for a mixer that encodes for many).
+pub fn default_opus() -> EncoderSettings {
+    EncoderSettings {
+        bitrate: 32_000,
+        fec: false,
+        dtx: false,
+        complexity: 5,
+        packet_loss_pct: 0,
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // each is a distinct input the merge needs
+/// A room's settings when it is created: the config's room entry (if any)
+/// over its profile, and, for a dynamic room, the creating caller's `+pin`.
+pub fn room_settings(
+    config: &Config,
+    profile: &Profile,
+    room: Option<&RoomConfig>,
+    account: &str,
+    name: &str,
+    mute_non_moderators: bool,
+    sounds: &SoundCache,
+    wall_epoch_ms: u64,
+    seed: u64,
+) -> RoomSettings {
+    let rate = profile.rate;
+    let load = |p: &Option<PathBuf>| sounds.optional(p.as_deref(), rate);
+    let tone = |k: ToneKind| -> Option<Arc<[i16]>> { Some(render(k, rate).into()) };
+    let s = &profile.sounds;
+    let moh_path = room.map_or(s.moh.clone(), |r| r.music_on_hold.clone());
+    let enter_path = room.map_or(s.enter.clone(), |r| r.enter_sound.clone());
+    let exit_path = room.map_or(s.exit.clone(), |r| r.exit_sound.clone());
+    let sounds = Sounds {
+        moh: load(&moh_path),
+        enter: load(&enter_path).or_else(|| tone(ToneKind::Enter)),
+        exit: load(&exit_path).or_else(|| tone(ToneKind::Exit)),
+        pin: load(&s.pin),
+        bad_pin: load(&s.bad_pin),
+        locked: load(&s.locked),
+        muted: load(&s.muted),
+        unmuted: load(&s.unmuted),
+        alone: load(&s.alone),
+        kicked: load(&s.kicked),
+        refused: load(&s.denied).or_else(|| tone(ToneKind::Refuse)),
+        record_beep: load(&s.recording_started).or_else(|| tone(ToneKind::Record)),
+    };
+    // A dynamic room has no PIN until an operator sets one (`pin <room> <digits>`):
+    // the app args' PIN is what the caller presents, never what the room asks.
+    let (pin, host_pin) = room.map_or((None, None), |r| (r.pin.clone(), r.host_pin.clone()));
+    RoomSettings {
+        account: account.to_string(),
+        name: name.to_string(),
+        profile: profile.name.clone(),
+        rate,
+        interval_ms: profile.interval_ms,
+        max_members: room.map_or(profile.max_members, |r| r.max_participants),
+        pin,
+        host_pin,
+        pin_tries: profile.pin_tries,
+        pin_first_digit_timeout_ms: profile.pin_first_digit_timeout_ms,
+        pin_inter_digit_timeout_ms: profile.pin_inter_digit_timeout_ms,
+        pin_failures_per_minute: profile.pin_failures_per_minute,
+        wait_for_host: room.is_some_and(|r| r.wait_for_host),
+        mute_on_entry: room.is_some_and(|r| r.mute_on_entry),
+        announce_join_leave: room.is_none_or(|r| r.announce_join_leave),
+        mute_non_moderators: room.is_some_and(|r| r.mute_non_moderators) || mute_non_moderators,
+        vad: VadConfig {
+            threshold_dbov: profile.energy_threshold_dbov,
+            start_ms: profile.talk_start_ms,
+            stop_ms: profile.talk_stop_ms,
+        },
+        jitter_frames: profile.jitter_buffer_frames as usize,
+        limiter: profile.limiter,
+        top_n: profile.top_n as usize,
+        comfort_noise_dbov: profile.comfort_noise_dbov.unwrap_or(0.0),
+        share_encodes: profile.share_encodes,
+        recording_enabled: room.is_none_or(|r| r.recording_enabled),
+        auto_record: room.map_or(profile.auto_record, |r| r.auto_record),
+        sounds,
+        wall_epoch_ms,
+        suppress_events: config
+            .module
+            .suppress_events
+            .iter()
+            .map(|e| e.name().to_string())
+            .collect(),
+        seed,
+    }
+}
+
+/// A caller's member spec from the app args.
+pub fn member_spec(
+    caller: &CallerInfo,
+    args: &AppArgs,
+    rate: u32,
+    sounds: &SoundCache,
+    base: &Path,
+) -> MemberSpec {
+    let o = &args.opts;
+    let moderator = o.moderator == Some(true);
+    let wait_music = match (&o.wait_url, o.no_moh) {
+        (_, Some(true)) => Some(Arc::<[i16]>::from(Vec::new())),
+        (Some(url), _) => {
+            let path = resolve(base, url);
+            sounds.optional(Some(&path), rate)
+        }
+        _ => None,
+    };
+    let mut opus = default_opus();
+    if let Some(b) = o.bitrate {
+        opus.bitrate = b as i32;
+    }
+    if let Some(f) = o.fec {
+        opus.fec = f;
+        opus.packet_loss_pct = if f { 10 } else { 0 };
+    }
+    if let Some(d) = o.dtx {
+        opus.dtx = d;
+    }
+    let events = |v: &Option<Vec<app_args::StatusEvent>>| {
+        v.as_ref()
+            .map(|e| e.iter().map(|x| x.name().to_string()).collect())
+    };
+    MemberSpec {
+        channel: Channel::new(&caller.channel),
+        call_id: if caller.call_id.is_empty() {
+            caller.channel.clone()
+        } else {
+            caller.call_id.clone()
+        },
+        from: caller.from.clone(),
+        to: caller.to.clone(),
+        caller_name: caller.caller_name.clone(),
+        label: o.label.clone().unwrap_or_default(),
+        moderator,
+        muted: o.muted == Some(true),
+        deaf: o.deaf == Some(true),
+        hold: o.hold == Some(true),
+        start_on_enter: o.start_conference_on_enter.unwrap_or(true),
+        end_on_exit: o.end_conference_on_exit == Some(true),
+        beep: match o.beep {
+            Some(app_args::Beep::False) => Beep::None,
+            Some(app_args::Beep::OnEnter) => Beep::OnEnter,
+            Some(app_args::Beep::OnExit) => Beep::OnExit,
+            _ => Beep::Both,
+        },
+        coach: o.coach.clone(),
+        pin: args.pin.clone(),
+        max_participants: o.max_participants,
+        wait_music,
+        opus,
+        jitter_frames: o.jitter_buffer_size.map(jitter_frames),
+        out_codec: o.codec.map(codec_of),
+        first_setter: FirstSetter {
+            status_callback: o.status_callback.clone(),
+            status_callback_method: o.status_callback_method.map(method_name),
+            status_callback_event: events(&o.status_callback_events),
+            recording_status_callback: o.recording_status_callback.clone(),
+            recording_status_callback_method: o.recording_status_callback_method.map(method_name),
+            recording_status_callback_event: o
+                .recording_status_callback_events
+                .as_ref()
+                .map(|e| e.iter().map(|x| x.name().to_string()).collect()),
+            record_from_start: o.record.map(|r| r == app_args::RecordMode::RecordFromStart),
+            trim_silence: o.trim.map(|t| t == app_args::Trim::TrimSilence),
+        },
+    }
+}
+
+/// `jitterBufferSize` words as frames of buffering.
+fn jitter_frames(size: app_args::JitterBufferSize) -> usize {
+    match size {
+        app_args::JitterBufferSize::Off | app_args::JitterBufferSize::Small => 1,
+        app_args::JitterBufferSize::Medium => 3,
+        app_args::JitterBufferSize::Large => 6,
+    }
+}
+
+fn method_name(m: app_args::HttpMethod) -> String {
+    match m {
+        app_args::HttpMethod::Get => "GET".to_string(),
+        app_args::HttpMethod::Post => "POST".to_string(),
+    }
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let path = Path::new(p);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+pub fn codec_of(c: app_args::Codec) -> Codec {
+    match c {
+        app_args::Codec::L16 => Codec::L16,
+        app_args::Codec::Opus => Codec::Opus,
+    }
+}
