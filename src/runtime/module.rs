@@ -245,7 +245,11 @@ impl Module {
         if caller.channel.is_empty() {
             return refuse(cause::CALL_REJECTED, "the caller has no channel id");
         }
-        if let Err(why) = crate::control::validate_account(&caller.account) {
+        // An empty account is the global namespace; a named one must be valid.
+        if let Err(why) = Some(&caller.account)
+            .filter(|a| !a.is_empty())
+            .map_or(Ok(()), |a| crate::control::validate_account(a))
+        {
             return refuse(cause::CALL_REJECTED, &format!("account: {why}"));
         }
         let args = match parse_app_args(app_data) {

@@ -1,0 +1,316 @@
+//! Test support: a fake host that records everything huddle gives it, and a
+//! harness that drives a module on the manual clock. Signals and expected
+//! values are computed here, independently of the code under test.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use huddle::host::{Channel, Codec, Event, Host, OutFrame};
+use huddle::runtime::{CallerInfo, InFrame, MemberPort, Module};
+use huddle::status::Status;
+
+/// Audio a channel received: decoded L16 samples at the rate they came in,
+/// plus the raw Opus packets.
+#[derive(Default, Debug, Clone)]
+pub struct Heard {
+    pub pcm: Vec<i16>,
+    pub rate: u32,
+    pub opus: Vec<Vec<u8>>,
+    pub frames: usize,
+}
+
+#[derive(Default)]
+pub struct FakeHost {
+    pub events: Mutex<Vec<Event>>,
+    pub heard: Mutex<HashMap<String, Heard>>,
+    pub hangups: Mutex<Vec<(String, u32)>>,
+    pub logs: Mutex<Vec<(log::Level, String, String)>>,
+    pub originates: Mutex<Vec<(String, String, String)>>,
+}
+
+impl Host for FakeHost {
+    fn log(&self, level: log::Level, target: &str, message: &str) {
+        self.logs
+            .lock()
+            .unwrap()
+            .push((level, target.to_string(), message.to_string()));
+    }
+
+    fn send_audio(&self, channel: &Channel, frame: &OutFrame<'_>) {
+        let mut heard = self.heard.lock().unwrap();
+        let h = heard.entry(channel.as_str().to_string()).or_default();
+        h.frames += 1;
+        h.rate = frame.rate;
+        match frame.codec {
+            Codec::L16 => h.pcm.extend(
+                frame
+                    .data
+                    .chunks_exact(2)
+                    .map(|b| i16::from_ne_bytes([b[0], b[1]])),
+            ),
+            Codec::Opus => h.opus.push(frame.data.to_vec()),
+        }
+    }
+
+    fn hangup(&self, channel: &Channel, cause: u32) -> bool {
+        self.hangups
+            .lock()
+            .unwrap()
+            .push((channel.as_str().to_string(), cause));
+        true
+    }
+
+    fn event(&self, event: &Event) {
+        self.events.lock().unwrap().push(event.clone());
+    }
+
+    fn originate(&self, destination: &str, room: &str, account: &str) -> Result<(), String> {
+        self.originates.lock().unwrap().push((
+            destination.to_string(),
+            room.to_string(),
+            account.to_string(),
+        ));
+        Ok(())
+    }
+}
+
+static NEXT_DIR: AtomicU64 = AtomicU64::new(0);
+
+/// A scratch directory under target/, unique per test.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    let n = NEXT_DIR.fetch_add(1, Ordering::Relaxed);
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sounds")).unwrap();
+    std::fs::create_dir_all(dir.join("recordings")).unwrap();
+    dir
+}
+
+/// The `[module]` block every test config starts with: manual timer, local dirs.
+pub const MODULE_MANUAL: &str = r#"
+[module]
+timer = "manual"
+log_level = "debug"
+sounds_dir = "sounds"
+recordings_dir = "recordings"
+"#;
+
+pub struct Harness {
+    pub module: Arc<Module>,
+    pub host: Arc<FakeHost>,
+    pub dir: PathBuf,
+}
+
+impl Harness {
+    /// Loads a module whose config is MODULE_MANUAL followed by `rest`.
+    pub fn new(rest: &str) -> Harness {
+        Self::with_config(&format!("{MODULE_MANUAL}\n{rest}"))
+    }
+
+    pub fn with_config(text: &str) -> Harness {
+        let dir = scratch_dir("huddle");
+        Self::in_dir(dir, text)
+    }
+
+    pub fn in_dir(dir: PathBuf, text: &str) -> Harness {
+        let path = dir.join("huddle.conf");
+        std::fs::write(&path, text).unwrap();
+        huddle::runtime::logging::install();
+        let host = Arc::new(FakeHost::default());
+        let module = Module::load(host.clone(), &path)
+            .unwrap_or_else(|e| panic!("config did not load: {e}"));
+        let h = Harness { module, host, dir };
+        h.flush();
+        h
+    }
+
+    pub fn flush(&self) {
+        self.module.flush_host_calls();
+    }
+
+    pub fn caller(channel: &str) -> CallerInfo {
+        CallerInfo {
+            channel: channel.to_string(),
+            account: String::new(),
+            call_id: format!("CA-{channel}"),
+            from: format!("+1555{channel}"),
+            to: "+15550000".to_string(),
+            caller_name: channel.to_string(),
+        }
+    }
+
+    pub fn join(&self, channel: &str, app: &str) -> Result<Arc<MemberPort>, Status> {
+        self.join_as(Self::caller(channel), app)
+    }
+
+    pub fn join_as(&self, caller: CallerInfo, app: &str) -> Result<Arc<MemberPort>, Status> {
+        let _s = self.module.log_scope();
+        let r = self.module.app(caller, app);
+        self.flush();
+        r
+    }
+
+    pub fn dtmf(&self, port: &MemberPort, digits: &str) {
+        let _s = self.module.log_scope();
+        for d in digits.chars() {
+            self.module.member_dtmf(port, d);
+        }
+        self.flush();
+    }
+
+    pub fn hangup(&self, port: &MemberPort) {
+        let _s = self.module.log_scope();
+        self.module.member_hangup(port);
+        self.flush();
+    }
+
+    pub fn api(&self, cmd: &str) -> String {
+        let _s = self.module.log_scope();
+        let r = self.module.api(cmd);
+        self.flush();
+        r
+    }
+
+    pub fn advance(&self, ms: u64) {
+        let _s = self.module.log_scope();
+        self.module.advance(ms).unwrap();
+        self.flush();
+    }
+
+    /// One L16 frame from a member.
+    pub fn send_l16(&self, port: &MemberPort, samples: &[i16], rate: u32) -> Status {
+        let data: Vec<u8> = samples.iter().flat_map(|s| s.to_ne_bytes()).collect();
+        self.module.member_audio(
+            port,
+            InFrame {
+                codec: Codec::L16,
+                rate,
+                samples: samples.len() as u32,
+                data,
+                audio_level: None,
+                sequence: None,
+            },
+        )
+    }
+
+    pub fn send_opus(&self, port: &MemberPort, packet: &[u8], rate: u32) -> Status {
+        self.module.member_audio(
+            port,
+            InFrame {
+                codec: Codec::Opus,
+                rate,
+                samples: 0,
+                data: packet.to_vec(),
+                audio_level: None,
+                sequence: None,
+            },
+        )
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        self.host.events.lock().unwrap().clone()
+    }
+
+    pub fn event_names(&self) -> Vec<String> {
+        self.events().iter().map(|e| e.name.clone()).collect()
+    }
+
+    pub fn events_named(&self, name: &str) -> Vec<Event> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.name == name)
+            .collect()
+    }
+
+    pub fn heard(&self, channel: &str) -> Heard {
+        self.host
+            .heard
+            .lock()
+            .unwrap()
+            .get(channel)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn clear_heard(&self) {
+        self.host.heard.lock().unwrap().clear();
+    }
+
+    pub fn hangups(&self) -> Vec<(String, u32)> {
+        self.host.hangups.lock().unwrap().clone()
+    }
+
+    pub fn logs(&self) -> Vec<String> {
+        self.host
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, t, m)| format!("{t}: {m}"))
+            .collect()
+    }
+
+    pub fn shutdown(&self) {
+        let _s = self.module.log_scope();
+        self.module.shutdown();
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.module.shutdown();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A sine, continuous across calls through `phase` (radians).
+pub fn sine(freq: f64, rate: u32, n: usize, amplitude: f64, phase: &mut f64) -> Vec<i16> {
+    let step = 2.0 * std::f64::consts::PI * freq / rate as f64;
+    (0..n)
+        .map(|_| {
+            let v = (amplitude * phase.sin()).round() as i16;
+            *phase += step;
+            v
+        })
+        .collect()
+}
+
+/// Power of one frequency in a signal (Goertzel), normalised so a full-scale
+/// sine of that frequency gives about 0.25 * n^2 * A^2 / ... — compare ratios only.
+pub fn goertzel(samples: &[i16], freq: f64, rate: u32) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / rate as f64;
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in samples {
+        let s0 = x as f64 + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    s1 * s1 + s2 * s2 - coeff * s1 * s2
+}
+
+/// Level ratio in dB between two Goertzel powers.
+pub fn db(power_a: f64, power_b: f64) -> f64 {
+    10.0 * ((power_a + 1e-9) / (power_b + 1e-9)).log10()
+}
+
+pub fn rms(samples: &[i16]) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    (samples
+        .iter()
+        .map(|&s| (s as f64) * (s as f64))
+        .sum::<f64>()
+        / samples.len() as f64)
+        .sqrt()
+}
+
+/// Frame size at a rate for an interval.
+pub fn frame(rate: u32, interval_ms: u32) -> usize {
+    (rate * interval_ms / 1000) as usize
+}
