@@ -9,7 +9,7 @@ use crate::audio::limiter::Limiter;
 use crate::audio::opus_packet::silk_voice_activity;
 use crate::audio::resample::Resampler;
 use crate::audio::vad::{Vad, VadChange};
-use crate::ffi::opus::OpusDecoder;
+use crate::ffi::opus::{OpusDecoder, OPUS_RATES};
 use crate::host::Codec;
 
 use super::settings::MemberSpec;
@@ -176,7 +176,13 @@ impl Input {
                     (Some(level), _) if rfc6464_to_dbov(level) < skip_below_dbov => {
                         Some(rfc6464_to_dbov(level))
                     }
-                    (_, Codec::Opus) if silk_voice_activity(&frame.data) == Some(false) => {
+                    // The sender's own VAD bit only opens the door: libopus clears it
+                    // on steady sounds (a held note, a tone) after a moment, so once a
+                    // member is talking every frame is decoded until the hangover ends.
+                    (_, Codec::Opus)
+                        if !self.vad.talking()
+                            && silk_voice_activity(&frame.data) == Some(false) =>
+                    {
                         Some(-127.0)
                     }
                     _ => None,
@@ -216,17 +222,28 @@ impl Input {
     fn decode(&mut self, frame: &InFrame, room_rate: u32, counters: &mut MemberCounters) -> bool {
         match frame.codec {
             Codec::Opus => {
+                // libopus has no 32 kHz: such rooms decode at 48 kHz and resample.
+                let decode_rate = if OPUS_RATES.contains(&room_rate) {
+                    room_rate
+                } else {
+                    48_000
+                };
                 if self.decoder.is_none() {
-                    self.decoder = OpusDecoder::new(room_rate).ok();
+                    self.decoder = OpusDecoder::new(decode_rate).ok();
                 }
                 let Some(decoder) = self.decoder.as_mut() else {
                     return false;
                 };
                 counters.decodes += 1;
-                match decoder.decode(&frame.data, &mut self.pcm) {
-                    Ok(n) if n == self.pcm.len() => true,
-                    Ok(_) | Err(_) => false,
+                if decode_rate == room_rate {
+                    return matches!(decoder.decode(&frame.data, &mut self.pcm), Ok(n) if n == self.pcm.len());
                 }
+                let n = self.pcm.len() * decode_rate as usize / room_rate as usize;
+                if !matches!(decoder.decode(&frame.data, &mut self.scratch[..n]), Ok(got) if got == n)
+                {
+                    return false;
+                }
+                self.convert(decode_rate, room_rate, n)
             }
             Codec::L16 => {
                 let n = frame.data.len() / 2;
@@ -238,21 +255,23 @@ impl Input {
                     self.pcm.copy_from_slice(src);
                     return true;
                 }
-                if self
-                    .resampler
-                    .as_ref()
-                    .is_none_or(|(r, _)| *r != frame.rate)
-                {
-                    match Resampler::new(frame.rate, room_rate, n) {
-                        Ok(r) => self.resampler = Some((frame.rate, r)),
-                        Err(_) => return false,
-                    }
-                }
-                match self.resampler.as_mut() {
-                    Some((_, r)) => r.process(&self.scratch[..n], &mut self.pcm).is_ok(),
-                    None => false,
-                }
+                self.convert(frame.rate, room_rate, n)
             }
+        }
+    }
+
+    /// Resamples `scratch[..n]` at `from` into this tick's pcm. The resampler
+    /// is made when a member's rate first shows up or changes, not per tick.
+    fn convert(&mut self, from: u32, room_rate: u32, n: usize) -> bool {
+        if self.resampler.as_ref().is_none_or(|(r, _)| *r != from) {
+            match Resampler::new(from, room_rate, n) {
+                Ok(r) => self.resampler = Some((from, r)),
+                Err(_) => return false,
+            }
+        }
+        match self.resampler.as_mut() {
+            Some((_, r)) => r.process(&self.scratch[..n], &mut self.pcm).is_ok(),
+            None => false,
         }
     }
 

@@ -40,6 +40,11 @@ pub(crate) struct OutStream {
     pub rendered_tick: u64,
 }
 
+/// The mixing gate opens this far below the talk threshold, so soft onsets
+/// are heard while an open microphone's noise floor (-65 dBov and below at the
+/// default -45 dBov threshold) stays out of the mix.
+pub(crate) const GATE_MARGIN_DB: f32 = 15.0;
+
 /// Largest output frame: 60 ms at 48 kHz.
 const MAX_FRAME: usize = 2880;
 /// Opus's own ceiling for one packet.
@@ -254,14 +259,17 @@ impl Room {
             self.emit_for(name, id, vec![]);
         }
 
-        // 2. Who is heard: audible and either talking or loud right now, so the
-        // first frame of an utterance is mixed before the detector has decided.
+        // 2. Who is heard: audible and either talking or near the talk
+        // threshold right now. Mixing does not wait for the detector's
+        // hysteresis, so the frames that trigger it (the first syllable) are
+        // mixed in the tick they arrive: no pre-roll delay is added to anyone.
         let scratch = &mut self.scratch;
         scratch.contributors.clear();
         for (i, m) in self.members.iter_mut().enumerate() {
             m.contributing = false;
             let audible = m.admitted && started && !m.muted && !m.hold && m.coaching.is_none();
-            let gate = m.input.has_audio && (m.talking() || m.input.level_dbov >= m.energy_dbov);
+            let gate = m.input.has_audio
+                && (m.talking() || m.input.level_dbov >= m.energy_dbov - GATE_MARGIN_DB);
             if audible && gate {
                 scratch.contributors.push(i);
             }

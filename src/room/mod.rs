@@ -305,15 +305,18 @@ impl Room {
     pub fn push_frame(&mut self, id: MemberId, frame: InFrame) {
         if let Some(m) = self.member_mut(id) {
             m.counters.frames_in += 1;
-            if matches!(frame.codec, crate::host::Codec::Opus)
-                || frame.rate != m.out_format.rate
-                || m.counters.frames_in == 1
-            {
-                m.out_format = member::Format {
-                    codec: frame.codec,
-                    rate: frame.rate,
-                };
-            }
+            // A member hears what it sends. An Opus sender's rate is a hint; the
+            // encoder needs one libopus supports.
+            let rate = match frame.codec {
+                crate::host::Codec::Opus if !crate::ffi::opus::OPUS_RATES.contains(&frame.rate) => {
+                    48_000
+                }
+                _ => frame.rate,
+            };
+            m.out_format = member::Format {
+                codec: frame.codec,
+                rate,
+            };
             m.counters.dropped += m.input.push(frame);
         }
     }
@@ -403,9 +406,22 @@ impl Room {
             in_gain_db: 0.0,
             out_gain_db: 0.0,
             energy_dbov: settings.vad.threshold_dbov,
-            out_format: Format {
-                codec: crate::host::Codec::L16,
-                rate: settings.rate,
+            // Until the member's first frame shows its format: what the app args
+            // said, else L16 at the room rate. Opus goes out at 48 kHz unless the
+            // room rate is one Opus has.
+            out_format: match spec.out_codec {
+                Some(crate::host::Codec::Opus) => Format {
+                    codec: crate::host::Codec::Opus,
+                    rate: if crate::ffi::opus::OPUS_RATES.contains(&settings.rate) {
+                        settings.rate
+                    } else {
+                        48_000
+                    },
+                },
+                _ => Format {
+                    codec: crate::host::Codec::L16,
+                    rate: settings.rate,
+                },
             },
             limiter: Limiter::new(settings.rate),
             mix: vec![0; self.frame],

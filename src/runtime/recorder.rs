@@ -122,6 +122,8 @@ pub struct Recorder {
     dir: PathBuf,
     /// Closes queued whose events are not out yet.
     closing: Arc<AtomicU64>,
+    /// Recordings running now.
+    open: AtomicU64,
 }
 
 impl Recorder {
@@ -142,13 +144,16 @@ impl Recorder {
             next_id: AtomicU64::new(1),
             dir: dir.to_path_buf(),
             closing: Arc::new(AtomicU64::new(0)),
+            open: AtomicU64::new(0),
         })
     }
 
     /// Manual timer: waits for queued closes so their events are delivered by
     /// the same call, as deterministic as every other event.
+    /// Also waits while recordings run, so with a manual clock the file on disk
+    /// keeps pace with `advance` (the realtime mixer never waits like this).
     pub fn settle(&self) {
-        if self.closing.load(Ordering::Acquire) > 0 {
+        if self.closing.load(Ordering::Acquire) > 0 || self.open.load(Ordering::Acquire) > 0 {
             self.barrier();
         }
     }
@@ -416,6 +421,7 @@ fn open(
             marker,
         })
         .map_err(|_| "the recording thread has stopped".to_string())?;
+    shared.recorder.open.fetch_add(1, Ordering::AcqRel);
     Ok(Recording {
         id,
         tx: shared.recorder.tx.clone(),
@@ -448,6 +454,7 @@ pub fn finish(
         });
     }
     let trim = state.room.first_setter().trim_silence == Some(true);
+    shared.recorder.open.fetch_sub(1, Ordering::AcqRel);
     log::info!(target: "huddle::recording", "room {}: recording {} stops ({reason})", cell.display_name(), rec.path.display());
     shared.recorder.closing.fetch_add(1, Ordering::AcqRel);
     let sent = rec.tx.send(Job::Close {
@@ -507,6 +514,8 @@ fn emit(
 
 struct Open {
     writer: Option<WavRecorder>,
+    /// Samples written since the header last matched the file.
+    unflushed: u64,
     path: PathBuf,
     marker: PathBuf,
     rate: u32,
@@ -546,6 +555,7 @@ fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
                     id,
                     Open {
                         writer,
+                        unflushed: 0,
                         path,
                         marker: marker_path,
                         rate,
@@ -616,7 +626,15 @@ fn write(f: &mut Open, samples: &[i16]) {
     }
     if let Some(w) = f.writer.as_mut() {
         match w.write(samples) {
-            Ok(()) => f.dirty = true,
+            Ok(()) => {
+                f.dirty = true;
+                f.unflushed += samples.len() as u64;
+                // Also by audio time, so a host driving a manual clock faster
+                // than real time still never has more than a second unaccounted.
+                if f.unflushed >= u64::from(f.rate) {
+                    flush(f);
+                }
+            }
             Err(e) => {
                 log::error!(target: "huddle::recording", "{}: write failed: {e}", f.path.display());
                 f.error = Some(e.to_string());
@@ -626,6 +644,7 @@ fn write(f: &mut Open, samples: &[i16]) {
 }
 
 fn flush(f: &mut Open) {
+    f.unflushed = 0;
     if let Some(w) = f.writer.as_mut() {
         if let Err(e) = w.flush_header() {
             if f.error.is_none() {
