@@ -452,7 +452,7 @@ impl Room {
                     .process(&scratch.sum, &mut scratch.everyone);
                 scratch.everyone_tick = tick;
             }
-            sink.record(&scratch.everyone);
+            sink.record(&scratch.everyone, !scratch.contributors.is_empty());
         }
 
         // 6. Advance sounds.

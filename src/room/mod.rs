@@ -29,8 +29,9 @@ use settings::{FirstSetter, MemberSpec, RoomSettings};
 /// recording writer; tests collect it.
 pub trait TickSink {
     fn send_audio(&mut self, member: MemberId, channel: &Channel, frame: &OutFrame<'_>);
-    /// The room mix at the room rate, while a recording runs.
-    fn record(&mut self, pcm: &[i16]);
+    /// The room mix at the room rate, while a recording runs; `speech` says
+    /// whether a member was heard in it (a beep alone is not speech).
+    fn record(&mut self, pcm: &[i16], speech: bool);
 }
 
 /// Recording control the room decides; the runtime owns the files.

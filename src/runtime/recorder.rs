@@ -62,6 +62,7 @@ struct Finish {
     info: EventInfo,
     paused_ms: u64,
     closing: Arc<AtomicU64>,
+    heard_speech: bool,
 }
 
 #[derive(Clone)]
@@ -85,11 +86,14 @@ pub struct Recording {
     paused_at: Option<Instant>,
     paused_ms_total: u64,
     paused_room_ms: Option<u64>,
+    /// Whether any member was heard while recording: a file without is `absent`.
+    heard_speech: bool,
 }
 
 impl Recording {
     /// Never blocks and, once the buffers have cycled, never allocates.
-    pub fn push(&mut self, pcm: &[i16]) {
+    pub fn push(&mut self, pcm: &[i16], speech: bool) {
+        self.heard_speech |= speech;
         if self.gap > 0 {
             match self.tx.try_send(Job::Gap {
                 id: self.id,
@@ -432,6 +436,7 @@ fn open(
         paused_at: None,
         paused_ms_total: 0,
         paused_room_ms: None,
+        heard_speech: false,
     })
 }
 
@@ -466,6 +471,7 @@ pub fn finish(
             info: rec.info.clone(),
             paused_ms: rec.paused_ms_total,
             closing: shared.recorder.closing.clone(),
+            heard_speech: rec.heard_speech,
         }),
     });
     if sent.is_err() {
@@ -670,19 +676,16 @@ fn close(mut f: Open, finish: Finish) {
             .unwrap_or_else(|| "the file could not be created".to_string())),
     };
     let _ = std::fs::remove_file(&f.marker);
-    let mut audible = true;
     let mut kept = samples;
     if finalized.is_ok() {
         match post_process(&f.path, f.rate, finish.trim) {
-            Ok((k, a)) => {
-                kept = k;
-                audible = a;
-            }
+            Ok(k) => kept = k,
             Err(e) => {
                 log::warn!(target: "huddle::recording", "{}: trim skipped: {e}", f.path.display())
             }
         }
     }
+    let audible = finish.heard_speech;
     let (name, status, extra) = match &finalized {
         Ok(_) if !audible => ("recording-absent", "absent", vec![]),
         Ok(_) => ("recording-completed", "completed", vec![]),
@@ -729,17 +732,16 @@ fn close(mut f: Open, finish: Finish) {
     finish.closing.fetch_sub(1, Ordering::AcqRel);
 }
 
-/// Trims leading/trailing silence when asked, and says whether anything was heard.
-fn post_process(path: &Path, rate: u32, trim: bool) -> Result<(u64, bool), String> {
+/// Trims leading/trailing silence when asked; returns the samples kept.
+fn post_process(path: &Path, rate: u32, trim: bool) -> Result<u64, String> {
     let mut reader = hound::WavReader::open(path).map_err(|e| e.to_string())?;
     let samples: Vec<i16> = reader
         .samples::<i16>()
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
     let range = trim_silence(&samples, SILENCE_DBOV, rate);
-    let audible = !range.is_empty();
-    if !trim || !audible || (range.start == 0 && range.end == samples.len()) {
-        return Ok((samples.len() as u64, audible));
+    if !trim || range.is_empty() || (range.start == 0 && range.end == samples.len()) {
+        return Ok(samples.len() as u64);
     }
     let tmp = path.with_extension("trim.tmp");
     let mut w = WavRecorder::create(&tmp, rate, 1).map_err(|e| e.to_string())?;
@@ -747,7 +749,7 @@ fn post_process(path: &Path, rate: u32, trim: bool) -> Result<(u64, bool), Strin
         .map_err(|e| e.to_string())?;
     w.finalize().map_err(|e| e.to_string())?;
     std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
-    Ok((range.len() as u64, true))
+    Ok(range.len() as u64)
 }
 
 #[cfg(test)]

@@ -166,9 +166,9 @@ impl TickSink for HostSink<'_> {
         self.worst_send_us = self.worst_send_us.max(start.elapsed().as_micros() as u64);
     }
 
-    fn record(&mut self, pcm: &[i16]) {
+    fn record(&mut self, pcm: &[i16], speech: bool) {
         if let Some(r) = self.recording.as_deref_mut() {
-            r.push(pcm);
+            r.push(pcm, speech);
         }
     }
 }
