@@ -284,6 +284,13 @@ impl Module {
             let mut rooms = self.shared.rooms.lock().unwrap_or_else(|e| e.into_inner());
             match rooms.get(&key).filter(|c| !c.is_closed()) {
                 Some(c) => (c.clone(), false),
+                None if args.opts.join_only == Some(true) => {
+                    drop(rooms);
+                    return refuse(
+                        cause::UNALLOCATED_NUMBER,
+                        &format!("join-only: room '{}' is not running", args.room),
+                    );
+                }
                 None => {
                     if rooms.len() >= MAX_ROOMS {
                         drop(rooms);

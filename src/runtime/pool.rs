@@ -1,125 +1,149 @@
-//! The realtime mixer pool: a few threads, each ticking its rooms at absolute
-//! deadlines. A room with no members has no deadline and costs nothing; one
-//! room's slow tick delays only the rooms on the same thread, never the host.
+//! The realtime mixer pool: a few threads share one queue of room deadlines
+//! and each takes the earliest due room, ticks it, and puts it back at its
+//! next absolute deadline.
+//!
+//! One shared queue rather than rooms pinned to threads: if the host's
+//! `send_audio` blocks while one room ticks, only that room waits; the other
+//! threads carry every other room on time. A room is never ticked by two
+//! threads at once, because it is out of the queue while it ticks. A room
+//! with no members is not in the queue: it costs nothing.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-use crossbeam::channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 
 use super::logging::{LogSink, Scope};
 use super::module::Shared;
 use super::rooms::{run_tick, RoomCell};
 
-enum Msg {
-    Add(Arc<RoomCell>),
-    Stop,
-}
-
-struct Worker {
-    tx: Sender<Msg>,
-    rooms: Arc<AtomicUsize>,
-    handle: JoinHandle<()>,
-}
-
-pub struct Pool {
-    workers: Vec<Worker>,
-}
-
 /// A tick later than this behind its deadline counts as late.
 const LATE_US: u64 = 2_000;
 
+struct Due {
+    at: Instant,
+    seq: u64,
+    cell: Arc<RoomCell>,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+struct Queue {
+    heap: BinaryHeap<Reverse<Due>>,
+    seq: u64,
+    stop: bool,
+}
+
+struct Schedule {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+impl Schedule {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, q: &mut Queue, at: Instant, cell: Arc<RoomCell>) {
+        q.seq += 1;
+        let seq = q.seq;
+        q.heap.push(Reverse(Due { at, seq, cell }));
+    }
+}
+
+pub struct Pool {
+    schedule: Arc<Schedule>,
+    workers: Vec<JoinHandle<()>>,
+}
+
 impl Pool {
     pub fn start(threads: usize, shared: Arc<Shared>, sink: Arc<LogSink>) -> Pool {
+        let schedule = Arc::new(Schedule {
+            queue: Mutex::new(Queue {
+                heap: BinaryHeap::new(),
+                seq: 0,
+                stop: false,
+            }),
+            wake: Condvar::new(),
+        });
         let workers = (0..threads.clamp(1, 256))
             .filter_map(|i| {
-                let (tx, rx) = unbounded();
-                let rooms = Arc::new(AtomicUsize::new(0));
-                let (s, k, r) = (shared.clone(), sink.clone(), rooms.clone());
+                let (s, k, sh) = (schedule.clone(), sink.clone(), shared.clone());
                 std::thread::Builder::new()
                     .name(format!("huddle-mix-{i}"))
                     .spawn(move || {
                         let _scope = Scope::enter(&k);
-                        run(rx, s, r);
+                        run(&s, &sh);
                     })
                     .map_err(|e| log::error!(target: "huddle::mixer", "could not start mixer thread {i}: {e}"))
                     .ok()
-                    .map(|handle| Worker { tx, rooms, handle })
             })
             .collect();
-        Pool { workers }
+        Pool { schedule, workers }
     }
 
-    /// Gives the room to the thread with the fewest rooms.
+    /// Schedules a new room's first tick one interval from now.
     pub fn add(&self, cell: Arc<RoomCell>) {
-        if let Some(w) = self
-            .workers
-            .iter()
-            .min_by_key(|w| w.rooms.load(Ordering::Relaxed))
-        {
-            w.rooms.fetch_add(1, Ordering::Relaxed);
-            let _ = w.tx.send(Msg::Add(cell));
-        }
+        let at = Instant::now() + Duration::from_millis(cell.interval_ms);
+        let mut q = self.schedule.lock();
+        self.schedule.push(&mut q, at, cell);
+        drop(q);
+        self.schedule.wake.notify_one();
     }
 
     pub fn stop(self) {
-        for w in &self.workers {
-            let _ = w.tx.send(Msg::Stop);
-        }
+        self.schedule.lock().stop = true;
+        self.schedule.wake.notify_all();
         for w in self.workers {
-            let _ = w.handle.join();
+            let _ = w.join();
         }
     }
 }
 
-fn run(rx: Receiver<Msg>, shared: Arc<Shared>, count: Arc<AtomicUsize>) {
-    // (deadline, sequence to break ties, room)
-    let mut heap: BinaryHeap<Reverse<(Instant, u64, usize)>> = BinaryHeap::new();
-    let mut rooms: std::collections::HashMap<usize, Arc<RoomCell>> =
-        std::collections::HashMap::new();
-    let mut seq = 0u64;
+fn run(schedule: &Schedule, shared: &Shared) {
     loop {
-        let now = Instant::now();
-        let wait = heap
-            .peek()
-            .map(|Reverse((due, _, _))| due.saturating_duration_since(now));
-        let msg = match wait {
-            Some(d) if d.is_zero() => None,
-            Some(d) => match rx.recv_timeout(d) {
-                Ok(m) => Some(m),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return,
-            },
-            None => match rx.recv() {
-                Ok(m) => Some(m),
-                Err(_) => return,
-            },
-        };
-        match msg {
-            Some(Msg::Stop) => return,
-            Some(Msg::Add(cell)) => {
-                let id = Arc::as_ptr(&cell) as usize;
-                let due = Instant::now() + Duration::from_millis(cell.interval_ms);
-                seq += 1;
-                heap.push(Reverse((due, seq, id)));
-                rooms.insert(id, cell);
-                continue;
+        let due = {
+            let mut q = schedule.lock();
+            loop {
+                if q.stop {
+                    return;
+                }
+                let now = Instant::now();
+                match q.heap.peek() {
+                    Some(Reverse(d)) if d.at <= now => break q.heap.pop().map(|Reverse(d)| d),
+                    Some(Reverse(d)) => {
+                        let wait = d.at - now;
+                        q = schedule
+                            .wake
+                            .wait_timeout(q, wait)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0;
+                    }
+                    None => q = schedule.wake.wait(q).unwrap_or_else(|e| e.into_inner()),
+                }
             }
-            None => {}
-        }
-        let Some(Reverse((due, _, id))) = heap.pop() else {
+        };
+        let Some(Due { at, cell, .. }) = due else {
             continue;
         };
-        let Some(cell) = rooms.get(&id).cloned() else {
-            continue;
-        };
-        let lateness = Instant::now().saturating_duration_since(due).as_micros() as u64;
-        let room_ms = shared.now_ms_at(due);
-        let alive = run_tick(&cell, room_ms, &*shared.host, &shared);
+        let lateness = Instant::now().saturating_duration_since(at).as_micros() as u64;
+        let alive = run_tick(&cell, shared.now_ms_at(at), &*shared.host, shared);
         {
             let mut state = cell.lock();
             state.stats.worst_lateness_us = state.stats.worst_lateness_us.max(lateness);
@@ -129,18 +153,18 @@ fn run(rx: Receiver<Msg>, shared: Arc<Shared>, count: Arc<AtomicUsize>) {
         }
         if alive {
             let interval = Duration::from_millis(cell.interval_ms);
-            let mut next = due + interval;
-            // Far behind (a stalled host, a suspended VM): skip ahead rather
-            // than burst ticks to catch up; the media clock stays on the grid.
+            let mut next = at + interval;
+            // Far behind (a stalled host, a suspended VM): skip ahead on the
+            // grid rather than burst ticks to catch up.
             let now = Instant::now();
             while next + interval * 5 < now {
                 next += interval;
             }
-            seq += 1;
-            heap.push(Reverse((next, seq, id)));
+            let mut q = schedule.lock();
+            schedule.push(&mut q, next, cell);
+            drop(q);
+            schedule.wake.notify_one();
         } else {
-            rooms.remove(&id);
-            count.fetch_sub(1, Ordering::Relaxed);
             shared.forget_room(&cell);
         }
     }
