@@ -8,6 +8,8 @@ pub mod limiter;
 pub mod mix;
 pub mod opus_packet;
 pub mod resample;
+#[cfg(test)]
+pub(crate) mod test_signal;
 pub mod tone;
 pub mod vad;
 pub mod wav;

@@ -100,20 +100,7 @@ pub fn sine(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Goertzel power at `freq`, normalised so a sine of amplitude A gives A.
-    fn goertzel_amp(x: &[i16], freq: f64, rate: f64) -> f64 {
-        let w = 2.0 * std::f64::consts::PI * freq / rate;
-        let c = 2.0 * w.cos();
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for &v in x {
-            let s0 = f64::from(v) + c * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        let power = s1 * s1 + s2 * s2 - c * s1 * s2;
-        2.0 * power.sqrt() / x.len() as f64
-    }
+    use crate::audio::test_signal::goertzel_amp;
 
     fn rms_db(x: &[i16]) -> f64 {
         let e: f64 = x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len() as f64;

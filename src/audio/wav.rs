@@ -350,6 +350,7 @@ pub fn trim_silence(samples: &[i16], threshold_dbov: f32, rate: u32) -> Range<us
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audio::test_signal::goertzel_amp;
     use std::f64::consts::PI;
     use std::process::Command;
 
@@ -357,18 +358,6 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("huddle-wav-{}", std::process::id()));
         fs::create_dir_all(&dir).expect("temp dir");
         dir.join(name)
-    }
-
-    fn goertzel_amp(x: &[i16], freq: f64, rate: f64) -> f64 {
-        let w = 2.0 * PI * freq / rate;
-        let c = 2.0 * w.cos();
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for &v in x {
-            let s0 = f64::from(v) + c * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        2.0 * (s1 * s1 + s2 * s2 - c * s1 * s2).sqrt() / x.len() as f64
     }
 
     /// Asks Python's `wave` module for (channels, rate, sampwidth, frames,

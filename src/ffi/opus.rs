@@ -286,24 +286,13 @@ impl Drop for OpusEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audio::test_signal::goertzel_amp;
     use std::f64::consts::PI;
 
     fn tone(rate: u32, n: usize, freq: f64, amp: f64, start: usize) -> Vec<i16> {
         (start..start + n)
             .map(|i| (amp * (2.0 * PI * freq * i as f64 / f64::from(rate)).sin()) as i16)
             .collect()
-    }
-
-    fn goertzel_amp(x: &[i16], freq: f64, rate: f64) -> f64 {
-        let w = 2.0 * PI * freq / rate;
-        let c = 2.0 * w.cos();
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for &v in x {
-            let s0 = f64::from(v) + c * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        2.0 * (s1 * s1 + s2 * s2 - c * s1 * s2).sqrt() / x.len() as f64
     }
 
     #[test]
