@@ -757,6 +757,7 @@ impl Room {
             }
         }
         let end_on_exit = self.members[idx].spec.end_on_exit && was_admitted;
+        let call_id = self.members[idx].spec.call_id.clone();
         self.members.remove(idx);
         for m in self.members.iter_mut() {
             m.no_hear.retain(|x| *x != id);
@@ -766,18 +767,27 @@ impl Room {
         }
         self.players.retain(|p| p.only != Some(id));
         if end_on_exit && !self.ended {
-            let who = self.call_id_of_removed(id);
-            self.end("participant-with-end-conference-on-exit-left", who);
+            self.end("participant-with-end-conference-on-exit-left", call_id);
         } else if was_admitted && self.member_count() == 0 && !self.ended {
             self.end("last-participant-left", String::new());
         } else if self.members.is_empty() && !self.ended {
-            // Only callers who never got in: no conference to end, just go.
-            self.ended = true;
+            // Only callers who never got in: no conference to end, just go,
+            // unless recent wrong PINs must be remembered (see `linger_over`).
+            self.linger_over(self.now_ms);
         }
     }
 
-    fn call_id_of_removed(&self, _id: MemberId) -> String {
-        String::new()
+    /// A room nobody got into stays while its PIN failure window holds
+    /// failures: ending it would forget them, and a guesser calling into an
+    /// empty room again and again would meet a fresh limit every time.
+    fn linger_over(&mut self, now_ms: u64) {
+        if self.members.is_empty()
+            && !self.started
+            && !self.ended
+            && self.failures.count(now_ms) == 0
+        {
+            self.ended = true;
+        }
     }
 
     /// Ends the conference: every remaining leg is hung up.
@@ -1370,6 +1380,9 @@ impl Room {
             .collect();
         for id in due {
             self.finish_pin_or_hangup(id, now_ms);
+        }
+        if self.members.is_empty() {
+            self.linger_over(now_ms);
         }
     }
 }
