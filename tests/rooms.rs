@@ -636,3 +636,21 @@ fn a_guarded_room_nobody_entered_is_forgotten_once_its_failures_expire() {
         h.api("list")
     );
 }
+
+#[test]
+fn mintwo_ends_the_room_when_fewer_than_two_remain() {
+    let h = Harness::new("");
+    let _a = h.join("a", "pair+flags{mintwo}").unwrap();
+    let b = h.join("b", "pair").unwrap();
+    let c = h.join("c", "pair").unwrap();
+    h.hangup(&c);
+    assert!(h.events_named("conference-end").is_empty(), "two remain");
+    h.hangup(&b);
+    let end = h.events_named("conference-end");
+    assert_eq!(end.len(), 1);
+    assert_eq!(
+        field(&end[0], "ReasonConferenceEnded"),
+        Some("fewer-than-two-participants")
+    );
+    assert_eq!(h.hangups(), [("a".to_string(), 16)]);
+}

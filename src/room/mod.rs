@@ -231,6 +231,8 @@ pub struct Room {
     locked: bool,
     announce: bool,
     mute_non_moderators: bool,
+    /// A `mintwo` member got in: end when fewer than two remain.
+    end_below_two: bool,
     seq: u64,
     outputs: VecDeque<Output>,
     first: FirstSetter,
@@ -261,6 +263,7 @@ impl Room {
             locked: false,
             announce,
             mute_non_moderators,
+            end_below_two: false,
             seq: 0,
             outputs: VecDeque::new(),
             first: FirstSetter::default(),
@@ -633,6 +636,7 @@ impl Room {
             m.spec.start_on_enter = false;
         }
         let beep = m.spec.beep;
+        self.end_below_two |= m.spec.min_two;
         self.last_joined = Some(id);
         let first_admitted = self.member_count() == 1;
         if first_admitted && (self.settings.auto_record) && self.settings.recording_enabled {
@@ -770,6 +774,8 @@ impl Room {
             self.end("participant-with-end-conference-on-exit-left", call_id);
         } else if was_admitted && self.member_count() == 0 && !self.ended {
             self.end("last-participant-left", String::new());
+        } else if was_admitted && self.end_below_two && self.member_count() < 2 && !self.ended {
+            self.end("fewer-than-two-participants", String::new());
         } else if self.members.is_empty() && !self.ended {
             // Only callers who never got in: no conference to end, just go,
             // unless recent wrong PINs must be remembered (see `linger_over`).
