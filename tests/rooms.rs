@@ -358,10 +358,17 @@ fn moderator_mutes_and_unmutes_all_non_moderators() {
     assert!(h.hears("m", A, 500) < SILENT);
     assert!(h.hears("m", B, 500) < SILENT);
     assert!(h.hears("a", C, 500) > AUDIBLE, "the moderator still speaks");
-    // A non-moderator cannot unmute itself while mute-non-moderators is on.
+    // A non-moderator cannot unmute itself while mute-non-moderators is on,
+    // and hears the refusal tone (350 Hz) saying so.
+    h.clear_heard();
     h.dtmf(&a, "0");
     h.advance(2_100);
     assert!(h.events_named("participant-unmute").is_empty());
+    assert!(
+        tone_amplitude(&h.heard("a").pcm, 350.0, RATE) > 100.0,
+        "a hears the refusal"
+    );
+    assert!(tone_amplitude(&h.heard("b").pcm, 350.0, RATE) < 10.0);
     h.talk(&[(&a, A)], 600);
     assert!(h.hears("m", A, 400) < SILENT);
     h.dtmf(&m, "*90");

@@ -1150,14 +1150,15 @@ impl Room {
         actor: Option<MemberId>,
     ) -> Result<(), CommandError> {
         let mute_nm = self.mute_non_moderators;
-        let (muted_prompt, unmuted_prompt) = (
+        let (muted_prompt, unmuted_prompt, refused_prompt) = (
             self.settings.sounds.muted.clone(),
             self.settings.sounds.unmuted.clone(),
+            self.settings.sounds.refused.clone(),
         );
         let m = self.member_mut(id).ok_or(CommandError::UnknownMember(id))?;
         if !muted && mute_nm && !m.moderator && actor == Some(id) {
-            let refuse = m.spec.clone();
-            let _ = refuse;
+            // The caller pressed a key: tell them it did nothing.
+            m.queue_prompt(&refused_prompt);
             return Err(CommandError::Refused(
                 "mute-non-moderators is on: only a moderator can unmute you".to_string(),
             ));
