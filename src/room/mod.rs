@@ -232,6 +232,8 @@ pub struct Room {
     locked: bool,
     announce: bool,
     mute_non_moderators: bool,
+    /// A `mintwo` member got in: end when fewer than two remain.
+    end_below_two: bool,
     seq: u64,
     outputs: VecDeque<Output>,
     first: FirstSetter,
@@ -262,6 +264,7 @@ impl Room {
             locked: false,
             announce,
             mute_non_moderators,
+            end_below_two: false,
             seq: 0,
             outputs: VecDeque::new(),
             first: FirstSetter::default(),
@@ -650,6 +653,7 @@ impl Room {
             m.spec.start_on_enter = false;
         }
         let beep = m.spec.beep;
+        self.end_below_two |= m.spec.min_two;
         self.last_joined = Some(id);
         let first_admitted = self.member_count() == 1;
         if first_admitted && (self.settings.auto_record) && self.settings.recording_enabled {
@@ -774,6 +778,7 @@ impl Room {
             }
         }
         let end_on_exit = self.members[idx].spec.end_on_exit && was_admitted;
+        let call_id = self.members[idx].spec.call_id.clone();
         self.members.remove(idx);
         for m in self.members.iter_mut() {
             m.no_hear.retain(|x| *x != id);
@@ -783,18 +788,29 @@ impl Room {
         }
         self.players.retain(|p| p.only != Some(id));
         if end_on_exit && !self.ended {
-            let who = self.call_id_of_removed(id);
-            self.end("participant-with-end-conference-on-exit-left", who);
+            self.end("participant-with-end-conference-on-exit-left", call_id);
         } else if was_admitted && self.member_count() == 0 && !self.ended {
             self.end("last-participant-left", String::new());
+        } else if was_admitted && self.end_below_two && self.member_count() < 2 && !self.ended {
+            self.end("fewer-than-two-participants", String::new());
         } else if self.members.is_empty() && !self.ended {
-            // Only callers who never got in: no conference to end, just go.
-            self.ended = true;
+            // Only callers who never got in: no conference to end, just go,
+            // unless recent wrong PINs must be remembered (see `linger_over`).
+            self.linger_over(self.now_ms);
         }
     }
 
-    fn call_id_of_removed(&self, _id: MemberId) -> String {
-        String::new()
+    /// A room nobody got into stays while its PIN failure window holds
+    /// failures: ending it would forget them, and a guesser calling into an
+    /// empty room again and again would meet a fresh limit every time.
+    fn linger_over(&mut self, now_ms: u64) {
+        if self.members.is_empty()
+            && !self.started
+            && !self.ended
+            && self.failures.count(now_ms) == 0
+        {
+            self.ended = true;
+        }
     }
 
     /// Ends the conference: every remaining leg is hung up.
@@ -1151,14 +1167,15 @@ impl Room {
         actor: Option<MemberId>,
     ) -> Result<(), CommandError> {
         let mute_nm = self.mute_non_moderators;
-        let (muted_prompt, unmuted_prompt) = (
+        let (muted_prompt, unmuted_prompt, refused_prompt) = (
             self.settings.sounds.muted.clone(),
             self.settings.sounds.unmuted.clone(),
+            self.settings.sounds.refused.clone(),
         );
         let m = self.member_mut(id).ok_or(CommandError::UnknownMember(id))?;
         if !muted && mute_nm && !m.moderator && actor == Some(id) {
-            let refuse = m.spec.clone();
-            let _ = refuse;
+            // The caller pressed a key: tell them it did nothing.
+            m.queue_prompt(&refused_prompt);
             return Err(CommandError::Refused(
                 "mute-non-moderators is on: only a moderator can unmute you".to_string(),
             ));
@@ -1387,6 +1404,9 @@ impl Room {
             .collect();
         for id in due {
             self.finish_pin_or_hangup(id, now_ms);
+        }
+        if self.members.is_empty() {
+            self.linger_over(now_ms);
         }
     }
 }

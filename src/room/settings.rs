@@ -109,6 +109,9 @@ pub struct MemberSpec {
     pub hold: bool,
     pub start_on_enter: bool,
     pub end_on_exit: bool,
+    /// `mintwo`: once this member is in, the room ends when fewer than two
+    /// members remain.
+    pub min_two: bool,
     pub beep: Beep,
     /// Call id of the member this one coaches.
     pub coach: Option<String>,

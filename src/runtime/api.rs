@@ -421,6 +421,10 @@ fn flags(m: &MemberView) -> String {
 }
 
 /// `id;channel;call_id;from;name;flags;volume_in;volume_out;energy;codec/rate`
+///
+/// `flags` are `|`-joined, in this order: `pin-entry` (not admitted yet),
+/// `hear`, `speak`, `talking`, `hold`, `moderator`, `coach`. Volumes are
+/// signed whole dB, energy whole dBov, e.g. `1;a;CA-a;+1555a;a;hear|speak;+0;+0;-45;L16/16000`.
 fn member_line(m: &MemberView) -> String {
     format!(
         "{};{};{};{};{};{};{:+.0};{:+.0};{:.0};{}/{}",
@@ -442,6 +446,17 @@ fn run_time_s(module: &Module, started: Option<u64>) -> u64 {
     started.map_or(0, |s| module.now_ms().saturating_sub(s) / 1000)
 }
 
+/// One room in `list` / `list <room>` text output. The format is stable
+/// (scripts parse it; tests/api.rs pins it):
+///
+/// ```text
+/// <account/name|name> members=<n> started=yes|no locked=yes|no recording=off|on|paused rate=<Hz> runtime=<s>s
+/// ```
+///
+/// `list` prints `<n> room(s)` then one such line per room, sorted by account
+/// then name; `list <room>` prints the room line, then one [`member_line`]
+/// per member (admitted or still entering a PIN) in join order. `count`
+/// prints the admitted members of one room or of all rooms as a bare number.
 fn room_line(module: &Module, cell: &RoomCell) -> String {
     let state = cell.lock();
     let r = &state.room;

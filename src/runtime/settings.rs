@@ -155,6 +155,7 @@ pub fn member_spec(
         hold: o.hold == Some(true),
         start_on_enter: o.start_conference_on_enter.unwrap_or(true),
         end_on_exit: o.end_conference_on_exit == Some(true),
+        min_two: o.min_two == Some(true),
         beep: match o.beep {
             Some(app_args::Beep::False) => Beep::None,
             Some(app_args::Beep::OnEnter) => Beep::OnEnter,

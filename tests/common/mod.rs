@@ -314,3 +314,103 @@ pub fn rms(samples: &[i16]) -> f64 {
 pub fn frame(rate: u32, interval_ms: u32) -> usize {
     (rate * interval_ms / 1000) as usize
 }
+
+// ---- Helpers for the room and API tests (rooms.rs, api.rs, config_rooms.rs).
+
+/// The default profile's rate and interval, which most tests run at.
+pub const RATE: u32 = 16000;
+pub const TICK_MS: u64 = 20;
+
+/// A field of an event, if present.
+pub fn field<'a>(e: &'a Event, key: &str) -> Option<&'a str> {
+    e.fields
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Amplitude of a sine of `freq` in `samples` (Goertzel power → peak
+/// amplitude: a sine of amplitude A over n samples has power (A·n/2)²).
+pub fn tone_amplitude(samples: &[i16], freq: f64, rate: u32) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    2.0 * goertzel(samples, freq, rate).sqrt() / samples.len() as f64
+}
+
+/// A mono 16-bit WAV, written with hound (independent of huddle's reader).
+pub fn write_wav(path: &Path, rate: u32, samples: &[i16]) {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for s in samples {
+        w.write_sample(*s).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// A WAV of a steady tone, `secs` long.
+pub fn write_tone_wav(path: &Path, rate: u32, freq: f64, secs: f64, amplitude: f64) {
+    let mut phase = 0.0;
+    let n = (rate as f64 * secs) as usize;
+    write_wav(path, rate, &sine(freq, rate, n, amplitude, &mut phase));
+}
+
+impl Harness {
+    /// Every voice sends its tone (amplitude 8000, phase continuous in room
+    /// time) for `ms`, one 20 ms frame per tick, while the clock advances.
+    pub fn talk(&self, voices: &[(&MemberPort, f64)], ms: u64) {
+        let n = frame(RATE, TICK_MS as u32);
+        for _ in 0..ms / TICK_MS {
+            let t0 = self.module.now_ms() * RATE as u64 / 1000;
+            for (port, freq) in voices {
+                let mut phase = 2.0 * std::f64::consts::PI * freq * t0 as f64 / RATE as f64;
+                self.send_l16(port, &sine(*freq, RATE, n, 8000.0, &mut phase), RATE);
+            }
+            self.advance(TICK_MS);
+        }
+    }
+
+    /// The last `ms` of what `channel` heard (at the rate it was sent).
+    pub fn tail(&self, channel: &str, ms: u64) -> Vec<i16> {
+        let h = self.heard(channel);
+        let rate = if h.rate == 0 { RATE } else { h.rate };
+        let n = (rate as u64 * ms / 1000) as usize;
+        h.pcm[h.pcm.len().saturating_sub(n)..].to_vec()
+    }
+
+    /// Amplitude of `freq` in the last `ms` `channel` heard.
+    pub fn hears(&self, channel: &str, freq: f64, ms: u64) -> f64 {
+        let h = self.heard(channel);
+        let rate = if h.rate == 0 { RATE } else { h.rate };
+        tone_amplitude(&self.tail(channel, ms), freq, rate)
+    }
+
+    /// Events of one name whose MemberId field is `id`.
+    pub fn member_events(&self, name: &str, id: u32) -> Vec<Event> {
+        self.events_named(name)
+            .into_iter()
+            .filter(|e| field(e, "MemberId") == Some(id.to_string().as_str()))
+            .collect()
+    }
+
+    /// A caller of an account.
+    pub fn caller_in(channel: &str, account: &str) -> CallerInfo {
+        CallerInfo {
+            account: account.to_string(),
+            ..Self::caller(channel)
+        }
+    }
+
+    /// Whether a log line contains `needle`.
+    pub fn logged(&self, needle: &str) -> bool {
+        self.logs().iter().any(|l| l.contains(needle))
+    }
+}
