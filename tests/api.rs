@@ -302,7 +302,7 @@ fn play_to_the_room_or_one_member_and_stop() {
 
 #[test]
 fn record_start_pause_resume_stop() {
-    let (h, _p) = three();
+    let (h, p) = three();
     ok(&h, "record r start");
     h.advance(200);
     assert_eq!(json(&h, "json list r")["result"]["recording"], "on");
@@ -313,7 +313,7 @@ fn record_start_pause_resume_stop() {
     assert_eq!(err_code(&h.api("record r pause")).1, 101);
     ok(&h, "record r resume");
     assert_eq!(json(&h, "json list r")["result"]["recording"], "on");
-    h.advance(200);
+    talk3(&h, &p, 200);
     ok(&h, "record r stop");
     h.advance(100);
     assert_eq!(json(&h, "json list r")["result"]["recording"], "off");
