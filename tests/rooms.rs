@@ -661,3 +661,71 @@ fn mintwo_ends_the_room_when_fewer_than_two_remain() {
     );
     assert_eq!(h.hangups(), [("a".to_string(), 16)]);
 }
+
+#[test]
+fn a_ghost_is_not_counted_and_not_announced() {
+    let h = Harness::new("");
+    let a = h.join("a", "r").unwrap();
+    let g = h.join("g", "r+flags{ghost}").unwrap();
+    assert!(
+        !h.event_names().contains(&"conference-start".to_string()),
+        "a ghost does not make the second member"
+    );
+    let b = h.join("b", "r").unwrap();
+    assert!(h.event_names().contains(&"conference-start".to_string()));
+    assert_eq!(json_list(&h, "r")["members"], 2, "the ghost is not counted");
+    h.talk(&[(&a, A), (&g, B)], 400);
+    assert!(
+        h.hears("b", B, 200) > AUDIBLE,
+        "a ghost still talks and is heard"
+    );
+    h.clear_heard();
+    h.hangup(&g);
+    h.talk(&[(&a, A)], 400);
+    // The exit tone (784 Hz) is not played for a ghost.
+    assert!(
+        h.hears("b", 784.0, 400) < SILENT,
+        "no exit beep for a ghost"
+    );
+    let _ = b;
+}
+
+#[test]
+fn kick_plays_the_kicked_prompt_then_hangs_up() {
+    let h = Harness::new("[profiles.default.sounds]\nkicked = \"kicked.wav\"\n");
+    write_tone_wav(&h.dir.join("sounds/kicked.wav"), RATE, D, 0.5, 6000.0);
+    let a = h.join("a", "{beep=false}r").unwrap();
+    let b = h.join("b", "{beep=false}r").unwrap();
+    h.talk(&[(&a, A), (&b, B)], 200);
+    assert!(h.api("kick r 2").starts_with("+OK"));
+    assert_eq!(h.events_named("participant-kick").len(), 1);
+    assert!(h.hangups().is_empty(), "not yet: the prompt plays first");
+    h.clear_heard();
+    h.talk(&[(&a, A), (&b, B)], 300);
+    assert!(
+        h.hears("b", D, 300) > AUDIBLE,
+        "the kicked member hears the prompt"
+    );
+    assert!(h.hears("b", A, 300) < SILENT, "and no longer the room");
+    assert!(h.hears("a", B, 300) < SILENT, "and is no longer heard");
+    h.talk(&[(&a, A)], 300);
+    assert_eq!(
+        h.hangups(),
+        [("b".to_string(), 16)],
+        "hung up once the prompt ended"
+    );
+    let leave = h.events_named("participant-leave");
+    assert_eq!(leave.last().unwrap().get("Reason"), Some("kicked"));
+}
+
+#[test]
+fn a_room_nobody_entered_reports_no_conference_end() {
+    let h = Harness::new(PIN_ROOM);
+    let p = h.join("a", "pinroom").unwrap();
+    h.dtmf(&p, "0000#");
+    h.hangup(&p);
+    h.shutdown();
+    let names = h.event_names();
+    assert!(names.contains(&"pin-failed".to_string()));
+    assert!(!names.contains(&"conference-end".to_string()), "{names:?}");
+}

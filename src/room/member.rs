@@ -336,6 +336,8 @@ pub(crate) struct Member {
     pub counters: MemberCounters,
     /// Members this one must not hear (relations).
     pub no_hear: Vec<MemberId>,
+    /// Kicked: hears the kicked prompt, then is hung up at this time.
+    pub leaving_at_ms: Option<u64>,
 }
 
 impl Member {

@@ -231,6 +231,7 @@ impl Room {
         self.counters.ticks += 1;
         let tick = self.counters.ticks;
         self.pin_timeouts(now_ms);
+        self.kicked_done(now_ms);
         if self.ended {
             return;
         }
@@ -267,7 +268,12 @@ impl Room {
         scratch.contributors.clear();
         for (i, m) in self.members.iter_mut().enumerate() {
             m.contributing = false;
-            let audible = m.admitted && started && !m.muted && !m.hold && m.coaching.is_none();
+            let audible = m.admitted
+                && started
+                && !m.muted
+                && !m.hold
+                && m.coaching.is_none()
+                && m.leaving_at_ms.is_none();
             let gate = m.input.has_audio
                 && (m.talking() || m.input.level_dbov >= m.energy_dbov - GATE_MARGIN_DB);
             if audible && gate {
@@ -321,7 +327,8 @@ impl Room {
             let source = {
                 let m = &self.members[idx];
                 let contributes = m.contributing;
-                if !m.admitted {
+                // Entering a PIN or being shown out: only their own prompts.
+                if !m.admitted || m.leaving_at_ms.is_some() {
                     if m.prompts.is_empty() {
                         Source::Silence
                     } else {
@@ -480,7 +487,7 @@ impl Room {
         let scratch = &mut self.scratch;
         let mix = &mut m.mix;
         let waiting = !m.admitted || m.hold || !started;
-        if !m.admitted {
+        if !m.admitted || m.leaving_at_ms.is_some() {
             mix.fill(0);
         } else if waiting {
             match m

@@ -234,6 +234,8 @@ pub struct Room {
     mute_non_moderators: bool,
     /// A `mintwo` member got in: end when fewer than two remain.
     end_below_two: bool,
+    /// Someone was admitted: there is a conference to end.
+    ever_admitted: bool,
     seq: u64,
     outputs: VecDeque<Output>,
     first: FirstSetter,
@@ -265,6 +267,7 @@ impl Room {
             announce,
             mute_non_moderators,
             end_below_two: false,
+            ever_admitted: false,
             seq: 0,
             outputs: VecDeque::new(),
             first: FirstSetter::default(),
@@ -360,8 +363,13 @@ impl Room {
         &self.first
     }
 
+    /// Members in the conference, as `ParticipantCount` and the limits count
+    /// them: ghosts are not counted.
     pub fn member_count(&self) -> usize {
-        self.members.iter().filter(|m| m.admitted).count()
+        self.members
+            .iter()
+            .filter(|m| m.admitted && !m.spec.ghost)
+            .count()
     }
 
     pub fn members(&self) -> Vec<MemberView> {
@@ -438,6 +446,7 @@ impl Room {
             pin: None,
             counters: MemberCounters::default(),
             no_hear: Vec::new(),
+            leaving_at_ms: None,
             spec,
         };
         self.members.push(member);
@@ -652,8 +661,9 @@ impl Room {
         if wait_for_host && !m.moderator {
             m.spec.start_on_enter = false;
         }
-        let beep = m.spec.beep;
+        let (beep, ghost) = (m.spec.beep, m.spec.ghost);
         self.end_below_two |= m.spec.min_two;
+        self.ever_admitted = true;
         self.last_joined = Some(id);
         let first_admitted = self.member_count() == 1;
         if first_admitted && (self.settings.auto_record) && self.settings.recording_enabled {
@@ -663,7 +673,7 @@ impl Room {
         if coaching.is_some() {
             self.emit_for("participant-coach", id, vec![]);
         }
-        if self.announce && beep.on_enter() && self.started {
+        if self.announce && beep.on_enter() && self.started && !ghost {
             let tone = self.settings.sounds.enter.clone();
             self.play_room(tone, Some(id));
         }
@@ -706,7 +716,11 @@ impl Room {
         if self.started || self.ended {
             return;
         }
-        let admitted: Vec<&Member> = self.members.iter().filter(|m| m.admitted).collect();
+        let admitted: Vec<&Member> = self
+            .members
+            .iter()
+            .filter(|m| m.admitted && !m.spec.ghost)
+            .collect();
         if admitted.len() >= 2 && admitted.iter().any(|m| m.spec.start_on_enter) {
             self.started = true;
             self.started_ms = Some(now_ms);
@@ -766,13 +780,13 @@ impl Room {
                 self.members[idx].input.reset_vad();
                 self.emit_for("participant-speech-stop", id, vec![]);
             }
-            let beep = self.members[idx].spec.beep;
+            let (beep, ghost) = (self.members[idx].spec.beep, self.members[idx].spec.ghost);
             self.emit_for(
                 "participant-leave",
                 id,
                 vec![("Reason", reason.to_string())],
             );
-            if self.announce && beep.on_exit() && self.started {
+            if self.announce && beep.on_exit() && self.started && !ghost {
                 let tone = self.settings.sounds.exit.clone();
                 self.play_room(tone, Some(id));
             }
@@ -814,6 +828,40 @@ impl Room {
     }
 
     /// Ends the conference: every remaining leg is hung up.
+    /// The kicked member hears the kicked prompt, is no longer heard, and is
+    /// hung up when the prompt ends (at once when there is no prompt).
+    fn kick(&mut self, id: MemberId) {
+        let now = self.now_ms;
+        let (sound, rate) = (
+            self.settings.sounds.kicked.clone(),
+            u64::from(self.settings.rate),
+        );
+        match (sound, self.member_mut(id)) {
+            (Some(sound), Some(m)) => {
+                m.prompts.clear();
+                m.queue_prompt(&Some(sound.clone()));
+                m.leaving_at_ms = Some(now + sound.len() as u64 * 1000 / rate.max(1));
+                if m.input.reset_vad() {
+                    self.emit_for("participant-speech-stop", id, vec![]);
+                }
+            }
+            _ => self.hang_up(id, cause::NORMAL_CLEARING, "kicked"),
+        }
+    }
+
+    /// Hangs up kicked members whose prompt has played (called by the tick).
+    fn kicked_done(&mut self, now_ms: u64) {
+        let due: Vec<MemberId> = self
+            .members
+            .iter()
+            .filter(|m| m.leaving_at_ms.is_some_and(|t| now_ms >= t))
+            .map(|m| m.id)
+            .collect();
+        for id in due {
+            self.hang_up(id, cause::NORMAL_CLEARING, "kicked");
+        }
+    }
+
     fn end(&mut self, reason: &str, ended_by: String) {
         self.stop_recording("conference-end");
         self.ended = true;
@@ -821,11 +869,14 @@ impl Room {
         for id in ids {
             self.hang_up(id, cause::NORMAL_CLEARING, reason);
         }
-        let mut fields = vec![("ReasonConferenceEnded", reason.to_string())];
-        if !ended_by.is_empty() {
-            fields.push(("CallSidEndingConference", ended_by));
+        // A room nobody ever got into had no conference to end.
+        if self.ever_admitted {
+            let mut fields = vec![("ReasonConferenceEnded", reason.to_string())];
+            if !ended_by.is_empty() {
+                fields.push(("CallSidEndingConference", ended_by));
+            }
+            self.emit("conference-end", fields);
         }
-        self.emit("conference-end", fields);
     }
 
     /// Removes a member huddle decided to drop and tells the host to hang up.
@@ -905,10 +956,8 @@ impl Room {
             }
             Command::Unhold(t) => self.each(t, |room, id| room.set_hold(id, false, None)),
             Command::Kick(t) => self.each(t, |room, id| {
-                let kicked = room.settings.sounds.kicked.clone();
-                let _ = kicked;
                 room.emit_for("participant-kick", id, vec![]);
-                room.hang_up(id, cause::NORMAL_CLEARING, "kicked");
+                room.kick(id);
                 Ok(())
             }),
             Command::Hup(t) => self.each(t, |room, id| {

@@ -112,6 +112,8 @@ pub struct MemberSpec {
     /// `mintwo`: once this member is in, the room ends when fewer than two
     /// members remain.
     pub min_two: bool,
+    /// Not counted, not announced (FreeSWITCH `ghost`).
+    pub ghost: bool,
     pub beep: Beep,
     /// Call id of the member this one coaches.
     pub coach: Option<String>,

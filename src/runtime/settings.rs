@@ -156,6 +156,7 @@ pub fn member_spec(
         start_on_enter: o.start_conference_on_enter.unwrap_or(true),
         end_on_exit: o.end_conference_on_exit == Some(true),
         min_two: o.min_two == Some(true),
+        ghost: o.ghost == Some(true),
         beep: match o.beep {
             Some(app_args::Beep::False) => Beep::None,
             Some(app_args::Beep::OnEnter) => Beep::OnEnter,
