@@ -758,6 +758,18 @@ int main(int argc, char **argv)
                g_realtime ? "realtime" : "manual");
     }
 
+    /* Describe each leg once, so the event log can be read (and drawn) on
+     * its own. */
+    for (size_t i = 0; i < g_scn.leg_count; i++) {
+        const scn_leg *sp = g_scn.legs + i;
+        char rate[16];
+        snprintf(rate, sizeof rate, "%u", sp->rate);
+        huddle_event_field f[] = {{"CallerName", sp->caller_name}, {"From", sp->from},
+                                  {"Codec", sp->codec == SCN_OPUS ? "opus" : "l16"}, {"Rate", rate},
+                                  {"CallSid", g_legs[i].call_id}, {"Channel", g_legs[i].channel}};
+        json_line(g_events, 0, "host-leg", "host", sp->name, f, sizeof f / sizeof f[0]);
+    }
+
     pthread_t console_thread;
     if (interactive) {
         pthread_create(&console_thread, NULL, console, NULL);
@@ -798,6 +810,7 @@ int main(int argc, char **argv)
         release_ended();
     }
     atomic_store(&g_now_ms, g_scn.end_ms);
+    host_note("host-end", NULL, NULL, NULL);
 
     /* Hang up whoever is still in, then unload. */
     for (size_t i = 0; i < g_scn.leg_count; i++) {
