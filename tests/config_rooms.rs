@@ -124,6 +124,9 @@ fn confidential_needs_pin_and_host_and_never_records() {
     let a = h.join("a", "confidential").unwrap();
     h.dtmf(&a, "482916#");
     let b = h.join("b", "confidential+482916").unwrap();
+    // The room announces callers by name: each first says it (tone + 2 s).
+    h.talk(&[(&a, A), (&b, B)], 2600);
+    assert_eq!(h.events_named("participant-join").len(), 2);
     h.talk(&[(&a, A), (&b, B)], 600);
     assert!(
         h.hears("a", B, 400) < SILENT,
@@ -131,7 +134,17 @@ fn confidential_needs_pin_and_host_and_never_records() {
     );
     assert!(!h.event_names().contains(&"conference-start".to_string()));
     let host = h.join("host", "confidential+619284").unwrap();
-    assert_eq!(h.event_names().last().unwrap(), "conference-start");
+    h.talk(&[(&host, C)], 2600);
+    let names = h.event_names();
+    let start = names
+        .iter()
+        .position(|e| e == "conference-start")
+        .expect("the host starts it");
+    assert_eq!(
+        names[start - 1],
+        "participant-join",
+        "right after the host got in"
+    );
     h.talk(&[(&a, A), (&b, B), (&host, C)], 600);
     assert!(h.hears("a", B, 400) > AUDIBLE);
     assert!(h.hears("a", C, 400) > AUDIBLE);

@@ -729,3 +729,88 @@ fn a_room_nobody_entered_reports_no_conference_end() {
     assert!(names.contains(&"pin-failed".to_string()));
     assert!(!names.contains(&"conference-end".to_string()), "{names:?}");
 }
+
+#[test]
+fn announce_caller_name_plays_the_recorded_name_on_entry_and_exit() {
+    let h = Harness::new("[[rooms]]\nname = \"named\"\nannounce_caller_name = true\n");
+    let a = h.join("a", "named").unwrap();
+    // While naming, a caller is not in yet.
+    assert!(h.events_named("participant-join").is_empty());
+    h.talk(&[(&a, A)], 3000);
+    assert_eq!(
+        h.events_named("participant-join").len(),
+        1,
+        "in after saying a name"
+    );
+    let b = h.join("b", "named").unwrap();
+    h.talk(&[(&b, B)], 3000);
+    assert!(h.event_names().contains(&"conference-start".to_string()));
+    // C says its name (a 1300 Hz "voice") while A and B are quiet.
+    let c = h.join("c", "named").unwrap();
+    h.clear_heard();
+    h.talk(&[(&c, D)], 2000);
+    assert!(
+        h.hears("a", D, 2000) < SILENT,
+        "a name being recorded is not heard by the room"
+    );
+    // The naming time (the tone, then two seconds) runs out; C stays quiet.
+    h.advance(600);
+    assert_eq!(h.events_named("participant-join").len(), 3);
+    // Its join played the enter tone and then the name to the others.
+    h.advance(1500);
+    assert!(
+        h.hears("a", D, 2000) > AUDIBLE / 4.0,
+        "the room hears C's name on entry"
+    );
+    assert!(
+        h.hears("c", D, 2000) < SILENT,
+        "C does not hear its own name"
+    );
+    h.hangup(&c);
+    h.clear_heard();
+    h.advance(1500);
+    assert!(h.hears("b", D, 1500) > AUDIBLE / 4.0, "and again on exit");
+}
+
+#[test]
+fn a_recording_nobody_speaks_in_times_out() {
+    let h = Harness::new("[profiles.default]\nrecording_timeout_s = 2\n");
+    let a = h.join("a", "{beep=false}r").unwrap();
+    h.join("b", "{beep=false}r").unwrap();
+    assert!(h.api("record r start").starts_with("+OK"));
+    h.talk(&[(&a, A)], 3000);
+    assert!(
+        h.events_named("recording-completed").is_empty(),
+        "speech keeps it going"
+    );
+    h.advance(1900);
+    assert!(h.events_named("recording-completed").is_empty());
+    h.advance(200);
+    assert_eq!(
+        h.events_named("recording-completed").len(),
+        1,
+        "{:?}",
+        h.event_names()
+    );
+    assert_eq!(json_list(&h, "r")["recording"], "off");
+}
+
+#[test]
+fn record_beep_can_be_switched_off() {
+    let h = Harness::new("[profiles.default]\nrecord_beep = false\n");
+    h.join("a", "{beep=false}r").unwrap();
+    h.join("b", "{beep=false}r").unwrap();
+    h.advance(200);
+    h.clear_heard();
+    h.api("record r start");
+    h.advance(600);
+    assert_eq!(rms(&h.heard("a").pcm), 0.0, "no beep");
+    let h2 = Harness::new("");
+    h2.join("a", "{beep=false}r").unwrap();
+    h2.join("b", "{beep=false}r").unwrap();
+    h2.advance(200);
+    h2.clear_heard();
+    h2.api("record r start");
+    h2.advance(600);
+    assert!(rms(&h2.heard("a").pcm) > 500.0, "the default beeps");
+}

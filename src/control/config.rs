@@ -92,6 +92,10 @@ pub struct Profile {
     /// One encode per distinct mix (true) or per listener (false: the naive
     /// baseline the benchmarks measure against).
     pub share_encodes: bool,
+    /// A beep into the room when a recording starts.
+    pub record_beep: bool,
+    /// Stop a recording after this long with nobody heard; 0 = never.
+    pub recording_timeout_s: u32,
     pub auto_record: bool,
     pub record_template: String,
     pub allow_dynamic_rooms: bool,
@@ -261,6 +265,8 @@ struct RawProfile {
     limiter: bool,
     top_n: i64,
     share_encodes: bool,
+    record_beep: bool,
+    recording_timeout_s: i64,
     auto_record: bool,
     record_template: String,
     allow_dynamic_rooms: bool,
@@ -288,6 +294,8 @@ impl Default for RawProfile {
             limiter: true,
             top_n: 0,
             share_encodes: true,
+            record_beep: true,
+            recording_timeout_s: 0,
             auto_record: false,
             record_template: "${account}/${room}/${date}-${time}-${conference_sid}.wav".into(),
             allow_dynamic_rooms: true,
@@ -915,6 +923,9 @@ fn resolve_profile(
         limiter: r.limiter,
         top_n: top_n as u32,
         share_encodes: r.share_encodes,
+        record_beep: r.record_beep,
+        recording_timeout_s: v.int(&p("recording_timeout_s"), r.recording_timeout_s, 0, 86_400)?
+            as u32,
         auto_record: r.auto_record,
         record_template: r.record_template.clone(),
         allow_dynamic_rooms: r.allow_dynamic_rooms,

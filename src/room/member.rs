@@ -336,6 +336,11 @@ pub(crate) struct Member {
     pub counters: MemberCounters,
     /// Members this one must not hear (relations).
     pub no_hear: Vec<MemberId>,
+    /// Saying their name for announce-caller-name, until this time.
+    pub naming_until_ms: Option<u64>,
+    pub name_buf: Vec<i16>,
+    /// Their recorded name, played to the room on entry and exit.
+    pub name_clip: Option<Arc<[i16]>>,
     /// Kicked: hears the kicked prompt, then is hung up at this time.
     pub leaving_at_ms: Option<u64>,
 }

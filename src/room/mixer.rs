@@ -251,6 +251,7 @@ impl Room {
             self.counters.opus_decodes += m.counters.decodes - before.0;
             self.counters.decodes_skipped += m.counters.decodes_skipped - before.1;
         }
+        self.names_done(now_ms);
         for (id, change, muted) in changes {
             let name = match (change, muted) {
                 (VadChange::Started, false) => "participant-speech-start",
@@ -446,6 +447,8 @@ impl Room {
                 s.stream.rendered_tick != u64::MAX && tick - s.stream.rendered_tick.min(tick) < 500
             });
         }
+        let heard = !self.scratch.contributors.is_empty();
+        self.recording_timeout(now_ms, heard);
         self.counters.opus_encodes += encodes;
         self.counters.last_tick_encodes = encodes as u32;
         self.counters.mixes += 1;

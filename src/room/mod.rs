@@ -220,6 +220,20 @@ pub enum RecordingState {
 }
 
 const VOLUME_STEP_DB: f32 = 3.0;
+/// How long a joiner has to say their name for announce-caller-name.
+const NAME_MS: u64 = 2000;
+/// Quieter than this is not part of a recorded name.
+const NAME_SILENCE_DBOV: f32 = -50.0;
+
+/// One sound after another (a tone, then a recorded name). Allocates, at a
+/// join or a leave, never in the tick.
+fn then(first: Option<Arc<[i16]>>, second: Option<Arc<[i16]>>) -> Option<Arc<[i16]>> {
+    match (first, second) {
+        (Some(a), Some(b)) => Some(a.iter().chain(b.iter()).copied().collect()),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
 const ENERGY_STEP_DB: f32 = 6.0;
 
 pub struct Room {
@@ -236,6 +250,9 @@ pub struct Room {
     end_below_two: bool,
     /// Someone was admitted: there is a conference to end.
     ever_admitted: bool,
+    /// Room time a member was last heard, or the recording started, for
+    /// `recording_timeout_s`.
+    last_heard_ms: u64,
     seq: u64,
     outputs: VecDeque<Output>,
     first: FirstSetter,
@@ -268,6 +285,7 @@ impl Room {
             mute_non_moderators,
             end_below_two: false,
             ever_admitted: false,
+            last_heard_ms: now_ms,
             seq: 0,
             outputs: VecDeque::new(),
             first: FirstSetter::default(),
@@ -447,6 +465,9 @@ impl Room {
             counters: MemberCounters::default(),
             no_hear: Vec::new(),
             leaving_at_ms: None,
+            naming_until_ms: None,
+            name_buf: Vec::new(),
+            name_clip: None,
             spec,
         };
         self.members.push(member);
@@ -638,6 +659,25 @@ impl Room {
             },
             None => None,
         };
+        if self.settings.announce_caller_name {
+            let prompt = self.settings.sounds.name_prompt.clone();
+            let rate = u64::from(self.settings.rate);
+            let name_len = (NAME_MS * rate / 1000) as usize;
+            if let Some(m) = self
+                .member_mut(id)
+                .filter(|m| m.name_clip.is_none() && !m.spec.ghost)
+            {
+                if m.naming_until_ms.is_none() {
+                    // First the caller says their name after the tone; the join
+                    // completes when that time is up (see `names_done`).
+                    m.queue_prompt(&prompt);
+                    let prompt_ms = prompt.as_ref().map_or(0, |p| p.len() as u64 * 1000 / rate);
+                    m.naming_until_ms = Some(now_ms + prompt_ms + NAME_MS);
+                    m.name_buf = Vec::with_capacity(name_len);
+                    return Ok(());
+                }
+            }
+        }
         let mute_on_entry = self.settings.mute_on_entry;
         let wait_for_host = self.settings.wait_for_host;
         let mute_nm = self.mute_non_moderators;
@@ -675,7 +715,8 @@ impl Room {
         }
         if self.announce && beep.on_enter() && self.started && !ghost {
             let tone = self.settings.sounds.enter.clone();
-            self.play_room(tone, Some(id));
+            let name = self.member_ref(id).and_then(|m| m.name_clip.clone());
+            self.play_room(then(tone, name), Some(id));
         }
         self.check_start(now_ms);
         if !self.started && self.member_count() == 1 {
@@ -739,6 +780,7 @@ impl Room {
             return false;
         }
         self.recording = RecordingState::Running;
+        self.last_heard_ms = self.now_ms;
         self.outputs
             .push_back(Output::Recording(RecordingCommand::Start {
                 path,
@@ -788,7 +830,8 @@ impl Room {
             );
             if self.announce && beep.on_exit() && self.started && !ghost {
                 let tone = self.settings.sounds.exit.clone();
-                self.play_room(tone, Some(id));
+                let name = self.members[idx].name_clip.clone();
+                self.play_room(then(tone, name), Some(id));
             }
         }
         let end_on_exit = self.members[idx].spec.end_on_exit && was_admitted;
@@ -846,6 +889,53 @@ impl Room {
                 }
             }
             _ => self.hang_up(id, cause::NORMAL_CLEARING, "kicked"),
+        }
+    }
+
+    /// Keeps what a naming member says; completes their join when time is up.
+    fn names_done(&mut self, now_ms: u64) {
+        let rate = self.settings.rate;
+        let mut due = Vec::new();
+        for m in self.members.iter_mut() {
+            let Some(until) = m.naming_until_ms else {
+                continue;
+            };
+            if m.prompts.is_empty() && m.input.has_audio && m.name_buf.len() < m.name_buf.capacity()
+            {
+                let room = m.name_buf.capacity() - m.name_buf.len();
+                let take = room.min(m.input.pcm.len());
+                m.name_buf.extend_from_slice(&m.input.pcm[..take]);
+            }
+            if now_ms >= until {
+                let kept = crate::audio::wav::trim_silence(&m.name_buf, NAME_SILENCE_DBOV, rate);
+                let clip: Arc<[i16]> = m.name_buf[kept].into();
+                // Said nothing: an empty name, so they are not asked again.
+                m.name_clip = Some(clip);
+                m.name_buf = Vec::new();
+                m.naming_until_ms = None;
+                due.push(m.id);
+            }
+        }
+        for id in due {
+            if let Err(refusal) = self.admit(id, now_ms) {
+                self.hang_up(id, refusal.cause, refusal.reason);
+            }
+        }
+    }
+
+    /// Stops a recording nobody has been heard in for `recording_timeout_s`.
+    fn recording_timeout(&mut self, now_ms: u64, heard: bool) {
+        if heard {
+            self.last_heard_ms = now_ms;
+        }
+        let timeout = self.settings.recording_timeout_ms;
+        if timeout > 0
+            && self.recording == RecordingState::Running
+            && now_ms.saturating_sub(self.last_heard_ms) >= timeout
+        {
+            log::info!(target: "huddle::recording", "room {}: nobody heard for {} s, recording stops",
+                self.settings.name, timeout / 1000);
+            self.stop_recording("timeout");
         }
     }
 

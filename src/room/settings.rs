@@ -22,6 +22,8 @@ pub struct Sounds {
     pub kicked: Option<Arc<[i16]>>,
     pub refused: Option<Arc<[i16]>>,
     pub record_beep: Option<Arc<[i16]>>,
+    /// "Say your name after the tone".
+    pub name_prompt: Option<Arc<[i16]>>,
 }
 
 #[derive(Clone, Debug)]
@@ -52,6 +54,10 @@ pub struct RoomSettings {
     /// naive baseline the benchmarks compare against).
     pub share_encodes: bool,
     pub recording_enabled: bool,
+    /// 0 = recordings never time out for silence.
+    pub recording_timeout_ms: u64,
+    /// Joiners say their name; it is played to the room on entry and exit.
+    pub announce_caller_name: bool,
     pub auto_record: bool,
     pub sounds: Sounds,
     /// Wall clock (Unix ms) at room time 0, for event timestamps.

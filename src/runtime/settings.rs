@@ -59,7 +59,12 @@ pub fn room_settings(
         alone: load(&s.alone),
         kicked: load(&s.kicked),
         refused: load(&s.denied).or_else(|| tone(ToneKind::Refuse)),
-        record_beep: load(&s.recording_started).or_else(|| tone(ToneKind::Record)),
+        record_beep: if profile.record_beep {
+            load(&s.recording_started).or_else(|| tone(ToneKind::Record))
+        } else {
+            None
+        },
+        name_prompt: tone(ToneKind::Record),
     };
     // A dynamic room has no PIN until an operator sets one (`pin <room> <digits>`):
     // the app args' PIN is what the caller presents, never what the room asks.
@@ -92,6 +97,8 @@ pub fn room_settings(
         comfort_noise_dbov: profile.comfort_noise_dbov.unwrap_or(0.0),
         share_encodes: profile.share_encodes,
         recording_enabled: room.is_none_or(|r| r.recording_enabled),
+        recording_timeout_ms: u64::from(profile.recording_timeout_s) * 1000,
+        announce_caller_name: room.is_some_and(|r| r.announce_caller_name),
         auto_record: room.map_or(profile.auto_record, |r| r.auto_record),
         sounds,
         wall_epoch_ms,
