@@ -33,10 +33,7 @@ fn library() -> &'static Path {
         let exe = std::env::current_exe().expect("the test binary's path");
         let deps = exe.parent().expect("the test binary's directory");
         let profile_dir = deps.parent().expect("the profile directory");
-        let candidates = [
-            deps.join("libhuddle.so"),
-            profile_dir.join("libhuddle.so"),
-        ];
+        let candidates = [deps.join("libhuddle.so"), profile_dir.join("libhuddle.so")];
         if let Some(found) = candidates.iter().find(|p| p.is_file()) {
             return found.clone();
         }
