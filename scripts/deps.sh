@@ -8,7 +8,7 @@
 # Shared by scripts/test.sh and the demo.
 set -euo pipefail
 
-# package:command — the package counts as present when dpkg knows it or, for
+# package:command — the package counts as present when dpkg has it installed or, for
 # tools that may come from elsewhere (pyenv's python3, a hand-built sox), when
 # the command is on PATH. An empty command means "dpkg only".
 WANTED=(
@@ -24,11 +24,17 @@ WANTED=(
     "python3:python3"
 )
 
+# `dpkg -s` alone also succeeds for a removed package whose config files
+# remain, so look at the status it prints.
+installed() {
+    dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+}
+
 missing=()
 for entry in "${WANTED[@]}"; do
     pkg="${entry%%:*}"
     cmd="${entry#*:}"
-    if dpkg -s "$pkg" >/dev/null 2>&1; then
+    if installed "$pkg"; then
         continue
     fi
     if [[ -n "$cmd" ]] && command -v "$cmd" >/dev/null 2>&1; then
