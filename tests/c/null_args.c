@@ -1,0 +1,279 @@
+/* null_args.c — every entry point with NULL handles and NULL arguments,
+ * garbage and stale handles (after hangup, after shutdown), invalid UTF-8
+ * and over-long strings. Each call must return its specific status, leave
+ * out-parameters untouched, and nothing may crash. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_host.h"
+
+static const char MANUAL[] =
+    "[module]\n"
+    "timer = \"manual\"\n"
+    "sounds_dir = \"sounds\"\n"
+    "recordings_dir = \"recordings\"\n";
+
+static const char REALTIME[] =
+    "[module]\n"
+    "timer = \"realtime\"\n"
+    "mixer_threads = 1\n"
+    "sounds_dir = \"sounds\"\n"
+    "recordings_dir = \"recordings\"\n";
+
+/* 0xC3 0x28: a lead byte followed by a non-continuation byte. */
+static const char BAD_UTF8[] = "30\xc3\x28" "00";
+#define LONG_LEN 5000 /* huddle reads at most 4096 bytes of a string */
+static char long_str[LONG_LEN + 1];
+
+static huddle_module *sentinel_module(void) {
+    return (huddle_module *)(uintptr_t)0x5e17;
+}
+static huddle_member *sentinel_member(void) {
+    return (huddle_member *)(uintptr_t)0x5e17;
+}
+
+static huddle_caller caller_for(const char *channel) {
+    huddle_caller c;
+    memset(&c, 0, sizeof c);
+    c.channel = channel;
+    c.call_id = channel;
+    return c;
+}
+
+static huddle_frame l16_frame(const int16_t *pcm, uint32_t samples) {
+    huddle_frame f;
+    memset(&f, 0, sizeof f);
+    f.codec = HUDDLE_CODEC_L16;
+    f.sample_rate = 16000;
+    f.samples = samples;
+    f.data = (const uint8_t *)pcm;
+    f.len = samples * 2u;
+    f.audio_level = -1;
+    f.sequence = -1;
+    return f;
+}
+
+static void check_load(const char *cfg) {
+    fake_host fh;
+    huddle_host host = fh_host(&fh, "load");
+    huddle_module *m = sentinel_module();
+    char bad_path[64];
+
+    CHECK_STATUS(fh_lib->load(NULL, cfg, &m), HUDDLE_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(fh_lib->load(&host, NULL, &m), HUDDLE_STATUS_NULL_ARGUMENT);
+    CHECK(fh_log_contains(&fh, "config_path"));
+    CHECK_STATUS(fh_lib->load(&host, cfg, NULL), HUDDLE_STATUS_NULL_ARGUMENT);
+    CHECK(fh_log_contains(&fh, "out_module"));
+    snprintf(bad_path, sizeof bad_path, "/tmp/\xff\xfe/huddle.conf");
+    CHECK_STATUS(fh_lib->load(&host, bad_path, &m), HUDDLE_STATUS_INVALID_UTF8);
+    CHECK_STATUS(fh_lib->load(&host, long_str, &m), HUDDLE_STATUS_TOO_LONG);
+    CHECK(m == sentinel_module());
+    /* A host table with every callback NULL is valid: huddle degrades. */
+    {
+        huddle_host bare;
+        memset(&bare, 0, sizeof bare);
+        bare.abi_version = HUDDLE_HOST_ABI_VERSION;
+        CHECK_STATUS(fh_lib->load(&bare, cfg, &m), HUDDLE_STATUS_OK);
+        CHECK(m != sentinel_module());
+        {
+            huddle_caller c = caller_for("bare-1");
+            huddle_member *mem = NULL;
+            char *reply = NULL;
+            CHECK_STATUS(fh_lib->app(m, &c, "bare", &mem), HUDDLE_STATUS_OK);
+            CHECK_STATUS(fh_lib->advance(m, 100), HUDDLE_STATUS_OK);
+            CHECK_STATUS(fh_lib->api(m, "list", &reply), HUDDLE_STATUS_OK);
+            fh_lib->str_free(reply);
+            CHECK_STATUS(fh_lib->member_hangup(mem), HUDDLE_STATUS_OK);
+        }
+        CHECK_STATUS(fh_lib->shutdown(m), HUDDLE_STATUS_OK);
+    }
+    fh_destroy(&fh);
+    printf("ok load arguments\n");
+}
+
+/* Every module-handle entry point with `m`, expecting `want`. */
+static void check_module_handle(huddle_module *m, uint32_t want, const char *what) {
+    char *reply = (char *)long_str;
+    huddle_caller c = caller_for("x-1");
+    huddle_member *mem = sentinel_member();
+    CHECK_STATUS(fh_lib->reload(m), want);
+    CHECK_STATUS(fh_lib->advance(m, 20), want);
+    CHECK_STATUS(fh_lib->api(m, "list", &reply), want);
+    CHECK(reply == long_str);
+    CHECK_STATUS(fh_lib->app(m, &c, "3000", &mem), want);
+    CHECK(mem == sentinel_member());
+    CHECK_STATUS(fh_lib->shutdown(m), want);
+    printf("ok module handle: %s\n", what);
+}
+
+static void check_member_handle(huddle_member *mem, uint32_t want, const char *what) {
+    int16_t pcm[320];
+    huddle_frame f;
+    memset(pcm, 0, sizeof pcm);
+    f = l16_frame(pcm, 320);
+    CHECK_STATUS(fh_lib->member_audio(mem, &f), want);
+    CHECK_STATUS(fh_lib->member_dtmf(mem, '1'), want);
+    CHECK_STATUS(fh_lib->member_hangup(mem), want);
+    printf("ok member handle: %s\n", what);
+}
+
+int main(int argc, char **argv) {
+    const char *dir = fh_start(argc, argv, 120);
+    char cfg[1024], rt_cfg[1024];
+    fake_host fh;
+    huddle_host host;
+    huddle_module *m = NULL, *other = NULL;
+    huddle_member *a = NULL, *b = NULL, *mem = sentinel_member();
+    huddle_caller c;
+    char *reply = NULL;
+    int16_t pcm[320];
+    huddle_frame f;
+    int local = 0;
+
+    memset(long_str, 'a', LONG_LEN);
+    long_str[LONG_LEN] = '\0';
+    memset(pcm, 0, sizeof pcm);
+    fh_write_config(dir, "manual", MANUAL, cfg, sizeof cfg);
+    fh_write_config(dir, "realtime", REALTIME, rt_cfg, sizeof rt_cfg);
+
+    /* Functions without handles. */
+    CHECK(fh_lib->version() != NULL);
+    CHECK(fh_lib->strerror(HUDDLE_STATUS_OK) != NULL);
+    CHECK(fh_lib->strerror(0xffffffffu) != NULL);
+    fh_lib->str_free(NULL);
+
+    check_load(cfg);
+
+    /* NULL and garbage module handles: a pointer that was never issued, a
+     * small integer, a real address in this process. */
+    check_module_handle(NULL, HUDDLE_STATUS_NULL_ARGUMENT, "NULL");
+    check_module_handle((huddle_module *)(uintptr_t)1, HUDDLE_STATUS_STALE_HANDLE, "1");
+    check_module_handle((huddle_module *)(uintptr_t)0xdeadbeefu, HUDDLE_STATUS_STALE_HANDLE,
+                        "0xdeadbeef");
+    check_module_handle((huddle_module *)(void *)&local, HUDDLE_STATUS_STALE_HANDLE,
+                        "stack address");
+    check_member_handle(NULL, HUDDLE_STATUS_NULL_ARGUMENT, "NULL");
+    check_member_handle((huddle_member *)(uintptr_t)0xdeadbeefu, HUDDLE_STATUS_STALE_HANDLE,
+                        "0xdeadbeef");
+
+    host = fh_host(&fh, "args");
+    CHECK_STATUS(fh_lib->load(&host, cfg, &m), HUDDLE_STATUS_OK);
+
+    /* api: NULL command, NULL out, bad UTF-8, too long; reply untouched. */
+    reply = (char *)long_str;
+    CHECK_STATUS(fh_lib->api(m, NULL, &reply), HUDDLE_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(fh_lib->api(m, "list", NULL), HUDDLE_STATUS_NULL_ARGUMENT);
+    EXPECT_ARG_LOG(&fh, m, "huddle_module_api: argument 'out_reply'");
+    CHECK_STATUS(fh_lib->api(m, BAD_UTF8, &reply), HUDDLE_STATUS_INVALID_UTF8);
+    CHECK_STATUS(fh_lib->api(m, long_str, &reply), HUDDLE_STATUS_TOO_LONG);
+    CHECK(reply == long_str);
+    /* A command that fails is still an OK call with an error reply. */
+    reply = fh_api(m, "conference no-such-command");
+    fh_lib->str_free(reply);
+
+    /* advance: more than an hour is refused. */
+    CHECK_STATUS(fh_lib->advance(m, 3600001u), HUDDLE_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(fh_lib->advance(m, 0), HUDDLE_STATUS_OK);
+
+    /* app: NULL caller / app data / out, NULL channel, bad UTF-8 and
+     * over-long strings in each place; out untouched. */
+    c = caller_for("args-1");
+    CHECK_STATUS(fh_lib->app(m, NULL, "3000", &mem), HUDDLE_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(fh_lib->app(m, &c, NULL, &mem), HUDDLE_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(fh_lib->app(m, &c, "3000", NULL), HUDDLE_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(fh_lib->app(m, &c, BAD_UTF8, &mem), HUDDLE_STATUS_INVALID_UTF8);
+    EXPECT_ARG_LOG(&fh, m, "huddle_conference_app: argument 'app_data'");
+    CHECK_STATUS(fh_lib->app(m, &c, long_str, &mem), HUDDLE_STATUS_TOO_LONG);
+    c.channel = NULL;
+    CHECK_STATUS(fh_lib->app(m, &c, "3000", &mem), HUDDLE_STATUS_NULL_ARGUMENT);
+    EXPECT_ARG_LOG(&fh, m, "argument 'caller->channel'");
+    c = caller_for("args-1");
+    c.account = BAD_UTF8;
+    CHECK_STATUS(fh_lib->app(m, &c, "3000", &mem), HUDDLE_STATUS_INVALID_UTF8);
+    c = caller_for("args-1");
+    c.caller_name = BAD_UTF8;
+    CHECK_STATUS(fh_lib->app(m, &c, "3000", &mem), HUDDLE_STATUS_INVALID_UTF8);
+    c = caller_for("args-1");
+    c.from = long_str;
+    CHECK_STATUS(fh_lib->app(m, &c, "3000", &mem), HUDDLE_STATUS_TOO_LONG);
+    c = caller_for(long_str);
+    CHECK_STATUS(fh_lib->app(m, &c, "3000", &mem), HUDDLE_STATUS_TOO_LONG);
+    CHECK(mem == sentinel_member());
+    /* Well-formed strings but bad app data: refused, and the host is told
+     * to hang the leg up. */
+    c = caller_for("args-refused");
+    CHECK_STATUS(fh_lib->app(m, &c, "{muted=maybe", &mem), HUDDLE_STATUS_REFUSED);
+    CHECK(mem == sentinel_member());
+    CHECK(fh.hangup_count == 1 && strcmp(fh.hangups[0], "args-refused") == 0);
+
+    /* Two members; then member-level NULL arguments. */
+    c = caller_for("args-a");
+    CHECK_STATUS(fh_lib->app(m, &c, "3000", &a), HUDDLE_STATUS_OK);
+    c = caller_for("args-b");
+    CHECK_STATUS(fh_lib->app(m, &c, "{muted=true}3000", &b), HUDDLE_STATUS_OK);
+    CHECK(a != NULL && b != NULL && a != b);
+    CHECK_STATUS(fh_lib->member_audio(a, NULL), HUDDLE_STATUS_NULL_ARGUMENT);
+    f = l16_frame(pcm, 320);
+    f.data = NULL;
+    CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_NULL_ARGUMENT);
+    f = l16_frame(pcm, 320);
+    f.len = (size_t)1 << 40; /* a garbage length is refused before any read */
+    CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_TOO_LONG);
+    f = l16_frame(pcm, 320);
+    f.codec = 99;
+    CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_BAD_FRAME);
+    f = l16_frame(pcm, 320);
+    f.len = 101; /* not samples * 2 */
+    CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_BAD_FRAME);
+    f = l16_frame(pcm, 320);
+    f.sample_rate = 12345;
+    CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_BAD_FRAME);
+    f = l16_frame(pcm, 320);
+    CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_OK);
+    CHECK_STATUS(fh_lib->member_dtmf(a, 'x'), HUDDLE_STATUS_INVALID_ARGUMENT);
+    EXPECT_ARG_LOG(&fh, m, "huddle_member_dtmf: argument 'digit'");
+    CHECK_STATUS(fh_lib->member_dtmf(a, '\0'), HUDDLE_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(fh_lib->member_dtmf(a, (char)0xff), HUDDLE_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(fh_lib->advance(m, 100), HUDDLE_STATUS_OK);
+
+    /* A member handle is not a module handle, and the reverse. */
+    check_module_handle((huddle_module *)(void *)a, HUDDLE_STATUS_STALE_HANDLE,
+                        "a member handle");
+    CHECK_STATUS(fh_lib->member_dtmf((huddle_member *)(void *)m, '1'),
+                 HUDDLE_STATUS_STALE_HANDLE);
+
+    /* Stale after hangup. */
+    CHECK_STATUS(fh_lib->member_hangup(a), HUDDLE_STATUS_OK);
+    check_member_handle(a, HUDDLE_STATUS_STALE_HANDLE, "after hangup");
+
+    /* The realtime timer refuses manual advancing. */
+    {
+        fake_host rfh;
+        huddle_host rhost = fh_host(&rfh, "rt");
+        CHECK_STATUS(fh_lib->load(&rhost, rt_cfg, &other), HUDDLE_STATUS_OK);
+        CHECK_STATUS(fh_lib->advance(other, 20), HUDDLE_STATUS_WRONG_TIMER);
+        CHECK_STATUS(fh_lib->shutdown(other), HUDDLE_STATUS_OK);
+        check_module_handle(other, HUDDLE_STATUS_STALE_HANDLE, "realtime after shutdown");
+        fh_destroy(&rfh);
+    }
+
+    /* Stale after shutdown: the module and the member it still had. */
+    CHECK_STATUS(fh_lib->shutdown(m), HUDDLE_STATUS_OK);
+    check_module_handle(m, HUDDLE_STATUS_STALE_HANDLE, "after shutdown");
+    check_member_handle(b, HUDDLE_STATUS_STALE_HANDLE, "member after shutdown");
+    /* Shutdown hung up the leg that was still in the room. */
+    {
+        size_t i;
+        int hung_b = 0;
+        for (i = 0; i < fh.hangup_count; i++)
+            hung_b |= strcmp(fh.hangups[i], "args-b") == 0;
+        CHECK(hung_b);
+    }
+    fh_destroy(&fh);
+    printf("PASS null_args\n");
+    return 0;
+}
