@@ -52,6 +52,10 @@ pub(crate) fn guard<T>(function: &str, on_panic: T, body: impl FnOnce() -> T) ->
     INSIDE.with(|c| c.set(c.get() + 1));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
     INSIDE.with(|c| c.set(c.get() - 1));
+    if crate::runtime::logging::take_unscoped() {
+        // A line about a NULL or unknown handle: every instance got it.
+        super::handles::flush_all();
+    }
     match result {
         Ok(v) => v,
         Err(_) => {

@@ -24,6 +24,23 @@ pub const HUDDLE_ABI_VERSION: u32 = sys::HUDDLE_HOST_ABI_VERSION;
 /// Largest frame payload accepted: 60 ms of 48 kHz stereo L16 with room to spare.
 const MAX_FRAME_BYTES: usize = 16 * 1024;
 
+/// Delivers what a call queued for the host (manual timer) however the call
+/// returns, early returns on bad arguments included: the header promises the
+/// log line naming a bad argument arrives before the call returns.
+/// `FlushOnDrop(module, true)` also waits for the recording writer (see
+/// `Module::flush_host_calls`); the per-frame path only delivers.
+struct FlushOnDrop<'a>(&'a Module, bool);
+
+impl Drop for FlushOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.flush_host_calls();
+        } else {
+            self.0.deliver_host_calls();
+        }
+    }
+}
+
 /// The table a host finds with `dlsym(lib, "huddle_module_interface")`.
 ///
 /// Check `abi_version` against `HUDDLE_HOST_ABI_VERSION` from the header the
@@ -171,6 +188,7 @@ pub extern "C" fn huddle_module_reload(module: *mut huddle_module) -> Status {
     ffi_entry!("huddle_module_reload", Status::Panic, {
         let module = try_arg!("huddle_module_reload", "module", handles::module(module));
         let _scope = module.log_scope();
+        let _flush = FlushOnDrop(&module, true);
         let status = match module.reload(false) {
             Ok(_) => Status::Ok,
             Err(err) => {
@@ -178,7 +196,6 @@ pub extern "C" fn huddle_module_reload(module: *mut huddle_module) -> Status {
                 Status::Config
             }
         };
-        module.flush_host_calls();
         status
     })
 }
@@ -197,6 +214,7 @@ pub extern "C" fn huddle_module_shutdown(module: *mut huddle_module) -> Status {
             handles::remove_module(module)
         );
         let _scope = module.log_scope();
+        let _flush = FlushOnDrop(&module, true);
         module.shutdown();
         Status::Ok
     })
@@ -211,6 +229,7 @@ pub extern "C" fn huddle_module_advance(module: *mut huddle_module, ms: u32) -> 
     ffi_entry!("huddle_module_advance", Status::Panic, {
         let module = try_arg!("huddle_module_advance", "module", handles::module(module));
         let _scope = module.log_scope();
+        let _flush = FlushOnDrop(&module, true);
         if ms > 3_600_000 {
             log::warn!(target: "huddle::ffi", "huddle_module_advance: argument 'ms': {ms} is more than an hour");
             return Status::InvalidArgument;
@@ -222,7 +241,6 @@ pub extern "C" fn huddle_module_advance(module: *mut huddle_module, ms: u32) -> 
                 Status::WrongTimer
             }
         };
-        module.flush_host_calls();
         status
     })
 }
@@ -243,13 +261,13 @@ pub extern "C" fn huddle_module_api(
     ffi_entry!("huddle_module_api", Status::Panic, {
         let module = try_arg!("huddle_module_api", "module", handles::module(module));
         let _scope = module.log_scope();
+        let _flush = FlushOnDrop(&module, true);
         if out_reply.is_null() {
             log::warn!(target: "huddle::ffi", "huddle_module_api: argument 'out_reply' is NULL");
             return Status::NullArgument;
         }
         let command = try_arg!("huddle_module_api", "command", str_arg(command));
         let reply = module.api(command);
-        module.flush_host_calls();
         let reply = CString::new(reply.replace('\0', "?")).unwrap_or_default();
         try_arg!(
             "huddle_module_api",
@@ -282,6 +300,7 @@ pub extern "C" fn huddle_conference_app(
         let handle = module;
         let module = try_arg!("huddle_conference_app", "module", handles::module(module));
         let _scope = module.log_scope();
+        let _flush = FlushOnDrop(&module, true);
         let caller = try_arg!("huddle_conference_app", "caller", ref_arg(caller));
         if out_member.is_null() {
             log::warn!(target: "huddle::ffi", "huddle_conference_app: argument 'out_member' is NULL");
@@ -338,7 +357,6 @@ pub extern "C" fn huddle_conference_app(
             }
             Err(status) => status,
         };
-        module.flush_host_calls();
         status
     })
 }
@@ -356,6 +374,7 @@ pub extern "C" fn huddle_member_audio(
     ffi_entry!("huddle_member_audio", Status::Panic, {
         let (module, port) = try_arg!("huddle_member_audio", "member", handles::member(member));
         let _scope = module.log_scope();
+        let _flush = FlushOnDrop(&module, false);
         let frame = try_arg!("huddle_member_audio", "frame", ref_arg(frame));
         let data = try_arg!(
             "huddle_member_audio",
@@ -390,13 +409,13 @@ pub extern "C" fn huddle_member_dtmf(member: *mut huddle_member, digit: c_char) 
     ffi_entry!("huddle_member_dtmf", Status::Panic, {
         let (module, port) = try_arg!("huddle_member_dtmf", "member", handles::member(member));
         let _scope = module.log_scope();
+        let _flush = FlushOnDrop(&module, true);
         let digit = digit as u8 as char;
         if !matches!(digit, '0'..='9' | '*' | '#' | 'A'..='D') {
             log::warn!(target: "huddle::ffi", "huddle_member_dtmf: argument 'digit': {digit:?} is not a DTMF digit");
             return Status::InvalidArgument;
         }
         let status = module.member_dtmf(&port, digit);
-        module.flush_host_calls();
         status
     })
 }
@@ -413,8 +432,8 @@ pub extern "C" fn huddle_member_hangup(member: *mut huddle_member) -> Status {
             handles::remove_member(member)
         );
         let _scope = module.log_scope();
+        let _flush = FlushOnDrop(&module, true);
         module.member_hangup(&port);
-        module.flush_host_calls();
         Status::Ok
     })
 }

@@ -122,3 +122,11 @@ pub(crate) fn remove_member(
         .ok_or(Status::StaleHandle)?;
     Ok((module, port))
 }
+
+/// Delivers what every live module has queued (manual timer).
+pub(crate) fn flush_all() {
+    let modules: Vec<Arc<Module>> = read().modules.values().cloned().collect();
+    for m in modules {
+        m.deliver_host_calls();
+    }
+}

@@ -55,6 +55,14 @@ static ALL: Lazy<Mutex<Vec<Weak<LogSink>>>> = Lazy::new(|| Mutex::new(Vec::new()
 
 thread_local! {
     static CURRENT: RefCell<Option<Arc<LogSink>>> = const { RefCell::new(None) };
+    /// A record went to every instance from this thread (no scope): the FFI
+    /// boundary then delivers it before the call returns.
+    static UNSCOPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread logged outside any module's scope since last asked.
+pub fn take_unscoped() -> bool {
+    UNSCOPED.with(|u| u.replace(false))
 }
 
 /// While alive, this thread's records go to one sink; restores the previous
@@ -90,6 +98,7 @@ impl log::Log for Router {
         match current {
             Some(sink) => sink.push(record),
             None => {
+                UNSCOPED.with(|u| u.set(true));
                 let all: Vec<Arc<LogSink>> = ALL
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())

@@ -173,6 +173,14 @@ impl Module {
         self.shared.now_ms()
     }
 
+    /// Delivers queued host calls without waiting for the recording writer:
+    /// cheap enough for every frame.
+    pub fn deliver_host_calls(&self) {
+        if self.shared.timer == Timer::Manual || self.shut.load(Ordering::Acquire) {
+            self.shared.outbox.deliver_pending(&*self.shared.host);
+        }
+    }
+
     /// Delivers queued host calls on this thread (manual timer). With the
     /// realtime timer the dispatcher thread does it.
     pub fn flush_host_calls(&self) {

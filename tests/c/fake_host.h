@@ -118,14 +118,8 @@ const fh_audio *fh_audio_for(fake_host *fh, const char *channel);
 
 /* Checks that the host log received a line holding `needle` by the time the
  * huddle call that refused an argument returned, as ffi/huddle_host.h
- * promises for the manual timer ("before that call returns").
- *
- * KNOWN MODULE BUG: entry points that return early on a bad argument
- * (try_arg! in src/ffi/exports.rs) skip module.flush_host_calls(), so the
- * line waits in the outbox until the next huddle call on that module. Until
- * that is fixed this prints a KNOWN-BUG line and then requires the line after
- * one more call (advance 0) — it still fails if the line never comes. Set
- * HUDDLE_C_STRICT=1 to fail on the late delivery itself. */
+ * promises for the manual timer ("before that call returns"), early returns
+ * on bad arguments included. */
 #define EXPECT_ARG_LOG(fh, module, needle) \
     fh_expect_arg_log((fh), (module), (needle), __FILE__, __LINE__)
 void fh_expect_arg_log(fake_host *fh, huddle_module *module, const char *needle,
