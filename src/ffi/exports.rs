@@ -415,8 +415,7 @@ pub extern "C" fn huddle_member_dtmf(member: *mut huddle_member, digit: c_char) 
             log::warn!(target: "huddle::ffi", "huddle_member_dtmf: argument 'digit': {digit:?} is not a DTMF digit");
             return Status::InvalidArgument;
         }
-        let status = module.member_dtmf(&port, digit);
-        status
+        module.member_dtmf(&port, digit)
     })
 }
 
