@@ -600,3 +600,96 @@ fn rfc6464_levels_skip_decodes_too() {
     let stats: serde_json::Value = serde_json::from_str(&h.api("json stats lvl")).unwrap();
     assert_eq!(stats["result"]["decodes_skipped"], 50);
 }
+
+/// Sends a voiced sound as Opus with packet 50 lost; returns (fec_recovered,
+/// the energy missing around the loss, in frames at full level).
+fn lose_one_packet(fec: bool) -> (u64, f64) {
+    let h = Harness::new("[profiles.default]\nrate = 48000\ninterval_ms = 20\n");
+    // Three frames of buffering: the packet after a lost one is here in time.
+    let talker = h
+        .join("t", "{beep=false,jitterBufferSize=medium}fec")
+        .unwrap();
+    h.join("l", "{beep=false}fec").unwrap();
+    let settings = EncoderSettings {
+        bitrate: 32000,
+        complexity: 5,
+        fec,
+        packet_loss_pct: if fec { 20 } else { 0 },
+        ..Default::default()
+    };
+    let mut enc = OpusEncoder::new(48000, settings).unwrap();
+    let mut buf = vec![0u8; 1500];
+    for seq in 0..100u16 {
+        // Speech-like (a voiced tone swelling at 3 Hz): libopus codes FEC only
+        // for frames its VAD calls active, which a steady tone soon is not.
+        let pcm: Vec<i16> = (0..960)
+            .map(|i| {
+                let t = (seq as usize * 960 + i) as f64 / 48000.0;
+                let tau = 2.0 * std::f64::consts::PI;
+                (6000.0 * (tau * 220.0 * t).sin() * (1.0 + 0.5 * (tau * 3.0 * t).sin())) as i16
+            })
+            .collect();
+        let n = enc.encode(&pcm, &mut buf).unwrap();
+        if seq != 50 {
+            h.module.member_audio(
+                &talker,
+                huddle::runtime::InFrame {
+                    codec: huddle::host::Codec::Opus,
+                    rate: 48000,
+                    samples: 960,
+                    data: buf[..n].to_vec(),
+                    audio_level: None,
+                    sequence: Some(seq.wrapping_add(65500)),
+                },
+            );
+        }
+        h.advance(20);
+    }
+    let stats: serde_json::Value = serde_json::from_str(&h.api("json stats fec")).unwrap();
+    let recovered = stats["result"]["members"][0]["fec_recovered"]
+        .as_u64()
+        .unwrap();
+    // Against the same sound without a loss, frame by frame (the swell makes
+    // levels vary): how much level the loss cost, in frames at full level.
+    let heard: Vec<f64> = h.heard("l").pcm.chunks_exact(960).map(rms).collect();
+    let shift = 3; // the jitter buffer's depth
+    let reference: Vec<f64> = (0..100)
+        .map(|f| {
+            let pcm: Vec<i16> = (0..960)
+                .map(|i| {
+                    let t = (f * 960 + i) as f64 / 48000.0;
+                    let tau = 2.0 * std::f64::consts::PI;
+                    (6000.0 * (tau * 220.0 * t).sin() * (1.0 + 0.5 * (tau * 3.0 * t).sin())) as i16
+                })
+                .collect();
+            rms(&pcm)
+        })
+        .collect();
+    let missing = (45..75)
+        .map(|f| (1.0 - heard[f + shift] / reference[f]).max(0.0))
+        .sum::<f64>();
+    (recovered, missing)
+}
+
+#[test]
+fn a_lost_opus_packet_is_rebuilt_from_the_next_packets_fec() {
+    let (recovered, with_fec) = lose_one_packet(true);
+    let (plc_recovered, with_plc) = lose_one_packet(false);
+    println!("level missing around one lost packet: FEC stream {with_fec:.2} frames, plain stream (PLC) {with_plc:.2} frames");
+    assert_eq!(
+        recovered, 1,
+        "the lost frame came from the next packet's FEC"
+    );
+    assert_eq!(
+        plc_recovered, 0,
+        "a stream without FEC data is concealed instead"
+    );
+    assert!(
+        with_fec < with_plc,
+        "FEC ({with_fec:.2}) rebuilds more than concealment ({with_plc:.2})"
+    );
+    assert!(
+        with_fec < 1.5,
+        "a lost packet with FEC costs under 1.5 frames of level: {with_fec:.2}"
+    );
+}

@@ -814,3 +814,16 @@ fn record_beep_can_be_switched_off() {
     h2.advance(600);
     assert!(rms(&h2.heard("a").pcm) > 500.0, "the default beeps");
 }
+
+#[test]
+fn star_eight_invites_a_number_through_the_host() {
+    let h = Harness::new("");
+    let a = h.join("a", "{beep=false}r").unwrap();
+    h.join("b", "{beep=false}r").unwrap();
+    h.dtmf(&a, "*815551234567#");
+    let calls = h.host.originates.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        [("15551234567".to_string(), "r".to_string(), String::new())]
+    );
+}

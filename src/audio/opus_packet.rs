@@ -117,6 +117,25 @@ pub fn silk_voice_activity(packet: &[u8]) -> Option<bool> {
     Some(first & 0x80 != 0)
 }
 
+/// Whether the first frame carries LBRR (in-band FEC) data for the frame
+/// before it: the SILK header's LBRR flag, the bit after the VAD flag of a
+/// mono 10/20 ms SILK frame (RFC 6716 §4.2.4). `None` for CELT-only or
+/// malformed packets, and for 40/60 ms frames (more VAD flags come first).
+pub fn silk_has_fec(packet: &[u8]) -> Option<bool> {
+    let toc = *packet.first()?;
+    let config = toc >> 3;
+    if config >= 16 || toc & 0x04 != 0 {
+        return None;
+    }
+    // SILK configs come in groups of four sizes: 10, 20, 40, 60 ms.
+    if config < 12 && config % 4 >= 2 {
+        return None;
+    }
+    let range = first_frame(packet)?;
+    let first = *packet.get(range.start)?;
+    Some(first & 0x40 != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,5 +317,40 @@ mod tests {
                 "{rate} Hz: {flagged}/{voiced} flagged: {vads:?}"
             );
         }
+    }
+
+    #[test]
+    fn lbrr_flag_follows_the_encoders_fec_setting() {
+        let count = |fec: bool| {
+            let settings = EncoderSettings {
+                bitrate: 32000,
+                complexity: 5,
+                fec,
+                packet_loss_pct: if fec { 20 } else { 0 },
+                ..Default::default()
+            };
+            let mut enc = OpusEncoder::new(48000, settings).expect("encoder");
+            let mut out = vec![0u8; 1500];
+            let mut flagged = 0;
+            for f in 0..100 {
+                let pcm: Vec<i16> = (0..960)
+                    .map(|i| {
+                        let t = (f * 960 + i) as f64 / 48000.0;
+                        (8000.0
+                            * (2.0 * PI * 220.0 * t).sin()
+                            * (1.0 + 0.5 * (2.0 * PI * 3.0 * t).sin()))
+                            as i16
+                    })
+                    .collect();
+                let n = enc.encode(&pcm, &mut out).expect("encode");
+                if silk_has_fec(&out[..n]) == Some(true) {
+                    flagged += 1;
+                }
+            }
+            flagged
+        };
+        let (with, without) = (count(true), count(false));
+        assert!(with > 50, "FEC on: {with} of 100 packets flag LBRR");
+        assert_eq!(without, 0, "FEC off: no packet flags LBRR");
     }
 }

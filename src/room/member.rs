@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::audio::level::{rfc6464_to_dbov, rms_dbov};
 use crate::audio::limiter::Limiter;
-use crate::audio::opus_packet::silk_voice_activity;
+use crate::audio::opus_packet::{silk_has_fec, silk_voice_activity};
 use crate::audio::resample::Resampler;
 use crate::audio::vad::{Vad, VadChange};
 use crate::ffi::opus::{OpusDecoder, OPUS_RATES};
@@ -84,6 +84,8 @@ pub struct MemberCounters {
     pub frames_out: u64,
     pub dropped: u64,
     pub concealed: u64,
+    /// Lost Opus frames rebuilt from the next packet's FEC.
+    pub fec_recovered: u64,
     pub decodes: u64,
     pub decodes_skipped: u64,
     pub encodes: u64,
@@ -112,7 +114,12 @@ pub(crate) struct Input {
     pub vad: Vad,
     /// True when this tick's pcm holds sound (not skipped, not absent).
     pub has_audio: bool,
+    /// RTP sequence of the last frame played, to find lost packets.
+    last_seq: Option<u16>,
 }
+
+/// A sequence jump up to this many packets is loss; more is a new stream.
+const MAX_GAP: u16 = 5;
 
 /// Frames beyond this many waiting are flooding; the oldest go.
 pub const JITTER_SLACK: usize = 2;
@@ -131,6 +138,7 @@ impl Input {
             level_dbov: -127.0,
             vad,
             has_audio: false,
+            last_seq: None,
         }
     }
 
@@ -170,7 +178,29 @@ impl Input {
             self.playing = true;
         }
         let frame_len = self.pcm.len();
-        match self.jitter.pop_front() {
+        if self.missing_next() {
+            // A packet was lost and the one after it is here: rebuild the lost
+            // frame from its in-band FEC (Opus), else conceal; keep the packet
+            // for the next tick.
+            counters.concealed += 1;
+            self.last_seq = self.last_seq.map(|s| s.wrapping_add(1));
+            if self.recover_from_next(room_rate) {
+                counters.fec_recovered += 1;
+            } else {
+                self.conceal(frame_len);
+            }
+            self.level_dbov = if self.has_audio {
+                rms_dbov(&self.pcm)
+            } else {
+                -127.0
+            };
+            return self.vad.update(self.level_dbov);
+        }
+        let popped = self.jitter.pop_front();
+        if let Some(seq) = popped.as_ref().and_then(|f| f.sequence) {
+            self.last_seq = Some(seq);
+        }
+        match popped {
             Some(frame) => {
                 let skip = match (frame.audio_level, frame.codec) {
                     (Some(level), _) if rfc6464_to_dbov(level) < skip_below_dbov => {
@@ -204,6 +234,9 @@ impl Input {
             }
             None => {
                 counters.concealed += 1;
+                // This slot is played (concealed): the packet that was due is
+                // late or lost, and a late one must not be played after it.
+                self.last_seq = self.last_seq.map(|s| s.wrapping_add(1));
                 self.conceal(frame_len);
                 if self.jitter.is_empty() && !self.has_audio {
                     // Starved: wait for the buffer to refill before playing again.
@@ -273,6 +306,40 @@ impl Input {
             Some((_, r)) => r.process(&self.scratch[..n], &mut self.pcm).is_ok(),
             None => false,
         }
+    }
+
+    /// Whether the next queued packet is not the one due: a gap of a few
+    /// packets in the RTP sequence. A larger jump is a new stream: no gap.
+    fn missing_next(&self) -> bool {
+        match (self.last_seq, self.jitter.front().and_then(|f| f.sequence)) {
+            (Some(last), Some(next)) => {
+                let gap = next.wrapping_sub(last);
+                (2..=MAX_GAP).contains(&gap)
+            }
+            _ => false,
+        }
+    }
+
+    /// Decodes the lost frame from the FEC data of the packet after it.
+    fn recover_from_next(&mut self, room_rate: u32) -> bool {
+        let Some(next) = self.jitter.front() else {
+            return false;
+        };
+        // Only a packet that carries LBRR data rebuilds anything; without it
+        // libopus would quietly run the same concealment as `conceal`.
+        if next.codec != Codec::Opus
+            || !OPUS_RATES.contains(&room_rate)
+            || silk_has_fec(&next.data) != Some(true)
+        {
+            return false;
+        }
+        let Some(decoder) = self.decoder.as_mut() else {
+            return false;
+        };
+        let ok =
+            matches!(decoder.decode_fec(&next.data, &mut self.pcm), Ok(n) if n == self.pcm.len());
+        self.has_audio = ok;
+        ok
     }
 
     /// Opus: packet loss concealment. L16: the last frame fades to silence.

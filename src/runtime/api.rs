@@ -533,6 +533,7 @@ fn stats_json(cell: &RoomCell) -> Value {
                 "dropped": m.counters.dropped + port.map_or(0, |p| p.dropped()),
                 "bad_frames": m.counters.bad_frames + port.map_or(0, |p| p.bad_frames()),
                 "concealed": m.counters.concealed,
+                "fec_recovered": m.counters.fec_recovered,
                 "decodes": m.counters.decodes,
                 "decodes_skipped": m.counters.decodes_skipped,
             })
