@@ -410,3 +410,65 @@ fn unsafe_not_root() -> bool {
         .map(|o| o.stdout != b"0\n")
         .unwrap_or(true)
 }
+
+#[test]
+fn multitrack_writes_one_aligned_track_per_member() {
+    let dir = scratch_dir("multi");
+    let h = Harness::in_dir(
+        dir.clone(),
+        &format!("{MODULE_MANUAL}\n[profiles.default]\nrate = {RATE}\nmultitrack = true\nrecord_beep = false\n[[rooms]]\nname = \"rec\"\nannounce_join_leave = false\n"),
+    );
+    let a = h.join("a", "{beep=false}rec").unwrap();
+    let b = h.join("b", "{beep=false}rec").unwrap();
+    h.api("record rec start");
+    let (mut pa, mut pb) = (0.0, 0.0);
+    for k in 0..150 {
+        if k < 100 {
+            h.send_l16(&a, &sine(500.0, RATE, N, 3000.0, &mut pa), RATE);
+        }
+        if k >= 50 {
+            h.send_l16(&b, &sine(800.0, RATE, N, 3000.0, &mut pb), RATE);
+        }
+        if k == 75 {
+            // A late joiner who says nothing: a track of silence, aligned.
+            h.join("c", "{beep=false}rec").unwrap();
+        }
+        h.advance(20);
+    }
+    h.api("record rec stop");
+    let done = &h.events_named("recording-completed")[0];
+    assert_eq!(done.get("RecordingTracks"), Some("3"));
+    let files = wav_files(&dir.join("recordings"));
+    assert_eq!(files.len(), 4, "{files:?}");
+    let mix_path = files
+        .iter()
+        .find(|p| !p.to_string_lossy().contains("-member"))
+        .unwrap();
+    let (_, _, mix) = read_wav(mix_path);
+    let track = |n: u32| {
+        let p = files
+            .iter()
+            .find(|p| p.to_string_lossy().ends_with(&format!("-member{n}.wav")))
+            .unwrap();
+        read_wav(p).2
+    };
+    let (t1, t2, t3) = (track(1), track(2), track(3));
+    assert_eq!(mix.len(), 150 * N);
+    // c's track starts where c joined and is padded to the start of the mix.
+    for t in [&t1, &t2, &t3] {
+        assert_eq!(t.len(), mix.len(), "every track spans the whole recording");
+    }
+    assert!(t3.iter().all(|s| *s == 0));
+    let worst = (0..mix.len())
+        .map(|i| (mix[i] as i32 - t1[i] as i32 - t2[i] as i32).abs())
+        .max()
+        .unwrap();
+    assert!(
+        worst <= 1,
+        "the mix is the sum of the tracks, sample for sample (worst {worst})"
+    );
+    assert!(
+        db(goertzel(&t1, 500.0, RATE), goertzel(&t1, 800.0, RATE)) > 60.0,
+        "a's track holds only a"
+    );
+}

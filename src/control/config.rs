@@ -94,6 +94,8 @@ pub struct Profile {
     pub share_encodes: bool,
     /// A beep into the room when a recording starts.
     pub record_beep: bool,
+    /// Also one WAV per member (what each one said), for transcription.
+    pub multitrack: bool,
     /// Stop a recording after this long with nobody heard; 0 = never.
     pub recording_timeout_s: u32,
     pub auto_record: bool,
@@ -266,6 +268,7 @@ struct RawProfile {
     top_n: i64,
     share_encodes: bool,
     record_beep: bool,
+    multitrack: bool,
     recording_timeout_s: i64,
     auto_record: bool,
     record_template: String,
@@ -295,6 +298,7 @@ impl Default for RawProfile {
             top_n: 0,
             share_encodes: true,
             record_beep: true,
+            multitrack: false,
             recording_timeout_s: 0,
             auto_record: false,
             record_template: "${account}/${room}/${date}-${time}-${conference_sid}.wav".into(),
@@ -924,6 +928,7 @@ fn resolve_profile(
         top_n: top_n as u32,
         share_encodes: r.share_encodes,
         record_beep: r.record_beep,
+        multitrack: r.multitrack,
         recording_timeout_s: v.int(&p("recording_timeout_s"), r.recording_timeout_s, 0, 86_400)?
             as u32,
         auto_record: r.auto_record,

@@ -463,6 +463,18 @@ impl Room {
                 scratch.everyone_tick = tick;
             }
             sink.record(&scratch.everyone, !scratch.contributors.is_empty());
+            if self.settings.multitrack {
+                for m in self.members.iter().filter(|m| m.admitted) {
+                    sink.record_member(
+                        m.id,
+                        if m.contributing {
+                            &m.input.pcm
+                        } else {
+                            &scratch.silence
+                        },
+                    );
+                }
+            }
         }
 
         // 6. Advance sounds.

@@ -32,6 +32,9 @@ pub trait TickSink {
     /// The room mix at the room rate, while a recording runs; `speech` says
     /// whether a member was heard in it (a beep alone is not speech).
     fn record(&mut self, pcm: &[i16], speech: bool);
+    /// With multitrack: what one member contributed to this tick's mix
+    /// (silence when not heard), right after `record`.
+    fn record_member(&mut self, _member: MemberId, _pcm: &[i16]) {}
 }
 
 /// Recording control the room decides; the runtime owns the files.

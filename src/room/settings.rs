@@ -56,6 +56,8 @@ pub struct RoomSettings {
     pub recording_enabled: bool,
     /// 0 = recordings never time out for silence.
     pub recording_timeout_ms: u64,
+    /// One extra track per member while recording.
+    pub multitrack: bool,
     /// Joiners say their name; it is played to the room on entry and exit.
     pub announce_caller_name: bool,
     pub auto_record: bool,

@@ -46,6 +46,12 @@ enum Job {
         id: u64,
         samples: u64,
     },
+    /// One member's track (multitrack), after the mix of the same tick.
+    Track {
+        id: u64,
+        member: u32,
+        buf: Vec<i16>,
+    },
     Close {
         id: u64,
         finish: Box<Finish>,
@@ -91,6 +97,19 @@ pub struct Recording {
 }
 
 impl Recording {
+    /// A member's own track. Dropped, not gap-filled, when the queue is full:
+    /// the writer pads a track back into line with the mix when it resumes.
+    pub fn push_track(&mut self, member: u32, pcm: &[i16]) {
+        let mut buf = self.free.try_recv().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(pcm);
+        let _ = self.tx.try_send(Job::Track {
+            id: self.id,
+            member,
+            buf,
+        });
+    }
+
     /// Never blocks and, once the buffers have cycled, never allocates.
     pub fn push(&mut self, pcm: &[i16], speech: bool) {
         self.heard_speech |= speech;
@@ -190,6 +209,11 @@ impl Recorder {
                     .unwrap_or("")
                     .to_string()
             };
+            for track in meta.lines().filter_map(|l| l.strip_prefix("track=")) {
+                if let Err(e) = repair_wav(Path::new(track)) {
+                    log::error!(target: "huddle::recording", "could not repair {track}: {e}");
+                }
+            }
             match repair_wav(&wav) {
                 Ok(report) => {
                     let size = std::fs::metadata(&wav).map(|m| m.len()).unwrap_or(0);
@@ -518,8 +542,16 @@ fn emit(
     state.room.emit_external(name, fields, now_ms);
 }
 
+/// One member's file beside the mix (multitrack).
+struct Track {
+    member: u32,
+    writer: WavRecorder,
+    path: PathBuf,
+}
+
 struct Open {
     writer: Option<WavRecorder>,
+    tracks: Vec<Track>,
     /// Samples written since the header last matched the file.
     unflushed: u64,
     path: PathBuf,
@@ -561,6 +593,7 @@ fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
                     id,
                     Open {
                         writer,
+                        tracks: Vec::new(),
                         unflushed: 0,
                         path,
                         marker: marker_path,
@@ -591,6 +624,12 @@ fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
                     }
                 }
             }
+            Some(Job::Track { id, member, buf }) => {
+                if let Some(f) = files.get_mut(&id) {
+                    write_track(f, member, &buf);
+                }
+                let _ = recycle.try_send(buf);
+            }
             Some(Job::Close { id, finish }) => {
                 if let Some(f) = files.remove(&id) {
                     close(f, *finish);
@@ -614,6 +653,9 @@ fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
     for (_, mut f) in files.drain() {
         if let Some(w) = f.writer.take() {
             let _ = w.finalize();
+        }
+        for t in f.tracks.drain(..) {
+            let _ = t.writer.finalize();
         }
         let _ = std::fs::remove_file(&f.marker);
     }
@@ -649,8 +691,76 @@ fn write(f: &mut Open, samples: &[i16]) {
     }
 }
 
+/// Appends to a member's track, creating it (padded with silence to where
+/// the mix is) the first time that member is heard from.
+fn write_track(f: &mut Open, member: u32, samples: &[i16]) {
+    if f.error.is_some() {
+        return;
+    }
+    let mix_at = f.writer.as_ref().map_or(0, |w| w.samples_written());
+    let pos = match f.tracks.iter().position(|t| t.member == member) {
+        Some(p) => p,
+        None => {
+            if f.tracks.len() >= 1000 {
+                return;
+            }
+            let path = track_path(&f.path, member);
+            let created = WavRecorder::create(&path, f.rate, 1).and_then(|w| {
+                // Listed in the marker so a crash repairs the tracks too.
+                use std::io::Write;
+                let mut m = std::fs::OpenOptions::new().append(true).open(&f.marker)?;
+                writeln!(m, "track={}", path.display())?;
+                Ok(w)
+            });
+            match created {
+                Ok(w) => f.tracks.push(Track {
+                    member,
+                    writer: w,
+                    path,
+                }),
+                Err(e) => {
+                    log::error!(target: "huddle::recording", "{}: {e}", path.display());
+                    f.error = Some(e.to_string());
+                    return;
+                }
+            }
+            f.tracks.len() - 1
+        }
+    };
+    let t = &mut f.tracks[pos];
+    // Keep the track in line with the mix: pad what it missed (a late join, a full queue).
+    let behind = mix_at
+        .saturating_sub(samples.len() as u64)
+        .saturating_sub(t.writer.samples_written());
+    let zeros = [0i16; 960];
+    let mut left = behind;
+    while left > 0 {
+        let n = left.min(960) as usize;
+        if t.writer.write(&zeros[..n]).is_err() {
+            break;
+        }
+        left -= n as u64;
+    }
+    if let Err(e) = t.writer.write(samples) {
+        log::error!(target: "huddle::recording", "{}: write failed: {e}", t.path.display());
+        f.error = Some(e.to_string());
+    }
+}
+
+/// `<recording>-member<N>.wav` beside the recording.
+fn track_path(mix: &Path, member: u32) -> PathBuf {
+    let stem = mix
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    mix.with_file_name(format!("{stem}-member{member}.wav"))
+}
+
 fn flush(f: &mut Open) {
     f.unflushed = 0;
+    for t in f.tracks.iter_mut() {
+        let _ = t.writer.flush_header();
+    }
     if let Some(w) = f.writer.as_mut() {
         if let Err(e) = w.flush_header() {
             if f.error.is_none() {
@@ -664,6 +774,14 @@ fn flush(f: &mut Open) {
 
 fn close(mut f: Open, finish: Finish) {
     let samples = f.writer.as_ref().map_or(0, |w| w.samples_written());
+    let mut track_urls = Vec::new();
+    for t in f.tracks.drain(..) {
+        let path = t.path.clone();
+        match t.writer.finalize() {
+            Ok(_) => track_urls.push(format!("file://{}", path.display())),
+            Err(e) => log::error!(target: "huddle::recording", "{}: {e}", path.display()),
+        }
+    }
     let finalized = match f.writer.take() {
         Some(w) if f.error.is_none() => w.finalize().map_err(|e| e.to_string()),
         Some(w) => {
@@ -714,6 +832,8 @@ fn close(mut f: Open, finish: Finish) {
                 "RecordingGapMs",
                 (f.gaps * 1000 / u64::from(f.rate.max(1))).to_string(),
             ),
+            ("RecordingTracks", track_urls.len().to_string()),
+            ("RecordingTrackUrls", track_urls.join(",")),
         ]),
     );
     fields.extend(extra);

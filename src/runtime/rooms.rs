@@ -171,6 +171,12 @@ impl TickSink for HostSink<'_> {
             r.push(pcm, speech);
         }
     }
+
+    fn record_member(&mut self, member: MemberId, pcm: &[i16]) {
+        if let Some(r) = self.recording.as_deref_mut() {
+            r.push_track(member, pcm);
+        }
+    }
 }
 
 /// Runs one tick of `cell` at `now_ms`. Returns false once the room is over.

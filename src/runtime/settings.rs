@@ -98,6 +98,7 @@ pub fn room_settings(
         share_encodes: profile.share_encodes,
         recording_enabled: room.is_none_or(|r| r.recording_enabled),
         recording_timeout_ms: u64::from(profile.recording_timeout_s) * 1000,
+        multitrack: profile.multitrack,
         announce_caller_name: room.is_some_and(|r| r.announce_caller_name),
         auto_record: room.map_or(profile.auto_record, |r| r.auto_record),
         sounds,
