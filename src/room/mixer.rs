@@ -178,6 +178,10 @@ pub(crate) struct MixScratch {
     moh_pos: usize,
     silence: Vec<i16>,
     contributors: Vec<usize>,
+    /// (coach index, coached member) for whispers heard this tick: few, so
+    /// finding whether a listener is coached never scans every member.
+    whispers: Vec<(usize, MemberId)>,
+    changes: Vec<(MemberId, VadChange, bool)>,
     shared: Vec<SharedOut>,
     tmp_i32: Vec<i32>,
     rng: u64,
@@ -194,6 +198,8 @@ impl MixScratch {
             moh_pos: 0,
             silence: vec![0; frame],
             contributors: Vec::with_capacity(64),
+            whispers: Vec::new(),
+            changes: Vec::new(),
             shared: Vec::new(),
             tmp_i32: vec![0; frame],
             rng: seed | 1,
@@ -239,7 +245,8 @@ impl Room {
         let started = self.started;
 
         // 1. Inputs: decode (or skip) one frame per member, run talk detection.
-        let mut changes: Vec<(MemberId, VadChange, bool)> = Vec::new();
+        let mut changes = std::mem::take(&mut self.scratch.changes);
+        changes.clear();
         for m in self.members.iter_mut() {
             let skip_below = m.energy_dbov - 10.0;
             let before = (m.counters.decodes, m.counters.decodes_skipped);
@@ -252,7 +259,7 @@ impl Room {
             self.counters.decodes_skipped += m.counters.decodes_skipped - before.1;
         }
         self.names_done(now_ms);
-        for (id, change, muted) in changes {
+        for &(id, change, muted) in &changes {
             let name = match (change, muted) {
                 (VadChange::Started, false) => "participant-speech-start",
                 (VadChange::Started, true) => "participant-speech-while-muted",
@@ -260,6 +267,7 @@ impl Room {
             };
             self.emit_for(name, id, vec![]);
         }
+        self.scratch.changes = changes;
 
         // 2. Who is heard: audible and either talking or near the talk
         // threshold right now. Mixing does not wait for the detector's
@@ -294,6 +302,19 @@ impl Room {
         }
         for &i in &scratch.contributors {
             self.members[i].contributing = true;
+        }
+        scratch.whispers.clear();
+        for (i, c) in self.members.iter().enumerate() {
+            if let Some(target) = c.coaching {
+                if c.admitted
+                    && c.input.has_audio
+                    && !c.muted
+                    && !c.hold
+                    && c.leaving_at_ms.is_none()
+                {
+                    scratch.whispers.push((i, target));
+                }
+            }
         }
 
         // 3. One sum of everything the room hears.
@@ -344,13 +365,11 @@ impl Room {
                         Source::Own
                     }
                 } else {
-                    let coached = self.members.iter().enumerate().any(|(ci, c)| {
-                        c.coaching == Some(m.id)
-                            && c.input.has_audio
-                            && !c.muted
-                            && !c.hold
-                            && ci != idx
-                    });
+                    let coached = self
+                        .scratch
+                        .whispers
+                        .iter()
+                        .any(|&(ci, t)| t == m.id && ci != idx);
                     let related = m
                         .no_hear
                         .iter()
@@ -498,7 +517,6 @@ impl Room {
         let rate = self.settings.rate;
         let (before, after) = self.members.split_at_mut(idx);
         let (m, after) = after.split_first_mut().expect("idx < len");
-        let others = before.iter().chain(after.iter());
         let scratch = &mut self.scratch;
         let mix = &mut m.mix;
         let waiting = !m.admitted || m.hold || !started;
@@ -540,10 +558,16 @@ impl Room {
             } else {
                 mix.copy_from_slice(&scratch.sum);
             }
-            for o in others {
-                let heard_whisper =
-                    o.coaching == Some(m.id) && o.input.has_audio && !o.muted && !o.hold;
-                if heard_whisper && !m.no_hear.contains(&o.id) {
+            for &(ci, target) in &scratch.whispers {
+                if target != m.id || ci == idx {
+                    continue;
+                }
+                let o = if ci < idx {
+                    &before[ci]
+                } else {
+                    &after[ci - idx - 1]
+                };
+                if !m.no_hear.contains(&o.id) {
                     accumulate(mix, &o.input.pcm);
                 }
             }
