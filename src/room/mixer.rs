@@ -219,7 +219,8 @@ fn loop_into(sound: &[i16], pos: &mut usize, out: &mut [i16]) {
     }
 }
 
-/// Adds the next chunk of a one-shot sound; returns false when it is done.
+/// Adds (`sign` 1) or takes away (-1) the chunk of a one-shot sound that
+/// plays this tick.
 fn add_once(sound: &[i16], pos: usize, out: &mut [i32], sign: i32) {
     let end = (pos + out.len()).min(sound.len());
     if pos >= end {
@@ -392,7 +393,7 @@ impl Room {
                 }
             };
             if source == Source::Own {
-                self.render_own(idx, &mut encodes, sink, tick);
+                self.render_own(idx, &mut encodes, sink);
                 continue;
             }
             let scratch = &mut self.scratch;
@@ -512,7 +513,7 @@ impl Room {
     }
 
     /// A listener whose mix is theirs alone.
-    fn render_own(&mut self, idx: usize, encodes: &mut u64, sink: &mut dyn TickSink, tick: u64) {
+    fn render_own(&mut self, idx: usize, encodes: &mut u64, sink: &mut dyn TickSink) {
         let started = self.started;
         let rate = self.settings.rate;
         let (before, after) = self.members.split_at_mut(idx);
@@ -610,7 +611,6 @@ impl Room {
         let format = m.out_format;
         let ok = m.out.render(&out, rate, format, &m.spec.opus, encodes);
         m.out_pcm_scratch = out;
-        let _ = tick;
         if ok {
             m.counters.frames_out += 1;
             send(sink, m, &m.out);
@@ -634,8 +634,8 @@ fn comfort_noise(buf: &mut [i16], level_dbov: f32, rng: &mut u64) {
     if level_dbov >= 0.0 {
         return;
     }
-    // Uniform noise in [-a, a] has RMS a/sqrt(3); 0 dBov RMS is 32767/sqrt(2)... use
-    // the full-scale-sine convention the level module uses.
+    // The level module's dBov is RMS against 32767; uniform noise in [-a, a]
+    // has an RMS of a/sqrt(3).
     let rms = 32767.0 * 10f32.powf(level_dbov / 20.0);
     let amplitude = (rms * 3f32.sqrt()) as i32;
     if amplitude == 0 {
