@@ -1,5 +1,6 @@
 //! Faults a host can throw at huddle: callbacks that block, an event handler
-//! that re-enters the API from inside the callback. (Shutdown while frames still arrive is
+//! that re-enters the API from inside the callback, a full recordings disk
+//! on the realtime timer. (Shutdown while frames still arrive is
 //! tests/c/shutdown_race.c, run plain and under ASan by tests/c_harness.rs.)
 mod common;
 
@@ -7,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use huddle::host::{Channel, Event, Host, OutFrame};
-use huddle::runtime::{CallerInfo, MemberPort, Module};
+use huddle::host::{Channel, Codec, Event, Host, OutFrame};
+use huddle::runtime::{CallerInfo, InFrame, MemberPort, Module};
 
 fn caller(c: &str) -> CallerInfo {
     CallerInfo {
@@ -248,4 +249,134 @@ fn event_handler_reenters_the_api_manual() {
 #[test]
 fn event_handler_reenters_the_api_realtime() {
     reentrant("realtime");
+}
+
+/// Records events by name and when "fast" got audio.
+#[derive(Default)]
+struct DiskHost {
+    arrivals: Mutex<Vec<Instant>>,
+    events: Mutex<Vec<Event>>,
+}
+
+impl Host for DiskHost {
+    fn log(&self, _: log::Level, _: &str, _: &str) {}
+    fn send_audio(&self, channel: &Channel, _: &OutFrame<'_>) {
+        if channel.as_str() == "fast" {
+            self.arrivals.lock().unwrap().push(Instant::now());
+        }
+    }
+    fn hangup(&self, _: &Channel, _: u32) -> bool {
+        true
+    }
+    fn event(&self, e: &Event) {
+        self.events.lock().unwrap().push(e.clone());
+    }
+    fn originate(&self, _: &str, _: &str, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Realtime timer: the recordings disk fills up (a 48 KiB tmpfs, 1.5 s of
+/// 16 kHz audio). The recording fails with an event; no room's audio waits.
+/// Needs root for the mount; skipped (with a line saying so) otherwise.
+#[test]
+fn full_recordings_disk_on_the_realtime_timer() {
+    let host = Arc::new(DiskHost::default());
+    let dir = common::scratch_dir("faults-disk");
+    let recs = dir.join("recordings");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=48k", "tmpfs"])
+        .arg(&recs)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("could not mount a tmpfs (not root?): full-disk fault skipped");
+        return;
+    }
+    let _unmount = Unmount(recs);
+    let path = dir.join("huddle.conf");
+    std::fs::write(
+        &path,
+        "[module]\ntimer = \"realtime\"\nmixer_threads = 2\nsounds_dir = \"sounds\"\n\
+         recordings_dir = \"recordings\"\n[profiles.default]\nrecord_beep = false\n",
+    )
+    .unwrap();
+    huddle::runtime::logging::install();
+    let module = Module::load(host.clone(), &path).unwrap();
+    let talker = module.app(caller("r1"), "{beep=false}rec").unwrap();
+    module.app(caller("r2"), "{beep=false}rec").unwrap();
+    module.app(caller("fast"), "{beep=false}fine").unwrap();
+    module.app(caller("f2"), "{beep=false}fine").unwrap();
+    assert!(module.api("record rec start").starts_with("+OK"));
+    let t0 = Instant::now();
+    let failed = |h: &DiskHost| {
+        h.events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| e.name == "recording-failed")
+    };
+    let mut phase = 0.0;
+    let mut took = None;
+    while t0.elapsed() < Duration::from_secs(6) {
+        let pcm = common::sine(500.0, 16000, 320, 6000.0, &mut phase);
+        module.member_audio(
+            &talker,
+            InFrame {
+                codec: Codec::L16,
+                rate: 16000,
+                samples: 320,
+                data: pcm.iter().flat_map(|s| s.to_ne_bytes()).collect(),
+                audio_level: None,
+                sequence: None,
+            },
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        match took {
+            None if failed(&host) => took = Some(t0.elapsed()),
+            Some(t) if t0.elapsed() > t + Duration::from_millis(500) => break,
+            _ => {}
+        }
+    }
+    let took = took.unwrap_or_else(|| {
+        let names: Vec<_> = host
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.name.clone())
+            .collect();
+        let df = std::process::Command::new("df")
+            .arg(dir.join("recordings"))
+            .output()
+            .unwrap();
+        panic!(
+            "no recording-failed event within {:?}: {names:?}\n{}",
+            t0.elapsed(),
+            String::from_utf8_lossy(&df.stdout)
+        )
+    });
+    module.shutdown();
+    let arrivals = host.arrivals.lock().unwrap();
+    let worst_gap = arrivals
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]))
+        .max()
+        .unwrap_or_default();
+    println!(
+        "recordings disk full after {took:?}; {} frames to 'fast', worst gap {worst_gap:?}",
+        arrivals.len()
+    );
+    assert!(
+        worst_gap < Duration::from_millis(200),
+        "a frame was {worst_gap:?} late"
+    );
 }

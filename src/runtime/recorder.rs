@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -37,6 +37,7 @@ enum Job {
         path: PathBuf,
         rate: u32,
         marker: String,
+        failed: Arc<AtomicBool>,
     },
     Samples {
         id: u64,
@@ -88,9 +89,17 @@ pub struct Recording {
     paused_room_ms: Option<u64>,
     /// Whether any member was heard while recording: a file without is `absent`.
     heard_speech: bool,
+    /// Set by the writer when the file can no longer be written (disk full).
+    failed: Arc<AtomicBool>,
 }
 
 impl Recording {
+    /// The writer could not write the file: the recording must end (with
+    /// `recording-failed`) instead of running on, writing nothing.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
     /// Never blocks and, once the buffers have cycled, never allocates.
     pub fn push(&mut self, pcm: &[i16], speech: bool) {
         self.heard_speech |= speech;
@@ -415,6 +424,7 @@ fn open(
         "conference_sid={}\naccount={}\nroom={}\nrecording_sid={}\nurl={}\n",
         room.sid, cell.account, cell.name, info.sid, info.url
     );
+    let failed = Arc::new(AtomicBool::new(false));
     shared
         .recorder
         .tx
@@ -423,10 +433,12 @@ fn open(
             path: full.clone(),
             rate: room.settings.rate,
             marker,
+            failed: failed.clone(),
         })
         .map_err(|_| "the recording thread has stopped".to_string())?;
     shared.recorder.open.fetch_add(1, Ordering::AcqRel);
     Ok(Recording {
+        failed,
         id,
         tx: shared.recorder.tx.clone(),
         free: shared.recorder.free_rx.clone(),
@@ -528,6 +540,7 @@ struct Open {
     dirty: bool,
     error: Option<String>,
     gaps: u64,
+    failed: Arc<AtomicBool>,
 }
 
 fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
@@ -545,6 +558,7 @@ fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
                 path,
                 rate,
                 marker,
+                failed,
             }) => {
                 let marker_path = marker_of(&path);
                 let result = std::fs::write(&marker_path, marker)
@@ -554,6 +568,7 @@ fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
                     Ok(w) => (Some(w), None),
                     Err(e) => {
                         log::error!(target: "huddle::recording", "{}: {e}", path.display());
+                        failed.store(true, Ordering::Release);
                         (None, Some(e.to_string()))
                     }
                 };
@@ -568,6 +583,7 @@ fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
                         dirty: false,
                         error,
                         gaps: 0,
+                        failed,
                     },
                 );
             }
@@ -644,6 +660,7 @@ fn write(f: &mut Open, samples: &[i16]) {
             Err(e) => {
                 log::error!(target: "huddle::recording", "{}: write failed: {e}", f.path.display());
                 f.error = Some(e.to_string());
+                f.failed.store(true, Ordering::Release);
             }
         }
     }
@@ -656,6 +673,7 @@ fn flush(f: &mut Open) {
             if f.error.is_none() {
                 log::error!(target: "huddle::recording", "{}: {e}", f.path.display());
                 f.error = Some(e.to_string());
+                f.failed.store(true, Ordering::Release);
             }
         }
     }
