@@ -160,6 +160,36 @@ pin = "1234"
     assert_eq!(h.events_named("participant-join").len(), 1);
 }
 
+/// `pin_failures_per_minute = 0` means no limit (conf/huddle.conf), not
+/// "refuse every PIN caller".
+#[test]
+fn zero_failures_per_minute_means_unlimited() {
+    let h = Harness::new(
+        r#"
+[profiles.open]
+pin_failures_per_minute = 0
+pin_tries = 10
+
+[[rooms]]
+name = "open"
+profile = "open"
+pin = "1234"
+"#,
+    );
+    let a = h
+        .join("a", "open")
+        .expect("a PIN caller is asked for the PIN");
+    h.dtmf(&a, "1111#2222#3333#4444#1234#");
+    assert_eq!(h.events_named("pin-failed").len(), 4);
+    assert_eq!(
+        h.events_named("participant-join").len(),
+        1,
+        "{:?}",
+        h.event_names()
+    );
+    assert!(h.join("b", "open+1234").is_ok());
+}
+
 #[test]
 fn callers_wait_for_the_host_hearing_music_and_unheard() {
     let h = with_moh(

@@ -472,7 +472,7 @@ impl Room {
         };
         self.members.push(member);
         if needs_pin {
-            if self.failures.count(now_ms) >= self.settings.pin_failures_per_minute as usize {
+            if self.pin_rate_limited(now_ms) {
                 log::warn!(target: "huddle::pin", "room {}: PIN attempt refused, {} failures in the last minute",
                     self.settings.name, self.settings.pin_failures_per_minute);
                 self.remove_silently(id);
@@ -552,6 +552,13 @@ impl Room {
         true
     }
 
+    /// The room's wrong-PIN budget for the last minute is spent
+    /// (`pin_failures_per_minute`; 0 = no limit).
+    fn pin_rate_limited(&mut self, now_ms: u64) -> bool {
+        let limit = self.settings.pin_failures_per_minute as usize;
+        limit > 0 && self.failures.count(now_ms) >= limit
+    }
+
     fn finish_pin_or_hangup(&mut self, id: MemberId, now_ms: u64) {
         if let Some(refusal) = self.finish_pin(id, now_ms) {
             self.hang_up(id, refusal.cause, refusal.reason);
@@ -605,7 +612,7 @@ impl Room {
                         reason: "wrong PIN",
                     });
                 }
-                if self.failures.count(now_ms) >= self.settings.pin_failures_per_minute as usize {
+                if self.pin_rate_limited(now_ms) {
                     log::warn!(target: "huddle::pin", "room {}: PIN entry locked out, {} failures in the last minute",
                         self.settings.name, self.settings.pin_failures_per_minute);
                     return Some(Refusal {
