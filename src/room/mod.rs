@@ -571,6 +571,18 @@ impl Room {
         let max_tries = self.settings.pin_tries.max(1);
         let first = self.settings.pin_first_digit_timeout_ms;
         let bad_pin = self.settings.sounds.bad_pin.clone();
+        // Checked per attempt, not only at the door: callers who all reach
+        // the prompt first would otherwise each get their own tries, and the
+        // room's budget would not bound the guesses.
+        if self.member_ref(id)?.pin.is_some() && self.pin_rate_limited(now_ms) {
+            log::warn!(target: "huddle::pin", "room {}: PIN attempt refused unchecked, {} failures in the last minute",
+                self.settings.name, self.settings.pin_failures_per_minute);
+            self.emit_refusal("pin-rate-limited", Some(id));
+            return Some(Refusal {
+                cause: cause::CALL_REJECTED,
+                reason: "too many PIN failures in the last minute",
+            });
+        }
         let m = self.member_mut(id)?;
         let entry = m.pin.as_mut()?;
         let digits = std::mem::take(&mut entry.digits);
