@@ -35,7 +35,10 @@ pub fn execute(module: &Module, line: &str) -> String {
         Ok(Reply::Text(t)) => format!("+OK {t}"),
         Ok(Reply::Json(v)) => json!({"ok": true, "result": v}).to_string(),
         Err(e) => {
-            log::info!(target: "huddle::api", "'{}': {}", truncate(line, 120), e.message);
+            // The reply may echo a bad PIN to the operator who typed it;
+            // the log keeps none.
+            let hide = |t: &str| crate::control::redact_api_text(line, t);
+            log::info!(target: "huddle::api", "'{}': {}", truncate(&hide(line), 120), hide(&e.message));
             error_reply(&e, request.json)
         }
     }
