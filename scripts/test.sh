@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it (.ci/run): system packages, formatting,
-# clippy, header freshness, every Rust and C harness test, then the C
-# lifecycle harness under valgrind. Idempotent; about 5-10 minutes on
+# clippy, header freshness, every Rust and C harness test (the C programs
+# also under ASan+UBSan; the 2 x 20 s stress test: HUDDLE_STRESS_SECS sets
+# its length), the C lifecycle harness under valgrind, and the scenario
+# parser's fuzz corpus under ASan. Long fuzzing: scripts/fuzz.sh. Idempotent; about 5-10 minutes on
 # 2 cores from a clean clone, most of it the first build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,5 +51,13 @@ valgrind --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
     "$work/lifecycle" "$lib" "$work/scratch" 20
 
-printf '\n==> OK: fmt, clippy, header, cargo test, C harness, valgrind — all passed in %ds\n' \
+step "scenario parser: fuzz corpus under ASan+UBSan"
+# The reference host's scenario parser is C; its libFuzzer target replays
+# the regression corpus (each file once) with AddressSanitizer, UBSan and
+# LeakSanitizer. The Rust targets' corpora are replayed by tests/corpus.rs.
+clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -Iffi/refhost -o "$work/scenario_fuzz" fuzz/c/scenario_fuzz.c ffi/refhost/scenario.c -lm
+ASAN_OPTIONS=detect_leaks=1 "$work/scenario_fuzz" tests/corpus/scenario/*
+
+printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, scenario corpus — all passed in %ds\n' \
     "$((SECONDS - started))"

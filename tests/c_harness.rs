@@ -116,17 +116,54 @@ fn compile(compiler: &str, flags: &[&str], sources: &[PathBuf], out: &Path, libs
 /// Compiles `tests/c/<name>.c` with the fake host and runs it with the
 /// library, a scratch directory and `args`; returns its stdout.
 fn run_c(name: &str, args: &[&str]) -> String {
+    run_c_in(Mode::Plain, name, args)
+}
+
+/// How a C program is built.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Plain,
+    /// AddressSanitizer + UndefinedBehaviorSanitizer on the host program.
+    /// libhuddle.so itself is not instrumented, but its allocations go
+    /// through ASan's allocator, so a use-after-free of memory huddle
+    /// handed out, an overflow into a host buffer, or a leak at exit
+    /// (LeakSanitizer) fails the program.
+    Sanitized,
+}
+
+const SANITIZE: &[&str] = &[
+    "-g",
+    "-fno-omit-frame-pointer",
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=undefined",
+];
+
+fn run_c_in(mode: Mode, name: &str, args: &[&str]) -> String {
     let c = root().join("tests/c");
-    let exe = scratch(&format!("bin-{name}")).join(name);
+    let tag = if mode == Mode::Sanitized { "asan-" } else { "" };
+    let exe = scratch(&format!("bin-{tag}{name}")).join(name);
+    let mut flags = CFLAGS.to_vec();
+    if mode == Mode::Sanitized {
+        flags.extend_from_slice(SANITIZE);
+    }
     compile(
         "cc",
-        CFLAGS,
+        &flags,
         &[c.join(format!("{name}.c")), c.join("fake_host.c")],
         &exe,
         &["-ldl".into(), "-lpthread".into(), "-lm".into()],
     );
     let mut cmd = Command::new(&exe);
-    cmd.arg(library()).arg(scratch(name)).args(args);
+    cmd.arg(library())
+        .arg(scratch(&format!("{tag}{name}")))
+        .args(args);
+    if mode == Mode::Sanitized {
+        cmd.env(
+            "ASAN_OPTIONS",
+            "detect_leaks=1:halt_on_error=1:abort_on_error=0",
+        )
+        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
+    }
     let output = run_bounded(cmd, name);
     let all = text(&output);
     // Shown with --nocapture, and on failure.
@@ -175,6 +212,50 @@ fn basic_call_tones_and_events() {
 #[test]
 fn reentrant_event_callback() {
     run_c("reentrant", &[]);
+}
+
+#[test]
+fn shutdown_while_frames_arrive() {
+    run_c("shutdown_race", &[]);
+}
+
+// The same programs under ASan + UBSan (with LeakSanitizer at exit).
+
+#[test]
+fn asan_abi_mismatch_and_config_errors() {
+    run_c_in(Mode::Sanitized, "abi_config", &[]);
+}
+
+#[test]
+fn asan_lifecycle_no_leaks() {
+    let out = run_c_in(Mode::Sanitized, "lifecycle", &["50"]);
+    assert!(out.contains("ok manual: 50 load/shutdown"), "{out}");
+    assert!(out.contains("ok realtime: 50 load/shutdown"), "{out}");
+}
+
+#[test]
+fn asan_null_stale_utf8_and_long_arguments() {
+    run_c_in(Mode::Sanitized, "null_args", &[]);
+}
+
+#[test]
+fn asan_two_instances_side_by_side() {
+    run_c_in(Mode::Sanitized, "two_instances", &[]);
+}
+
+#[test]
+fn asan_basic_call_tones_and_events() {
+    run_c_in(Mode::Sanitized, "basic_call", &[]);
+}
+
+#[test]
+fn asan_reentrant_event_callback() {
+    run_c_in(Mode::Sanitized, "reentrant", &[]);
+}
+
+#[test]
+fn asan_shutdown_while_frames_arrive() {
+    run_c_in(Mode::Sanitized, "shutdown_race", &[]);
 }
 
 /// Both headers compile as C++17 with warnings as errors, and a C++ program

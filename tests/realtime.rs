@@ -80,11 +80,13 @@ fn a_blocking_send_audio_does_not_delay_other_rooms() {
     let arrivals = host.arrivals.lock().unwrap();
     let fast = arrivals.get("fast").expect("the other room was mixed");
     assert!(fast.len() >= 60, "{} frames", fast.len());
-    // 20 ms apart on average, and never a gap anywhere near the 300 ms block.
+    // 20 ms apart on average, and never a gap as long as the 300 ms block: a
+    // room waiting on another room's callback would show one. (The margin
+    // absorbs scheduling delays on a loaded 2-core machine.)
     let gaps: Vec<u128> = fast.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
     let worst = *gaps.iter().max().unwrap();
     assert!(
-        worst < 120,
+        worst < 250,
         "worst gap {worst} ms while another room's host callback blocked for 300 ms"
     );
     let span = (fast[fast.len() - 1] - fast[0]).as_secs_f64();

@@ -160,6 +160,81 @@ pin = "1234"
     assert_eq!(h.events_named("participant-join").len(), 1);
 }
 
+/// `pin_failures_per_minute = 0` means no limit (conf/huddle.conf), not
+/// "refuse every PIN caller".
+#[test]
+fn zero_failures_per_minute_means_unlimited() {
+    let h = Harness::new(
+        r#"
+[profiles.open]
+pin_failures_per_minute = 0
+pin_tries = 10
+
+[[rooms]]
+name = "open"
+profile = "open"
+pin = "1234"
+"#,
+    );
+    let a = h
+        .join("a", "open")
+        .expect("a PIN caller is asked for the PIN");
+    h.dtmf(&a, "1111#2222#3333#4444#1234#");
+    assert_eq!(h.events_named("pin-failed").len(), 4);
+    assert_eq!(
+        h.events_named("participant-join").len(),
+        1,
+        "{:?}",
+        h.event_names()
+    );
+    assert!(h.join("b", "open+1234").is_ok());
+}
+
+/// Guessers who all reach the PIN prompt first and then type at once still
+/// get no more wrong tries per minute than the room allows; the rest are
+/// refused without their PIN being checked, even the right one.
+#[test]
+fn parallel_guessers_share_the_rooms_failure_budget() {
+    let h = Harness::new(
+        r#"
+[profiles.slow]
+pin_failures_per_minute = 3
+pin_tries = 3
+
+[[rooms]]
+name = "guarded"
+profile = "slow"
+pin = "48151623"
+"#,
+    );
+    let guessers: Vec<_> = (0..6)
+        .map(|i| h.join(&format!("g{i}"), "guarded").unwrap())
+        .collect();
+    for (i, g) in guessers.iter().enumerate() {
+        h.dtmf(g, &format!("{:08}#", 11_111_111 * (i as u32 % 9 + 1)));
+    }
+    let failed = h.events_named("pin-failed").len();
+    assert!(
+        failed <= 3,
+        "{failed} wrong PINs were checked within a minute"
+    );
+    // The right PIN from one more caller inside the minute: refused too.
+    let late = h.join("late", "guarded");
+    if let Ok(p) = &late {
+        h.dtmf(p, "48151623#");
+    }
+    assert!(
+        h.events_named("participant-join").is_empty(),
+        "{:?}",
+        h.event_names()
+    );
+    // After the minute, the right PIN works.
+    h.advance(61_000);
+    let ok = h.join("ok", "guarded").unwrap();
+    h.dtmf(&ok, "48151623#");
+    assert_eq!(h.events_named("participant-join").len(), 1);
+}
+
 #[test]
 fn callers_wait_for_the_host_hearing_music_and_unheard() {
     let h = with_moh(

@@ -273,7 +273,7 @@ static int by_time(const void *x, const void *y)
     return a->line - b->line; /* stable: file order within the same instant */
 }
 
-int scenario_load(const char *path, scenario *s, char *err, size_t errlen)
+static int load(const char *path, scenario *s, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->path, sizeof s->path, "%s", path);
@@ -353,6 +353,16 @@ int scenario_load(const char *path, scenario *s, char *err, size_t errlen)
         }
     }
     return 0;
+}
+
+int scenario_load(const char *path, scenario *s, char *err, size_t errlen)
+{
+    int rc = load(path, s, err, errlen);
+    if (rc) {
+        /* A failed load owns nothing: the caller only frees after success. */
+        scenario_free(s);
+    }
+    return rc;
 }
 
 void scenario_free(scenario *s)

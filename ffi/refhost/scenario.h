@@ -70,7 +70,8 @@ typedef struct scenario {
     uint64_t end_ms;
 } scenario;
 
-/* Parses `path`. On error returns -1 with "file:line: message" in `err`. */
+/* Parses `path`. On error returns -1 with "file:line: message" in `err` and
+ * holds nothing (no scenario_free needed). */
 int scenario_load(const char *path, scenario *out, char *err, size_t errlen);
 void scenario_free(scenario *s);
 

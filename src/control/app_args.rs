@@ -19,7 +19,7 @@
 
 use std::fmt;
 
-use super::{excerpt, validate_pin, validate_room_name};
+use super::{excerpt, redact_app_data, validate_pin, validate_room_name, PIN_MASK};
 
 pub const MAX_APP_DATA_LEN: usize = 4096;
 /// Free-text values (URLs, paths, labels) are bounded so a runaway dialplan
@@ -231,7 +231,8 @@ impl Ctx<'_> {
         AppArgsError {
             token: excerpt(token, 80),
             problem: problem.into(),
-            input: excerpt(self.input, 200),
+            // Logged and returned to the host: never with the PIN in it.
+            input: excerpt(&redact_app_data(self.input), 200),
         }
     }
 }
@@ -277,7 +278,7 @@ fn check_profile(cx: &Ctx, name: &str) -> Result<(), AppArgsError> {
 }
 
 fn check_pin(cx: &Ctx, pin: &str) -> Result<(), AppArgsError> {
-    validate_pin(pin).map_err(|p| cx.err(format!("bad PIN ({p})"), pin))
+    validate_pin(pin).map_err(|p| cx.err(format!("bad PIN ({p})"), PIN_MASK))
 }
 
 fn parse_fs_style(cx: &Ctx, s: &str) -> Result<AppArgs, AppArgsError> {
@@ -776,7 +777,7 @@ mod tests {
             ("{codec=g711}R", "g711"),
             ("{muted=true,muted=false}R", "muted"),
             ("{muted}R", "muted"),
-            ("{pin=12ab}R", "12ab"),
+            ("{pin=12ab}R", PIN_MASK),
             ("{statusCallbackMethod=PUT}R", "PUT"),
             ("{muted=true}", ""),
             ("{muted=true}a/b", "a/b"),

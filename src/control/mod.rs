@@ -86,6 +86,70 @@ pub fn validate_pin(pin: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What a PIN is replaced with in logs and error messages.
+pub const PIN_MASK: &str = "****";
+
+/// Conference app data with any PIN in it masked, for logs and error
+/// messages: `3000+1234+flags{x}` -> `3000+****+flags{x}`,
+/// `{pin=1234,muted=true}R` -> `{pin=****,muted=true}R`.
+pub fn redact_app_data(s: &str) -> String {
+    if s.trim_start().starts_with('{') {
+        // Only the leading {...} attribute block holds keys.
+        let end = s.find('}').map_or(s.len(), |i| i + 1);
+        let (attrs, tail) = s.split_at(end);
+        let items: Vec<String> = attrs
+            .split(',')
+            .map(|item| match item.split_once('=') {
+                Some((k, v)) if k.trim_start_matches('{').trim().eq_ignore_ascii_case("pin") => {
+                    let close = if v.ends_with('}') { "}" } else { "" };
+                    format!("{k}={PIN_MASK}{close}")
+                }
+                _ => item.to_string(),
+            })
+            .collect();
+        items.join(",") + tail
+    } else {
+        let mut parts = s.split('+');
+        let mut out = parts.next().unwrap_or_default().to_string();
+        for part in parts {
+            out.push('+');
+            if part.starts_with("flags{") {
+                out.push_str(part);
+            } else {
+                out.push_str(PIN_MASK);
+            }
+        }
+        out
+    }
+}
+
+/// The PIN values in an operator command line: `pin room 1234`,
+/// `hostpin room 1234`, `set room pin|host_pin 1234` (with or without
+/// `json`).
+pub fn api_line_pins(line: &str) -> Vec<&str> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let is_pin = |w: &str| {
+        let w = w.trim_matches('"').to_ascii_lowercase();
+        matches!(w.as_str(), "pin" | "hostpin" | "host_pin")
+    };
+    let Some(k) = words.iter().position(|w| is_pin(w)) else {
+        return Vec::new();
+    };
+    // As the command (`[json] pin <room> <digits>`) the value follows the
+    // room; as a parameter (`set <room> pin <digits>`) it follows the key.
+    let command_position = words[..k].iter().all(|w| *w == "json");
+    let keep = if command_position { k + 2 } else { k + 1 };
+    words.into_iter().skip(keep).collect()
+}
+
+/// `text` with every PIN of `line` (see `api_line_pins`) masked: for
+/// logging a command and the error it got.
+pub fn redact_api_text(line: &str, text: &str) -> String {
+    api_line_pins(line)
+        .into_iter()
+        .fold(text.to_string(), |t, pin| t.replace(pin, PIN_MASK))
+}
+
 /// Cuts user input for inclusion in an error message, so a 4 KiB line
 /// doesn't get echoed back whole.
 pub(crate) fn excerpt(s: &str, max_chars: usize) -> String {
@@ -158,5 +222,44 @@ pub(crate) mod testutil {
         assert!(validate_pin("").is_err());
         assert!(validate_account("AC1 2").is_err());
         assert_eq!(excerpt("abcdef", 3), "abc…");
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::*;
+
+    #[test]
+    fn pins_are_masked_in_app_data() {
+        for (input, want) in [
+            ("3000", "3000"),
+            ("3000+1234", "3000+****"),
+            (
+                "3000@wide+1234+flags{moderator}",
+                "3000@wide+****+flags{moderator}",
+            ),
+            ("3000+12ab", "3000+****"),
+            ("{pin=1234,muted=true}R", "{pin=****,muted=true}R"),
+            ("{muted=true,pin=1234}R", "{muted=true,pin=****}R"),
+            ("{ PIN = 1234 }Room 7", "{ PIN =****}Room 7"),
+            ("{label=a+1234}R", "{label=a+1234}R"),
+        ] {
+            assert_eq!(redact_app_data(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn pins_are_masked_in_api_lines() {
+        for (input, want) in [
+            ("list", "list"),
+            ("pin room 1234", "pin room ****"),
+            ("json hostpin acme/room 1234", "json hostpin acme/room ****"),
+            ("set room pin 1234", "set room pin ****"),
+            ("set room host_pin 1234", "set room host_pin ****"),
+            ("get room pin", "get room pin"),
+            ("pin room", "pin room"),
+        ] {
+            assert_eq!(redact_api_text(input, input), want, "{input}");
+        }
     }
 }

@@ -475,7 +475,7 @@ impl Room {
         };
         self.members.push(member);
         if needs_pin {
-            if self.failures.count(now_ms) >= self.settings.pin_failures_per_minute as usize {
+            if self.pin_rate_limited(now_ms) {
                 log::warn!(target: "huddle::pin", "room {}: PIN attempt refused, {} failures in the last minute",
                     self.settings.name, self.settings.pin_failures_per_minute);
                 self.remove_silently(id);
@@ -555,6 +555,13 @@ impl Room {
         true
     }
 
+    /// The room's wrong-PIN budget for the last minute is spent
+    /// (`pin_failures_per_minute`; 0 = no limit).
+    fn pin_rate_limited(&mut self, now_ms: u64) -> bool {
+        let limit = self.settings.pin_failures_per_minute as usize;
+        limit > 0 && self.failures.count(now_ms) >= limit
+    }
+
     fn finish_pin_or_hangup(&mut self, id: MemberId, now_ms: u64) {
         if let Some(refusal) = self.finish_pin(id, now_ms) {
             self.hang_up(id, refusal.cause, refusal.reason);
@@ -567,6 +574,18 @@ impl Room {
         let max_tries = self.settings.pin_tries.max(1);
         let first = self.settings.pin_first_digit_timeout_ms;
         let bad_pin = self.settings.sounds.bad_pin.clone();
+        // Checked per attempt, not only at the door: callers who all reach
+        // the prompt first would otherwise each get their own tries, and the
+        // room's budget would not bound the guesses.
+        if self.member_ref(id)?.pin.is_some() && self.pin_rate_limited(now_ms) {
+            log::warn!(target: "huddle::pin", "room {}: PIN attempt refused unchecked, {} failures in the last minute",
+                self.settings.name, self.settings.pin_failures_per_minute);
+            self.emit_refusal("pin-rate-limited", Some(id));
+            return Some(Refusal {
+                cause: cause::CALL_REJECTED,
+                reason: "too many PIN failures in the last minute",
+            });
+        }
         let m = self.member_mut(id)?;
         let entry = m.pin.as_mut()?;
         let digits = std::mem::take(&mut entry.digits);
@@ -608,7 +627,7 @@ impl Room {
                         reason: "wrong PIN",
                     });
                 }
-                if self.failures.count(now_ms) >= self.settings.pin_failures_per_minute as usize {
+                if self.pin_rate_limited(now_ms) {
                     log::warn!(target: "huddle::pin", "room {}: PIN entry locked out, {} failures in the last minute",
                         self.settings.name, self.settings.pin_failures_per_minute);
                     return Some(Refusal {

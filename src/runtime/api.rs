@@ -35,7 +35,10 @@ pub fn execute(module: &Module, line: &str) -> String {
         Ok(Reply::Text(t)) => format!("+OK {t}"),
         Ok(Reply::Json(v)) => json!({"ok": true, "result": v}).to_string(),
         Err(e) => {
-            log::info!(target: "huddle::api", "'{}': {}", truncate(line, 120), e.message);
+            // The reply may echo a bad PIN to the operator who typed it;
+            // the log keeps none.
+            let hide = |t: &str| crate::control::redact_api_text(line, t);
+            log::info!(target: "huddle::api", "'{}': {}", truncate(&hide(line), 120), hide(&e.message));
             error_reply(&e, request.json)
         }
     }
@@ -137,8 +140,19 @@ pub fn confined(base: &Path, name: &str) -> Result<PathBuf, String> {
         return Err(format!("{name}: '..' is not allowed"));
     }
     let joined = base.join(p);
-    if let (Ok(cb), Ok(cj)) = (base.canonicalize(), joined.canonicalize()) {
-        if !cj.starts_with(&cb) {
+    if let Ok(cb) = base.canonicalize() {
+        // The deepest part of the path that exists must resolve inside base,
+        // also when the file itself is not there yet: a recording created
+        // under a linked directory, or through a dangling link, would
+        // otherwise be written wherever the link points.
+        let mut existing = joined.as_path();
+        while existing.symlink_metadata().is_err() {
+            match existing.parent() {
+                Some(up) => existing = up,
+                None => break,
+            }
+        }
+        if !existing.canonicalize().is_ok_and(|c| c.starts_with(&cb)) {
             return Err(format!(
                 "{name} leads outside {} (symbolic link)",
                 base.display()
@@ -600,6 +614,20 @@ mod tests {
             let _ = std::fs::remove_file(&link);
             std::os::unix::fs::symlink("/etc", &link).expect("symlink");
             assert!(confined(&dir, "out/passwd").is_err());
+            // Not there yet, but under a link to outside, or a dangling link.
+            assert!(confined(&dir, "out/new-file.wav").is_err());
+            assert!(confined(&dir, "out/new-dir/new-file.wav").is_err());
+            let dangling = dir.join("dangling.wav");
+            let _ = std::fs::remove_file(&dangling);
+            std::os::unix::fs::symlink("/tmp/huddle-nowhere/x.wav", &dangling).expect("symlink");
+            assert!(confined(&dir, "dangling.wav").is_err());
+            // A link that stays inside is fine.
+            std::fs::create_dir_all(dir.join("real")).expect("dir");
+            let inner = dir.join("inner");
+            let _ = std::fs::remove_file(&inner);
+            std::os::unix::fs::symlink(dir.join("real"), &inner).expect("symlink");
+            assert!(confined(&dir, "inner/new.wav").is_ok());
+            assert!(confined(&dir, "new-dir/new.wav").is_ok());
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

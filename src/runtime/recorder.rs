@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -37,6 +37,7 @@ enum Job {
         path: PathBuf,
         rate: u32,
         marker: String,
+        failed: Arc<AtomicBool>,
     },
     Samples {
         id: u64,
@@ -94,6 +95,8 @@ pub struct Recording {
     paused_room_ms: Option<u64>,
     /// Whether any member was heard while recording: a file without is `absent`.
     heard_speech: bool,
+    /// Set by the writer when the file can no longer be written (disk full).
+    failed: Arc<AtomicBool>,
 }
 
 impl Recording {
@@ -108,6 +111,12 @@ impl Recording {
             member,
             buf,
         });
+    }
+
+    /// The writer could not write the file: the recording must end (with
+    /// `recording-failed`) instead of running on, writing nothing.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
     }
 
     /// Never blocks and, once the buffers have cycled, never allocates.
@@ -439,6 +448,7 @@ fn open(
         "conference_sid={}\naccount={}\nroom={}\nrecording_sid={}\nurl={}\n",
         room.sid, cell.account, cell.name, info.sid, info.url
     );
+    let failed = Arc::new(AtomicBool::new(false));
     shared
         .recorder
         .tx
@@ -447,10 +457,12 @@ fn open(
             path: full.clone(),
             rate: room.settings.rate,
             marker,
+            failed: failed.clone(),
         })
         .map_err(|_| "the recording thread has stopped".to_string())?;
     shared.recorder.open.fetch_add(1, Ordering::AcqRel);
     Ok(Recording {
+        failed,
         id,
         tx: shared.recorder.tx.clone(),
         free: shared.recorder.free_rx.clone(),
@@ -560,6 +572,7 @@ struct Open {
     dirty: bool,
     error: Option<String>,
     gaps: u64,
+    failed: Arc<AtomicBool>,
 }
 
 fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
@@ -577,6 +590,7 @@ fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
                 path,
                 rate,
                 marker,
+                failed,
             }) => {
                 let marker_path = marker_of(&path);
                 let result = std::fs::write(&marker_path, marker)
@@ -586,6 +600,7 @@ fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
                     Ok(w) => (Some(w), None),
                     Err(e) => {
                         log::error!(target: "huddle::recording", "{}: {e}", path.display());
+                        failed.store(true, Ordering::Release);
                         (None, Some(e.to_string()))
                     }
                 };
@@ -601,6 +616,7 @@ fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
                         dirty: false,
                         error,
                         gaps: 0,
+                        failed,
                     },
                 );
             }
@@ -684,8 +700,8 @@ fn write(f: &mut Open, samples: &[i16]) {
                 }
             }
             Err(e) => {
-                log::error!(target: "huddle::recording", "{}: write failed: {e}", f.path.display());
-                f.error = Some(e.to_string());
+                let path = f.path.clone();
+                fail(f, &path, &format!("write failed: {e}"));
             }
         }
     }
@@ -719,8 +735,7 @@ fn write_track(f: &mut Open, member: u32, samples: &[i16]) {
                     path,
                 }),
                 Err(e) => {
-                    log::error!(target: "huddle::recording", "{}: {e}", path.display());
-                    f.error = Some(e.to_string());
+                    fail(f, &path, &e.to_string());
                     return;
                 }
             }
@@ -742,9 +757,17 @@ fn write_track(f: &mut Open, member: u32, samples: &[i16]) {
         left -= n as u64;
     }
     if let Err(e) = t.writer.write(samples) {
-        log::error!(target: "huddle::recording", "{}: write failed: {e}", t.path.display());
-        f.error = Some(e.to_string());
+        let path = t.path.clone();
+        fail(f, &path, &format!("write failed: {e}"));
     }
+}
+
+/// The file (or one of its tracks) cannot be written: the recording ends
+/// with `recording-failed` at the next tick.
+fn fail(f: &mut Open, path: &Path, why: &str) {
+    log::error!(target: "huddle::recording", "{}: {why}", path.display());
+    f.error = Some(why.to_string());
+    f.failed.store(true, Ordering::Release);
 }
 
 /// `<recording>-member<N>.wav` beside the recording.
@@ -764,8 +787,8 @@ fn flush(f: &mut Open) {
     if let Some(w) = f.writer.as_mut() {
         if let Err(e) = w.flush_header() {
             if f.error.is_none() {
-                log::error!(target: "huddle::recording", "{}: {e}", f.path.display());
-                f.error = Some(e.to_string());
+                let path = f.path.clone();
+                fail(f, &path, &e.to_string());
             }
         }
     }

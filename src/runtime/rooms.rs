@@ -226,6 +226,13 @@ pub fn run_tick(
             let _ = state.room.command(None, Command::End, now_ms);
         }
     }
+    // The writer could not write (disk full): end the recording now, with
+    // `recording-failed`, rather than let it run on writing nothing.
+    if state.recording.as_ref().is_some_and(|r| r.failed()) {
+        if let Some(rec) = state.recording.take() {
+            super::recorder::finish(cell, state, ctx, rec, "write error", now_ms);
+        }
+    }
     drain_outputs(cell, state, ctx, now_ms);
     let took = started.elapsed().as_micros() as u64;
     state.stats.worst_tick_us = state.stats.worst_tick_us.max(took);
