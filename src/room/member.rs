@@ -132,7 +132,8 @@ impl Input {
             playing: false,
             decoder: None,
             resampler: None,
-            scratch: vec![0; 5760],
+            // Sized when first needed: only members whose input is resampled.
+            scratch: Vec::new(),
             pcm: vec![0; frame],
             fade_from: None,
             level_dbov: -127.0,
@@ -272,6 +273,9 @@ impl Input {
                     return matches!(decoder.decode(&frame.data, &mut self.pcm), Ok(n) if n == self.pcm.len());
                 }
                 let n = self.pcm.len() * decode_rate as usize / room_rate as usize;
+                if self.scratch.len() < n {
+                    self.scratch.resize(n, 0);
+                }
                 if !matches!(decoder.decode(&frame.data, &mut self.scratch[..n]), Ok(got) if got == n)
                 {
                     return false;
@@ -280,13 +284,20 @@ impl Input {
             }
             Codec::L16 => {
                 let n = frame.data.len() / 2;
-                let src = &mut self.scratch[..n];
-                for (s, b) in src.iter_mut().zip(frame.data.chunks_exact(2)) {
+                // At the room rate, straight into this tick's pcm.
+                let dst = if frame.rate == room_rate && n == self.pcm.len() {
+                    &mut self.pcm[..]
+                } else {
+                    if self.scratch.len() < n {
+                        self.scratch.resize(n, 0);
+                    }
+                    &mut self.scratch[..n]
+                };
+                for (s, b) in dst.iter_mut().zip(frame.data.chunks_exact(2)) {
                     *s = i16::from_ne_bytes([b[0], b[1]]);
                 }
                 if frame.rate == room_rate {
-                    self.pcm.copy_from_slice(src);
-                    return true;
+                    return n == self.pcm.len();
                 }
                 self.convert(frame.rate, room_rate, n)
             }
@@ -391,8 +402,6 @@ pub(crate) struct Member {
     pub energy_dbov: f32,
     pub out_format: Format,
     pub limiter: Limiter,
-    pub mix: Vec<i32>,
-    pub out_pcm_scratch: Vec<i16>,
     pub out: super::mixer::OutStream,
     /// Heard in this tick's sum.
     pub contributing: bool,

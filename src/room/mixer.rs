@@ -91,9 +91,10 @@ impl OutStream {
         self.samples = converted.len() as u32;
         match format.codec {
             Codec::L16 => {
-                self.bytes.clear();
-                for s in converted {
-                    self.bytes.extend_from_slice(&s.to_ne_bytes());
+                // One pass the compiler vectorises, not a push per sample.
+                self.bytes.resize(converted.len() * 2, 0);
+                for (b, s) in self.bytes.chunks_exact_mut(2).zip(converted) {
+                    b.copy_from_slice(&s.to_ne_bytes());
                 }
                 true
             }
@@ -184,6 +185,11 @@ pub(crate) struct MixScratch {
     changes: Vec<(MemberId, VadChange, bool)>,
     shared: Vec<SharedOut>,
     tmp_i32: Vec<i32>,
+    /// One listener's own mix and its limited output, reused for each member
+    /// whose mix is theirs alone (they render one after another).
+    own_mix: Vec<i32>,
+    own_out: Vec<i16>,
+    own_music: Vec<i16>,
     rng: u64,
 }
 
@@ -202,6 +208,9 @@ impl MixScratch {
             changes: Vec::new(),
             shared: Vec::new(),
             tmp_i32: vec![0; frame],
+            own_mix: vec![0; frame],
+            own_out: vec![0; frame],
+            own_music: vec![0; frame],
             rng: seed | 1,
         }
     }
@@ -519,7 +528,7 @@ impl Room {
         let (before, after) = self.members.split_at_mut(idx);
         let (m, after) = after.split_first_mut().expect("idx < len");
         let scratch = &mut self.scratch;
-        let mix = &mut m.mix;
+        let mix = &mut scratch.own_mix;
         let waiting = !m.admitted || m.hold || !started;
         if !m.admitted || m.leaving_at_ms.is_some() {
             mix.fill(0);
@@ -530,12 +539,10 @@ impl Room {
                 .or_else(|| self.settings.sounds.moh.clone())
             {
                 Some(music) if m.hold_music.is_some() => {
-                    let mut tmp = std::mem::take(&mut m.out_pcm_scratch);
-                    loop_into(&music, &mut m.hold_pos, &mut tmp);
-                    for (o, s) in mix.iter_mut().zip(&tmp) {
+                    loop_into(&music, &mut m.hold_pos, &mut scratch.own_music);
+                    for (o, s) in mix.iter_mut().zip(&scratch.own_music) {
                         *o = i32::from(*s);
                     }
-                    m.out_pcm_scratch = tmp;
                 }
                 Some(_) => {
                     for (o, s) in mix.iter_mut().zip(&scratch.moh) {
@@ -594,23 +601,22 @@ impl Room {
         if let Some((sound, pos)) = m.prompts.front() {
             add_once(sound, *pos, mix, 1);
         }
-        let mut out = std::mem::take(&mut m.out_pcm_scratch);
+        let out = &mut scratch.own_out;
         if self.settings.limiter {
-            m.limiter.process(mix, &mut out);
+            m.limiter.process(mix, out);
         } else {
             for (o, s) in out.iter_mut().zip(mix.iter()) {
                 *o = (*s).clamp(-32768, 32767) as i16;
             }
         }
         if m.out_gain_db != 0.0 {
-            apply_gain_i16(&mut out, db_to_q12(m.out_gain_db));
+            apply_gain_i16(out, db_to_q12(m.out_gain_db));
         }
         if m.admitted && started && !m.hold {
-            comfort_noise(&mut out, self.settings.comfort_noise_dbov, &mut scratch.rng);
+            comfort_noise(out, self.settings.comfort_noise_dbov, &mut scratch.rng);
         }
         let format = m.out_format;
-        let ok = m.out.render(&out, rate, format, &m.spec.opus, encodes);
-        m.out_pcm_scratch = out;
+        let ok = m.out.render(out, rate, format, &m.spec.opus, encodes);
         if ok {
             m.counters.frames_out += 1;
             send(sink, m, &m.out);

@@ -457,8 +457,6 @@ impl Room {
                 },
             },
             limiter: Limiter::new(settings.rate),
-            mix: vec![0; self.frame],
-            out_pcm_scratch: vec![0; self.frame],
             out: mixer::OutStream::new(),
             contributing: false,
             prompts: VecDeque::new(),
@@ -1471,12 +1469,17 @@ impl Room {
         }
     }
 
+    /// Members stay in id order (ids grow with each join; removal keeps the
+    /// order), so a lookup is a binary search, not a scan: `push_frame` runs
+    /// it for every frame of every member.
     fn member_ref(&self, id: MemberId) -> Option<&Member> {
-        self.members.iter().find(|m| m.id == id)
+        let i = self.members.binary_search_by_key(&id, |m| m.id).ok()?;
+        self.members.get(i)
     }
 
     fn member_mut(&mut self, id: MemberId) -> Option<&mut Member> {
-        self.members.iter_mut().find(|m| m.id == id)
+        let i = self.members.binary_search_by_key(&id, |m| m.id).ok()?;
+        self.members.get_mut(i)
     }
 
     fn emit_refusal(&mut self, reason: &str, id: Option<MemberId>) {

@@ -1,6 +1,7 @@
 //! One loaded module instance: config, rooms, clock, threads and the host.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -93,6 +94,15 @@ impl Shared {
     }
 }
 
+/// Manual timer: room deadlines in order, ties broken by creation order so a
+/// run is reproducible. A heap, so each tick costs log(rooms), not a scan.
+#[derive(Default)]
+struct ManualQueue {
+    heap: BinaryHeap<Reverse<(u64, u64)>>,
+    cells: HashMap<u64, Arc<RoomCell>>,
+    next_seq: u64,
+}
+
 pub struct Module {
     pub(crate) shared: Arc<Shared>,
     sink: Arc<LogSink>,
@@ -100,7 +110,7 @@ pub struct Module {
     /// Serialises manual `advance` calls.
     advancing: Mutex<()>,
     /// Manual timer: each room's next tick, by room time.
-    due: Mutex<HashMap<usize, (u64, Arc<RoomCell>)>>,
+    due: Mutex<ManualQueue>,
     pool: Mutex<Option<Pool>>,
     dispatcher: Mutex<Option<JoinHandle<()>>>,
     shut: AtomicBool,
@@ -140,7 +150,7 @@ impl Module {
             sink: sink.clone(),
             config_path: config_path.to_path_buf(),
             advancing: Mutex::new(()),
-            due: Mutex::new(HashMap::new()),
+            due: Mutex::new(ManualQueue::default()),
             pool: Mutex::new(None),
             dispatcher: Mutex::new(None),
             shut: AtomicBool::new(false),
@@ -378,12 +388,11 @@ impl Module {
     fn schedule(&self, cell: Arc<RoomCell>, now: u64) {
         match self.shared.timer {
             Timer::Manual => {
-                let id = Arc::as_ptr(&cell) as usize;
-                let first = now + cell.interval_ms;
-                self.due
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(id, (first, cell));
+                let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+                due.next_seq += 1;
+                let seq = due.next_seq;
+                due.heap.push(Reverse((now + cell.interval_ms, seq)));
+                due.cells.insert(seq, cell);
             }
             Timer::Realtime => {
                 if let Some(pool) = self.pool.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
@@ -402,20 +411,25 @@ impl Module {
         let target = self.now_ms() + ms;
         loop {
             let next = {
-                let due = self.due.lock().unwrap_or_else(|e| e.into_inner());
-                due.iter()
-                    .filter(|(_, (t, _))| *t <= target)
-                    .min_by_key(|(id, (t, _))| (*t, **id))
-                    .map(|(id, (t, c))| (*id, *t, c.clone()))
+                let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+                match due.heap.peek() {
+                    Some(Reverse((t, _))) if *t <= target => {
+                        let Some(Reverse((t, seq))) = due.heap.pop() else {
+                            break;
+                        };
+                        due.cells.get(&seq).cloned().map(|c| (seq, t, c))
+                    }
+                    _ => break,
+                }
             };
-            let Some((id, t, cell)) = next else { break };
+            let Some((seq, t, cell)) = next else { continue };
             self.shared.manual_now.store(t, Ordering::Release);
             let alive = rooms::run_tick(&cell, t, &*self.shared.host, &self.shared);
             let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
             if alive {
-                due.insert(id, (t + cell.interval_ms, cell));
+                due.heap.push(Reverse((t + cell.interval_ms, seq)));
             } else {
-                due.remove(&id);
+                due.cells.remove(&seq);
                 drop(due);
                 self.shared.forget_room(&cell);
             }
@@ -505,7 +519,7 @@ impl Module {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        self.due.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        *self.due.lock().unwrap_or_else(|e| e.into_inner()) = ManualQueue::default();
         self.shared.recorder.shutdown(&self.shared);
         if let Some(dispatcher) = self
             .dispatcher
