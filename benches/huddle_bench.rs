@@ -1,0 +1,48 @@
+//! `cargo bench --bench huddle_bench -- [--quick|--full|--smoke] [--only CASE,...]
+//! [--opusloop FILE] [--janus RUN_SH] [--json FILE] [--window SECONDS]`
+//!
+//! Cases: kernel, floor, l16, opus, janus, rooms, memory. Prints a table and,
+//! with `--json`, writes the results for tracking (docs/bench/).
+mod suite;
+
+use std::path::PathBuf;
+
+use suite::{Mode, Options};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut o = Options {
+        memory_in_process: false,
+        mode: Mode::Quick,
+        ..Options::smoke()
+    };
+    while let Some(a) = args.next() {
+        let mut val = |name: &str| {
+            args.next()
+                .unwrap_or_else(|| panic!("{name} needs a value"))
+        };
+        match a.as_str() {
+            "--smoke" => o.mode = Mode::Smoke,
+            "--quick" => o.mode = Mode::Quick,
+            "--full" => o.mode = Mode::Full,
+            "--only" => o.only = val("--only").split(',').map(str::to_string).collect(),
+            "--opusloop" => o.opusloop = Some(PathBuf::from(val("--opusloop"))),
+            "--janus" => o.janus_run = Some(PathBuf::from(val("--janus"))),
+            "--json" => o.json_out = Some(PathBuf::from(val("--json"))),
+            "--window" => o.window_s = val("--window").parse().ok(),
+            "--child-memory" => {
+                // Internal: one memory measurement in a fresh process.
+                let kind = val("--child-memory");
+                let n = args.next().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+                println!("MEMORY {}", suite::cases::memory_in_process(&kind, n));
+                return;
+            }
+            "--bench" => {} // cargo bench passes this to harness = false targets
+            other => {
+                eprintln!("unknown argument {other}; see the top of benches/huddle_bench.rs");
+                std::process::exit(2);
+            }
+        }
+    }
+    suite::run(&o);
+}
