@@ -37,6 +37,19 @@ fn main() {
                 println!("MEMORY {}", suite::cases::memory_in_process(&kind, n));
                 return;
             }
+            "--profile-run" => {
+                // Internal: a short run of one room for callgrind (scripts/bench.sh --profile).
+                let kind = val("--profile-run");
+                let n = args.next().and_then(|v| v.parse().ok()).unwrap_or(1000);
+                let rest: Vec<String> = args.collect();
+                let opusloop = rest
+                    .iter()
+                    .position(|a| a == "--opusloop")
+                    .and_then(|i| rest.get(i + 1))
+                    .map(PathBuf::from);
+                suite::cases::profile_run(&kind, n, opusloop.as_deref(), 50);
+                return;
+            }
             "--bench" => {} // cargo bench passes this to harness = false targets
             other => {
                 eprintln!("unknown argument {other}; see the top of benches/huddle_bench.rs");

@@ -76,6 +76,41 @@ fn huddle_mix_minus(inputs: &[Vec<i16>], sum: &mut [i32], out: &mut [i32]) {
     }
 }
 
+/// huddle's loops, compiled for AVX2: what runtime dispatch (or
+/// `-C target-cpu=x86-64-v3`) would give the kernels. Evidence for a
+/// suggested change, not huddle's code path.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn avx2_mix_minus_inner(inputs: &[Vec<i16>], sum: &mut [i32], out: &mut [i32]) {
+    sum.fill(0);
+    for m in inputs {
+        let n = sum.len().min(m.len());
+        let (s, m) = (&mut sum[..n], &m[..n]);
+        for i in 0..n {
+            s[i] = s[i].wrapping_add(i32::from(m[i]));
+        }
+    }
+    for m in inputs {
+        let n = sum.len().min(m.len()).min(out.len());
+        let (s, m, o) = (&sum[..n], &m[..n], &mut out[..n]);
+        for i in 0..n {
+            o[i] = s[i].wrapping_sub(i32::from(m[i]));
+        }
+        black_box(&mut *out);
+    }
+}
+
+#[inline(never)]
+fn avx2_mix_minus(inputs: &[Vec<i16>], sum: &mut [i32], out: &mut [i32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { avx2_mix_minus_inner(inputs, sum, out) };
+        return;
+    }
+    huddle_mix_minus(inputs, sum, out)
+}
+
 type MixFn = fn(&[Vec<i16>], &mut [i32], &mut [i32]);
 
 /// ns per member-frame: median over repetitions of a ~budget-long loop.
@@ -132,6 +167,7 @@ pub fn kernel(o: &Options, r: &mut Report) {
         let h = time_mix(huddle_mix_minus, &inputs, budget, reps);
         let s = time_mix(scalar_mix_minus, &inputs, budget, reps);
         let p = time_mix(plain_mix_minus, &inputs, budget, reps);
+        let a = time_mix(avx2_mix_minus, &inputs, budget, reps);
         let per_sample = h / FRAME as f64;
         let case = format!("1 kernel N={n}");
         r.row(
@@ -148,6 +184,11 @@ pub fn kernel(o: &Options, r: &mut Report) {
             &case,
             "plain loop (rustc may vectorise), ns/member-frame",
             format!("{p:.1}"),
+        );
+        r.row(
+            &case,
+            "same loops built for AVX2 (suggestion), ns/member-frame",
+            format!("{a:.1}"),
         );
         r.goal(
             &case,
@@ -166,7 +207,7 @@ pub fn kernel(o: &Options, r: &mut Report) {
         r.result(json!({
             "case": "kernel", "n": n, "frame": FRAME,
             "huddle_ns_per_member_frame": h, "scalar_ns_per_member_frame": s,
-            "plain_ns_per_member_frame": p, "huddle_ns_per_sample": per_sample,
+            "plain_ns_per_member_frame": p, "avx2_ns_per_member_frame": a, "huddle_ns_per_sample": per_sample,
             "speedup_vs_scalar": s / h, "speedup_vs_plain": p / h,
         }));
     }
@@ -610,30 +651,28 @@ pub fn memory_in_process(kind: &str, n: usize) -> serde_json::Value {
     };
     let silence = vec![abi::l16_bytes(&[0i16; FRAME])];
     let h = Huddle::load(&abi::config("manual", 1, RATE, true), Sink::default());
-    // Start the rooms' fixed costs (one member each) before the baseline.
-    let rooms = n.div_ceil(1000);
-    let app = if kind == "l16" {
-        "{beep=false}"
-    } else {
-        "{beep=false,codec=opus}"
+    // 999 measured members + the room's first one fill a 1,000-member room.
+    let rooms = n.div_ceil(999);
+    let app = match kind {
+        "l16" => "{beep=false}",
+        // Muted, sending speech: decoded every tick (a decoder each) but never
+        // mixed, so no encoder of its own: the costliest kind of listener.
+        "opus-decoded" => "{beep=false,codec=opus,muted=true}",
+        _ => "{beep=false,codec=opus}",
     };
+    // Start each room's fixed costs (one member each) before the baseline.
     let firsts: Vec<Member> = (0..rooms)
         .map(|i| h.join(&format!("first{i}"), &format!("{app}big{i}")))
         .collect();
     let feed = |m: Member, t: usize| match &opus {
         None => audio(m, L16, RATE, FRAME as u32, &silence[0], -1),
-        // opus-decoded: no level, so inactive frames go through the decoder
-        // unless the SILK VAD bit says inactive; opus-skipped: RFC 6464 level.
         Some(o) => {
-            let p = &o.quiet[t % o.quiet.len()];
-            audio(
-                m,
-                OPUS,
-                RATE,
-                FRAME as u32,
-                &p.data,
-                if kind == "opus-level" { p.level } else { -1 },
-            )
+            let p = if kind == "opus-decoded" {
+                &o.talkers[0][t % o.frames()]
+            } else {
+                &o.quiet[t % o.frames()]
+            };
+            audio(m, OPUS, RATE, FRAME as u32, &p.data, p.level)
         }
     };
     for _ in 0..5 {
@@ -645,7 +684,7 @@ pub fn memory_in_process(kind: &str, n: usize) -> serde_json::Value {
     let rss0 = rss_kib();
     let mut members = Vec::with_capacity(n);
     for i in 0..n {
-        members.push(h.join(&format!("c{i}"), &format!("{app}big{}", i / 1000)));
+        members.push(h.join(&format!("c{i}"), &format!("{app}big{}", i / 999)));
     }
     for t in 0..10 {
         for m in members.iter().chain(&firsts) {
@@ -667,7 +706,7 @@ pub fn memory_in_process(kind: &str, n: usize) -> serde_json::Value {
 
 pub fn memory(o: &Options, r: &mut Report) {
     let n = if o.mode == Mode::Smoke { 200 } else { 10_000 };
-    for kind in ["l16", "opus", "opus-level"] {
+    for kind in ["l16", "opus-skipped", "opus-decoded"] {
         let v = if o.memory_in_process {
             memory_in_process(kind, n)
         } else {
@@ -691,8 +730,11 @@ pub fn memory(o: &Options, r: &mut Report) {
         let per = v["bytes_per_member"].as_f64().unwrap_or(f64::NAN) / 1024.0;
         let (limit, what) = match kind {
             "l16" => (16.0, "L16 48 kHz listener"),
-            "opus" => (64.0, "Opus listener, no level (decoder if VAD bit set)"),
-            _ => (64.0, "Opus listener with RFC 6464 level (never decoded)"),
+            "opus-skipped" => (64.0, "Opus listener, inactive input skipped (no decoder)"),
+            _ => (
+                64.0,
+                "Opus listener, input decoded every tick (muted talker)",
+            ),
         };
         r.goal(
             &format!("8 memory N={}", thousands(n as f64)),
@@ -703,4 +745,90 @@ pub fn memory(o: &Options, r: &mut Report) {
         );
         r.result(json!({"case": "memory", "detail": v}));
     }
+}
+
+// ---------------------------------------------------------------- profiling
+
+/// A short manual-timer run of one room size, for callgrind/perf: 25 warmup
+/// ticks and `ticks` measured ones, nothing else.
+pub fn profile_run(kind: &str, n: usize, opusloop: Option<&std::path::Path>, ticks: usize) {
+    let h;
+    let frames: Vec<Vec<Vec<u8>>> = (0..3)
+        .map(|k| streams::l16_talker_frames(k, RATE, 100))
+        .collect();
+    let silence = vec![abi::l16_bytes(&[0i16; FRAME])];
+    let opus = match opusloop.map(OpusLoop::read) {
+        Some(Ok(l)) => l,
+        _ => OpusLoop::synthetic(3, 100),
+    };
+    if kind == "rooms" {
+        // n rooms of 5 L16 16 kHz members, 2 talking: case 7's manual half.
+        let h = Huddle::load(&abi::config("manual", 1, 16_000, true), Sink::default());
+        let talk: Vec<Vec<Vec<u8>>> = (0..2)
+            .map(|k| streams::l16_talker_frames(k, 16_000, 100))
+            .collect();
+        let quiet = abi::l16_bytes(&[0i16; 320]);
+        let members: Vec<(Member, usize)> = (0..n * 5)
+            .map(|i| {
+                (
+                    h.join(
+                        &format!("r{}-{}", i / 5, i % 5),
+                        &format!("{{beep=false}}r{}", i / 5),
+                    ),
+                    i % 5,
+                )
+            })
+            .collect();
+        let cpu0 = process_cpu();
+        for t in 0..25 + ticks {
+            for (m, j) in &members {
+                let f = if *j < 2 { &talk[*j][t % 100] } else { &quiet };
+                audio(*m, L16, 16_000, 320, f, -1);
+            }
+            h.advance(20);
+        }
+        let per = (process_cpu() - cpu0).as_secs_f64() * 1e6 / (25 + ticks) as f64;
+        println!("rooms N={n}: {per:.0} us CPU per tick");
+        return;
+    }
+    let load = if kind == "l16" {
+        h = Huddle::load(&abi::config("manual", 1, RATE, true), Sink::default());
+        join_rooms(
+            &h,
+            n,
+            "{beep=false}",
+            3,
+            |_, k| Feed::L16 {
+                rate: RATE,
+                frames: &frames[k],
+            },
+            |_| Feed::L16 {
+                rate: RATE,
+                frames: &silence,
+            },
+        )
+    } else {
+        h = Huddle::load(
+            &abi::config("manual", 1, RATE, kind != "opus-naive"),
+            Sink::default(),
+        );
+        join_rooms(
+            &h,
+            n,
+            "{beep=false,codec=opus}",
+            3,
+            |_, k| Feed::Opus {
+                packets: &opus.talkers[k],
+                level: true,
+                offset: 0,
+            },
+            |i| Feed::Opus {
+                packets: &opus.quiet,
+                level: true,
+                offset: i * 7,
+            },
+        )
+    };
+    let s = drive(&h, &load, 25, ticks);
+    println!("{kind} N={n}: {:.0} us CPU per tick", s.cpu_per_tick_us);
 }
