@@ -1,5 +1,5 @@
 //! `cargo bench --bench huddle_bench -- [--quick|--full|--smoke] [--only CASE,...]
-//! [--opusloop FILE] [--janus RUN_SH] [--json FILE] [--window SECONDS]`
+//! [--opusloop FILE] [--janus RUN_SH] [--json FILE] [--window SECONDS] [--reps N]`
 //!
 //! Cases: kernel, floor, l16, opus, janus, rooms, memory. Prints a table and,
 //! with `--json`, writes the results for tracking (docs/bench/).
@@ -29,6 +29,7 @@ fn main() {
             "--opusloop" => o.opusloop = Some(PathBuf::from(val("--opusloop"))),
             "--janus" => o.janus_run = Some(PathBuf::from(val("--janus"))),
             "--json" => o.json_out = Some(PathBuf::from(val("--json"))),
+            "--reps" => o.rt_reps = val("--reps").parse().unwrap_or(1),
             "--window" => o.window_s = val("--window").parse().ok(),
             "--child-memory" => {
                 // Internal: one memory measurement in a fresh process.

@@ -9,19 +9,21 @@
 #   --janus    also measure Janus AudioBridge (bench/janus peer: run.sh), at
 #              each N right before huddle, on the same OPUSLOOP packets
 #   --only     comma list of: kernel,floor,l16,opus,janus,rooms,memory
+#   --reps N   interleaved repetitions of the AudioBridge comparison (median)
 #   --profile  callgrind a short manual-timer run per size (docs/bench/profile.md)
 # Env: JANUS_DIR (default /work/shared/bench/janus), OPUSLOOP (packet file;
 # made with the peer's gen_streams.py when its venv exists), CARGO_TARGET_DIR.
 # The machine should be quiet: the script prints the load average first.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-MODE=--quick; JANUS=0; PROFILE=0; ONLY=()
+MODE=--quick; JANUS=0; PROFILE=0; EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick|--full|--smoke) MODE=$1 ;;
     --janus) JANUS=1 ;;
     --profile) PROFILE=1 ;;
-    --only) ONLY=(--only "$2"); shift ;;
+    --only) EXTRA+=(--only "$2"); shift ;;
+    --reps) EXTRA+=(--reps "$2"); shift ;;
     *) echo "unknown argument $1 (see the top of $0)" >&2; exit 2 ;;
   esac
   shift
@@ -39,7 +41,7 @@ if [ -z "${OPUSLOOP:-}" ]; then
       bash -c 'source "$HERE/inputs.sh" >&2; echo "$STREAMS"')
   fi
 fi
-ARGS=("$MODE" --json "$ROOT/docs/bench/results-${MODE#--}.json" "${ONLY[@]}")
+ARGS=("$MODE" --json "$ROOT/docs/bench/results-${MODE#--}.json" "${EXTRA[@]}")
 [ -n "${OPUSLOOP:-}" ] && [ -s "$OPUSLOOP" ] && ARGS+=(--opusloop "$OPUSLOOP")
 if [ "$JANUS" = 1 ]; then
   command -v janus >/dev/null || { echo "janus missing: run $JANUS_DIR/setup.sh" >&2; exit 2; }

@@ -20,7 +20,11 @@ for line in out.splitlines():
         total = n
         continue
     fn = rest.split(":", 1)[1] if ":" in rest else rest
+    obj = re.search(r" \[(.*)\]$", fn)
     fn = re.sub(r" \[.*\]$", "", fn).strip()
+    if fn.startswith("0x") and obj:
+        # A stripped library (Debian's libopus): count it as one entry.
+        fn = obj.group(1).rsplit("/", 1)[-1] + " (no symbols)"
     by_fn[fn] = by_fn.get(fn, 0) + n
 print(f"total {total:,} instructions")
 for fn, n in sorted(by_fn.items(), key=lambda kv: -kv[1])[:top]:

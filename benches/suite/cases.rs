@@ -22,6 +22,7 @@ const TICK_S: f64 = 0.020;
 /// shape): member-major loops, one sample at a time. The volatile loads keep
 /// the compiler from turning it into SIMD, so it really is the scalar loop.
 #[inline(never)]
+#[allow(clippy::needless_range_loop)] // the indexed C loop, on purpose
 fn scalar_mix_minus(inputs: &[Vec<i16>], sum: &mut [i32], out: &mut [i32]) {
     for x in 0..sum.len() {
         sum[x] = 0;
@@ -46,6 +47,7 @@ fn scalar_mix_minus(inputs: &[Vec<i16>], sum: &mut [i32], out: &mut [i32]) {
 /// The same loops without the volatile reads: what rustc makes of the
 /// straightforward code when left alone (it may vectorise it).
 #[inline(never)]
+#[allow(clippy::needless_range_loop)] // the indexed C loop, on purpose
 fn plain_mix_minus(inputs: &[Vec<i16>], sum: &mut [i32], out: &mut [i32]) {
     for x in 0..sum.len() {
         sum[x] = 0;
@@ -649,7 +651,7 @@ pub fn memory_in_process(kind: &str, n: usize) -> serde_json::Value {
     } else {
         Some(OpusLoop::synthetic(1, 20))
     };
-    let silence = vec![abi::l16_bytes(&[0i16; FRAME])];
+    let silence = abi::l16_bytes(&[0i16; FRAME]);
     let h = Huddle::load(&abi::config("manual", 1, RATE, true), Sink::default());
     // 999 measured members + the room's first one fill a 1,000-member room.
     let rooms = n.div_ceil(999);
@@ -665,7 +667,7 @@ pub fn memory_in_process(kind: &str, n: usize) -> serde_json::Value {
         .map(|i| h.join(&format!("first{i}"), &format!("{app}big{i}")))
         .collect();
     let feed = |m: Member, t: usize| match &opus {
-        None => audio(m, L16, RATE, FRAME as u32, &silence[0], -1),
+        None => audio(m, L16, RATE, FRAME as u32, &silence, -1),
         Some(o) => {
             let p = if kind == "opus-decoded" {
                 &o.talkers[0][t % o.frames()]

@@ -35,6 +35,9 @@ pub struct Options {
     pub json_out: Option<PathBuf>,
     /// Overrides the realtime measurement window, seconds.
     pub window_s: Option<f64>,
+    /// Interleaved repetitions of the realtime AudioBridge comparison
+    /// (each is a full window per variant); the median is reported.
+    pub rt_reps: usize,
     /// Memory in this process instead of a child (the smoke test has no bench binary).
     pub memory_in_process: bool,
 }
@@ -48,6 +51,7 @@ impl Options {
             janus_run: None,
             json_out: None,
             window_s: None,
+            rt_reps: 1,
             memory_in_process: true,
         }
     }

@@ -212,7 +212,7 @@ pub fn versus_janus(o: &Options, r: &mut Report, opus: &OpusLoop) {
         _ => &[10, 25, 50, 100],
     };
     let (warmup, window) = o.window(25.0);
-    let reps = if o.mode == Mode::Full { 3 } else { 1 };
+    let reps = o.rt_reps.max(1);
     let all = [Inputs::Level, Inputs::Packets, Inputs::DecodeAll];
     for &n in sizes {
         let mut janus = Vec::new();
@@ -221,7 +221,16 @@ pub fn versus_janus(o: &Options, r: &mut Report, opus: &OpusLoop) {
         // Interleaved: AudioBridge, then huddle's variants, rep after rep.
         for _ in 0..reps {
             if let Some(script) = &o.janus_run {
-                if let Some(c) = janus_once(script, n, warmup.max(4.0), window) {
+                if let Some(c) = janus_once(
+                    script,
+                    n,
+                    if o.mode == Mode::Full {
+                        8.0
+                    } else {
+                        warmup.max(4.0)
+                    },
+                    window,
+                ) {
                     janus.push(c);
                 }
             }
