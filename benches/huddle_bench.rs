@@ -1,5 +1,6 @@
 //! `cargo bench --bench huddle_bench -- [--quick|--full|--smoke] [--only CASE,...]
-//! [--opusloop FILE] [--janus RUN_SH] [--json FILE] [--window SECONDS] [--reps N]`
+//! [--opusloop FILE] [--janus RUN_SH] [--json FILE] [--window SECONDS] [--reps N]
+//! [--sizes N,...]`
 //!
 //! Cases: kernel, floor, l16, opus, janus, rooms, memory. Prints a table and,
 //! with `--json`, writes the results for tracking (docs/bench/).
@@ -29,6 +30,12 @@ fn main() {
             "--opusloop" => o.opusloop = Some(PathBuf::from(val("--opusloop"))),
             "--janus" => o.janus_run = Some(PathBuf::from(val("--janus"))),
             "--json" => o.json_out = Some(PathBuf::from(val("--json"))),
+            "--sizes" => {
+                o.rt_sizes = val("--sizes")
+                    .split(',')
+                    .filter_map(|v| v.parse().ok())
+                    .collect()
+            }
             "--reps" => o.rt_reps = val("--reps").parse().unwrap_or(1),
             "--window" => o.window_s = val("--window").parse().ok(),
             "--child-memory" => {

@@ -10,6 +10,7 @@
 #              each N right before huddle, on the same OPUSLOOP packets
 #   --only     comma list of: kernel,floor,l16,opus,janus,rooms,memory
 #   --reps N   interleaved repetitions of the AudioBridge comparison (median)
+#   --sizes L  its sizes, e.g. 100 or 10,25 (default 10,25,50,100)
 #   --profile  callgrind a short manual-timer run per size (docs/bench/profile.md)
 # Env: JANUS_DIR (default /work/shared/bench/janus), OPUSLOOP (packet file;
 # made with the peer's gen_streams.py when its venv exists), CARGO_TARGET_DIR.
@@ -24,6 +25,7 @@ while [ $# -gt 0 ]; do
     --profile) PROFILE=1 ;;
     --only) EXTRA+=(--only "$2"); shift ;;
     --reps) EXTRA+=(--reps "$2"); shift ;;
+    --sizes) EXTRA+=(--sizes "$2"); shift ;;
     *) echo "unknown argument $1 (see the top of $0)" >&2; exit 2 ;;
   esac
   shift

@@ -38,6 +38,8 @@ pub struct Options {
     /// Interleaved repetitions of the realtime AudioBridge comparison
     /// (each is a full window per variant); the median is reported.
     pub rt_reps: usize,
+    /// Sizes for the AudioBridge comparison (default 10, 25, 50, 100).
+    pub rt_sizes: Vec<usize>,
     /// Memory in this process instead of a child (the smoke test has no bench binary).
     pub memory_in_process: bool,
 }
@@ -52,6 +54,7 @@ impl Options {
             json_out: None,
             window_s: None,
             rt_reps: 1,
+            rt_sizes: Vec::new(),
             memory_in_process: true,
         }
     }

@@ -208,6 +208,7 @@ fn opus_clone(o: &OpusLoop) -> OpusLoop {
 
 pub fn versus_janus(o: &Options, r: &mut Report, opus: &OpusLoop) {
     let sizes: &[usize] = match o.mode {
+        _ if !o.rt_sizes.is_empty() => &o.rt_sizes,
         Mode::Smoke => &[10],
         _ => &[10, 25, 50, 100],
     };
