@@ -99,9 +99,14 @@ impl Pool {
     }
 
     /// Schedules a new room's first tick one interval from now.
+    /// Schedules a new room. Its first deadline is spread over the interval
+    /// (a golden-ratio sequence), so rooms created together do not all fall
+    /// due in the same instant and queue behind each other every tick.
     pub fn add(&self, cell: Arc<RoomCell>) {
-        let at = Instant::now() + Duration::from_millis(cell.interval_ms);
+        let interval_us = cell.interval_ms * 1000;
         let mut q = self.schedule.lock();
+        let phase_us = (q.seq.wrapping_mul(0x9E37_79B9) >> 8) % interval_us.max(1);
+        let at = Instant::now() + Duration::from_micros(interval_us + phase_us);
         self.schedule.push(&mut q, at, cell);
         drop(q);
         self.schedule.wake.notify_one();
