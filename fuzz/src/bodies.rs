@@ -141,7 +141,11 @@ pub struct FuzzModule {
 pub fn fuzz_module() -> &'static FuzzModule {
     static M: OnceLock<FuzzModule> = OnceLock::new();
     M.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("huddle-fuzz-{}", std::process::id()));
+        // Under cargo test, inside target/ (set at compile time for
+        // integration tests); for the fuzz binaries, the system temp dir.
+        let base =
+            option_env!("CARGO_TARGET_TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from);
+        let dir = base.join(format!("huddle-fuzz-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("sounds")).unwrap();
         std::fs::create_dir_all(dir.join("recordings")).unwrap();

@@ -166,9 +166,19 @@ pub fn load_sound(path: &Path, rate: u32) -> Result<Vec<i16>, SoundError> {
     // resampling, so 24/32-bit and float sources keep their precision
     // until the final rounding.
     let interleaved: Vec<f32> = match spec.sample_format {
+        // NaN or infinity would reach the resampler's FFT (which panics
+        // on them); a float file's full scale is ±1.
         hound::SampleFormat::Float => reader
             .into_samples::<f32>()
-            .map(|s| s.map(|v| v * 32768.0))
+            .map(|s| {
+                s.map(|v| {
+                    if v.is_finite() {
+                        v.clamp(-1.0, 1.0) * 32768.0
+                    } else {
+                        0.0
+                    }
+                })
+            })
             .collect::<Result<_, _>>(),
         hound::SampleFormat::Int => {
             let scale = 2f32.powi(16 - i32::from(spec.bits_per_sample));
@@ -550,6 +560,35 @@ mod tests {
             load_sound(&path, 16000).expect("load"),
             vec![0, 16384, -16384, 32767, -32768, 32767]
         );
+    }
+
+    #[test]
+    fn non_finite_float_samples_load_as_silence() {
+        let path = tmp("f32-nan.wav");
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16000,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).expect("create");
+        for v in [
+            0.5f32,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e38,
+            -0.5,
+        ] {
+            w.write_sample(v).expect("sample");
+        }
+        w.finalize().expect("finalize");
+        assert_eq!(
+            load_sound(&path, 16000).expect("load"),
+            vec![16384, 0, 0, 0, 32767, -16384]
+        );
+        // Resampled (the path that panicked inside the FFT on NaN).
+        assert!(load_sound(&path, 8000).is_ok());
     }
 
     fn message(path: &Path) -> String {
