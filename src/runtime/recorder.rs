@@ -1,5 +1,11 @@
 //! Recordings: the mixer hands each frame of the room mix to a writer thread
-//! through a bounded queue and never waits on disk.
+//! through a queue and never waits on disk.
+//!
+//! The queue itself is unbounded so that opening and closing a file never
+//! blocks: those run under the room lock, and the writer takes room locks to
+//! report finished files, so a blocking send there could deadlock. Audio is
+//! bounded instead by `Backlog`: past `QUEUE_FRAMES` buffers in flight the
+//! mixer counts a gap rather than queueing more.
 //!
 //! While a file is open a sidecar `<file>.inprogress` marks it unfinished and
 //! its WAV sizes are rewritten at least once a second, so a killed host
@@ -8,12 +14,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam::channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 
 use crate::audio::wav::{repair_wav, trim_silence, WavRecorder};
 use crate::room::events::{civil_from_days, rfc2822};
@@ -27,6 +33,32 @@ use super::rooms::{RoomCell, RoomState};
 /// Frames of audio the queue holds before the mixer starts counting a gap:
 /// 256 frames is 5 s at 20 ms, plenty for a disk hiccup.
 const QUEUE_FRAMES: usize = 256;
+
+/// The queue's sender with the count of audio buffers not yet written.
+#[derive(Clone)]
+struct Queue {
+    tx: Sender<Job>,
+    audio_in_flight: Arc<AtomicUsize>,
+}
+
+impl Queue {
+    /// Control jobs (open, close, gap, barrier) always go through.
+    fn send(&self, job: Job) -> Result<(), ()> {
+        self.tx.send(job).map_err(|_| ())
+    }
+
+    /// Audio goes through only while the writer keeps up; hands the job back
+    /// otherwise so its buffer can be counted as a gap.
+    fn offer_audio(&self, job: Job) -> Result<(), ()> {
+        if self.audio_in_flight.load(Ordering::Acquire) >= QUEUE_FRAMES {
+            return Err(());
+        }
+        self.audio_in_flight.fetch_add(1, Ordering::AcqRel);
+        self.tx.send(job).map_err(|_| {
+            self.audio_in_flight.fetch_sub(1, Ordering::AcqRel);
+        })
+    }
+}
 /// Trim treats anything quieter than this as silence.
 const SILENCE_DBOV: f32 = -55.0;
 const MARKER_EXT: &str = "inprogress";
@@ -85,7 +117,7 @@ struct EventInfo {
 /// One running recording, owned by its room's state. `push` runs on the mixer.
 pub struct Recording {
     id: u64,
-    tx: Sender<Job>,
+    tx: Queue,
     free: Receiver<Vec<i16>>,
     gap: u64,
     info: EventInfo,
@@ -106,7 +138,7 @@ impl Recording {
         let mut buf = self.free.try_recv().unwrap_or_default();
         buf.clear();
         buf.extend_from_slice(pcm);
-        let _ = self.tx.try_send(Job::Track {
+        let _ = self.tx.offer_audio(Job::Track {
             id: self.id,
             member,
             buf,
@@ -123,31 +155,37 @@ impl Recording {
     pub fn push(&mut self, pcm: &[i16], speech: bool) {
         self.heard_speech |= speech;
         if self.gap > 0 {
-            match self.tx.try_send(Job::Gap {
-                id: self.id,
-                samples: self.gap,
-            }) {
-                Ok(()) => self.gap = 0,
-                Err(_) => {
-                    self.gap += pcm.len() as u64;
-                    return;
-                }
+            // Only once the writer has caught up, so the silence lands
+            // before the audio that follows it.
+            if self.tx.audio_in_flight.load(Ordering::Acquire) >= QUEUE_FRAMES
+                || self
+                    .tx
+                    .send(Job::Gap {
+                        id: self.id,
+                        samples: self.gap,
+                    })
+                    .is_err()
+            {
+                self.gap += pcm.len() as u64;
+                return;
             }
+            self.gap = 0;
         }
         let mut buf = self.free.try_recv().unwrap_or_default();
         buf.clear();
         buf.extend_from_slice(pcm);
-        match self.tx.try_send(Job::Samples { id: self.id, buf }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.gap += pcm.len() as u64
-            }
+        if self
+            .tx
+            .offer_audio(Job::Samples { id: self.id, buf })
+            .is_err()
+        {
+            self.gap += pcm.len() as u64;
         }
     }
 }
 
 pub struct Recorder {
-    tx: Sender<Job>,
+    tx: Queue,
     free_rx: Receiver<Vec<i16>>,
     handle: Mutex<Option<JoinHandle<()>>>,
     next_id: AtomicU64,
@@ -160,13 +198,18 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(dir: &Path, sink: Arc<LogSink>) -> Result<Recorder, String> {
-        let (tx, rx) = bounded(QUEUE_FRAMES);
+        let (tx, rx) = unbounded();
         let (recycle, free_rx) = bounded(QUEUE_FRAMES + 8);
+        let tx = Queue {
+            tx,
+            audio_in_flight: Arc::new(AtomicUsize::new(0)),
+        };
+        let in_flight = tx.audio_in_flight.clone();
         let handle = std::thread::Builder::new()
             .name("huddle-rec".to_string())
             .spawn(move || {
                 let _scope = Scope::enter(&sink);
-                writer(rx, recycle);
+                writer(rx, recycle, &in_flight);
             })
             .map_err(|e| format!("could not start the recording thread: {e}"))?;
         Ok(Recorder {
@@ -459,7 +502,7 @@ fn open(
             marker,
             failed: failed.clone(),
         })
-        .map_err(|_| "the recording thread has stopped".to_string())?;
+        .map_err(|()| "the recording thread has stopped".to_string())?;
     shared.recorder.open.fetch_add(1, Ordering::AcqRel);
     Ok(Recording {
         failed,
@@ -575,7 +618,7 @@ struct Open {
     failed: Arc<AtomicBool>,
 }
 
-fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
+fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>, audio_in_flight: &AtomicUsize) {
     let mut files: HashMap<u64, Open> = HashMap::new();
     let mut last_flush = Instant::now();
     loop {
@@ -621,6 +664,7 @@ fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
                 );
             }
             Some(Job::Samples { id, buf }) => {
+                audio_in_flight.fetch_sub(1, Ordering::AcqRel);
                 if let Some(f) = files.get_mut(&id) {
                     write(f, &buf);
                 }
@@ -641,6 +685,7 @@ fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>) {
                 }
             }
             Some(Job::Track { id, member, buf }) => {
+                audio_in_flight.fetch_sub(1, Ordering::AcqRel);
                 if let Some(f) = files.get_mut(&id) {
                     write_track(f, member, &buf);
                 }
@@ -913,5 +958,31 @@ mod tests {
         assert_eq!(s, "acme/3000/2026-11-22-022601-CF1.wav");
         let s = expand_template("${account}/${room}.wav", "", "../x", "CF1", "p", 0);
         assert_eq!(s, "_global/__x.wav");
+    }
+
+    /// A full audio queue must never hold up an open or close: those are sent
+    /// under a room lock the writer may be waiting for.
+    #[test]
+    fn full_audio_queue_never_blocks_control_jobs() {
+        let (tx, rx) = unbounded();
+        let queue = Queue {
+            tx,
+            audio_in_flight: Arc::new(AtomicUsize::new(0)),
+        };
+        let audio = |q: &Queue| {
+            q.offer_audio(Job::Samples {
+                id: 1,
+                buf: vec![0; 160],
+            })
+        };
+        let accepted = (0..QUEUE_FRAMES + 50)
+            .filter(|_| audio(&queue).is_ok())
+            .count();
+        assert_eq!(accepted, QUEUE_FRAMES);
+        for id in 0..(QUEUE_FRAMES as u64 * 4) {
+            assert!(queue.send(Job::Gap { id, samples: 160 }).is_ok());
+        }
+        assert_eq!(rx.len(), QUEUE_FRAMES * 5);
+        assert!(audio(&queue).is_err());
     }
 }
