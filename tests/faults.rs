@@ -380,3 +380,150 @@ fn full_recordings_disk_on_the_realtime_timer() {
         "a frame was {worst_gap:?} late"
     );
 }
+
+/// Every frame the host receives, by channel, with when it came.
+#[derive(Default)]
+struct ArrivalHost {
+    arrivals: Mutex<Vec<(String, Instant)>>,
+    events: Mutex<Vec<Event>>,
+}
+
+impl ArrivalHost {
+    fn worst_gap(&self, channel: &str) -> (usize, Duration) {
+        let arrivals = self.arrivals.lock().unwrap();
+        let times: Vec<Instant> = arrivals
+            .iter()
+            .filter(|(c, _)| c == channel)
+            .map(|(_, t)| *t)
+            .collect();
+        let worst = times
+            .windows(2)
+            .map(|w| w[1].duration_since(w[0]))
+            .max()
+            .unwrap_or_default();
+        (times.len(), worst)
+    }
+
+    fn event(&self, name: &str) -> Option<Event> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|e| e.name == name)
+            .cloned()
+    }
+}
+
+impl Host for ArrivalHost {
+    fn log(&self, _: log::Level, _: &str, _: &str) {}
+    fn send_audio(&self, channel: &Channel, _: &OutFrame<'_>) {
+        self.arrivals
+            .lock()
+            .unwrap()
+            .push((channel.as_str().to_string(), Instant::now()));
+    }
+    fn hangup(&self, _: &Channel, _: u32) -> bool {
+        true
+    }
+    fn event(&self, e: &Event) {
+        self.events.lock().unwrap().push(e.clone());
+    }
+    fn originate(&self, _: &str, _: &str, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Realtime timer: the recordings disk stops answering for 8 s, longer than
+/// the writer's 5 s queue, and the recording is stopped while it still hangs.
+/// Neither the recorded room nor another room may wait on the disk, the stop
+/// must return at once, and the file must come out as long as the recording
+/// was, the lost stretch filled with silence and reported in the event.
+#[test]
+fn stalled_recordings_disk_on_the_realtime_timer() {
+    let host = Arc::new(ArrivalHost::default());
+    let (module, dir) = load(
+        host.clone(),
+        "realtime",
+        "[profiles.default]\nrecord_beep = false\n",
+    );
+    let talker = module.app(caller("r1"), "{beep=false}rec").unwrap();
+    module.app(caller("r2"), "{beep=false}rec").unwrap();
+    module.app(caller("fast"), "{beep=false}fine").unwrap();
+    module.app(caller("f2"), "{beep=false}fine").unwrap();
+    let mut phase = 0.0;
+    let mut talk_for = |d: Duration| {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            let pcm = common::sine(500.0, 16000, 320, 6000.0, &mut phase);
+            module.member_audio(
+                &talker,
+                InFrame {
+                    codec: Codec::L16,
+                    rate: 16000,
+                    samples: 320,
+                    data: pcm.iter().flat_map(|s| s.to_ne_bytes()).collect(),
+                    audio_level: None,
+                    sequence: None,
+                },
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let started = Instant::now();
+    assert!(module.api("record rec start").starts_with("+OK"));
+    talk_for(Duration::from_secs(1));
+    module.stall_recordings_disk(Duration::from_secs(8));
+    talk_for(Duration::from_secs(7));
+    let t = Instant::now();
+    let reply = module.api("record rec stop");
+    let stop_took = t.elapsed();
+    let recorded = started.elapsed();
+    assert!(reply.starts_with("+OK"), "{reply}");
+    assert!(
+        stop_took < Duration::from_millis(200),
+        "stopping a recording waited {stop_took:?} on the stalled disk"
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let done = loop {
+        if let Some(e) = host.event("recording-completed") {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "no recording-completed event");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    module.shutdown();
+    let (frames_rec, gap_rec) = host.worst_gap("r2");
+    let (frames_fine, gap_fine) = host.worst_gap("fast");
+    let field = |k: &str| done.get(k).unwrap().parse::<u64>().unwrap();
+    let lost_ms = field("RecordingGapMs");
+    let file_ms = field("RecordingDurationMs");
+    let url = done.get("RecordingUrl").unwrap();
+    let path = url.strip_prefix("file://").unwrap();
+    let reader = hound::WavReader::open(path).unwrap();
+    let wav_ms = u64::from(reader.duration()) * 1000 / u64::from(reader.spec().sample_rate);
+    println!(
+        "disk stalled 8 s: stop took {stop_took:?}; worst gap to r2 {gap_rec:?} ({frames_rec} frames), \
+         to 'fast' {gap_fine:?} ({frames_fine} frames); recording {recorded:?}, file {wav_ms} ms, \
+         {lost_ms} ms filled with silence; dir {}",
+        dir.display()
+    );
+    assert!(
+        gap_rec < Duration::from_millis(200),
+        "r2 waited {gap_rec:?}"
+    );
+    assert!(
+        gap_fine < Duration::from_millis(200),
+        "'fast' waited {gap_fine:?}"
+    );
+    // 7 s of the 8 s stall were recorded; the queue holds 5.12 s of them.
+    assert!(
+        (1000..=3000).contains(&lost_ms),
+        "{lost_ms} ms reported lost"
+    );
+    assert_eq!(wav_ms, file_ms);
+    let recorded_ms = recorded.as_millis() as u64;
+    assert!(
+        wav_ms.abs_diff(recorded_ms) < 400,
+        "file {wav_ms} ms for {recorded_ms} ms of recording"
+    );
+}

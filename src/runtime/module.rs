@@ -499,6 +499,13 @@ impl Module {
     }
 
     /// Ends every room, finalises recordings, joins every thread.
+    /// Fault injection for tests: the recordings writer stalls for `d`, as on
+    /// a disk that stops answering.
+    #[doc(hidden)]
+    pub fn stall_recordings_disk(&self, d: std::time::Duration) {
+        self.shared.recorder.stall(d);
+    }
+
     pub fn shutdown(&self) {
         if self.shut.swap(true, Ordering::AcqRel) {
             return;

@@ -90,6 +90,8 @@ enum Job {
         finish: Box<Finish>,
     },
     Barrier(Sender<()>),
+    /// Fault injection: the writer sleeps, as it would on a stalled disk.
+    Stall(Duration),
     Stop,
 }
 
@@ -239,6 +241,12 @@ impl Recorder {
         if self.tx.send(Job::Barrier(tx)).is_ok() {
             let _ = rx.recv_timeout(Duration::from_secs(30));
         }
+    }
+
+    /// Fault injection for tests: the writer stops writing for `d`, the way
+    /// it would if the disk stopped answering.
+    pub fn stall(&self, d: Duration) {
+        let _ = self.tx.send(Job::Stall(d));
     }
 
     pub fn shutdown(&self, _shared: &Shared) {
@@ -699,6 +707,7 @@ fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>, audio_in_flight: &Atomic
             Some(Job::Barrier(done)) => {
                 let _ = done.send(());
             }
+            Some(Job::Stall(d)) => std::thread::sleep(d),
             Some(Job::Stop) => break,
             None => {}
         }
