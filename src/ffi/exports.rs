@@ -390,7 +390,7 @@ pub extern "C" fn huddle_member_audio(
             codec,
             rate: frame.sample_rate,
             samples: frame.samples,
-            data: data.to_vec(),
+            data: port.payload(data),
             audio_level: (0..=127)
                 .contains(&frame.audio_level)
                 .then_some(frame.audio_level as u8),

@@ -8,6 +8,7 @@
 //! dereferenced.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
 
 use once_cell::sync::Lazy;
@@ -27,18 +28,47 @@ pub struct huddle_member {
     _private: [u8; 0],
 }
 
+/// Every frame looks its member up here. The keys are ids huddle hands out
+/// one after another, not attacker-chosen, so SipHash's flood resistance
+/// buys nothing; one multiply spreads them over the table's bits.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b) ^ self.0.rotate_left(8));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // 2^64 / golden ratio: consecutive ids land far apart, high bits included.
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type IdMap<V> = HashMap<usize, V, BuildHasherDefault<IdHasher>>;
+
 struct Registry {
     next_id: usize,
-    modules: HashMap<usize, Arc<Module>>,
-    members: HashMap<usize, (usize, Arc<MemberPort>)>,
+    modules: IdMap<Arc<Module>>,
+    members: IdMap<(usize, Arc<MemberPort>)>,
 }
 
 static REGISTRY: Lazy<RwLock<Registry>> = Lazy::new(|| {
     RwLock::new(Registry {
         // Start high so a small integer or a zeroed struct field is never a live handle.
         next_id: 0x1000,
-        modules: HashMap::new(),
-        members: HashMap::new(),
+        modules: IdMap::default(),
+        members: IdMap::default(),
     })
 });
 

@@ -116,7 +116,13 @@ pub(crate) struct Input {
     pub has_audio: bool,
     /// RTP sequence of the last frame played, to find lost packets.
     last_seq: Option<u16>,
+    /// Payload buffers of frames played or dropped, for the host side to
+    /// refill: a steady stream then allocates nothing per frame.
+    spent: Vec<Vec<u8>>,
 }
+
+/// Spent payload buffers a member keeps for reuse; more are freed.
+pub const SPARE_BUFFERS: usize = 2;
 
 /// A sequence jump up to this many packets is loss; more is a new stream.
 const MAX_GAP: u16 = 5;
@@ -140,7 +146,19 @@ impl Input {
             vad,
             has_audio: false,
             last_seq: None,
+            spent: Vec::new(),
         }
+    }
+
+    fn spend(&mut self, frame: InFrame) {
+        if self.spent.len() < SPARE_BUFFERS {
+            self.spent.push(frame.data);
+        }
+    }
+
+    /// Hands back the payload buffers spent since the last call.
+    pub fn take_spent(&mut self) -> impl Iterator<Item = Vec<u8>> + '_ {
+        self.spent.drain(..)
     }
 
     /// Queues a frame in sequence order; returns how many were dropped to
@@ -157,7 +175,9 @@ impl Input {
         self.jitter.insert(pos, frame);
         let mut dropped = 0;
         while self.jitter.len() > self.depth + JITTER_SLACK {
-            self.jitter.pop_front();
+            if let Some(old) = self.jitter.pop_front() {
+                self.spend(old);
+            }
             dropped += 1;
         }
         dropped
@@ -223,6 +243,7 @@ impl Input {
                     self.pcm.fill(0);
                     self.fade_from = None;
                     self.level_dbov = level;
+                    self.spend(frame);
                     return self.vad.update(level);
                 }
                 if self.decode(&frame, room_rate, counters) {
@@ -232,6 +253,7 @@ impl Input {
                     counters.bad_frames += 1;
                     self.pcm.fill(0);
                 }
+                self.spend(frame);
             }
             None => {
                 counters.concealed += 1;
@@ -424,6 +446,21 @@ pub(crate) struct Member {
 impl Member {
     pub fn talking(&self) -> bool {
         self.input.vad.talking()
+    }
+
+    pub fn push_frame(&mut self, frame: InFrame) {
+        self.counters.frames_in += 1;
+        // A member hears what it sends. An Opus sender's rate is a hint; the
+        // encoder needs one libopus supports.
+        let rate = match frame.codec {
+            Codec::Opus if !OPUS_RATES.contains(&frame.rate) => 48_000,
+            _ => frame.rate,
+        };
+        self.out_format = Format {
+            codec: frame.codec,
+            rate,
+        };
+        self.counters.dropped += self.input.push(frame);
     }
 
     /// Plays a prompt to this member only, after any already queued. Bounded:

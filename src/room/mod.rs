@@ -21,7 +21,7 @@ use crate::host::{cause, Channel, Event, OutFrame};
 
 use admission::{check_pin, FailureWindow, PinCheck, PinEntry};
 use member::{Format, Input, Member};
-pub use member::{FrameError, InFrame, MemberCounters, MemberId};
+pub use member::{FrameError, InFrame, MemberCounters, MemberId, SPARE_BUFFERS};
 use mixer::{MixScratch, Player};
 use settings::{FirstSetter, MemberSpec, RoomSettings};
 
@@ -330,23 +330,22 @@ impl Room {
     }
 
     /// A received frame for a member's jitter buffer.
-    pub fn push_frame(&mut self, id: MemberId, frame: InFrame) {
-        if let Some(m) = self.member_mut(id) {
-            m.counters.frames_in += 1;
-            // A member hears what it sends. An Opus sender's rate is a hint; the
-            // encoder needs one libopus supports.
-            let rate = match frame.codec {
-                crate::host::Codec::Opus if !crate::ffi::opus::OPUS_RATES.contains(&frame.rate) => {
-                    48_000
-                }
-                _ => frame.rate,
-            };
-            m.out_format = member::Format {
-                codec: frame.codec,
-                rate,
-            };
-            m.counters.dropped += m.input.push(frame);
+    /// Takes a member's new frames and gives back the payload buffers its
+    /// input has finished with, for the host side to fill again.
+    pub fn exchange_frames(
+        &mut self,
+        id: MemberId,
+        incoming: impl Iterator<Item = InFrame>,
+        mut give_back: impl FnMut(Vec<u8>),
+    ) {
+        let Some(m) = self.member_mut(id) else {
+            incoming.for_each(drop);
+            return;
+        };
+        for frame in incoming {
+            m.push_frame(frame);
         }
+        m.input.take_spent().for_each(&mut give_back);
     }
 
     /// `reload apply-live`: takes the new config's policy; the audio format

@@ -99,6 +99,10 @@ impl Outbox {
     /// Re-entrant: a callback that calls back into huddle delivers what that
     /// call queued from inside, in order.
     pub fn deliver_pending(&self, host: &dyn Host) {
+        // The common case on a media thread, once per frame: nothing queued.
+        if self.rx.is_empty() {
+            return;
+        }
         let id = Arc::as_ptr(&self.delivering) as usize;
         if DELIVERING.with(|d| d.borrow().contains(&id)) {
             // Called from inside one of our own callbacks: this thread

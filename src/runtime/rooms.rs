@@ -29,6 +29,8 @@ pub struct MemberPort {
     pub channel: Channel,
     pub room: std::sync::Weak<RoomCell>,
     inbox: ArrayQueue<InFrame>,
+    /// Payload buffers the room is done with, refilled by the next frames.
+    spare: ArrayQueue<Vec<u8>>,
     gone: AtomicBool,
     dropped: AtomicU64,
     bad_frames: AtomicU64,
@@ -47,6 +49,7 @@ impl MemberPort {
             channel,
             room: Arc::downgrade(room),
             inbox: ArrayQueue::new(INBOX_FRAMES),
+            spare: ArrayQueue::new(crate::room::SPARE_BUFFERS),
             gone: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             bad_frames: AtomicU64::new(0),
@@ -56,6 +59,21 @@ impl MemberPort {
 
     pub fn interval_ms(&self) -> u32 {
         self.interval_ms
+    }
+
+    /// A payload buffer holding `bytes`, reusing one the room has finished
+    /// with when there is one: a steady stream allocates nothing per frame
+    /// (with 10,000 members, malloc and the page faults of a heap that grew
+    /// and shrank every tick were half the cost of feeding frames).
+    pub fn payload(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(bytes);
+        buf
+    }
+
+    fn recycle(&self, buf: Vec<u8>) {
+        let _ = self.spare.push(buf);
     }
 
     /// Lock-free: never waits for a tick.
@@ -193,9 +211,11 @@ pub fn run_tick(
     let mut guard = cell.lock();
     let state = &mut *guard;
     for (id, port) in state.ports.iter() {
-        while let Some(frame) = port.inbox.pop() {
-            state.room.push_frame(*id, frame);
-        }
+        state
+            .room
+            .exchange_frames(*id, std::iter::from_fn(|| port.inbox.pop()), |buf| {
+                port.recycle(buf)
+            });
     }
     // DTMF sequences that complete by timeout.
     let due: Vec<(MemberId, DtmfOutcome)> = state
