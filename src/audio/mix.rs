@@ -5,6 +5,11 @@
 //! lengths differ only the common prefix is processed: the mixer always
 //! passes equal-length frames, and silently doing the safe thing beats a
 //! panic inside the audio tick.
+//!
+//! The hot kernels run through [`widest`], which picks AVX2 code when the
+//! CPU has it (`src/ffi/simd.rs`).
+
+use crate::ffi::simd::widest;
 
 /// Unity gain in Q12 fixed point.
 pub const UNITY_Q12: i32 = 4096;
@@ -21,6 +26,11 @@ const ROUND_Q12: i32 = 1 << 11;
 /// full-scale inputs, and wrapping keeps debug builds free of overflow checks
 /// in the loop.
 pub fn accumulate(sum: &mut [i32], input: &[i16]) {
+    widest(|| accumulate_portable(sum, input))
+}
+
+#[inline(always)]
+fn accumulate_portable(sum: &mut [i32], input: &[i16]) {
     let n = sum.len().min(input.len());
     let (sum, input) = (&mut sum[..n], &input[..n]);
     for i in 0..n {
@@ -36,16 +46,23 @@ pub fn accumulate_scaled(sum: &mut [i32], input: &[i16], gain_q12: i32) {
         accumulate(sum, input);
         return;
     }
-    let n = sum.len().min(input.len());
-    let (sum, input) = (&mut sum[..n], &input[..n]);
-    for i in 0..n {
-        let scaled = (i32::from(input[i]) * g + ROUND_Q12) >> 12;
-        sum[i] = sum[i].wrapping_add(scaled);
-    }
+    widest(|| {
+        let n = sum.len().min(input.len());
+        let (sum, input) = (&mut sum[..n], &input[..n]);
+        for i in 0..n {
+            let scaled = (i32::from(input[i]) * g + ROUND_Q12) >> 12;
+            sum[i] = sum[i].wrapping_add(scaled);
+        }
+    })
 }
 
 /// Mix-minus: `out[i] = sum[i] - own[i]`, the room without this member.
 pub fn subtract(sum: &[i32], own: &[i16], out: &mut [i32]) {
+    widest(|| subtract_portable(sum, own, out))
+}
+
+#[inline(always)]
+fn subtract_portable(sum: &[i32], own: &[i16], out: &mut [i32]) {
     let n = sum.len().min(own.len()).min(out.len());
     let (sum, own, out) = (&sum[..n], &own[..n], &mut out[..n]);
     for i in 0..n {
@@ -81,6 +98,47 @@ pub fn apply_gain_i16(samples: &mut [i16], gain_q12: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The dispatched kernels (AVX2 on a CPU that has it) give exactly what
+    /// the baseline build gives, at lengths that leave vector tails.
+    #[test]
+    fn dispatched_kernels_equal_the_baseline_build() {
+        let mut x = 0x2545_f491_u32;
+        let mut noise = |n: usize| -> Vec<i16> {
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as i16
+                })
+                .collect()
+        };
+        for n in [0, 1, 7, 8, 15, 16, 17, 31, 960, 963] {
+            let (a, b) = (noise(n), noise(n));
+            let mut wide = vec![0i32; n];
+            let mut base = vec![0i32; n];
+            accumulate(&mut wide, &a);
+            accumulate(&mut wide, &b);
+            accumulate_portable(&mut base, &a);
+            accumulate_portable(&mut base, &b);
+            assert_eq!(wide, base, "accumulate, n = {n}");
+            let expected: Vec<i32> = a
+                .iter()
+                .zip(&b)
+                .map(|(&p, &q)| i32::from(p) + i32::from(q))
+                .collect();
+            assert_eq!(wide, expected, "accumulate against plain sums, n = {n}");
+            let (mut wide_out, mut base_out) = (vec![0i32; n], vec![0i32; n]);
+            subtract(&wide, &a, &mut wide_out);
+            subtract_portable(&base, &a, &mut base_out);
+            assert_eq!(wide_out, base_out, "subtract, n = {n}");
+            assert_eq!(
+                wide_out,
+                b.iter().map(|&q| i32::from(q)).collect::<Vec<_>>()
+            );
+        }
+    }
 
     #[test]
     fn accumulate_adds_samples() {
