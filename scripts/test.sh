@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it (.ci/run): system packages, formatting,
 # clippy, header freshness, every Rust and C harness test (the C programs
-# also under ASan+UBSan; the 2 x 20 s stress test: HUDDLE_STRESS_SECS sets
+# also under ASan+UBSan; the 2 x 60 s stress test: HUDDLE_STRESS_SECS sets
 # its length), the C lifecycle harness under valgrind, and the scenario
 # parser's fuzz corpus under ASan. Long fuzzing: scripts/fuzz.sh. Idempotent; about 5-10 minutes on
 # 2 cores from a clean clone, most of it the first build.

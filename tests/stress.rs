@@ -10,7 +10,7 @@
 //! every recording left on disk is a valid WAV that hound reads whole, and
 //! after shutdown the thread count and VmRSS are back to their baseline.
 //!
-//! `HUDDLE_STRESS_SECS` sets the seconds per timer mode (default 20);
+//! `HUDDLE_STRESS_SECS` sets the seconds per timer mode (default 60);
 //! `HUDDLE_STRESS_SEED` the seed (default: fixed, printed).
 mod common;
 
@@ -127,7 +127,7 @@ fn secs() -> u64 {
     std::env::var("HUDDLE_STRESS_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(20)
+        .unwrap_or(60)
 }
 
 fn proc_status(key: &str) -> u64 {
