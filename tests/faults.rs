@@ -34,6 +34,19 @@ fn load(host: Arc<dyn Host>, timer: &str, extra: &str) -> (Arc<Module>, std::pat
     (Module::load(host, &path).unwrap(), dir)
 }
 
+/// 20 ms of a loud 500 Hz tone at 16 kHz, continuing from `phase`.
+fn tone_frame(phase: &mut f64) -> InFrame {
+    let pcm = common::sine(500.0, 16000, 320, 6000.0, phase);
+    InFrame {
+        codec: Codec::L16,
+        rate: 16000,
+        samples: 320,
+        data: pcm.iter().flat_map(|s| s.to_ne_bytes()).collect(),
+        audio_level: None,
+        sequence: None,
+    }
+}
+
 /// Fails the test (by aborting: a deadlocked test would otherwise hang CI)
 /// if `body` has not finished within `limit`.
 fn within<T>(limit: Duration, what: &str, body: impl FnOnce() -> T) -> T {
@@ -251,31 +264,6 @@ fn event_handler_reenters_the_api_realtime() {
     reentrant("realtime");
 }
 
-/// Records events by name and when "fast" got audio.
-#[derive(Default)]
-struct DiskHost {
-    arrivals: Mutex<Vec<Instant>>,
-    events: Mutex<Vec<Event>>,
-}
-
-impl Host for DiskHost {
-    fn log(&self, _: log::Level, _: &str, _: &str) {}
-    fn send_audio(&self, channel: &Channel, _: &OutFrame<'_>) {
-        if channel.as_str() == "fast" {
-            self.arrivals.lock().unwrap().push(Instant::now());
-        }
-    }
-    fn hangup(&self, _: &Channel, _: u32) -> bool {
-        true
-    }
-    fn event(&self, e: &Event) {
-        self.events.lock().unwrap().push(e.clone());
-    }
-    fn originate(&self, _: &str, _: &str, _: &str) -> Result<(), String> {
-        Ok(())
-    }
-}
-
 struct Unmount(std::path::PathBuf);
 
 impl Drop for Unmount {
@@ -289,7 +277,7 @@ impl Drop for Unmount {
 /// Needs root for the mount; skipped (with a line saying so) otherwise.
 #[test]
 fn full_recordings_disk_on_the_realtime_timer() {
-    let host = Arc::new(DiskHost::default());
+    let host = Arc::new(ArrivalHost::default());
     let dir = common::scratch_dir("faults-disk");
     let recs = dir.join("recordings");
     let mounted = std::process::Command::new("mount")
@@ -317,31 +305,13 @@ fn full_recordings_disk_on_the_realtime_timer() {
     module.app(caller("f2"), "{beep=false}fine").unwrap();
     assert!(module.api("record rec start").starts_with("+OK"));
     let t0 = Instant::now();
-    let failed = |h: &DiskHost| {
-        h.events
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|e| e.name == "recording-failed")
-    };
     let mut phase = 0.0;
     let mut took = None;
     while t0.elapsed() < Duration::from_secs(6) {
-        let pcm = common::sine(500.0, 16000, 320, 6000.0, &mut phase);
-        module.member_audio(
-            &talker,
-            InFrame {
-                codec: Codec::L16,
-                rate: 16000,
-                samples: 320,
-                data: pcm.iter().flat_map(|s| s.to_ne_bytes()).collect(),
-                audio_level: None,
-                sequence: None,
-            },
-        );
+        module.member_audio(&talker, tone_frame(&mut phase));
         std::thread::sleep(Duration::from_millis(20));
         match took {
-            None if failed(&host) => took = Some(t0.elapsed()),
+            None if host.event("recording-failed").is_some() => took = Some(t0.elapsed()),
             Some(t) if t0.elapsed() > t + Duration::from_millis(500) => break,
             _ => {}
         }
@@ -365,15 +335,9 @@ fn full_recordings_disk_on_the_realtime_timer() {
         )
     });
     module.shutdown();
-    let arrivals = host.arrivals.lock().unwrap();
-    let worst_gap = arrivals
-        .windows(2)
-        .map(|w| w[1].duration_since(w[0]))
-        .max()
-        .unwrap_or_default();
+    let (frames, worst_gap) = host.worst_gap("fast");
     println!(
-        "recordings disk full after {took:?}; {} frames to 'fast', worst gap {worst_gap:?}",
-        arrivals.len()
+        "recordings disk full after {took:?}; {frames} frames to 'fast', worst gap {worst_gap:?}"
     );
     assert!(
         worst_gap < Duration::from_millis(200),
@@ -454,18 +418,7 @@ fn stalled_recordings_disk_on_the_realtime_timer() {
     let mut talk_for = |d: Duration| {
         let until = Instant::now() + d;
         while Instant::now() < until {
-            let pcm = common::sine(500.0, 16000, 320, 6000.0, &mut phase);
-            module.member_audio(
-                &talker,
-                InFrame {
-                    codec: Codec::L16,
-                    rate: 16000,
-                    samples: 320,
-                    data: pcm.iter().flat_map(|s| s.to_ne_bytes()).collect(),
-                    audio_level: None,
-                    sequence: None,
-                },
-            );
+            module.member_audio(&talker, tone_frame(&mut phase));
             std::thread::sleep(Duration::from_millis(20));
         }
     };

@@ -370,6 +370,22 @@ mod tests {
         dir.join(name)
     }
 
+    fn test_writer(
+        path: &Path,
+        channels: u16,
+        sample_rate: u32,
+        bits_per_sample: u16,
+        sample_format: hound::SampleFormat,
+    ) -> hound::WavWriter<std::io::BufWriter<fs::File>> {
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate,
+            bits_per_sample,
+            sample_format,
+        };
+        hound::WavWriter::create(path, spec).expect("create")
+    }
+
     /// Asks Python's `wave` module for (channels, rate, sampwidth, frames,
     /// sum of all samples); None when python3 is not installed.
     fn python_view(path: &Path) -> Option<(u32, u32, u32, u64, i64)> {
@@ -488,13 +504,7 @@ mod tests {
     #[test]
     fn loads_8_bit_stereo_22050() {
         let path = tmp("s8.wav");
-        let spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: 22050,
-            bits_per_sample: 8,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(&path, spec).expect("create");
+        let mut w = test_writer(&path, 2, 22050, 8, hound::SampleFormat::Int);
         for i in 0..22050 {
             let v = 100.0 * (2.0 * PI * 440.0 * f64::from(i) / 22050.0).sin();
             // Left carries the tone, right a DC offset of -20 that the
@@ -517,13 +527,7 @@ mod tests {
     #[test]
     fn loads_24_bit_mono_44100() {
         let path = tmp("s24.wav");
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 44100,
-            bits_per_sample: 24,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(&path, spec).expect("create");
+        let mut w = test_writer(&path, 1, 44100, 24, hound::SampleFormat::Int);
         for i in 0..44100 {
             let v = 4_194_304.0 * (2.0 * PI * 1000.0 * f64::from(i) / 44100.0).sin();
             w.write_sample(v.round() as i32).expect("sample");
@@ -545,13 +549,7 @@ mod tests {
     #[test]
     fn loads_float_at_room_rate() {
         let path = tmp("f32.wav");
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 16000,
-            bits_per_sample: 32,
-            sample_format: hound::SampleFormat::Float,
-        };
-        let mut w = hound::WavWriter::create(&path, spec).expect("create");
+        let mut w = test_writer(&path, 1, 16000, 32, hound::SampleFormat::Float);
         for v in [0.0f32, 0.5, -0.5, 1.0, -1.0, 2.0] {
             w.write_sample(v).expect("sample");
         }
@@ -565,13 +563,7 @@ mod tests {
     #[test]
     fn non_finite_float_samples_load_as_silence() {
         let path = tmp("f32-nan.wav");
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 16000,
-            bits_per_sample: 32,
-            sample_format: hound::SampleFormat::Float,
-        };
-        let mut w = hound::WavWriter::create(&path, spec).expect("create");
+        let mut w = test_writer(&path, 1, 16000, 32, hound::SampleFormat::Float);
         for v in [
             0.5f32,
             f32::NAN,
