@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks to build and test huddle:
 # the Opus and libclang development files (audiopus_sys, bindgen), the C and
-# C++ compilers the harness uses, valgrind, and the audio tools the demo uses
+# C++ compilers the harness uses, clang's sanitizer and libFuzzer runtimes
+# (the scenario parser's fuzz corpus runs under them), valgrind, and the audio tools the demo uses
 # (espeak-ng, sox, python3). Idempotent: installs nothing when everything is
 # there, and runs `apt-get update` once, only when something is missing.
 # Works as root, or through `sudo -n` otherwise (no prompt: CI has no stdin).
@@ -15,6 +16,7 @@ WANTED=(
     "libopus-dev:"
     "libclang-dev:"
     "clang:clang"
+    "libclang-rt-dev:"
     "pkg-config:pkg-config"
     "gcc:cc"
     "g++:g++"
