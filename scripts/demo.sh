@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # The README's first command: builds huddle and the reference host, runs the
 # demo meeting (conf/scenarios/demo.scn) and shows what happened.
 #
@@ -11,7 +11,9 @@
 #   events.jsonl         every event, JSON lines (huddle's and the host's)
 #   module.log           huddle's log
 #   timeline.svg         the meeting as a picture (also docs/demo-timeline.svg)
-set -eu
+# pipefail: a refhost that fails (a module error, a bad scenario) fails the
+# command, even though its output goes through tee.
+set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)

@@ -51,6 +51,28 @@ valgrind --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
     "$work/lifecycle" "$lib" "$work/scratch" 20
 
+step "demo: the README's first command"
+# scripts/demo.sh exactly as a new user runs it: release build, reference
+# host, the demo meeting into demo-out/. tests/demo.rs checks what the
+# meeting sounds like; this checks that the command itself works and leaves
+# what the README promises.
+bash scripts/demo.sh >"$work/demo.log" 2>&1 || { tail -40 "$work/demo.log"; exit 1; }
+for f in recording.wav alice.wav bob.wav carol.wav dave.wav events.jsonl events.log \
+    module.log timeline.svg summary.txt; do
+    [[ -s "demo-out/$f" ]] || { echo "demo-out/$f is missing or empty"; exit 1; }
+done
+# An independent reader: sox must read the recording whole, 16 kHz mono.
+sox --i demo-out/recording.wav
+[[ "$(sox --i -r demo-out/recording.wav)" == 16000 && "$(sox --i -c demo-out/recording.wav)" == 1 ]]
+grep -q '^recording: 45.5 s' demo-out/summary.txt
+# The shipped library exports the interface table and huddle_ functions, nothing else.
+exports=$(nm -D --defined-only "$target_dir/release/libhuddle.so" | awk '{print $3}')
+grep -qx huddle_module_interface <<<"$exports"
+if grep -v '^huddle_' <<<"$exports"; then
+    echo "libhuddle.so exports symbols outside the huddle_ prefix (above)"
+    exit 1
+fi
+
 step "scenario parser: fuzz corpus under ASan+UBSan"
 # The reference host's scenario parser is C; its libFuzzer target replays
 # the regression corpus (each file once) with AddressSanitizer, UBSan and
@@ -59,5 +81,5 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
     -Iffi/refhost -o "$work/scenario_fuzz" fuzz/c/scenario_fuzz.c ffi/refhost/scenario.c -lm
 ASAN_OPTIONS=detect_leaks=1 "$work/scenario_fuzz" tests/corpus/scenario/*
 
-printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, scenario corpus — all passed in %ds\n' \
+printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, scenario corpus — all passed in %ds\n' \
     "$((SECONDS - started))"
