@@ -11,7 +11,8 @@ use std::sync::OnceLock;
 use super::{excerpt, validate_account, validate_pin, validate_room_name};
 
 pub const MAX_API_LINE_LEN: usize = 4096;
-/// Bound on ids in one `relate` so a typo can't create a huge relation set.
+/// Bound on ids in one list (`relate`, `coach`) so a typo can't create a huge
+/// relation or whisper set.
 pub const MAX_RELATE_IDS: usize = 64;
 pub const MAX_ARG_LEN: usize = 1024;
 
@@ -238,10 +239,15 @@ pub enum ApiCommand {
         room: RoomRef,
         target: MemberTarget,
     },
+    /// The coach whispers to these members (one or more, comma-separated).
     Coach {
         room: RoomRef,
         coach: u32,
-        member: u32,
+        members: Vec<u32>,
+    },
+    Uncoach {
+        room: RoomRef,
+        coach: u32,
     },
     Lock {
         room: RoomRef,
@@ -372,8 +378,13 @@ const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "coach",
-        "coach <room> <coach-id> <member-id>",
-        "make a member coach another (heard only by them)",
+        "coach <room> <coach-id> <member-id>[,<member-id>...]",
+        "make a member coach others (heard only by them; ids comma-separated)",
+    ),
+    (
+        "uncoach",
+        "uncoach <room> <coach-id>",
+        "stop a coach whispering: the room hears them again",
     ),
     ("lock", "lock <room>", "refuse new members"),
     ("unlock", "unlock <room>", "accept new members again"),
@@ -771,14 +782,22 @@ fn parse_command(c: &str, a: &[&str]) -> Result<ApiCommand, ApiError> {
         }
         "coach" => {
             arity(c, a, 3, 3)?;
-            let (coach, member) = (member_id(c, a[1])?, member_id(c, a[2])?);
-            if coach == member {
+            // The same id lists as `relate`: comma-separated, bounded.
+            let (coach, members) = (member_id(c, a[1])?, ids(c, a[2])?);
+            if members.contains(&coach) {
                 return Err(bad(c, format!("member {coach} cannot coach itself")));
             }
             C::Coach {
                 room: room(c, a[0])?,
                 coach,
-                member,
+                members,
+            }
+        }
+        "uncoach" => {
+            arity(c, a, 2, 2)?;
+            C::Uncoach {
+                room: room(c, a[0])?,
+                coach: member_id(c, a[1])?,
             }
         }
         "lock" => C::Lock {
@@ -1056,7 +1075,22 @@ mod tests {
             ApiCommand::Coach {
                 room: r("3000"),
                 coach: 1,
-                member: 2
+                members: vec![2]
+            }
+        );
+        assert_eq!(
+            cmd("coach 3000 1 2,4,2"),
+            ApiCommand::Coach {
+                room: r("3000"),
+                coach: 1,
+                members: vec![2, 4]
+            }
+        );
+        assert_eq!(
+            cmd("uncoach 3000 1"),
+            ApiCommand::Uncoach {
+                room: r("3000"),
+                coach: 1
             }
         );
     }
@@ -1253,6 +1287,9 @@ mod tests {
         assert!(err("relate r 1,x 2 clear").message.contains("'x'"));
         assert!(err("relate r 1 2 ignore").message.contains("ignore"));
         assert!(err("coach r 3 3").message.contains("itself"));
+        assert!(err("coach r 3 1,3").message.contains("itself"));
+        assert!(err("coach r 3 1,x").message.contains("'x'"));
+        assert!(err("uncoach r").message.contains("uncoach"));
         assert!(err("reload now").message.contains("now"));
         assert!(err("help me").message.starts_with("help:"));
         assert!(err(r#"play r "unterminated"#)
@@ -1310,6 +1347,7 @@ mod tests {
             "hold r 1",
             "unhold r 1",
             "coach r 1 2",
+            "uncoach r 1",
             "lock r",
             "unlock r",
             "volume_in r 1 up",

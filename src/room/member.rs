@@ -9,13 +9,16 @@ use crate::audio::limiter::Limiter;
 use crate::audio::opus_packet::{silk_has_fec, silk_voice_activity};
 use crate::audio::resample::Resampler;
 use crate::audio::vad::{Vad, VadChange};
-use crate::ffi::opus::{OpusDecoder, OPUS_RATES};
+use crate::ffi::opus::{OpusDecoder, OpusError, OPUS_RATES};
 use crate::host::Codec;
 
 use super::settings::MemberSpec;
 
 /// Per-room member number, shown by `conference list` and used by the API.
 pub type MemberId = u32;
+
+/// Most members one coach whispers to at once (the API's id-list bound).
+pub const MAX_COACHED: usize = 64;
 
 /// A frame as the host handed it, before decoding.
 #[derive(Debug, Clone)]
@@ -50,6 +53,32 @@ impl std::fmt::Display for FrameError {
                 )
             }
             FrameError::Empty => write!(f, "empty Opus packet"),
+        }
+    }
+}
+
+/// Why a frame that passed the door could not be played: counted in
+/// `bad_frames` and logged (rate-limited) by the tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    /// libopus refused the packet (corrupt, or longer than 120 ms).
+    Opus(OpusError),
+    /// It decoded, but not to one interval of audio.
+    Duration { got: usize, expected: usize },
+    /// No resampler from the frame's rate to the room's.
+    Resample { from: u32, to: u32 },
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Opus(e) => write!(f, "{e}"),
+            DecodeError::Duration { got, expected } => {
+                write!(f, "frame holds {got} samples, one interval is {expected}")
+            }
+            DecodeError::Resample { from, to } => {
+                write!(f, "cannot resample {from} Hz to {to} Hz")
+            }
         }
     }
 }
@@ -114,8 +143,13 @@ pub(crate) struct Input {
     pub vad: Vad,
     /// True when this tick's pcm holds sound (not skipped, not absent).
     pub has_audio: bool,
-    /// RTP sequence of the last frame played, to find lost packets.
+    /// Why this tick's frame could not be played, for the tick to log.
+    pub bad: Option<DecodeError>,
+    /// RTP sequence of the last slot played (a packet, or concealment in
+    /// its place), to find lost packets.
     last_seq: Option<u16>,
+    /// RTP sequence of the last packet actually played.
+    last_played: Option<u16>,
     /// Payload buffers of frames played or dropped, for the host side to
     /// refill: a steady stream then allocates nothing per frame.
     spent: Vec<Vec<u8>>,
@@ -126,6 +160,10 @@ pub const SPARE_BUFFERS: usize = 2;
 
 /// A sequence jump up to this many packets is loss; more is a new stream.
 const MAX_GAP: u16 = 5;
+
+/// A packet up to this many behind the last one played is a duplicate or
+/// overtaken, and is dropped; further back is a new stream.
+const MAX_LATE: u16 = 32;
 
 /// Frames beyond this many waiting are flooding; the oldest go.
 pub const JITTER_SLACK: usize = 2;
@@ -145,9 +183,16 @@ impl Input {
             level_dbov: -127.0,
             vad,
             has_audio: false,
+            bad: None,
             last_seq: None,
+            last_played: None,
             spent: Vec::new(),
         }
+    }
+
+    /// Frames waiting in the jitter buffer.
+    pub fn queued(&self) -> usize {
+        self.jitter.len()
     }
 
     fn spend(&mut self, frame: InFrame) {
@@ -162,8 +207,24 @@ impl Input {
     }
 
     /// Queues a frame in sequence order; returns how many were dropped to
-    /// keep the buffer bounded.
+    /// keep the buffer bounded, or because they came too late to play.
     pub fn push(&mut self, frame: InFrame) -> u64 {
+        if let Some(seq) = frame.sequence {
+            // At or before the last packet played (a duplicate, or overtaken
+            // by a later packet), or queued already: playing it would put
+            // audio out of order or twice. A packet late for a slot that was
+            // concealed is still taken: it plays a tick late, and the buffer
+            // holds one frame more from then on. A jump further back is a new
+            // stream and is taken too.
+            let stale = self.playing
+                && self
+                    .last_played
+                    .is_some_and(|last| last.wrapping_sub(seq) < MAX_LATE);
+            if stale || self.jitter.iter().any(|f| f.sequence == Some(seq)) {
+                self.spend(frame);
+                return 1;
+            }
+        }
         let pos = match frame.sequence {
             Some(seq) => self
                 .jitter
@@ -192,6 +253,7 @@ impl Input {
         counters: &mut MemberCounters,
     ) -> Option<VadChange> {
         self.has_audio = false;
+        self.bad = None;
         if !self.playing {
             if self.jitter.len() < self.depth {
                 return self.vad.update(-127.0);
@@ -220,6 +282,7 @@ impl Input {
         let popped = self.jitter.pop_front();
         if let Some(seq) = popped.as_ref().and_then(|f| f.sequence) {
             self.last_seq = Some(seq);
+            self.last_played = Some(seq);
         }
         match popped {
             Some(frame) => {
@@ -246,12 +309,16 @@ impl Input {
                     self.spend(frame);
                     return self.vad.update(level);
                 }
-                if self.decode(&frame, room_rate, counters) {
-                    self.has_audio = true;
-                    self.fade_from = Some(0);
-                } else {
-                    counters.bad_frames += 1;
-                    self.pcm.fill(0);
+                match self.decode(&frame, room_rate, counters) {
+                    Ok(()) => {
+                        self.has_audio = true;
+                        self.fade_from = Some(0);
+                    }
+                    Err(e) => {
+                        counters.bad_frames += 1;
+                        self.bad = Some(e);
+                        self.pcm.fill(0);
+                    }
                 }
                 self.spend(frame);
             }
@@ -275,7 +342,12 @@ impl Input {
         self.vad.update(self.level_dbov)
     }
 
-    fn decode(&mut self, frame: &InFrame, room_rate: u32, counters: &mut MemberCounters) -> bool {
+    fn decode(
+        &mut self,
+        frame: &InFrame,
+        room_rate: u32,
+        counters: &mut MemberCounters,
+    ) -> Result<(), DecodeError> {
         match frame.codec {
             Codec::Opus => {
                 // libopus has no 32 kHz: such rooms decode at 48 kHz and resample.
@@ -284,23 +356,30 @@ impl Input {
                 } else {
                     48_000
                 };
-                if self.decoder.is_none() {
-                    self.decoder = OpusDecoder::new(decode_rate).ok();
-                }
-                let Some(decoder) = self.decoder.as_mut() else {
-                    return false;
+                let decoder = match self.decoder.as_mut() {
+                    Some(d) => d,
+                    None => self
+                        .decoder
+                        .insert(OpusDecoder::new(decode_rate).map_err(DecodeError::Opus)?),
                 };
                 counters.decodes += 1;
-                if decode_rate == room_rate {
-                    return matches!(decoder.decode(&frame.data, &mut self.pcm), Ok(n) if n == self.pcm.len());
-                }
                 let n = self.pcm.len() * decode_rate as usize / room_rate as usize;
-                if self.scratch.len() < n {
-                    self.scratch.resize(n, 0);
+                let out = if decode_rate == room_rate {
+                    &mut self.pcm[..]
+                } else {
+                    if self.scratch.len() < n {
+                        self.scratch.resize(n, 0);
+                    }
+                    &mut self.scratch[..n]
+                };
+                let got = decoder
+                    .decode(&frame.data, out)
+                    .map_err(DecodeError::Opus)?;
+                if got != n {
+                    return Err(DecodeError::Duration { got, expected: n });
                 }
-                if !matches!(decoder.decode(&frame.data, &mut self.scratch[..n]), Ok(got) if got == n)
-                {
-                    return false;
+                if decode_rate == room_rate {
+                    return Ok(());
                 }
                 self.convert(decode_rate, room_rate, n)
             }
@@ -319,7 +398,14 @@ impl Input {
                     *s = i16::from_ne_bytes([b[0], b[1]]);
                 }
                 if frame.rate == room_rate {
-                    return n == self.pcm.len();
+                    return if n == self.pcm.len() {
+                        Ok(())
+                    } else {
+                        Err(DecodeError::Duration {
+                            got: n,
+                            expected: self.pcm.len(),
+                        })
+                    };
                 }
                 self.convert(frame.rate, room_rate, n)
             }
@@ -328,16 +414,22 @@ impl Input {
 
     /// Resamples `scratch[..n]` at `from` into this tick's pcm. The resampler
     /// is made when a member's rate first shows up or changes, not per tick.
-    fn convert(&mut self, from: u32, room_rate: u32, n: usize) -> bool {
+    fn convert(&mut self, from: u32, room_rate: u32, n: usize) -> Result<(), DecodeError> {
+        let failed = DecodeError::Resample {
+            from,
+            to: room_rate,
+        };
         if self.resampler.as_ref().is_none_or(|(r, _)| *r != from) {
             match Resampler::new(from, room_rate, n) {
                 Ok(r) => self.resampler = Some((from, r)),
-                Err(_) => return false,
+                Err(_) => return Err(failed),
             }
         }
         match self.resampler.as_mut() {
-            Some((_, r)) => r.process(&self.scratch[..n], &mut self.pcm).is_ok(),
-            None => false,
+            Some((_, r)) => r
+                .process(&self.scratch[..n], &mut self.pcm)
+                .map_err(|_| failed),
+            None => Err(failed),
         }
     }
 
@@ -417,7 +509,9 @@ pub(crate) struct Member {
     pub muted: bool,
     pub deaf: bool,
     pub hold: bool,
-    pub coaching: Option<MemberId>,
+    /// Members this one whispers to (coach): heard only by them. Empty when
+    /// not coaching; at most [`MAX_COACHED`].
+    pub coaching: Vec<MemberId>,
     pub input: Input,
     pub in_gain_db: f32,
     pub out_gain_db: f32,
@@ -427,11 +521,16 @@ pub(crate) struct Member {
     pub out: super::mixer::OutStream,
     /// Heard in this tick's sum.
     pub contributing: bool,
+    /// A `participant-speech-start` (or `-while-muted`) went out and its
+    /// `-stop` has not: a leave, kick or hold sends the stop.
+    pub in_speech: bool,
     pub prompts: VecDeque<(Arc<[i16]>, usize)>,
     pub hold_music: Option<Arc<[i16]>>,
     pub hold_pos: usize,
     pub pin: Option<super::admission::PinEntry>,
     pub counters: MemberCounters,
+    /// One log line per interval for frames that fail to decode.
+    pub decode_log: super::log_limit::LogLimit,
     /// Members this one must not hear (relations).
     pub no_hear: Vec<MemberId>,
     /// Saying their name for announce-caller-name, until this time.

@@ -15,6 +15,7 @@ use crate::audio::vad::VadChange;
 use crate::ffi::opus::{EncoderSettings, OpusEncoder};
 use crate::host::{Codec, OutFrame};
 
+use super::log_limit::BAD_FRAME_LOG_EVERY_MS;
 use super::member::{Format, Member, MemberId};
 use super::{Room, TickSink};
 
@@ -179,9 +180,10 @@ pub(crate) struct MixScratch {
     moh_pos: usize,
     silence: Vec<i16>,
     contributors: Vec<usize>,
-    /// (coach index, coached member) for whispers heard this tick: few, so
-    /// finding whether a listener is coached never scans every member.
-    whispers: Vec<(usize, MemberId)>,
+    /// (coached member, coach index) for whispers heard this tick, sorted by
+    /// member: whether a listener is coached, and by whom, is a binary
+    /// search, never a scan over the members or the whispers.
+    whispers: Vec<(MemberId, usize)>,
     changes: Vec<(MemberId, VadChange, bool)>,
     shared: Vec<SharedOut>,
     tmp_i32: Vec<i32>,
@@ -214,6 +216,13 @@ impl MixScratch {
             rng: seed | 1,
         }
     }
+}
+
+/// The whispers `member` hears this tick: a slice of the sorted list.
+fn whispers_to(whispers: &[(MemberId, usize)], member: MemberId) -> &[(MemberId, usize)] {
+    let start = whispers.partition_point(|&(t, _)| t < member);
+    let end = start + whispers[start..].partition_point(|&(t, _)| t == member);
+    &whispers[start..end]
 }
 
 /// Copies the next `out.len()` samples of a looping sound.
@@ -261,12 +270,26 @@ impl Room {
             let skip_below = m.energy_dbov - 10.0;
             let before = (m.counters.decodes, m.counters.decodes_skipped);
             if let Some(change) = m.input.pull(rate, skip_below, &mut m.counters) {
-                if m.admitted && !m.hold {
+                // Detection runs on everyone; events only follow members in
+                // the conference's ears (not entering a PIN, on hold or being
+                // shown out), and a stop only ends a start that was sent.
+                let report = match change {
+                    VadChange::Started => m.admitted && !m.hold && m.leaving_at_ms.is_none(),
+                    VadChange::Stopped => m.in_speech,
+                };
+                if report {
+                    m.in_speech = change == VadChange::Started;
                     changes.push((m.id, change, m.muted));
                 }
             }
             self.counters.opus_decodes += m.counters.decodes - before.0;
             self.counters.decodes_skipped += m.counters.decodes_skipped - before.1;
+            if let Some(e) = m.input.bad {
+                if let Some(held) = m.decode_log.allow(now_ms, BAD_FRAME_LOG_EVERY_MS) {
+                    log::warn!(target: "huddle::audio", "room {}: member {} ({}): frame not decoded: {e} ({} bad frames so far, {held} not logged since the last line)",
+                        self.settings.name, m.id, m.spec.channel, m.counters.bad_frames);
+                }
+            }
         }
         self.names_done(now_ms);
         for &(id, change, muted) in &changes {
@@ -291,7 +314,7 @@ impl Room {
                 && started
                 && !m.muted
                 && !m.hold
-                && m.coaching.is_none()
+                && m.coaching.is_empty()
                 && m.leaving_at_ms.is_none();
             let gate = m.input.has_audio
                 && (m.talking() || m.input.level_dbov >= m.energy_dbov - GATE_MARGIN_DB);
@@ -313,19 +336,25 @@ impl Room {
         for &i in &scratch.contributors {
             self.members[i].contributing = true;
         }
+        // One entry per (coached, coach) pair of coaches heard this tick: the
+        // cost follows the whispers, not the members they are whispered to.
         scratch.whispers.clear();
         for (i, c) in self.members.iter().enumerate() {
-            if let Some(target) = c.coaching {
-                if c.admitted
-                    && c.input.has_audio
-                    && !c.muted
-                    && !c.hold
-                    && c.leaving_at_ms.is_none()
-                {
-                    scratch.whispers.push((i, target));
-                }
+            if !c.coaching.is_empty()
+                && c.admitted
+                && c.input.has_audio
+                && !c.muted
+                && !c.hold
+                && c.leaving_at_ms.is_none()
+            {
+                scratch
+                    .whispers
+                    .extend(c.coaching.iter().map(|&target| (target, i)));
             }
         }
+        // In place: no allocation once the vector has grown to the room's
+        // whisper count.
+        scratch.whispers.sort_unstable();
 
         // 3. One sum of everything the room hears.
         scratch.sum.fill(0);
@@ -375,15 +404,14 @@ impl Room {
                         Source::Own
                     }
                 } else {
-                    let coached = self
-                        .scratch
-                        .whispers
+                    let coached = whispers_to(&self.scratch.whispers, m.id)
                         .iter()
-                        .any(|&(ci, t)| t == m.id && ci != idx);
-                    let related = m
-                        .no_hear
-                        .iter()
-                        .any(|s| self.members.iter().any(|o| o.id == *s && o.contributing));
+                        .any(|&(_, ci)| ci != idx);
+                    let related = m.no_hear.iter().any(|s| {
+                        self.members
+                            .binary_search_by_key(s, |o| o.id)
+                            .is_ok_and(|i| self.members[i].contributing)
+                    });
                     let excluded = self
                         .players
                         .iter()
@@ -566,8 +594,8 @@ impl Room {
             } else {
                 mix.copy_from_slice(&scratch.sum);
             }
-            for &(ci, target) in &scratch.whispers {
-                if target != m.id || ci == idx {
+            for &(_, ci) in whispers_to(&scratch.whispers, m.id) {
+                if ci == idx {
                     continue;
                 }
                 let o = if ci < idx {
@@ -575,16 +603,25 @@ impl Room {
                 } else {
                     &after[ci - idx - 1]
                 };
-                if !m.no_hear.contains(&o.id) {
+                if m.no_hear.contains(&o.id) {
+                    continue;
+                }
+                if o.in_gain_db == 0.0 {
                     accumulate(mix, &o.input.pcm);
+                } else {
+                    accumulate_scaled(mix, &o.input.pcm, db_to_q12(o.in_gain_db));
                 }
             }
             for s in &m.no_hear {
-                if let Some(o) = before
-                    .iter()
-                    .chain(after.iter())
-                    .find(|o| o.id == *s && o.contributing)
-                {
+                // Members are in id order: a binary search on each side.
+                let other = match before.binary_search_by_key(s, |o| o.id) {
+                    Ok(i) => Some(&before[i]),
+                    Err(_) => after
+                        .binary_search_by_key(s, |o| o.id)
+                        .ok()
+                        .map(|i| &after[i]),
+                };
+                if let Some(o) = other.filter(|o| o.contributing) {
                     scratch.tmp_i32.fill(0);
                     accumulate_scaled(&mut scratch.tmp_i32, &o.input.pcm, db_to_q12(o.in_gain_db));
                     for (x, v) in mix.iter_mut().zip(&scratch.tmp_i32) {

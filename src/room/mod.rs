@@ -8,6 +8,7 @@
 
 pub mod admission;
 pub mod events;
+pub mod log_limit;
 pub mod member;
 mod mixer;
 pub mod settings;
@@ -20,8 +21,9 @@ use crate::audio::vad::Vad;
 use crate::host::{cause, Channel, Event, OutFrame};
 
 use admission::{check_pin, FailureWindow, PinCheck, PinEntry};
+pub use log_limit::{LogLimit, BAD_FRAME_LOG_EVERY_MS};
+pub use member::{DecodeError, FrameError, InFrame, MemberCounters, MemberId, SPARE_BUFFERS};
 use member::{Format, Input, Member};
-pub use member::{FrameError, InFrame, MemberCounters, MemberId, SPARE_BUFFERS};
 use mixer::{MixScratch, Player};
 use settings::{FirstSetter, MemberSpec, RoomSettings};
 
@@ -109,9 +111,14 @@ pub enum Command {
     Unhold(Target),
     Kick(Target),
     Hup(Target),
+    /// `coach` whispers to `members` (replacing whom it whispered to before).
     Coach {
         coach: MemberId,
-        member: MemberId,
+        members: Vec<MemberId>,
+    },
+    /// `coach` stops whispering and is heard by the room again.
+    Uncoach {
+        coach: MemberId,
     },
     Lock,
     Unlock,
@@ -204,7 +211,8 @@ pub struct MemberView {
     pub deaf: bool,
     pub hold: bool,
     pub talking: bool,
-    pub coaching: Option<MemberId>,
+    /// Whom this member whispers to as a coach; empty when not coaching.
+    pub coaching: Vec<MemberId>,
     pub in_gain_db: f32,
     pub out_gain_db: f32,
     pub energy_dbov: f32,
@@ -238,6 +246,8 @@ fn then(first: Option<Arc<[i16]>>, second: Option<Arc<[i16]>>) -> Option<Arc<[i1
     }
 }
 const ENERGY_STEP_DB: f32 = 6.0;
+/// How long wrong PINs count against a room: `FailureWindow`'s minute.
+const FAILURE_MEMORY_MS: u64 = 60_000;
 
 pub struct Room {
     pub settings: RoomSettings,
@@ -260,6 +270,9 @@ pub struct Room {
     outputs: VecDeque<Output>,
     first: FirstSetter,
     failures: FailureWindow,
+    /// Room time of the latest wrong PIN: an empty room remembers it for
+    /// [`FAILURE_MEMORY_MS`].
+    last_failure_ms: Option<u64>,
     now_ms: u64,
     started_ms: Option<u64>,
     frame: usize,
@@ -293,6 +306,7 @@ impl Room {
             outputs: VecDeque::new(),
             first: FirstSetter::default(),
             failures: FailureWindow::default(),
+            last_failure_ms: None,
             now_ms,
             started_ms: None,
             frame,
@@ -310,6 +324,21 @@ impl Room {
 
     pub fn is_over(&self) -> bool {
         self.ended
+    }
+
+    /// `None` while anyone is in the room, or once it is over: it needs its
+    /// tick every interval. `Some(t)` while it is empty: nothing happens in
+    /// it until someone joins, except that at room time `t` its memory of
+    /// wrong PINs runs out and the next tick ends it (see `linger_over`).
+    /// The runtime then ticks it once at `t`, not every interval.
+    pub fn idle_until_ms(&self) -> Option<u64> {
+        if self.ended || !self.members.is_empty() {
+            return None;
+        }
+        Some(
+            self.last_failure_ms
+                .map_or(self.now_ms, |t| t + FAILURE_MEMORY_MS),
+        )
     }
 
     pub fn started(&self) -> bool {
@@ -400,6 +429,12 @@ impl Room {
         self.members.iter().find(|m| m.id == id).map(view)
     }
 
+    /// Frames a member has waiting in its jitter buffer (bounded by its
+    /// depth plus a little slack, however fast it sends).
+    pub fn queued_frames(&self, id: MemberId) -> Option<usize> {
+        self.member_ref(id).map(|m| m.input.queued())
+    }
+
     pub fn waiting_for_pin(&self, id: MemberId) -> bool {
         self.members.iter().any(|m| m.id == id && m.pin.is_some())
     }
@@ -433,7 +468,7 @@ impl Room {
             muted: spec.muted,
             deaf: spec.deaf,
             hold: spec.hold,
-            coaching: None,
+            coaching: Vec::new(),
             input: Input::new(self.frame, depth, vad),
             in_gain_db: 0.0,
             out_gain_db: 0.0,
@@ -458,11 +493,13 @@ impl Room {
             limiter: Limiter::new(settings.rate),
             out: mixer::OutStream::new(),
             contributing: false,
+            in_speech: false,
             prompts: VecDeque::new(),
             hold_music: spec.wait_music.clone(),
             hold_pos: 0,
             pin: None,
             counters: MemberCounters::default(),
+            decode_log: LogLimit::new(),
             no_hear: Vec::new(),
             leaving_at_ms: None,
             naming_until_ms: None,
@@ -493,7 +530,12 @@ impl Room {
                         });
                     }
                     return match self.finish_pin(id, now_ms) {
-                        Some(refusal) => Err(refusal),
+                        // Refused at the door (locked, full, out of tries):
+                        // the caller must not stay behind as a member.
+                        Some(refusal) => {
+                            self.remove_silently(id);
+                            Err(refusal)
+                        }
                         None if self.members.iter().any(|m| m.id == id) => Ok(id),
                         None => Err(Refusal {
                             cause: cause::CALL_REJECTED,
@@ -604,6 +646,7 @@ impl Room {
                 entry.deadline_ms = now_ms + first;
                 m.queue_prompt(&bad_pin);
                 self.failures.record(now_ms);
+                self.last_failure_ms = Some(now_ms);
                 let call_id = self
                     .member_ref(id)
                     .map(|m| m.spec.call_id.clone())
@@ -658,6 +701,7 @@ impl Room {
                 reason: "the conference is full",
             });
         }
+        // `coach=<CallSid>` names one call; the API may set more later.
         let coach_target = self.member_ref(id).and_then(|m| m.spec.coach.clone());
         let coaching = match coach_target {
             Some(call_id) => match self
@@ -665,7 +709,7 @@ impl Room {
                 .iter()
                 .find(|m| m.admitted && m.spec.call_id == call_id)
             {
-                Some(target) => Some(target.id),
+                Some(target) => Some(vec![target.id]),
                 None => {
                     log::warn!(target: "huddle::room", "room {}: coach refused, call {call_id} is not in the room",
                         self.settings.name);
@@ -713,7 +757,10 @@ impl Room {
         };
         m.admitted = true;
         m.joined_at_ms = now_ms;
-        m.coaching = coaching;
+        if let Some(targets) = coaching {
+            m.coaching = targets;
+        }
+        let coaching = !m.coaching.is_empty();
         if !m.moderator && (mute_on_entry || mute_nm) {
             m.muted = true;
         }
@@ -729,7 +776,7 @@ impl Room {
             self.start_recording(None, "auto-start");
         }
         self.emit_for("participant-join", id, vec![]);
-        if coaching.is_some() {
+        if coaching {
             self.emit_for("participant-coach", id, vec![]);
         }
         if self.announce && beep.on_enter() && self.started && !ghost {
@@ -837,8 +884,7 @@ impl Room {
         };
         let was_admitted = self.members[idx].admitted;
         if was_admitted {
-            if self.members[idx].talking() {
-                self.members[idx].input.reset_vad();
+            if std::mem::take(&mut self.members[idx].in_speech) {
                 self.emit_for("participant-speech-stop", id, vec![]);
             }
             let (beep, ghost) = (self.members[idx].spec.beep, self.members[idx].spec.ghost);
@@ -858,9 +904,7 @@ impl Room {
         self.members.remove(idx);
         for m in self.members.iter_mut() {
             m.no_hear.retain(|x| *x != id);
-            if m.coaching == Some(id) {
-                m.coaching = None;
-            }
+            m.coaching.retain(|x| *x != id);
         }
         self.players.retain(|p| p.only != Some(id));
         if end_on_exit && !self.ended {
@@ -903,7 +947,8 @@ impl Room {
                 m.prompts.clear();
                 m.queue_prompt(&Some(sound.clone()));
                 m.leaving_at_ms = Some(now + sound.len() as u64 * 1000 / rate.max(1));
-                if m.input.reset_vad() {
+                m.input.reset_vad();
+                if std::mem::take(&mut m.in_speech) {
                     self.emit_for("participant-speech-stop", id, vec![]);
                 }
             }
@@ -997,7 +1042,7 @@ impl Room {
             // The conference is already over: say who left, without starting another end.
             if let Some(idx) = self.members.iter().position(|m| m.id == id) {
                 if self.members[idx].admitted {
-                    if self.members[idx].talking() {
+                    if std::mem::take(&mut self.members[idx].in_speech) {
                         self.emit_for("participant-speech-stop", id, vec![]);
                     }
                     self.emit_for(
@@ -1073,26 +1118,59 @@ impl Room {
                 room.hang_up(id, cause::NORMAL_CLEARING, "hangup-by-operator");
                 Ok(())
             }),
-            Command::Coach { coach, member } => {
-                if coach == member {
+            Command::Coach { coach, mut members } => {
+                if members.contains(&coach) {
                     return Err(CommandError::Invalid(
                         "a member cannot coach itself".to_string(),
                     ));
                 }
-                let target_call = self
-                    .member_ref(member)
-                    .filter(|m| m.admitted)
-                    .ok_or(CommandError::UnknownMember(member))?
-                    .spec
-                    .call_id
-                    .clone();
+                let mut seen = Vec::with_capacity(members.len());
+                members.retain(|id| {
+                    let first = !seen.contains(id);
+                    seen.push(*id);
+                    first
+                });
+                if members.is_empty() || members.len() > member::MAX_COACHED {
+                    return Err(CommandError::Invalid(format!(
+                        "a coach whispers to 1 to {} members",
+                        member::MAX_COACHED
+                    )));
+                }
+                for &id in &members {
+                    self.member_ref(id)
+                        .filter(|m| m.admitted)
+                        .ok_or(CommandError::UnknownMember(id))?;
+                }
                 let c = self
                     .member_mut(coach)
                     .ok_or(CommandError::UnknownMember(coach))?;
-                c.coaching = Some(member);
-                c.spec.coach = Some(target_call.clone());
+                // The app-arg target no longer applies: at admission (a coach
+                // still entering a PIN) the list set here stands.
+                c.spec.coach = None;
+                let list = members
+                    .iter()
+                    .map(|id| id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let plural = if members.len() == 1 { "" } else { "s" };
+                c.coaching = members;
                 self.emit_for("participant-coach", coach, vec![]);
-                Ok(format!("member {coach} now coaches member {member}"))
+                Ok(format!("member {coach} now coaches member{plural} {list}"))
+            }
+            Command::Uncoach { coach } => {
+                let c = self
+                    .member_mut(coach)
+                    .ok_or(CommandError::UnknownMember(coach))?;
+                if c.coaching.is_empty() {
+                    return Err(CommandError::Invalid(format!(
+                        "member {coach} is not coaching"
+                    )));
+                }
+                c.coaching.clear();
+                c.spec.coach = None;
+                // Coaching=false and no CallSidToCoach: the whisper is over.
+                self.emit_for("participant-coach", coach, vec![]);
+                Ok(format!("member {coach} no longer coaches"))
             }
             Command::Lock => {
                 self.locked = true;
@@ -1392,7 +1470,16 @@ impl Room {
             return Ok(());
         }
         m.hold = hold;
-        let stop_talking = hold && m.input.reset_vad();
+        if hold {
+            m.input.reset_vad();
+        }
+        let stop_talking = hold && std::mem::take(&mut m.in_speech);
+        // Back from hold while talking: the room hears them from now on.
+        let start_talking = !hold && m.talking();
+        let muted = m.muted;
+        if start_talking {
+            m.in_speech = true;
+        }
         if stop_talking {
             self.emit_for("participant-speech-stop", id, vec![]);
         }
@@ -1405,6 +1492,14 @@ impl Room {
             id,
             vec![],
         );
+        if start_talking {
+            let name = if muted {
+                "participant-speech-while-muted"
+            } else {
+                "participant-speech-start"
+            };
+            self.emit_for(name, id, vec![]);
+        }
         Ok(())
     }
 
@@ -1491,10 +1586,15 @@ impl Room {
     /// An event about one member.
     fn emit_for(&mut self, name: &str, id: MemberId, extra: Vec<(&'static str, String)>) {
         let Some(m) = self.member_ref(id) else { return };
-        let coached_call = m
-            .coaching
-            .and_then(|c| self.member_ref(c))
-            .map(|c| c.spec.call_id.clone());
+        // Comma-separated, in the order the coach was given them.
+        let coached_calls = (!m.coaching.is_empty()).then(|| {
+            m.coaching
+                .iter()
+                .filter_map(|c| self.member_ref(*c))
+                .map(|c| c.spec.call_id.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        });
         let mut fields = vec![
             ("CallSid", m.spec.call_id.clone()),
             ("From", m.spec.from.clone()),
@@ -1502,13 +1602,13 @@ impl Room {
             ("ParticipantLabel", m.spec.label.clone()),
             ("Muted", m.muted.to_string()),
             ("Hold", m.hold.to_string()),
-            ("Coaching", m.coaching.is_some().to_string()),
+            ("Coaching", (!m.coaching.is_empty()).to_string()),
             ("StartConferenceOnEnter", m.spec.start_on_enter.to_string()),
             ("EndConferenceOnExit", m.spec.end_on_exit.to_string()),
             ("MemberId", m.id.to_string()),
         ];
-        if let Some(call) = coached_call {
-            fields.push(("CallSidToCoach", call));
+        if let Some(calls) = coached_calls {
+            fields.push(("CallSidToCoach", calls));
         }
         fields.extend(extra);
         self.emit(name, fields);
@@ -1597,7 +1697,7 @@ fn view(m: &Member) -> MemberView {
         deaf: m.deaf,
         hold: m.hold,
         talking: m.talking(),
-        coaching: m.coaching,
+        coaching: m.coaching.clone(),
         in_gain_db: m.in_gain_db,
         out_gain_db: m.out_gain_db,
         energy_dbov: m.energy_dbov,

@@ -262,12 +262,15 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
         ApiCommand::Coach {
             room,
             coach,
-            member,
+            members,
         } => text(room_command(
             module,
             &room,
-            Command::Coach { coach, member },
+            Command::Coach { coach, members },
         )?),
+        ApiCommand::Uncoach { room, coach } => {
+            text(room_command(module, &room, Command::Uncoach { coach })?)
+        }
         ApiCommand::Lock { room } => text(room_command(module, &room, Command::Lock)?),
         ApiCommand::Unlock { room } => text(room_command(module, &room, Command::Unlock)?),
         ApiCommand::VolumeIn {
@@ -428,7 +431,7 @@ fn flags(m: &MemberView) -> String {
     if m.moderator {
         f.push("moderator");
     }
-    if m.coaching.is_some() {
+    if !m.coaching.is_empty() {
         f.push("coach");
     }
     f.join("|")
@@ -520,7 +523,7 @@ fn room_json(module: &Module, cell: &RoomCell, with_members: bool) -> Value {
                         "id": m.id, "channel": m.channel, "call_sid": m.call_id, "from": m.from,
                         "caller_name": m.caller_name, "admitted": m.admitted, "moderator": m.moderator,
                         "muted": m.muted, "deaf": m.deaf, "hold": m.hold, "talking": m.talking,
-                        "coaching": m.coaching, "volume_in_db": m.in_gain_db, "volume_out_db": m.out_gain_db,
+                        "coaching": m.coaching.first(), "coaching_ids": m.coaching, "volume_in_db": m.in_gain_db, "volume_out_db": m.out_gain_db,
                         "energy_dbov": m.energy_dbov, "level_dbov": m.level_dbov, "codec": m.codec, "rate": m.rate,
                     })
                 })

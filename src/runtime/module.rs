@@ -12,14 +12,14 @@ use crate::control::app_args::parse_app_args;
 use crate::control::config::{load_config, Config, Timer};
 use crate::host::{cause, Channel, Host};
 use crate::room::member::validate_frame;
-use crate::room::{Command, InFrame, Room};
+use crate::room::{Command, InFrame, Room, BAD_FRAME_LOG_EVERY_MS};
 use crate::status::Status;
 
 use super::logging::{LogSink, Scope};
 use super::outbox::{HostCall, Outbox};
 use super::pool::Pool;
 use super::recorder::Recorder;
-use super::rooms::{self, MemberPort, RoomCell};
+use super::rooms::{self, MemberPort, RoomCell, TickOutcome};
 use super::settings::{member_spec, room_settings};
 use super::sounds::SoundCache;
 
@@ -53,7 +53,6 @@ pub struct Shared {
     start: Instant,
     pub wall_epoch_ms: u64,
     next_sid: AtomicU64,
-    bad_frame_logs: AtomicU64,
 }
 
 impl Shared {
@@ -77,6 +76,11 @@ impl Shared {
         at.saturating_duration_since(self.start).as_millis() as u64
     }
 
+    /// Realtime: the deadline of a room time.
+    pub fn instant_at(&self, ms: u64) -> Instant {
+        self.start + std::time::Duration::from_millis(ms)
+    }
+
     pub fn forget_room(&self, cell: &Arc<RoomCell>) {
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         let key = (cell.account.clone(), cell.name.clone());
@@ -94,12 +98,15 @@ impl Shared {
     }
 }
 
-/// Manual timer: room deadlines in order, ties broken by creation order so a
-/// run is reproducible. A heap, so each tick costs log(rooms), not a scan.
+/// Manual timer: room deadlines in order, ties broken by scheduling order so
+/// a run is reproducible. A heap, so each tick costs log(rooms), not a scan.
+/// Each entry in `cells` has one deadline in the heap at a time; a room woken
+/// from parking gets a new entry, and its old one lapses as stale.
 #[derive(Default)]
 struct ManualQueue {
     heap: BinaryHeap<Reverse<(u64, u64)>>,
-    cells: HashMap<u64, Arc<RoomCell>>,
+    /// The room and the scheduling generation it was queued with.
+    cells: HashMap<u64, (Arc<RoomCell>, u64)>,
     next_seq: u64,
 }
 
@@ -143,7 +150,6 @@ impl Module {
             start: Instant::now(),
             wall_epoch_ms,
             next_sid: AtomicU64::new(1),
-            bad_frame_logs: AtomicU64::new(0),
         });
         let module = Arc::new(Module {
             shared: shared.clone(),
@@ -376,27 +382,35 @@ impl Module {
         };
         rooms::drain_outputs(&cell, &mut state, &self.shared, now);
         let over = state.room.is_over();
+        // A new room starts ticking; an empty one parked by its scheduler
+        // wakes now that someone is in it.
+        let generation = if created {
+            Some(state.sched.generation)
+        } else {
+            rooms::resume(&mut state)
+        };
         drop(state);
         if over {
             self.shared.forget_room(&cell);
-        } else if created {
-            self.schedule(cell, now);
+        } else if let Some(generation) = generation {
+            self.schedule(cell, generation, now);
         }
         outcome
     }
 
-    fn schedule(&self, cell: Arc<RoomCell>, now: u64) {
+    /// Queues a room's next tick one interval from now.
+    fn schedule(&self, cell: Arc<RoomCell>, generation: u64, now: u64) {
         match self.shared.timer {
             Timer::Manual => {
                 let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
                 due.next_seq += 1;
                 let seq = due.next_seq;
                 due.heap.push(Reverse((now + cell.interval_ms, seq)));
-                due.cells.insert(seq, cell);
+                due.cells.insert(seq, (cell, generation));
             }
             Timer::Realtime => {
                 if let Some(pool) = self.pool.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                    pool.add(cell);
+                    pool.add(cell, generation);
                 }
             }
         }
@@ -422,16 +436,23 @@ impl Module {
                     _ => break,
                 }
             };
-            let Some((seq, t, cell)) = next else { continue };
+            let Some((seq, t, (cell, generation))) = next else {
+                continue;
+            };
             self.shared.manual_now.store(t, Ordering::Release);
-            let alive = rooms::run_tick(&cell, t, &*self.shared.host, &self.shared);
+            let outcome = rooms::run_tick(&cell, generation, t, &*self.shared.host, &self.shared);
             let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
-            if alive {
-                due.heap.push(Reverse((t + cell.interval_ms, seq)));
-            } else {
-                due.cells.remove(&seq);
-                drop(due);
-                self.shared.forget_room(&cell);
+            match outcome {
+                TickOutcome::Next => due.heap.push(Reverse((t + cell.interval_ms, seq))),
+                TickOutcome::Parked { wake_ms } => due.heap.push(Reverse((wake_ms, seq))),
+                TickOutcome::Stale => {
+                    due.cells.remove(&seq);
+                }
+                TickOutcome::Over => {
+                    due.cells.remove(&seq);
+                    drop(due);
+                    self.shared.forget_room(&cell);
+                }
             }
         }
         self.shared.manual_now.store(target, Ordering::Release);
@@ -444,11 +465,14 @@ impl Module {
         }
         if let Err(e) = validate_frame(&frame, port.interval_ms()) {
             port.count_bad_frame();
-            // One line for the first bad frame, then one per thousand: a broken
-            // sender must not flood the host's log.
-            let n = self.shared.bad_frame_logs.fetch_add(1, Ordering::Relaxed);
-            if n % 1000 == 0 {
-                log::warn!(target: "huddle::audio", "member {} ({}): frame dropped: {e} ({} bad frames so far)",
+            // A broken sender must not flood the host's log: one line per
+            // member per interval, the same limit as frames that fail to
+            // decode in the room.
+            if let Some(held) = port
+                .bad_frame_log
+                .allow(self.now_ms(), BAD_FRAME_LOG_EVERY_MS)
+            {
+                log::warn!(target: "huddle::audio", "member {} ({}): frame dropped: {e} ({} bad frames so far, {held} not logged since the last line)",
                     port.member, port.channel, port.bad_frames());
             }
             return Status::BadFrame;

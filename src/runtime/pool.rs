@@ -6,7 +6,9 @@
 //! `send_audio` blocks while one room ticks, only that room waits; the other
 //! threads carry every other room on time. A room is never ticked by two
 //! threads at once, because it is out of the queue while it ticks. A room
-//! with no members is not in the queue: it costs nothing.
+//! with no members is parked: it leaves the queue but for one deadline, when
+//! its state expires, and a join puts it back (a new generation, so the
+//! parked deadline lapses as stale): an empty room costs nothing.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -16,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::logging::{LogSink, Scope};
 use super::module::Shared;
-use super::rooms::{run_tick, RoomCell};
+use super::rooms::{run_tick, RoomCell, TickOutcome};
 
 /// A tick later than this behind its deadline counts as late.
 const LATE_US: u64 = 2_000;
@@ -24,6 +26,8 @@ const LATE_US: u64 = 2_000;
 struct Due {
     at: Instant,
     seq: u64,
+    /// The room's scheduling generation when this was queued.
+    generation: u64,
     cell: Arc<RoomCell>,
 }
 
@@ -60,10 +64,15 @@ impl Schedule {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn push(&self, q: &mut Queue, at: Instant, cell: Arc<RoomCell>) {
+    fn push(&self, q: &mut Queue, at: Instant, generation: u64, cell: Arc<RoomCell>) {
         q.seq += 1;
         let seq = q.seq;
-        q.heap.push(Reverse(Due { at, seq, cell }));
+        q.heap.push(Reverse(Due {
+            at,
+            seq,
+            generation,
+            cell,
+        }));
     }
 }
 
@@ -98,16 +107,16 @@ impl Pool {
         Pool { schedule, workers }
     }
 
-    /// Schedules a new room's first tick one interval from now.
-    /// Schedules a new room. Its first deadline is spread over the interval
+    /// Schedules a new room, or a parked one a join woke, with its
+    /// scheduling `generation`. Its first deadline is spread over the interval
     /// (a golden-ratio sequence), so rooms created together do not all fall
     /// due in the same instant and queue behind each other every tick.
-    pub fn add(&self, cell: Arc<RoomCell>) {
+    pub fn add(&self, cell: Arc<RoomCell>, generation: u64) {
         let interval_us = cell.interval_ms * 1000;
         let mut q = self.schedule.lock();
         let phase_us = (q.seq.wrapping_mul(0x9E37_79B9) >> 8) % interval_us.max(1);
         let at = Instant::now() + Duration::from_micros(interval_us + phase_us);
-        self.schedule.push(&mut q, at, cell);
+        self.schedule.push(&mut q, at, generation, cell);
         drop(q);
         self.schedule.wake.notify_one();
     }
@@ -144,33 +153,52 @@ fn run(schedule: &Schedule, shared: &Shared) {
                 }
             }
         };
-        let Some(Due { at, cell, .. }) = due else {
+        let Some(Due {
+            at,
+            generation,
+            cell,
+            ..
+        }) = due
+        else {
             continue;
         };
         let lateness = Instant::now().saturating_duration_since(at).as_micros() as u64;
-        let alive = run_tick(&cell, shared.now_ms_at(at), &*shared.host, shared);
-        {
+        let outcome = run_tick(
+            &cell,
+            generation,
+            shared.now_ms_at(at),
+            &*shared.host,
+            shared,
+        );
+        if outcome != TickOutcome::Stale {
             let mut state = cell.lock();
             state.stats.worst_lateness_us = state.stats.worst_lateness_us.max(lateness);
             if lateness > LATE_US {
                 state.stats.late_ticks += 1;
             }
         }
-        if alive {
-            let interval = Duration::from_millis(cell.interval_ms);
-            let mut next = at + interval;
-            // Far behind (a stalled host, a suspended VM): skip ahead on the
-            // grid rather than burst ticks to catch up.
-            let now = Instant::now();
-            while next + interval * 5 < now {
-                next += interval;
+        let next = match outcome {
+            TickOutcome::Next => {
+                let interval = Duration::from_millis(cell.interval_ms);
+                let mut next = at + interval;
+                // Far behind (a stalled host, a suspended VM): skip ahead on
+                // the grid rather than burst ticks to catch up.
+                let now = Instant::now();
+                while next + interval * 5 < now {
+                    next += interval;
+                }
+                next
             }
-            let mut q = schedule.lock();
-            schedule.push(&mut q, next, cell);
-            drop(q);
-            schedule.wake.notify_one();
-        } else {
-            shared.forget_room(&cell);
-        }
+            TickOutcome::Parked { wake_ms } => shared.instant_at(wake_ms),
+            TickOutcome::Over => {
+                shared.forget_room(&cell);
+                continue;
+            }
+            TickOutcome::Stale => continue,
+        };
+        let mut q = schedule.lock();
+        schedule.push(&mut q, next, generation, cell);
+        drop(q);
+        schedule.wake.notify_one();
     }
 }

@@ -13,8 +13,8 @@ use crate::control::config::Profile;
 use crate::control::dtmf::{DtmfAction, DtmfMatcher, DtmfOutcome};
 use crate::host::{Channel, Host, OutFrame};
 use crate::room::{
-    Adjust, Command, InFrame, MemberId, Output, RecordingCommand, RecordingState, Room, Target,
-    TickSink,
+    Adjust, Command, InFrame, LogLimit, MemberId, Output, RecordingCommand, RecordingState, Room,
+    Target, TickSink,
 };
 
 use super::outbox::HostCall;
@@ -34,6 +34,8 @@ pub struct MemberPort {
     gone: AtomicBool,
     dropped: AtomicU64,
     bad_frames: AtomicU64,
+    /// Rate limit of the log line for frames refused at the door.
+    pub bad_frame_log: LogLimit,
     interval_ms: u32,
 }
 
@@ -53,6 +55,7 @@ impl MemberPort {
             gone: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             bad_frames: AtomicU64::new(0),
+            bad_frame_log: LogLimit::new(),
             interval_ms,
         }
     }
@@ -95,6 +98,18 @@ impl MemberPort {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Frames of this member held anywhere before they play: the hand-off
+    /// queue plus the room's jitter buffer. Takes the room lock briefly; for
+    /// diagnostics and tests, not the media path.
+    pub fn queued_frames(&self) -> usize {
+        let in_room = self
+            .room
+            .upgrade()
+            .and_then(|cell| cell.lock().room.queued_frames(self.member))
+            .unwrap_or(0);
+        self.inbox.len() + in_room
+    }
+
     pub fn is_gone(&self) -> bool {
         self.gone.load(Ordering::Acquire)
     }
@@ -114,8 +129,35 @@ pub struct TickStats {
     pub worst_send_audio_us: u64,
 }
 
+/// A room's standing with its scheduler (the manual queue or the pool),
+/// kept under the room lock so a join and a tick agree on it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Scheduling {
+    /// Empty: no tick every interval until someone joins.
+    pub parked: bool,
+    /// Bumped when a parked room is woken by a join: a deadline queued
+    /// before that (its one wake-up to expire) is stale and is dropped, so
+    /// a room never has two live deadlines.
+    pub generation: u64,
+}
+
+/// What the scheduler does with a room after `run_tick`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// Tick again one interval after this deadline.
+    Next,
+    /// Empty: no ticks until a join wakes it ([`resume`]), but one at this
+    /// room time, when its state expires.
+    Parked { wake_ms: u64 },
+    /// Over: forget it.
+    Over,
+    /// A deadline from before the room was woken again: not ticked.
+    Stale,
+}
+
 pub struct RoomState {
     pub room: Room,
+    pub sched: Scheduling,
     pub ports: HashMap<MemberId, Arc<MemberPort>>,
     pub matchers: HashMap<MemberId, DtmfMatcher>,
     pub profile: Profile,
@@ -144,6 +186,7 @@ impl RoomCell {
                 profile,
                 stats: TickStats::default(),
                 recording: None,
+                sched: Scheduling::default(),
             }),
             closed: AtomicBool::new(false),
         }
@@ -197,19 +240,24 @@ impl TickSink for HostSink<'_> {
     }
 }
 
-/// Runs one tick of `cell` at `now_ms`. Returns false once the room is over.
+/// Runs one tick of `cell` at `now_ms` for a deadline queued with
+/// `generation`, and says when the room wants the next one.
 pub fn run_tick(
     cell: &Arc<RoomCell>,
+    generation: u64,
     now_ms: u64,
     host: &dyn Host,
     ctx: &super::module::Shared,
-) -> bool {
+) -> TickOutcome {
     if cell.is_closed() {
-        return false;
+        return TickOutcome::Over;
     }
     let started = Instant::now();
     let mut guard = cell.lock();
     let state = &mut *guard;
+    if state.sched.generation != generation {
+        return TickOutcome::Stale;
+    }
     for (id, port) in state.ports.iter() {
         state
             .room
@@ -257,12 +305,35 @@ pub fn run_tick(
     let took = started.elapsed().as_micros() as u64;
     state.stats.worst_tick_us = state.stats.worst_tick_us.max(took);
     state.stats.total_tick_us += took;
-    let over = state.room.is_over();
+    let outcome = if state.room.is_over() {
+        TickOutcome::Over
+    } else if let Some(expires) = state.room.idle_until_ms() {
+        // An empty room costs nothing: it is not ticked again until a join
+        // wakes it, or until its memory of wrong PINs runs out.
+        state.sched.parked = true;
+        TickOutcome::Parked {
+            wake_ms: expires.max(now_ms + cell.interval_ms),
+        }
+    } else {
+        TickOutcome::Next
+    };
     drop(guard);
-    if over {
+    if outcome == TickOutcome::Over {
         cell.close();
     }
-    !over
+    outcome
+}
+
+/// After a join: a parked room that has members again needs its ticks.
+/// Returns the generation to schedule it with, or `None` when it is
+/// scheduled already.
+pub fn resume(state: &mut RoomState) -> Option<u64> {
+    if !state.sched.parked || state.room.is_over() || state.room.idle_until_ms().is_some() {
+        return None;
+    }
+    state.sched.parked = false;
+    state.sched.generation += 1;
+    Some(state.sched.generation)
 }
 
 /// Carries the room's queued outputs to the outbox and the recorder.
