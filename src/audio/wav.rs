@@ -228,6 +228,8 @@ impl fmt::Debug for WavRecorder {
 }
 
 impl WavRecorder {
+    /// Creates a new file; never opens one that exists (`AlreadyExists`), so
+    /// two recordings that race for a name cannot overwrite each other.
     pub fn create(path: &Path, rate: u32, channels: u16) -> io::Result<Self> {
         if !(1..=2).contains(&channels) || rate == 0 {
             return Err(io::Error::new(
@@ -241,7 +243,8 @@ impl WavRecorder {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        let writer = hound::WavWriter::create(path, spec).map_err(hound_to_io)?;
+        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        let writer = hound::WavWriter::new(BufWriter::new(file), spec).map_err(hound_to_io)?;
         Ok(WavRecorder {
             writer,
             path: path.to_path_buf(),
@@ -428,6 +431,7 @@ mod tests {
     #[test]
     fn recorder_round_trip_checked_by_python() {
         let path = tmp("rec.wav");
+        let _ = fs::remove_file(&path);
         let mut rec = WavRecorder::create(&path, 16000, 2).expect("create");
         let first = ramp(3200);
         rec.write(&first).expect("write");
@@ -457,6 +461,7 @@ mod tests {
     #[test]
     fn repair_fixes_zeroed_sizes_and_trailing_bytes() {
         let path = tmp("crashed.wav");
+        let _ = fs::remove_file(&path);
         let mut rec = WavRecorder::create(&path, 8000, 1).expect("create");
         let audio = ramp(801);
         rec.write(&audio).expect("write");
@@ -644,6 +649,15 @@ mod tests {
         fs::write(&long, f).expect("write");
         let m = message(&long);
         assert!(m.contains("over the 10 minute limit"), "{m}");
+    }
+
+    #[test]
+    fn recorder_never_overwrites_a_file() {
+        let path = tmp("taken.wav");
+        fs::write(&path, b"someone else's").expect("write");
+        let e = WavRecorder::create(&path, 8000, 1).expect_err("must not open an existing file");
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&path).expect("read"), b"someone else's");
     }
 
     #[test]

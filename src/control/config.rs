@@ -422,7 +422,7 @@ fn path_string(path: &[Seg]) -> String {
                 if !out.is_empty() {
                     out.push('.');
                 }
-                out.push_str(key);
+                out.push_str(&clip(key));
             }
             Seg::Index(i) => out.push_str(&format!("[{i}]")),
         }
@@ -849,6 +849,21 @@ fn check_template(v: &Validator, path: &[Seg], t: &str) -> Result<(), ConfigErro
         }
         rest = &after[end + 1..];
     }
+    // Recordings stay under recordings_dir. Variables expand to safe names
+    // (never `..` or `/`), so only the literal text can lead out; say so here
+    // rather than at the first recording. The runtime checks again (links).
+    if t.starts_with('/') || t.starts_with('\\') {
+        return Err(v.err(
+            path,
+            "is an absolute path; it must be relative to recordings_dir",
+        ));
+    }
+    if t.split(['/', '\\']).any(|c| c == "..") {
+        return Err(v.err(
+            path,
+            "contains '..'; recordings must stay under recordings_dir",
+        ));
+    }
     Ok(())
 }
 
@@ -966,6 +981,15 @@ fn resolve_profile(
     })
 }
 
+/// A value as an error quotes it: at most 64 characters, so an over-long
+/// value is not echoed whole into the host's log.
+fn clip(value: &str) -> String {
+    match value.char_indices().nth(64) {
+        Some((end, _)) => format!("{}...", &value[..end]),
+        None => value.to_string(),
+    }
+}
+
 fn resolve_room(
     v: &Validator,
     i: usize,
@@ -974,12 +998,13 @@ fn resolve_room(
     module: &ModuleConfig,
 ) -> Result<RoomConfig, ConfigError> {
     let p = |key: &str| [k("rooms"), Seg::Index(i), k(key)];
-    validate_room_name(&r.name).map_err(|e| v.err(&p("name"), format!("'{}': {e}", r.name)))?;
+    validate_room_name(&r.name)
+        .map_err(|e| v.err(&p("name"), format!("'{}': {e}", clip(&r.name))))?;
     let account = if r.account.is_empty() {
         None
     } else {
         validate_account(&r.account)
-            .map_err(|e| v.err(&p("account"), format!("'{}': {e}", r.account)))?;
+            .map_err(|e| v.err(&p("account"), format!("'{}': {e}", clip(&r.account))))?;
         Some(r.account.clone())
     };
     let profile_name = r.profile.clone().unwrap_or_else(|| "default".into());
@@ -1000,7 +1025,8 @@ fn resolve_room(
     };
     for (key, pin) in [("pin", &r.pin), ("host_pin", &r.host_pin)] {
         if let Some(pin) = pin {
-            validate_pin(pin).map_err(|e| v.err(&p(key), format!("'{pin}': {e}")))?;
+            // Never the PIN itself: config errors reach the host's log.
+            validate_pin(pin).map_err(|e| v.err(&p(key), format!("'{}': {e}", super::PIN_MASK)))?;
         }
     }
     if r.host_pin.is_some() && r.pin.is_none() {

@@ -12,7 +12,7 @@
 //! leaves a valid file missing at most the last second. The next load finds
 //! the markers, repairs the files and reports them (`Recovered=true`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -196,6 +196,10 @@ pub struct Recorder {
     closing: Arc<AtomicU64>,
     /// Recordings running now.
     open: AtomicU64,
+    /// Files opened but not yet created by the writer, so a recording
+    /// started right after another cannot pick the same name. Held only for
+    /// a set lookup, never across I/O.
+    claimed: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl Recorder {
@@ -207,11 +211,13 @@ impl Recorder {
             audio_in_flight: Arc::new(AtomicUsize::new(0)),
         };
         let in_flight = tx.audio_in_flight.clone();
+        let claimed = Arc::new(Mutex::new(HashSet::new()));
+        let created = claimed.clone();
         let handle = std::thread::Builder::new()
             .name("huddle-rec".to_string())
             .spawn(move || {
                 let _scope = Scope::enter(&sink);
-                writer(rx, recycle, &in_flight);
+                writer(rx, recycle, &in_flight, &created);
             })
             .map_err(|e| format!("could not start the recording thread: {e}"))?;
         Ok(Recorder {
@@ -222,6 +228,7 @@ impl Recorder {
             dir: dir.to_path_buf(),
             closing: Arc::new(AtomicU64::new(0)),
             open: AtomicU64::new(0),
+            claimed,
         })
     }
 
@@ -445,6 +452,7 @@ fn open(
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let room = &state.room;
     let wall = room.settings.wall_epoch_ms + now_ms;
+    let from_template = path.is_none();
     let relative = match path {
         Some(p) => p,
         None => expand_template(
@@ -461,17 +469,38 @@ fn open(
     } else {
         format!("{relative}.wav")
     };
-    let full = super::api::confined(dir, &relative)?;
+    let mut full = super::api::confined(dir, &relative)?;
     if let Some(parent) = full.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         // The directory now exists: check again that no link led it elsewhere.
         super::api::confined(dir, &relative)?;
     }
-    if full.exists() {
-        return Err(format!(
-            "{} already exists; recordings never overwrite",
-            full.display()
-        ));
+    let claimed = &shared.recorder.claimed;
+    let taken = |p: &Path| {
+        p.exists()
+            || marker_of(p).exists()
+            || claimed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(p)
+    };
+    let mut relative = relative;
+    if taken(&full) {
+        // A template names the same file for two recordings in one second
+        // (stop and start again): the later one becomes `<name>-2.wav`, ...
+        // A path the operator gave is theirs to choose again.
+        let stem = relative.strip_suffix(".wav").unwrap_or(&relative);
+        let free = (2..=99)
+            .map(|n| format!("{stem}-{n}.wav"))
+            .find(|r| from_template && !taken(&dir.join(r)))
+            .ok_or_else(|| {
+                format!(
+                    "{} already exists; recordings never overwrite",
+                    full.display()
+                )
+            })?;
+        full = super::api::confined(dir, &free)?;
+        relative = free;
     }
     let id = shared.recorder.next_id.fetch_add(1, Ordering::Relaxed);
     let first = room.first_setter();
@@ -500,6 +529,15 @@ fn open(
         room.sid, cell.account, cell.name, info.sid, info.url
     );
     let failed = Arc::new(AtomicBool::new(false));
+    let claim = |on: bool| {
+        let mut set = claimed.lock().unwrap_or_else(|e| e.into_inner());
+        if on {
+            set.insert(full.clone());
+        } else {
+            set.remove(&full);
+        }
+    };
+    claim(true);
     shared
         .recorder
         .tx
@@ -510,7 +548,10 @@ fn open(
             marker,
             failed: failed.clone(),
         })
-        .map_err(|()| "the recording thread has stopped".to_string())?;
+        .map_err(|()| {
+            claim(false);
+            "the recording thread has stopped".to_string()
+        })?;
     shared.recorder.open.fetch_add(1, Ordering::AcqRel);
     Ok(Recording {
         failed,
@@ -626,7 +667,12 @@ struct Open {
     failed: Arc<AtomicBool>,
 }
 
-fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>, audio_in_flight: &AtomicUsize) {
+fn writer(
+    rx: Receiver<Job>,
+    recycle: Sender<Vec<i16>>,
+    audio_in_flight: &AtomicUsize,
+    claimed: &Mutex<HashSet<PathBuf>>,
+) {
     let mut files: HashMap<u64, Open> = HashMap::new();
     let mut last_flush = Instant::now();
     loop {
@@ -647,6 +693,11 @@ fn writer(rx: Receiver<Job>, recycle: Sender<Vec<i16>>, audio_in_flight: &Atomic
                 let result = std::fs::write(&marker_path, marker)
                     .and_then(|_| WavRecorder::create(&path, rate, 1))
                     .and_then(|mut w| w.flush_header().map(|_| w));
+                // On disk now (or not at all): the name no longer needs holding.
+                claimed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&path);
                 let (writer, error) = match result {
                     Ok(w) => (Some(w), None),
                     Err(e) => {
@@ -941,6 +992,8 @@ fn post_process(path: &Path, rate: u32, trim: bool) -> Result<u64, String> {
         return Ok(samples.len() as u64);
     }
     let tmp = path.with_extension("trim.tmp");
+    // Ours, left by a trim that was interrupted.
+    let _ = std::fs::remove_file(&tmp);
     let mut w = WavRecorder::create(&tmp, rate, 1).map_err(|e| e.to_string())?;
     w.write(&samples[range.clone()])
         .map_err(|e| e.to_string())?;
