@@ -3,8 +3,9 @@
 # clippy, header freshness, every Rust and C harness test (the C programs
 # also under ASan+UBSan; the 2 x 60 s stress test: HUDDLE_STRESS_SECS sets
 # its length), the C lifecycle harness under valgrind, and the scenario
-# parser's fuzz corpus under ASan. Long fuzzing: scripts/fuzz.sh. Idempotent; about 5-10 minutes on
-# 2 cores from a clean clone, most of it the first build.
+# parser's fuzz corpus under ASan. Long fuzzing: scripts/fuzz.sh. Idempotent.
+# Most of the time is the first build and the stress test (2 x 60 s); each
+# step's line shows the seconds elapsed when it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -219,6 +219,13 @@ fn shutdown_while_frames_arrive() {
     run_c("shutdown_race", &[]);
 }
 
+#[test]
+fn log_level_filters_what_reaches_host_log() {
+    let out = run_c("log_level", &[]);
+    assert!(out.contains("ok log_level warn "), "{out}");
+    assert!(out.contains("ok reload to error"), "{out}");
+}
+
 // The same programs under ASan + UBSan (with LeakSanitizer at exit).
 
 #[test]

@@ -1,6 +1,8 @@
-//! The realtime mixer pool. These are the only tests on the wall clock: what
-//! they check (deadlines, a blocked host thread) does not exist on the manual
-//! timer. Each runs about a second and asserts with wide margins.
+//! The realtime mixer pool keeps time: every room ticks at absolute
+//! deadlines, so frames leave 20 ms apart on average with no drift. On the
+//! wall clock, because what it checks does not exist on the manual timer; it
+//! runs about 1.5 s and asserts with wide margins. (Host callbacks that block
+//! for 2 s, and what they do to the other rooms, are in tests/faults.rs.)
 mod common;
 
 use std::collections::HashMap;
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 use huddle::host::{Channel, Event, Host, OutFrame};
 use huddle::runtime::{CallerInfo, Module};
 
-/// Records when each channel got audio; blocks on the channel named "slow".
+/// Records when each channel got audio.
 #[derive(Default)]
 struct ClockHost {
     arrivals: Mutex<HashMap<String, Vec<Instant>>>,
@@ -19,9 +21,6 @@ struct ClockHost {
 impl Host for ClockHost {
     fn log(&self, _: log::Level, _: &str, _: &str) {}
     fn send_audio(&self, channel: &Channel, _: &OutFrame<'_>) {
-        if channel.as_str() == "slow" {
-            std::thread::sleep(Duration::from_millis(300));
-        }
         self.arrivals
             .lock()
             .unwrap()
@@ -46,8 +45,11 @@ fn caller(c: &str) -> CallerInfo {
     }
 }
 
+const ROOMS: usize = 4;
+const FRAMES: usize = 60;
+
 #[test]
-fn a_blocking_send_audio_does_not_delay_other_rooms() {
+fn rooms_tick_at_absolute_deadlines() {
     let dir = common::scratch_dir("rt");
     let path = dir.join("huddle.conf");
     std::fs::write(
@@ -58,47 +60,52 @@ fn a_blocking_send_audio_does_not_delay_other_rooms() {
     huddle::runtime::logging::install();
     let host = Arc::new(ClockHost::default());
     let module = Module::load(host.clone(), &path).unwrap();
-    module.app(caller("slow"), "{beep=false}stuck").unwrap();
-    module.app(caller("s2"), "{beep=false}stuck").unwrap();
-    module.app(caller("fast"), "{beep=false}fine").unwrap();
-    module.app(caller("f2"), "{beep=false}fine").unwrap();
+    for r in 0..ROOMS {
+        module
+            .app(caller(&format!("a{r}")), &format!("{{beep=false}}room{r}"))
+            .unwrap();
+        module
+            .app(caller(&format!("b{r}")), &format!("{{beep=false}}room{r}"))
+            .unwrap();
+    }
+    let least = || {
+        let a = host.arrivals.lock().unwrap();
+        (0..ROOMS)
+            .map(|r| a.get(&format!("a{r}")).map_or(0, Vec::len))
+            .min()
+            .unwrap_or(0)
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && least() < FRAMES {
         std::thread::sleep(Duration::from_millis(50));
-        if host
-            .arrivals
-            .lock()
-            .unwrap()
-            .get("fast")
-            .map_or(0, |v| v.len())
-            >= 60
-        {
-            break;
-        }
     }
     module.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
     let arrivals = host.arrivals.lock().unwrap();
-    let fast = arrivals.get("fast").expect("the other room was mixed");
-    assert!(fast.len() >= 60, "{} frames", fast.len());
-    // 20 ms apart on average, and never a gap as long as the 300 ms block: a
-    // room waiting on another room's callback would show one. (The margin
-    // absorbs scheduling delays on a loaded 2-core machine.)
-    let gaps: Vec<u128> = fast.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
-    let worst = *gaps.iter().max().unwrap();
-    assert!(
-        worst < 250,
-        "worst gap {worst} ms while another room's host callback blocked for 300 ms"
-    );
-    let span = (fast[fast.len() - 1] - fast[0]).as_secs_f64();
-    let per_frame = span / (fast.len() - 1) as f64;
-    assert!(
-        (per_frame - 0.020).abs() < 0.004,
-        "{:.1} ms per frame",
-        per_frame * 1000.0
-    );
-    let slow = arrivals.get("slow").map_or(0, |v| v.len());
-    assert!(
-        slow < fast.len() / 3,
-        "the blocked room fell behind ({slow} frames): the test did block"
-    );
+    for r in 0..ROOMS {
+        let times = arrivals
+            .get(&format!("a{r}"))
+            .unwrap_or_else(|| panic!("room{r} was not mixed"));
+        assert!(times.len() >= FRAMES, "room{r}: {} frames", times.len());
+        let worst = times.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+        let span = (times[times.len() - 1] - times[0]).as_secs_f64();
+        let per_frame = span / (times.len() - 1) as f64;
+        println!(
+            "room{r}: {} frames, {:.2} ms apart on average, worst gap {worst:?}",
+            times.len(),
+            per_frame * 1000.0
+        );
+        // Absolute deadlines: the average stays at the interval however late
+        // single ticks run. The margin absorbs a loaded 2-core machine (a
+        // first frame 100 ms late moves the average of 60 by 1.7 ms).
+        assert!(
+            (per_frame - 0.020).abs() < 0.003,
+            "room{r}: {:.2} ms per frame",
+            per_frame * 1000.0
+        );
+        assert!(
+            worst < Duration::from_millis(250),
+            "room{r}: worst gap {worst:?}"
+        );
+    }
 }

@@ -102,27 +102,61 @@ host_pin = "42424242"
 }
 
 /// The PIN comparison looks at every byte whatever the input: no early
-/// exit on the first difference or on a length mismatch. Checked on the
-/// function's source (timing tests are too noisy to be useful here) and on
-/// its behaviour.
+/// exit on the first difference or on a length mismatch, always at least
+/// COMPARE_WIDTH positions (more than any PIN or PIN entry), the length
+/// difference folded in at full width, each step through `black_box` so
+/// the optimiser cannot restore the early exit. Checked on the function's
+/// source (timing tests are too noisy to be useful here) and on its
+/// behaviour (also in the unit tests of src/room/admission.rs).
 #[test]
 fn pin_comparison_is_constant_time() {
-    use huddle::room::admission::constant_time_eq;
+    use huddle::room::admission::{constant_time_eq, COMPARE_WIDTH};
     let src = include_str!("../src/room/admission.rs");
     let start = src.find("pub fn constant_time_eq").unwrap();
     let body = &src[start..start + src[start..].find("\n}\n").unwrap()];
-    for early in ["return", "break", "==", "!=", "starts_with", "&&", "||"] {
-        let hits: Vec<_> = body
-            .lines()
+    let code: Vec<&str> = body
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect();
+    for early in [
+        "return",
+        "break",
+        "==",
+        "!=",
+        "starts_with",
+        "&&",
+        "||",
+        "if ",
+        "match",
+        "while",
+        " as ",
+        "?",
+    ] {
+        let hits: Vec<_> = code
+            .iter()
             .filter(|l| l.contains(early))
-            .filter(|l| !l.trim_start().starts_with("//"))
-            .filter(|l| !l.contains("diff == 0") && !l.contains("a.len() != b.len()"))
+            .filter(|l| !l.contains("black_box(diff) == 0"))
             .collect();
         assert!(hits.is_empty(), "constant_time_eq uses '{early}': {hits:?}");
     }
+    for needed in [
+        "a.len().max(b.len()).max(COMPARE_WIDTH)",
+        "black_box(a.len() ^ b.len())",
+        "diff = black_box(",
+        "black_box(diff) == 0",
+    ] {
+        assert!(
+            code.iter().any(|l| l.contains(needed)),
+            "constant_time_eq lacks `{needed}`"
+        );
+    }
+    // Wider than the longest PIN and the longest PIN entry (src/room/mod.rs
+    // keeps at most 20 typed digits).
+    const { assert!(COMPARE_WIDTH > huddle::control::MAX_PIN_LEN) };
+    let room = include_str!("../src/room/mod.rs");
     assert!(
-        body.contains("a.len().max(b.len())"),
-        "must walk the longer input"
+        room.contains("entry.digits.len() < 20"),
+        "PIN entry bound moved"
     );
     // check_pin compares against both PINs unconditionally.
     let check = &src[src.find("pub fn check_pin").unwrap()..];
@@ -137,6 +171,9 @@ fn pin_comparison_is_constant_time() {
         ("1234\u{0}", "1234", false),
         ("", "", true),
         ("", "0", false),
+        ("48151623", "48151623", true),
+        (&"1".repeat(300), &"1".repeat(44), false),
+        (&"9".repeat(40), &"9".repeat(40), true),
     ] {
         assert_eq!(constant_time_eq(a, b), eq, "{a:?} vs {b:?}");
     }
@@ -293,4 +330,89 @@ fn over_long_inputs_are_refused() {
     );
     let big_app = format!("{{label={}}}room", "l".repeat(5000));
     assert!(h.join("c", &big_app).is_err());
+}
+
+/// Over-long values in the config file are refused at load, naming the file,
+/// line and key, without echoing the value in bulk (or a PIN at all); values
+/// at the limit load.
+#[test]
+fn over_long_config_values_are_refused_at_load() {
+    let dir = scratch_dir("long-config");
+    let path = dir.join("huddle.conf");
+    let load = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        huddle::runtime::logging::install();
+        let host = std::sync::Arc::new(FakeHost::default());
+        huddle::runtime::Module::load(host, &path).map(|m| m.shutdown())
+    };
+    let with = |rest: &str| format!("{MODULE_MANUAL}\n{rest}");
+    let room = |extra: &str| with(&format!("[[rooms]]\nname = \"room\"\n{extra}\n"));
+    let name = |value: &str| with(&format!("[[rooms]]\nname = \"{value}\"\n"));
+    // At the limits: a 64-character room name and account, 20-digit PINs.
+    load(&name(&"r".repeat(64))).expect("a 64-character room name loads");
+    load(&room(&format!("account = \"{}\"", "a".repeat(64)))).expect("a 64-character account");
+    load(&room(&format!(
+        "pin = \"{}\"\nhost_pin = \"{}\"",
+        "1".repeat(20),
+        "2".repeat(20)
+    )))
+    .expect("20-digit PINs load");
+    let pin = "31415926535897932384"; // 20 digits, and one more below
+    let cases = [
+        ("room name of 65", name(&"r".repeat(65)), "rooms[0].name", None),
+        ("room name of 100 kB", name(&"r".repeat(100_000)), "rooms[0].name", None),
+        ("account of 65", room(&format!("account = \"{}\"", "a".repeat(65))), "rooms[0].account", None),
+        ("PIN of 21", room(&format!("pin = \"{pin}6\"")), "rooms[0].pin", Some(pin)),
+        (
+            "host PIN of 21",
+            room(&format!("pin = \"1234\"\nhost_pin = \"{pin}6\"")),
+            "rooms[0].host_pin",
+            Some(pin),
+        ),
+        ("PIN of 100 kB", room(&format!("pin = \"{}\"", pin.repeat(5000))), "rooms[0].pin", Some(pin)),
+        (
+            "profile name of 65",
+            with(&format!("[profiles.{}]\nrate = 16000\n", "p".repeat(65))),
+            "profiles",
+            None,
+        ),
+        (
+            "profile name of 100 kB",
+            with(&format!("[profiles.{}]\nrate = 16000\n", "p".repeat(100_000))),
+            "profiles",
+            None,
+        ),
+        (
+            "sounds_dir of 5000",
+            format!(
+                "[module]\ntimer = \"manual\"\nsounds_dir = \"{}\"\nrecordings_dir = \"recordings\"\n",
+                "s".repeat(5000)
+            ),
+            "module.sounds_dir",
+            None,
+        ),
+        ("a file over 1 MiB", with(&format!("# {}\n", "x".repeat(1 << 20))), "1048576", None),
+    ];
+    let mut problems = Vec::new();
+    for (what, text, key, secret) in cases {
+        let err = match load(&text) {
+            Ok(()) => {
+                problems.push(format!("{what}: loaded"));
+                continue;
+            }
+            Err(e) => e,
+        };
+        println!("{what}: {}", &err[..err.len().min(200)]);
+        if !err.contains("huddle.conf") || !err.contains(key) {
+            problems.push(format!("{what}: file or key '{key}' not named: {err:.200}"));
+        }
+        if err.len() > 512 {
+            problems.push(format!("{what}: {} bytes of error", err.len()));
+        }
+        if secret.is_some_and(|pin| err.contains(&pin[..8])) {
+            problems.push(format!("{what}: the PIN is echoed: {err:.200}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -3,12 +3,18 @@
 //! down. Run once per timer mode; on the manual timer one more thread keeps
 //! advancing the clock.
 //!
-//! Asserts: no call takes over a second (a watchdog samples every call in
-//! flight, and aborts the process if one is stuck for 20 s, so a deadlock is
-//! a failure rather than a hung CI), no panic reached the host log, event
+//! Asserts: no host-facing call takes over a second (every one is timed:
+//! the random operations, the releases of members huddle hung up, the drain
+//! after the run and shutdown; a watchdog samples every call in flight and
+//! aborts the process if one is stuck for 20 s, so a deadlock is a failure
+//! rather than a hung CI), no panic reached the host log, event
 //! SequenceNumbers per ConferenceSid arrive strictly increasing without gaps,
-//! every recording left on disk is a valid WAV that hound reads whole, and
-//! after shutdown the thread count and VmRSS are back to their baseline.
+//! recordings were made, every `recording-completed` event names a file that
+//! hound reads whole with the sample count its RecordingDurationMs implies
+//! (within one frame), every recording left on disk is a valid WAV, and after
+//! shutdown the thread count and heap are back to their baseline. Operations
+//! drawn but impossible at that moment (a join with 40 members held, a frame
+//! with none) are counted as skipped, apart from the calls made.
 //!
 //! `HUDDLE_STRESS_SECS` sets the seconds per timer mode (default 60);
 //! `HUDDLE_STRESS_SEED` the seed (default: fixed, printed).
@@ -37,7 +43,12 @@ struct StressHost {
     events: AtomicU64,
     frames: AtomicU64,
     hangups: AtomicU64,
-    completed: Mutex<Vec<String>>,
+    /// (RecordingUrl, RecordingDurationMs) of each `recording-completed`.
+    completed: Mutex<Vec<(String, u64)>>,
+    /// Other recording endings: `recording-absent` (nobody heard) and
+    /// `recording-failed`.
+    absent: AtomicU64,
+    failed: Mutex<Vec<String>>,
 }
 
 impl Host for StressHost {
@@ -68,10 +79,19 @@ impl Host for StressHost {
                 .push(seq);
         }
         if event.name == "recording-completed" {
-            self.completed
-                .lock()
-                .unwrap()
-                .push(event.get("RecordingSid").unwrap_or_default().to_string());
+            let url = event.get("RecordingUrl").unwrap_or_default().to_string();
+            let ms = event
+                .get("RecordingDurationMs")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(u64::MAX);
+            self.completed.lock().unwrap().push((url, ms));
+        }
+        if event.name == "recording-absent" {
+            self.absent.fetch_add(1, Ordering::Relaxed);
+        }
+        if event.name == "recording-failed" {
+            let why = event.get("ErrorMessage").unwrap_or_default().to_string();
+            self.failed.lock().unwrap().push(why);
         }
     }
     fn originate(&self, _d: &str, _r: &str, _a: &str) -> Result<(), String> {
@@ -101,7 +121,7 @@ struct InFlight {
     op: AtomicU64,
 }
 
-const OPS: [&str; 12] = [
+const OPS: [&str; 15] = [
     "join",
     "leave",
     "frame",
@@ -114,13 +134,37 @@ const OPS: [&str; 12] = [
     "record start",
     "record stop",
     "advance",
+    "release gone",
+    "drain hangup",
+    "shutdown",
 ];
+const ADVANCE: usize = 11;
+const RELEASE: usize = 12;
+const DRAIN: usize = 13;
+const SHUTDOWN: usize = 14;
 
 #[derive(Default, Clone)]
 struct Timings {
+    /// Calls made, per operation.
     count: [u64; OPS.len()],
+    /// Drawn but not possible then (no member to act on, 40 held).
+    skipped: [u64; OPS.len()],
     max_us: [u64; OPS.len()],
     over: Vec<(String, Duration)>,
+    /// Joins admitted (the rest of `count[0]` were refused).
+    admitted: u64,
+}
+
+impl Timings {
+    fn add(&mut self, t: &Timings) {
+        for i in 0..OPS.len() {
+            self.count[i] += t.count[i];
+            self.skipped[i] += t.skipped[i];
+            self.max_us[i] = self.max_us[i].max(t.max_us[i]);
+        }
+        self.over.extend(t.over.iter().cloned());
+        self.admitted += t.admitted;
+    }
 }
 
 fn secs() -> u64 {
@@ -177,6 +221,7 @@ struct Run {
     events: u64,
     conferences: usize,
     recordings: usize,
+    completed: usize,
     frames_out: u64,
 }
 
@@ -190,12 +235,16 @@ fn run(timer: &str, seed: u64, duration: Duration) -> Run {
     let manual = timer == "manual";
     let start = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
+    // The watchdog outlives the workers: it also watches their drain and
+    // shutdown, which run after `stop`.
+    let watch_stop = Arc::new(AtomicBool::new(false));
+    // One slot per worker, one for the advancer, one for the main thread.
     let flights: Arc<Vec<InFlight>> =
-        Arc::new((0..=THREADS).map(|_| InFlight::default()).collect());
+        Arc::new((0..THREADS + 2).map(|_| InFlight::default()).collect());
 
     // The watchdog: the longest call seen in flight, and an abort if stuck.
     let watchdog = {
-        let (stop, flights) = (stop.clone(), flights.clone());
+        let (stop, flights) = (watch_stop.clone(), flights.clone());
         std::thread::spawn(move || {
             let mut worst = Duration::ZERO;
             while !stop.load(Ordering::Acquire) {
@@ -221,21 +270,28 @@ fn run(timer: &str, seed: u64, duration: Duration) -> Run {
         })
     };
 
-    let timed = move |flight: &InFlight, t: &mut Timings, op: usize, body: &mut dyn FnMut()| {
-        flight.op.store(op as u64, Ordering::Relaxed);
-        flight
-            .since_ms
-            .store(start.elapsed().as_millis() as u64 + 1, Ordering::Release);
-        let t0 = Instant::now();
-        body();
-        let d = t0.elapsed();
-        flight.since_ms.store(0, Ordering::Release);
-        t.count[op] += 1;
-        t.max_us[op] = t.max_us[op].max(d.as_micros() as u64);
-        if d > MAX_CALL {
-            t.over.push((OPS[op].to_string(), d));
-        }
-    };
+    // Times one host-facing call. `body` returns false when the operation
+    // was not possible (nothing to act on): counted as skipped, not timed.
+    let timed =
+        move |flight: &InFlight, t: &mut Timings, op: usize, body: &mut dyn FnMut() -> bool| {
+            flight.op.store(op as u64, Ordering::Relaxed);
+            flight
+                .since_ms
+                .store(start.elapsed().as_millis() as u64 + 1, Ordering::Release);
+            let t0 = Instant::now();
+            let called = body();
+            let d = t0.elapsed();
+            flight.since_ms.store(0, Ordering::Release);
+            if !called {
+                t.skipped[op] += 1;
+                return;
+            }
+            t.count[op] += 1;
+            t.max_us[op] = t.max_us[op].max(d.as_micros() as u64);
+            if d > MAX_CALL {
+                t.over.push((OPS[op].to_string(), d));
+            }
+        };
 
     let mut handles = Vec::new();
     for w in 0..THREADS {
@@ -267,6 +323,7 @@ fn run(timer: &str, seed: u64, duration: Duration) -> Run {
                     97 => 9,
                     _ => 10,
                 };
+                let mut admitted = 0;
                 let mut body = || match op {
                     0 if ports.len() < 40 => {
                         n += 1;
@@ -279,13 +336,16 @@ fn run(timer: &str, seed: u64, duration: Duration) -> Run {
                         let app = ["", "+flags{moderator}", "+flags{mute}"][rng.below(3)];
                         if let Ok(p) = m.app(caller, &format!("{room}{app}")) {
                             ports.push(p);
+                            admitted += 1;
                         }
                         m.flush_host_calls();
+                        true
                     }
                     1 if !ports.is_empty() => {
                         let p = ports.swap_remove(rng.below(ports.len()));
                         m.member_hangup(&p);
                         m.flush_host_calls();
+                        true
                     }
                     2 if !ports.is_empty() => {
                         let p = &ports[rng.below(ports.len())];
@@ -301,12 +361,14 @@ fn run(timer: &str, seed: u64, duration: Duration) -> Run {
                             },
                         );
                         m.deliver_host_calls();
+                        true
                     }
                     3 if !ports.is_empty() => {
                         let p = &ports[rng.below(ports.len())];
                         let d = b"0123456789*#"[rng.below(12)] as char;
                         let _ = m.member_dtmf(p, d);
                         m.flush_host_calls();
+                        true
                     }
                     4..=10 => {
                         let cmd = match op {
@@ -320,10 +382,12 @@ fn run(timer: &str, seed: u64, duration: Duration) -> Run {
                         };
                         let _ = m.api(&cmd);
                         m.flush_host_calls();
+                        true
                     }
-                    _ => {}
+                    _ => false,
                 };
                 timed(flight, &mut t, op, &mut body);
+                t.admitted += admitted;
                 // A host's threads do other work between calls; without a
                 // pause 16 threads on a 2-core CI machine measure CPU
                 // starvation, not huddle.
@@ -331,20 +395,28 @@ fn run(timer: &str, seed: u64, duration: Duration) -> Run {
                 // Members huddle hung up (kick, hup) are released like a
                 // host would: member_hangup once the leg is gone.
                 if rng.below(20) == 0 {
-                    ports.retain(|p| {
-                        if p.is_gone() {
-                            m.member_hangup(p);
-                            false
+                    let mut i = 0;
+                    while i < ports.len() {
+                        if ports[i].is_gone() {
+                            let p = ports.swap_remove(i);
+                            timed(flight, &mut t, RELEASE, &mut || {
+                                m.member_hangup(&p);
+                                true
+                            });
                         } else {
-                            true
+                            i += 1;
                         }
-                    });
+                    }
                 }
             }
+            // The host hangs up every leg it still has, then delivers.
             for p in ports.drain(..) {
-                module.member_hangup(&p);
+                timed(flight, &mut t, DRAIN, &mut || {
+                    module.member_hangup(&p);
+                    module.flush_host_calls();
+                    true
+                });
             }
-            module.flush_host_calls();
             t
         }));
     }
@@ -353,9 +425,10 @@ fn run(timer: &str, seed: u64, duration: Duration) -> Run {
         std::thread::spawn(move || {
             let mut t = Timings::default();
             while !stop.load(Ordering::Acquire) {
-                timed(&flights[THREADS], &mut t, 11, &mut || {
+                timed(&flights[THREADS], &mut t, ADVANCE, &mut || {
                     module.advance(20).unwrap();
                     module.flush_host_calls();
+                    true
                 });
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -367,39 +440,42 @@ fn run(timer: &str, seed: u64, duration: Duration) -> Run {
     stop.store(true, Ordering::Release);
     let mut timings = Timings::default();
     for h in handles.into_iter().chain(advancer) {
-        let t = h.join().expect("a host thread panicked");
-        for i in 0..OPS.len() {
-            timings.count[i] += t.count[i];
-            timings.max_us[i] = timings.max_us[i].max(t.max_us[i]);
-        }
-        timings.over.extend(t.over);
+        timings.add(&h.join().expect("a host thread panicked"));
     }
     let t0 = Instant::now();
-    module.shutdown();
+    timed(&flights[THREADS + 1], &mut timings, SHUTDOWN, &mut || {
+        module.shutdown();
+        true
+    });
     let shutdown_took = t0.elapsed();
+    watch_stop.store(true, Ordering::Release);
     let worst_in_flight = watchdog.join().unwrap();
     drop(module);
 
     let calls: u64 = timings.count.iter().sum();
     println!("{timer}: {calls} calls in {duration:?}, shutdown {shutdown_took:?}, worst call seen in flight {worst_in_flight:?}");
     for (i, op) in OPS.iter().enumerate() {
-        if timings.count[i] > 0 {
+        if timings.count[i] + timings.skipped[i] > 0 {
+            let admitted = if i == 0 {
+                format!(" ({} admitted)", timings.admitted)
+            } else {
+                String::new()
+            };
             println!(
-                "  {op:<12} {:>8} calls, max {:>8.2} ms",
+                "  {op:<12} {:>8} calls, max {:>8.2} ms, {:>6} skipped{admitted}",
                 timings.count[i],
-                timings.max_us[i] as f64 / 1000.0
+                timings.max_us[i] as f64 / 1000.0,
+                timings.skipped[i],
             );
         }
     }
+    // Includes shutdown and every member_hangup of the drain.
     assert!(
         timings.over.is_empty(),
         "{timer}: calls over {MAX_CALL:?}: {:?}",
         timings.over
     );
-    assert!(
-        shutdown_took < Duration::from_secs(5),
-        "{timer}: shutdown took {shutdown_took:?}"
-    );
+    assert_eq!(timings.count[SHUTDOWN], 1);
     let errors = host.internal_errors.lock().unwrap();
     assert!(
         errors.is_empty(),
@@ -418,27 +494,78 @@ fn run(timer: &str, seed: u64, duration: Duration) -> Run {
         }
     }
     let recordings = check_recordings(&dir.join("recordings"));
+    let completed = host.completed.lock().unwrap().clone();
+    let checked = check_completed(timer, &completed);
     println!(
-        "  {} events over {} conferences, {} recordings valid ({} completed events), {} frames out, {} hangups",
+        "  {} events over {} conferences, {} recordings on disk valid, {} completed events \
+         with files matching their duration ({:.1} s in all), {} absent, {} failed, \
+         {} frames out, {} hangups",
         host.events.load(Ordering::Relaxed),
         sequences.len(),
         recordings,
-        host.completed.lock().unwrap().len(),
+        completed.len(),
+        checked as f64 / 1000.0,
+        host.absent.load(Ordering::Relaxed),
+        host.failed.lock().unwrap().len(),
         host.frames.load(Ordering::Relaxed),
         host.hangups.load(Ordering::Relaxed),
     );
+    // Nothing wrong with the disk here: no recording may fail.
+    let failed = host.failed.lock().unwrap();
+    assert!(failed.is_empty(), "{timer}: recordings failed: {failed:?}");
+    drop(failed);
+    // Every file on disk was ended with an event (completed, or absent when
+    // nobody was heard): none was left open or forgotten at shutdown.
+    let absent = host.absent.load(Ordering::Relaxed) as usize;
+    assert_eq!(
+        recordings,
+        completed.len() + absent,
+        "{timer}: {recordings} files on disk, {} completed + {absent} absent events",
+        completed.len()
+    );
+
     let run = Run {
         calls,
         timings,
         events: host.events.load(Ordering::Relaxed),
         conferences: sequences.len(),
         recordings,
+        completed: completed.len(),
         frames_out: host.frames.load(Ordering::Relaxed),
     };
     drop(sequences);
     drop(errors);
     let _ = std::fs::remove_dir_all(&dir);
     run
+}
+
+/// Each `recording-completed` event's file exists and hound reads it whole,
+/// with as many samples as RecordingDurationMs says (within one 20 ms
+/// frame). Returns the milliseconds checked.
+fn check_completed(timer: &str, completed: &[(String, u64)]) -> u64 {
+    let mut total_ms = 0;
+    for (url, ms) in completed {
+        let path = url
+            .strip_prefix("file://")
+            .unwrap_or_else(|| panic!("{timer}: RecordingUrl {url:?} is not a file:// URL"));
+        let mut r = hound::WavReader::open(path)
+            .unwrap_or_else(|e| panic!("{timer}: completed recording {path}: {e}"));
+        let rate = u64::from(r.spec().sample_rate);
+        let frame = rate / 50;
+        let len = u64::from(r.len());
+        let read = r.samples::<i16>().map_while(Result::ok).count() as u64;
+        assert_eq!(
+            read, len,
+            "{timer}: {path}: only {read} of {len} samples read"
+        );
+        let want = ms * rate / 1000;
+        assert!(
+            len.abs_diff(want) <= frame,
+            "{timer}: {path}: {len} samples, but the event says {ms} ms ({want} samples)"
+        );
+        total_ms += ms;
+    }
+    total_ms
 }
 
 /// Every WAV under `dir` reads whole with hound; returns how many.
@@ -482,7 +609,22 @@ fn sixteen_threads_fifty_rooms_both_timers() {
     for timer in ["manual", "realtime"] {
         let r = run(timer, seed, duration);
         assert!(r.calls > 1000 && r.events > 100 && r.conferences > 10);
-        let _ = (r.recordings, r.frames_out, &r.timings);
+        assert!(r.frames_out > 1000, "{timer}: {} frames out", r.frames_out);
+        // Joins actually made and admitted, not just drawn.
+        assert!(
+            r.timings.admitted > 100 && r.timings.count[DRAIN] > 0,
+            "{timer}: {} joins admitted of {} made ({} skipped), {} members drained",
+            r.timings.admitted,
+            r.timings.count[0],
+            r.timings.skipped[0],
+            r.timings.count[DRAIN]
+        );
+        assert!(
+            r.recordings > 0 && r.completed > 0,
+            "{timer}: no recordings were made ({} files, {} completed events)",
+            r.recordings,
+            r.completed
+        );
         // Threads exit after join; give the kernel a moment to reap.
         let mut after = footprint();
         for _ in 0..50 {

@@ -2,8 +2,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CStr};
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
+use crate::runtime::logging::{self, LogSink, Scope};
 use crate::status::Status;
 
 /// Longest string huddle reads from the host (app data, API commands, caller
@@ -14,7 +15,9 @@ thread_local! {
     /// True while this thread runs inside a huddle entry point or a huddle
     /// thread, so the panic hook knows the panic is ours to report.
     static INSIDE: Cell<u32> = const { Cell::new(0) };
-    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// The last panic's message and location, and the log sink (module
+    /// instance) that was current where it happened.
+    static LAST_PANIC: RefCell<Option<(String, Option<Arc<LogSink>>)>> = const { RefCell::new(None) };
 }
 
 static HOOK: Once = Once::new();
@@ -37,7 +40,8 @@ pub(crate) fn install_panic_hook() {
                     .map(|s| s.to_string())
                     .or_else(|| info.payload().downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "non-string panic payload".to_string());
-                LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{payload} at {location}")));
+                let what = format!("{payload} at {location}");
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some((what, logging::current_sink())));
             } else {
                 previous(info);
             }
@@ -52,19 +56,34 @@ pub(crate) fn guard<T>(function: &str, on_panic: T, body: impl FnOnce() -> T) ->
     INSIDE.with(|c| c.set(c.get() + 1));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
     INSIDE.with(|c| c.set(c.get() - 1));
-    if crate::runtime::logging::take_unscoped() {
-        // A line about a NULL or unknown handle: every instance got it.
-        super::handles::flush_all();
-    }
-    match result {
+    let panicked = result.is_err();
+    let out = match result {
         Ok(v) => v,
         Err(_) => {
-            let what = LAST_PANIC
-                .with(|p| p.borrow_mut().take())
-                .unwrap_or_else(|| "unknown panic".to_string());
+            // The body's log scope unwound with it: report to the instance
+            // that was current where the panic happened.
+            let (what, scope) = take_panic();
             log::error!(target: "huddle::ffi", "{function}: internal error caught at the boundary: {what}");
+            drop(scope);
             on_panic
         }
+    };
+    if logging::take_unscoped() || panicked {
+        // A line about a NULL or unknown handle (every instance got it), or
+        // about a panic: deliver it before returning (manual timer). Host
+        // callbacks run here, outside the body: a panicking one (a Rust
+        // host) must not unwind into the host either.
+        let _ = catch("delivering host calls", super::handles::flush_all);
+    }
+    out
+}
+
+/// The last panic's description, and a log scope for the instance that
+/// was current where it happened (none: every instance hears of it).
+fn take_panic() -> (String, Option<Scope>) {
+    match LAST_PANIC.with(|p| p.borrow_mut().take()) {
+        Some((what, sink)) => (what, sink.as_ref().map(Scope::enter)),
+        None => ("unknown panic".to_string(), None),
     }
 }
 
@@ -78,10 +97,9 @@ pub fn catch<T>(what: &str, body: impl FnOnce() -> T) -> Option<T> {
     match result {
         Ok(v) => Some(v),
         Err(_) => {
-            let msg = LAST_PANIC
-                .with(|p| p.borrow_mut().take())
-                .unwrap_or_else(|| "unknown panic".to_string());
+            let (msg, scope) = take_panic();
             log::error!(target: "huddle", "{what}: internal error: {msg}");
+            drop(scope);
             None
         }
     }
@@ -175,4 +193,192 @@ pub(crate) fn write_out<T>(out: *mut T, value: T) -> Result<(), Status> {
     // aligned storage for one T.
     unsafe { out.write(value) };
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    use crate::host::{Channel, Event, Host, OutFrame};
+    use crate::runtime::{CallerInfo, Module};
+
+    /// Keeps its log lines; its event callback panics once when armed.
+    #[derive(Default)]
+    struct FakeHost {
+        logs: Mutex<Vec<(log::Level, String)>>,
+        explode: AtomicBool,
+    }
+
+    impl FakeHost {
+        fn logged(&self, needle: &str) -> Vec<String> {
+            let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+            logs.iter()
+                .filter(|(_, l)| l.contains(needle))
+                .map(|(lv, l)| format!("{lv} {l}"))
+                .collect()
+        }
+    }
+
+    impl Host for FakeHost {
+        fn log(&self, level: log::Level, target: &str, message: &str) {
+            let line = format!("{target}: {message}");
+            let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+            logs.push((level, line));
+        }
+        fn send_audio(&self, _: &Channel, _: &OutFrame<'_>) {}
+        fn hangup(&self, _: &Channel, _: u32) -> bool {
+            true
+        }
+        fn event(&self, e: &Event) {
+            if self.explode.swap(false, Ordering::AcqRel) {
+                panic!("event callback exploded on {}", e.name);
+            }
+        }
+        fn originate(&self, _: &str, _: &str, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    /// A manual-timer module on `host`, registered as a C handle.
+    fn module(host: Arc<FakeHost>, tag: &str) -> (Arc<Module>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("huddle-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sounds")).unwrap();
+        std::fs::create_dir_all(dir.join("recordings")).unwrap();
+        let path = dir.join("huddle.conf");
+        std::fs::write(
+            &path,
+            "[module]\ntimer = \"manual\"\nsounds_dir = \"sounds\"\nrecordings_dir = \"recordings\"\n",
+        )
+        .unwrap();
+        crate::runtime::logging::install();
+        (Module::load(host, &path).unwrap(), dir)
+    }
+
+    /// The wrapper itself: a panicking body becomes `on_panic`, the host log
+    /// gets one error line naming the function, the message and where, the
+    /// thread goes on, and the next call through the wrapper is normal.
+    #[test]
+    fn a_panicking_body_is_caught_logged_and_becomes_the_error_value() {
+        let host = Arc::new(FakeHost::default());
+        let (m, dir) = module(host.clone(), "boundary-guard");
+        // Registered like a loaded module: the boundary delivers to those.
+        let handle = super::super::handles::add_module(m.clone());
+        // As in every export: the body enters the module's log scope.
+        let status = guard("huddle_test_entry", Status::Panic, || -> Status {
+            let _scope = m.log_scope();
+            let v: Vec<u32> = Vec::new();
+            // An out-of-bounds index: a real bug, not an explicit panic!.
+            Status::from_u32(v[usize::from(v.is_empty())]).unwrap_or(Status::Ok)
+        });
+        assert_eq!(status, Status::Panic);
+        let lines = host.logged("huddle_test_entry: internal error caught at the boundary");
+        assert_eq!(lines.len(), 1, "{:?}", host.logged(""));
+        assert!(lines[0].starts_with("ERROR huddle::ffi: "), "{}", lines[0]);
+        assert!(lines[0].contains("index out of bounds"), "{}", lines[0]);
+        assert!(lines[0].contains("src/ffi/boundary.rs:"), "{}", lines[0]);
+        // Other return types get their own error value.
+        let p = guard("huddle_test_ptr", std::ptr::null::<u8>(), || {
+            let _scope = m.log_scope();
+            panic!("no pointer")
+        });
+        assert!(p.is_null());
+        assert_eq!(host.logged("huddle_test_ptr: internal error").len(), 1);
+        // The thread is not left inside the boundary; the next call is normal.
+        assert_eq!(INSIDE.with(|c| c.get()), 0);
+        assert_eq!(
+            guard("huddle_test_entry", Status::Panic, || Status::Ok),
+            Status::Ok
+        );
+        assert!(LAST_PANIC.with(|p| p.borrow().is_none()));
+        super::super::handles::remove_module(handle)
+            .unwrap()
+            .shutdown();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// The real path: `huddle_module_api` through its C signature, on a
+    /// module whose host's event callback panics (a Rust host can). The call
+    /// returns HUDDLE_STATUS_PANIC, the line naming the function has reached
+    /// host->log by the time it returns, and the module goes on working.
+    #[test]
+    fn a_panic_inside_an_export_returns_status_panic_and_the_module_goes_on() {
+        use super::super::exports::{huddle_module_api, huddle_module_shutdown, huddle_str_free};
+        let host = Arc::new(FakeHost::default());
+        let (m, dir) = module(host.clone(), "boundary-export");
+        let caller = |c: &str| CallerInfo {
+            channel: c.to_string(),
+            call_id: c.to_string(),
+            ..Default::default()
+        };
+        m.app(caller("a"), "{beep=false}room").unwrap();
+        m.app(caller("b"), "{beep=false}room").unwrap();
+        m.flush_host_calls();
+        let handle = super::super::handles::add_module(m.clone());
+        let api = |cmd: &str| {
+            let cmd = CString::new(cmd).unwrap();
+            let mut reply: *mut c_char = std::ptr::null_mut();
+            let status = huddle_module_api(handle, cmd.as_ptr(), &mut reply);
+            let text = if reply.is_null() {
+                None
+            } else {
+                // SAFETY: a reply huddle returned, NUL-terminated, freed below.
+                let t = unsafe { CStr::from_ptr(reply) }
+                    .to_string_lossy()
+                    .into_owned();
+                huddle_str_free(reply);
+                Some(t)
+            };
+            (status, text)
+        };
+        host.explode.store(true, Ordering::Release);
+        let (status, _) = api("mute room all");
+        assert_eq!(status, Status::Panic);
+        let lines = host.logged("huddle_module_api: internal error caught at the boundary");
+        assert_eq!(lines.len(), 1, "{:?}", host.logged(""));
+        assert!(
+            lines[0].contains("event callback exploded on participant-"),
+            "{}",
+            lines[0]
+        );
+        // The process and the module go on: the room is intact, commands and
+        // their events work, and shutdown is clean.
+        let (status, reply) = api("unmute room all");
+        assert_eq!(status, Status::Ok);
+        assert!(reply.unwrap().starts_with("+OK"));
+        let (status, reply) = api("count room");
+        assert_eq!(status, Status::Ok);
+        assert!(reply.unwrap().contains('2'));
+        assert_eq!(huddle_module_shutdown(handle), Status::Ok);
+        // Only this instance heard of its panic (the other test's panics,
+        // in parallel, went to theirs).
+        assert_eq!(host.logged("internal error").len(), 1);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Every export runs its body inside `ffi_entry!` under its own name, so
+    /// the two tests above cover them all. `huddle_version` and
+    /// `huddle_strerror` only return static strings and have no body to guard.
+    #[test]
+    fn every_export_goes_through_the_boundary() {
+        let src = include_str!("exports.rs");
+        let mut checked = 0;
+        for (i, _) in src.match_indices("pub extern \"C\" fn ") {
+            let rest = &src[i + "pub extern \"C\" fn ".len()..];
+            let name = &rest[..rest.find('(').unwrap()];
+            let body = &rest[..rest.find("\n}\n").unwrap()];
+            if name == "huddle_version" || name == "huddle_strerror" {
+                continue;
+            }
+            assert!(
+                body.contains(&format!("ffi_entry!(\"{name}\"")),
+                "{name} does not run inside ffi_entry!(\"{name}\", ...)"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 10, "only {checked} exports found");
+    }
 }

@@ -60,6 +60,12 @@ thread_local! {
     static UNSCOPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// The sink this thread's records go to now, if any: the panic hook keeps
+/// it, so the boundary reports a panic to the instance whose call panicked.
+pub fn current_sink() -> Option<Arc<LogSink>> {
+    CURRENT.with(|c| c.try_borrow().ok().and_then(|c| c.clone()))
+}
+
 /// Whether this thread logged outside any module's scope since last asked.
 pub fn take_unscoped() -> bool {
     UNSCOPED.with(|u| u.replace(false))

@@ -1,7 +1,16 @@
 /* null_args.c — every entry point with NULL handles and NULL arguments,
  * garbage and stale handles (after hangup, after shutdown), invalid UTF-8
  * and over-long strings. Each call must return its specific status, leave
- * out-parameters untouched, and nothing may crash. */
+ * out-parameters untouched, and nothing may crash.
+ *
+ * Lengths (check_lengths): every string huddle reads from the host, each
+ * caller field (channel, account, call_id, from, to, caller_name), the app
+ * data, the API command and the config path, at the 4096-byte limit
+ * (accepted), one byte over (HUDDLE_STATUS_TOO_LONG, a log line naming the
+ * argument), and as a 4097-byte buffer with no NUL at all, which huddle
+ * must refuse without reading past its end (run under ASan too, where a
+ * read past the heap block is an error). Frames one byte over the frame
+ * limit are refused before they are read. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdint.h>
@@ -28,6 +37,8 @@ static const char REALTIME[] =
 static const char BAD_UTF8[] = "30\xc3\x28" "00";
 #define LONG_LEN 5000 /* huddle reads at most 4096 bytes of a string */
 static char long_str[LONG_LEN + 1];
+#define LIMIT 4096             /* the longest string huddle accepts */
+#define MAX_FRAME_BYTES 16384 /* the longest frame payload */
 
 static huddle_module *sentinel_module(void) {
     return (huddle_module *)(uintptr_t)0x5e17;
@@ -121,6 +132,131 @@ static void check_member_handle(huddle_member *mem, uint32_t want, const char *w
     printf("ok member handle: %s\n", what);
 }
 
+/* A heap copy of `len` bytes of `fill` followed by a NUL, or by nothing at
+ * all when `terminated` is 0. */
+static char *filled(size_t len, char fill, int terminated) {
+    char *p = malloc(len + (terminated ? 1 : 0));
+    if (p == NULL) fh_fail(__FILE__, __LINE__, "out of memory");
+    memset(p, fill, len);
+    if (terminated) p[len] = '\0';
+    return p;
+}
+
+enum { F_CHANNEL, F_ACCOUNT, F_CALL_ID, F_FROM, F_TO, F_CALLER_NAME, F_COUNT };
+static const char *const FIELD_NAMES[F_COUNT] = {
+    "caller->channel", "caller->account", "caller->call_id",
+    "caller->from",    "caller->to",      "caller->caller_name"};
+
+static huddle_caller caller_with(size_t field, const char *value) {
+    huddle_caller c = caller_for("len-1");
+    switch (field) {
+    case F_CHANNEL: c.channel = value; break;
+    case F_ACCOUNT: c.account = value; break;
+    case F_CALL_ID: c.call_id = value; break;
+    case F_FROM: c.from = value; break;
+    case F_TO: c.to = value; break;
+    default: c.caller_name = value; break;
+    }
+    return c;
+}
+
+static void check_lengths(const char *cfg) {
+    fake_host fh;
+    huddle_host host = fh_host(&fh, "lengths");
+    huddle_module *m = NULL, *m2 = sentinel_module();
+    huddle_member *mem = sentinel_member();
+    char *at_limit = filled(LIMIT, 'a', 1);
+    char *over = filled(LIMIT + 1, 'a', 1);
+    char *unterminated = filled(LIMIT + 1, 'a', 0);
+    char *reply = (char *)long_str;
+    char needle[128];
+    size_t field;
+    int16_t pcm[320];
+    huddle_frame f;
+
+    CHECK_STATUS(fh_lib->load(&host, unterminated, &m2), HUDDLE_STATUS_TOO_LONG);
+    CHECK(fh_log_contains(&fh, "argument 'config_path'"));
+    CHECK(m2 == sentinel_module());
+    CHECK_STATUS(fh_lib->load(&host, cfg, &m), HUDDLE_STATUS_OK);
+
+    for (field = 0; field < F_COUNT; field++) {
+        huddle_caller c;
+        huddle_status at;
+        snprintf(needle, sizeof needle, "argument '%s'", FIELD_NAMES[field]);
+        c = caller_with(field, over);
+        CHECK_STATUS(fh_lib->app(m, &c, "lengths", &mem), HUDDLE_STATUS_TOO_LONG);
+        EXPECT_ARG_LOG(&fh, m, needle);
+        c = caller_with(field, unterminated);
+        CHECK_STATUS(fh_lib->app(m, &c, "lengths", &mem), HUDDLE_STATUS_TOO_LONG);
+        CHECK(mem == sentinel_member());
+        /* At the limit the ABI takes the string; an account is then refused
+         * by the room layer (accounts are at most 64 characters). */
+        c = caller_with(field, at_limit);
+        at = fh_lib->app(m, &c, "lengths", &mem);
+        if (field == F_ACCOUNT) {
+            CHECK_STATUS(at, HUDDLE_STATUS_REFUSED);
+            CHECK(mem == sentinel_member());
+        } else {
+            CHECK_STATUS(at, HUDDLE_STATUS_OK);
+            CHECK(mem != sentinel_member());
+            CHECK_STATUS(fh_lib->member_hangup(mem), HUDDLE_STATUS_OK);
+            mem = sentinel_member();
+        }
+        printf("ok %s: %d bytes %s, %d and unterminated refused\n", FIELD_NAMES[field],
+               LIMIT, field == F_ACCOUNT ? "read, refused as an account" : "accepted",
+               LIMIT + 1);
+    }
+
+    /* App data: at the limit it is parsed (and refused as a room name);
+     * over it, or unterminated, it is never read. */
+    {
+        huddle_caller c = caller_for("len-app");
+        CHECK_STATUS(fh_lib->app(m, &c, at_limit, &mem), HUDDLE_STATUS_REFUSED);
+        CHECK_STATUS(fh_lib->app(m, &c, over, &mem), HUDDLE_STATUS_TOO_LONG);
+        EXPECT_ARG_LOG(&fh, m, "huddle_conference_app: argument 'app_data'");
+        CHECK_STATUS(fh_lib->app(m, &c, unterminated, &mem), HUDDLE_STATUS_TOO_LONG);
+        CHECK(mem == sentinel_member());
+    }
+
+    /* API command: at the limit it runs (an error reply: no such command);
+     * over it, or unterminated, the reply is untouched. */
+    {
+        char *r = NULL;
+        CHECK_STATUS(fh_lib->api(m, at_limit, &r), HUDDLE_STATUS_OK);
+        CHECK(r != NULL && strncmp(r, "-ERR", 4) == 0);
+        CHECK(strlen(r) < 1024); /* the error does not echo 4 KB back */
+        fh_lib->str_free(r);
+        CHECK_STATUS(fh_lib->api(m, over, &reply), HUDDLE_STATUS_TOO_LONG);
+        EXPECT_ARG_LOG(&fh, m, "huddle_module_api: argument 'command'");
+        CHECK_STATUS(fh_lib->api(m, unterminated, &reply), HUDDLE_STATUS_TOO_LONG);
+        CHECK(reply == long_str);
+    }
+
+    /* Frames: one byte over the payload limit is refused before any read
+     * (the buffer behind it is far smaller). */
+    {
+        huddle_caller c = caller_for("len-frames");
+        huddle_member *a = NULL;
+        memset(pcm, 0, sizeof pcm);
+        CHECK_STATUS(fh_lib->app(m, &c, "lengths", &a), HUDDLE_STATUS_OK);
+        f = l16_frame(pcm, 320);
+        f.len = MAX_FRAME_BYTES + 1;
+        CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_TOO_LONG);
+        EXPECT_ARG_LOG(&fh, m, "huddle_member_audio: argument 'frame->data'");
+        f = l16_frame(pcm, 320);
+        CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_OK);
+        CHECK_STATUS(fh_lib->member_hangup(a), HUDDLE_STATUS_OK);
+    }
+
+    CHECK_STATUS(fh_lib->shutdown(m), HUDDLE_STATUS_OK);
+    CHECK(fh.log_overflow == 0);
+    free(at_limit);
+    free(over);
+    free(unterminated);
+    fh_destroy(&fh);
+    printf("ok lengths\n");
+}
+
 int main(int argc, char **argv) {
     const char *dir = fh_start(argc, argv, 120);
     char cfg[1024], rt_cfg[1024];
@@ -147,6 +283,7 @@ int main(int argc, char **argv) {
     fh_lib->str_free(NULL);
 
     check_load(cfg);
+    check_lengths(cfg);
 
     /* NULL and garbage module handles: a pointer that was never issued, a
      * small integer, a real address in this process. */
