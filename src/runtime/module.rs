@@ -227,9 +227,14 @@ impl Module {
                 let Some(profile) = config.profile(&profile_name) else {
                     continue;
                 };
+                // A running room keeps its rate and interval, so its sounds
+                // are decoded at its rate, not the new profile's.
+                let mut profile = profile.clone();
+                profile.rate = state.room.settings.rate;
+                profile.interval_ms = state.room.settings.interval_ms;
                 let fresh = room_settings(
                     &config,
-                    profile,
+                    &profile,
                     config.room(&cell.account, &cell.name),
                     &cell.account,
                     &cell.name,
@@ -239,7 +244,7 @@ impl Module {
                     0,
                 );
                 state.room.apply_live_settings(fresh);
-                state.profile = profile.clone();
+                state.profile = profile;
                 applied += 1;
             }
         }
