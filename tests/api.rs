@@ -11,6 +11,7 @@ use serde_json::Value;
 const A: f64 = 440.0;
 const B: f64 = 700.0;
 const C: f64 = 1000.0;
+const D: f64 = 1300.0;
 const FILE_TONE: f64 = 1500.0;
 const MOH: f64 = 250.0;
 const AUDIBLE: f64 = 2000.0;
@@ -584,4 +585,186 @@ fn errors_have_stable_codes() {
     // Nothing changed.
     assert_eq!(h.api("count r"), "+OK 3");
     assert!(h.hangups().is_empty());
+}
+
+/// Sends each voice's tone at its own amplitude for `ms`, one 20 ms frame
+/// per tick, phase-continuous in room time.
+fn talk_at(h: &Harness, voices: &[(&MemberPort, f64, f64)], ms: u64) {
+    let n = frame(RATE, TICK_MS as u32);
+    for _ in 0..ms / TICK_MS {
+        let t0 = h.module.now_ms() * RATE as u64 / 1000;
+        for (port, freq, amplitude) in voices {
+            let mut phase = 2.0 * std::f64::consts::PI * freq * t0 as f64 / RATE as f64;
+            h.send_l16(port, &sine(*freq, RATE, n, *amplitude, &mut phase), RATE);
+        }
+        h.advance(TICK_MS);
+    }
+}
+
+#[test]
+fn energy_up_and_down_step_the_threshold_by_6_db() {
+    let (h, p) = three();
+    // a at amplitude 3277: RMS 2317, -23.0 dBov against a full-scale
+    // square. A member is mixed while talking or within 15 dB of its
+    // threshold, so a is dropped only above -8 dBov.
+    let quiet = 3277.0;
+    let energy =
+        |h: &Harness| json(h, "json list r")["result"]["member_list"][0]["energy_dbov"].clone();
+    let voices = |h: &Harness, ms| talk_at(h, &[(&p[0], A, quiet), (&p[1], B, 8000.0)], ms);
+    ok(&h, "energy r 1 -12");
+    voices(&h, 1000);
+    assert!(h.hears("b", A, 400) > quiet / 3.0, "-12: a is heard");
+    ok(&h, "energy r 1 up");
+    assert_eq!(energy(&h), -6.0);
+    voices(&h, 1000);
+    assert!(h.hears("b", A, 400) < SILENT, "-6: a is dropped");
+    ok(&h, "energy r 1 down");
+    assert_eq!(energy(&h), -12.0);
+    voices(&h, 1000);
+    assert!(h.hears("b", A, 400) > quiet / 3.0, "-12 again: heard");
+    ok(&h, "energy r 1 down");
+    assert_eq!(energy(&h), -18.0);
+    // The others keep the profile's threshold.
+    assert_eq!(
+        json(&h, "json list r")["result"]["member_list"][1]["energy_dbov"],
+        -45.0
+    );
+}
+
+#[test]
+fn kick_and_mute_take_last_and_non_moderator_targets() {
+    let h = Harness::new("");
+    let m = h.join("m", "r+flags{moderator}").unwrap();
+    let a = h.join("a", "r").unwrap();
+    let b = h.join("b", "r").unwrap();
+    let c = h.join("c", "r").unwrap();
+    h.advance(400);
+    let talk = |ms| h.talk(&[(&m, D), (&a, A), (&b, B), (&c, C)], ms);
+    ok(&h, "mute r non_moderator");
+    let muted: Vec<String> = h
+        .events_named("participant-mute")
+        .iter()
+        .map(|e| field(e, "CallSid").unwrap().to_string())
+        .collect();
+    assert_eq!(muted, ["CA-a", "CA-b", "CA-c"]);
+    talk(600);
+    for f in [A, B, C] {
+        assert!(h.hears("m", f, 400) < SILENT);
+    }
+    assert!(h.hears("a", D, 400) > AUDIBLE, "the moderator is not muted");
+    ok(&h, "unmute r all");
+    ok(&h, "mute r last");
+    assert_eq!(
+        h.member_events("participant-mute", 4).len(),
+        2,
+        "c, the last to join"
+    );
+    talk(600);
+    assert!(h.hears("m", C, 400) < SILENT && h.hears("m", B, 400) > AUDIBLE);
+    ok(&h, "kick r last");
+    assert_eq!(h.member_events("participant-kick", 4).len(), 1);
+    h.advance(2000); // the kicked prompt, then the hangup
+    assert_eq!(h.hangups(), [("c".to_string(), 16)]);
+    ok(&h, "kick r non_moderator");
+    h.advance(2000);
+    let mut hung = h.hangups();
+    hung.sort();
+    assert_eq!(
+        hung,
+        [
+            ("a".to_string(), 16),
+            ("b".to_string(), 16),
+            ("c".to_string(), 16)
+        ]
+    );
+    assert_eq!(h.api("count r"), "+OK 1");
+    assert!(h.member_events("participant-kick", 1).is_empty());
+}
+
+#[test]
+fn set_locked_true_refuses_the_next_caller() {
+    let (h, _p) = three();
+    ok(&h, "set r locked true");
+    assert!(h.join("d", "r").is_err());
+    assert_eq!(h.hangups(), [("d".to_string(), 21)]);
+    let refused = h.events_named("join-refused");
+    assert_eq!(field(&refused[0], "Reason"), Some("locked"));
+    assert_eq!(h.events_named("conference-lock").len(), 1);
+    ok(&h, "set r locked false");
+    assert!(h.join("e", "r").is_ok());
+    assert_eq!(h.api("count r"), "+OK 4");
+}
+
+#[test]
+fn reload_leaves_live_rooms_alone_and_apply_live_updates_them() {
+    const NEW_MOH: f64 = 1100.0;
+    let h = Harness::new("[[rooms]]\nname = \"live\"\nmax_participants = 5\n");
+    write_tone_wav(
+        &h.dir.join("sounds/new-moh.wav"),
+        RATE,
+        NEW_MOH,
+        2.0,
+        6000.0,
+    );
+    let a = h.join("a", "live").unwrap();
+    let b = h.join("b", "live").unwrap();
+    h.advance(400);
+    // The new file: the room gets a PIN, a lower limit and new music; the
+    // profile a rate a running room must not take.
+    let path = h.dir.join("huddle.conf");
+    std::fs::write(
+        &path,
+        format!(
+            "{MODULE_MANUAL}\n[profiles.default]\nrate = 8000\n\n\
+             [[rooms]]\nname = \"live\"\nmax_participants = 3\npin = \"4321\"\n\
+             music_on_hold = \"new-moh.wav\"\n"
+        ),
+    )
+    .unwrap();
+    ok(&h, "reload");
+    assert_eq!(h.api("get live max_members"), "+OK max_members 5");
+    assert_eq!(h.api("get live pin"), "+OK pin none");
+    let _c = h.join("c", "live").unwrap();
+    assert_eq!(h.api("count live"), "+OK 3", "no PIN asked yet");
+    assert_eq!(
+        h.api("reload apply-live"),
+        "+OK reloaded, applied to 1 live room(s)"
+    );
+    assert_eq!(h.api("get live max_members"), "+OK max_members 3");
+    assert_eq!(h.api("get live pin"), "+OK pin set");
+    assert!(h.join("d", "live+4321").is_err(), "full at 3");
+    assert_eq!(h.hangups(), [("d".to_string(), 34)]);
+    let _e = h.join("e", "live").unwrap();
+    assert_eq!(h.api("count live"), "+OK 3", "e is asked for the PIN");
+    // The room keeps its 16 kHz, and its new music plays at the right pitch.
+    assert!(h
+        .api("list")
+        .contains("live members=3 started=yes locked=no recording=off rate=16000 "));
+    ok(&h, "hold live 2");
+    h.talk(&[(&a, A), (&b, B)], 600);
+    assert!(
+        h.hears("b", NEW_MOH, 400) > AUDIBLE,
+        "b hears the new music"
+    );
+    // A new room takes the new profile.
+    let _f = h.join("f", "fresh").unwrap();
+    assert!(h
+        .api("list")
+        .contains("fresh members=1 started=no locked=no recording=off rate=8000 "));
+}
+
+#[test]
+fn a_bad_config_at_reload_is_refused_naming_file_line_and_key() {
+    let (h, p) = three();
+    let path = h.dir.join("huddle.conf");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let bad = good.replace("timer = \"manual\"\n", "timer = \"manual\"\nbogus = 1\n");
+    let line = bad.lines().position(|l| l == "bogus = 1").unwrap() + 1;
+    std::fs::write(&path, bad).unwrap();
+    let r = h.api("reload");
+    assert_eq!(err_code(&r), ("refused".into(), 300), "{r}");
+    let want = format!("{}:{line}: key 'module.bogus'", path.display());
+    assert!(r.contains(&want), "{r} lacks {want}");
+    talk3(&h, &p, 600);
+    assert!(h.hears("a", B, 400) > AUDIBLE, "the room goes on");
 }

@@ -166,3 +166,81 @@ fn openline_needs_no_pin() {
     assert!(h.hears("b", A, 400) > AUDIBLE);
     assert!(h.events_named("recording-in-progress").is_empty());
 }
+
+#[test]
+fn openline_plays_no_join_tones() {
+    // Joins are announced in meeting and not in openline
+    // (announce_join_leave = false): with nobody talking, what the others
+    // hear while a third caller joins is a beep or nothing at all.
+    let h = sample();
+    for room in ["meeting", "openline"] {
+        h.join(&format!("{room}-a"), room).unwrap();
+        h.join(&format!("{room}-b"), room).unwrap();
+    }
+    h.advance(1000);
+    h.clear_heard();
+    for room in ["meeting", "openline"] {
+        h.join(&format!("{room}-c"), room).unwrap();
+    }
+    h.advance(600);
+    assert!(rms(&h.heard("meeting-a").pcm) > 100.0, "meeting beeps");
+    for ch in ["openline-a", "openline-b"] {
+        let heard = h.heard(ch);
+        assert!(heard.frames > 0, "{ch} got audio");
+        assert_eq!(rms(&heard.pcm), 0.0, "{ch} hears no join tone");
+    }
+}
+
+#[test]
+fn confidential_plays_a_callers_recorded_name_to_the_room_on_entry() {
+    const NAME: f64 = 1300.0;
+    let h = sample();
+    // The host and one caller, each naming themselves first (a tone, then
+    // two seconds); the host's arrival starts the conference.
+    let a = h.join("a", "confidential+482916").unwrap();
+    h.talk(&[(&a, A)], 3000);
+    let host = h.join("host", "confidential+619284").unwrap();
+    h.talk(&[(&host, C)], 3000);
+    assert!(h.event_names().contains(&"conference-start".to_string()));
+    // A late caller says its name (a 1300 Hz "voice"), then is quiet.
+    let late = h.join("late", "confidential+482916").unwrap();
+    h.talk(&[(&late, NAME)], 2000);
+    let mut waited = 0;
+    while h.events_named("participant-join").len() < 3 && waited < 5000 {
+        h.advance(20);
+        waited += 20;
+    }
+    assert_eq!(h.events_named("participant-join").len(), 3, "late got in");
+    h.clear_heard();
+    h.advance(2500);
+    for ch in ["a", "host"] {
+        assert!(
+            h.hears(ch, NAME, 2500) > AUDIBLE / 4.0,
+            "{ch} hears the late caller's name on entry"
+        );
+    }
+    assert!(
+        h.hears("late", NAME, 2500) < SILENT,
+        "the caller does not hear its own name"
+    );
+}
+
+#[test]
+fn training_host_pin_makes_a_moderator() {
+    let h = sample();
+    let a = h.join("a", "training+1357").unwrap();
+    let t = h.join("t", "training+7531").unwrap();
+    let v = json(&h, "json list training");
+    assert_eq!(member(&v, "t")["moderator"], true);
+    assert_eq!(member(&v, "a")["moderator"], false);
+    // Shown by what the keys do: the attendee's *92 is refused, the
+    // trainer's locks the room against the next caller.
+    h.dtmf(&a, "*92");
+    h.advance(2_100);
+    assert!(h.events_named("conference-lock").is_empty());
+    h.dtmf(&t, "*92");
+    h.advance(2_100);
+    assert_eq!(h.events_named("conference-lock").len(), 1);
+    assert!(h.join("x", "training+1357").is_err());
+    assert_eq!(h.hangups(), [("x".to_string(), 21)]);
+}

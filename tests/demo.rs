@@ -10,75 +10,15 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+mod refhost;
+use refhost::{libhuddle, profile_dir, refhost, run};
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Analysis rate: every heard stream and source clip is averaged down to
 /// this (an integer factor of 8, 16 and 48 kHz). It keeps speech up to
 /// 1 kHz — plenty to tell one spoken sentence from another — and keeps the
 /// correlations fast enough for an unoptimised test build.
 const RATE: u32 = 2000;
-
-/// target/<profile>/, found from this test binary (target/<profile>/deps/demo-*).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
-fn run(cmd: &mut Command) -> std::process::Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// The cdylib cargo built for this test run; built on demand when cargo
-/// did not (it builds cdylibs for integration tests, but not with every
-/// invocation, e.g. `cargo test --test demo` after a `cargo clean -p`).
-fn libhuddle() -> PathBuf {
-    let dir = profile_dir();
-    let lib = dir.join("libhuddle.so");
-    if !lib.exists() {
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--lib"]).current_dir(ROOT);
-        if dir.file_name().and_then(|n| n.to_str()) == Some("release") {
-            cmd.arg("--release");
-        }
-        run(&mut cmd);
-    }
-    assert!(lib.exists(), "{} was not built", lib.display());
-    lib
-}
-
-/// Builds the reference host exactly as scripts/demo.sh does (warnings are
-/// errors, so a warning in the example code fails this test).
-fn refhost() -> PathBuf {
-    let exe = profile_dir().join("refhost-test");
-    run(Command::new("cc")
-        .args([
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-O2",
-            "-Iinclude",
-            "-Iffi",
-            "ffi/refhost/refhost.c",
-            "ffi/refhost/scenario.c",
-            "ffi/refhost/audio.c",
-            "-o",
-        ])
-        .arg(&exe)
-        .args(["-ldl", "-lopus", "-lm", "-lpthread"])
-        .current_dir(ROOT));
-    exe
-}
 
 struct Demo {
     out: PathBuf,
@@ -357,7 +297,7 @@ fn bad_scenario_line_is_reported_with_file_and_line() {
         "config x.conf\nleg a codec=l16\n# fine so far\nat 1 a sing loudly\n",
     )
     .unwrap();
-    let out = Command::new(profile_dir().join("refhost-test"))
+    let out = Command::new(refhost())
         .arg("--out")
         .arg(&dir)
         .arg(&scn)

@@ -902,3 +902,91 @@ fn star_eight_invites_a_number_through_the_host() {
         [("15551234567".to_string(), "r".to_string(), String::new())]
     );
 }
+
+#[test]
+fn without_dynamic_rooms_an_unknown_room_is_refused_with_unallocated_number() {
+    let h = Harness::new(
+        r#"
+[profiles.default]
+allow_dynamic_rooms = false
+
+[[rooms]]
+name = "known"
+"#,
+    );
+    assert!(h.join("a", "unknown").is_err());
+    // Q.850 cause 1, "unallocated number": no such destination.
+    assert_eq!(h.hangups(), [("a".to_string(), 1)]);
+    assert!(
+        h.logs()
+            .iter()
+            .any(|l| l.contains("call a") && l.contains("'unknown'")),
+        "the log names the call and the room: {:?}",
+        h.logs()
+    );
+    assert!(h.events().is_empty(), "no room, no events");
+    assert!(h.api("list").starts_with("+OK 0 room(s)"));
+    let b = h.join("b", "known").unwrap();
+    let c = h.join("c", "known").unwrap();
+    h.talk(&[(&b, B), (&c, C)], 600);
+    assert!(h.hears("b", C, 400) > AUDIBLE, "a room in the config works");
+}
+
+#[test]
+fn a_caller_refused_with_a_presented_pin_leaves_nothing_behind() {
+    let h = Harness::new(PIN_ROOM);
+    let m = h.join("m", "pinroom+9999").unwrap();
+    let _b = h.join("b", "pinroom+1234").unwrap();
+    h.dtmf(&m, "*92");
+    h.advance(2_100);
+    // Refused at the door with the host PIN in the dial string.
+    assert!(h.join("c", "pinroom+9999").is_err());
+    assert_eq!(h.hangups(), [("c".to_string(), 21)]);
+    let listed = h.api("list pinroom");
+    assert_eq!(listed.lines().count(), 3, "only m and b: {listed}");
+    assert!(!listed.contains(";c;"), "{listed}");
+    ok_end(&h);
+    let mut hung = h.hangups();
+    hung.sort();
+    assert_eq!(
+        hung,
+        [
+            ("b".to_string(), 16),
+            ("c".to_string(), 21),
+            ("m".to_string(), 16)
+        ],
+        "c is not hung up a second time"
+    );
+}
+
+fn ok_end(h: &Harness) {
+    let r = h.api("end pinroom");
+    assert!(r.starts_with("+OK"), "{r}");
+}
+
+#[test]
+fn a_wrong_presented_pin_with_one_try_refuses_and_leaves_nothing_behind() {
+    let h = Harness::new(
+        r#"
+[profiles.strict]
+pin_tries = 1
+
+[[rooms]]
+name = "strict"
+profile = "strict"
+pin = "1111"
+"#,
+    );
+    let a = h.join("a", "strict+1111").unwrap();
+    assert!(h.join("d", "strict+2222").is_err());
+    assert_eq!(h.hangups(), [("d".to_string(), 21)]);
+    assert_eq!(h.events_named("pin-failed").len(), 1);
+    assert_eq!(h.api("list strict").lines().count(), 2, "only a");
+    h.hangup(&a);
+    assert_eq!(
+        h.events_named("conference-end").len(),
+        1,
+        "the room ends with a"
+    );
+    assert_eq!(h.hangups().len(), 1, "d is not hung up again");
+}

@@ -14,7 +14,8 @@
  *   4. drive time: on the manual timer the host calls advance() once per
  *      frame and gets every callback before it returns; on the realtime
  *      timer huddle's own threads call back                -> main loop
- *   5. pass operator commands to api()                    -> SCN_API, --interactive
+ *   5. pass operator commands to api(), reload()           -> SCN_API, SCN_RELOAD,
+ *                                                            --interactive
  *   6. shutdown() before dlclose()
  *
  * The call legs are simulated: a scenario file (scenario.h) says who dials
@@ -89,6 +90,10 @@ static FILE *g_modlog;           /* <out>/module.log */
 static atomic_int g_errors;      /* module ERROR log lines + failed calls */
 static atomic_ullong g_now_ms;   /* scenario time, for stamping callbacks */
 static struct timespec g_t0;
+/* The host's copy of the config (see derived_config()), which huddle
+ * loaded and reads again at reload; removed after shutdown. */
+static char g_cfg[1200];
+static char g_rec_dir[1400];
 /* Recordings huddle reported as completed (RecordingUrl file://...). */
 static char g_recordings[8][1024];
 static size_t g_recording_count;
@@ -389,6 +394,8 @@ static void pad_heard(leg *l, uint64_t t)
     }
 }
 
+static int derived_config(const char *src, const char *rec_dir, int realtime, const char *dst);
+
 static void run_action(const scn_action *a)
 {
     leg *l = a->leg >= 0 ? &g_legs[a->leg] : NULL;
@@ -482,6 +489,26 @@ static void run_action(const scn_action *a)
             host_note("host-api-reply", NULL, "Reply", reply);
             hi->str_free(reply);
         }
+        return;
+    }
+    case SCN_CONFIG:
+        if (derived_config(a->text, g_rec_dir, g_realtime, g_cfg)) {
+            fprintf(stderr, "refhost: %s:%d: cannot copy %s to %s: %s\n", g_scn.path, a->line, a->text, g_cfg,
+                    strerror(errno));
+            atomic_fetch_add(&g_errors, 1);
+            return;
+        }
+        {
+            const char *base = strrchr(a->text, '/');
+            host_note("host-config", NULL, "File", base ? base + 1 : a->text);
+        }
+        return;
+    case SCN_RELOAD: {
+        /* A refused reload (a bad file: the old one stays in force) is an
+         * outcome a scenario may be testing, so it is noted, not counted
+         * as an error. */
+        huddle_status st = hi->reload(g_module);
+        host_note("host-reload", NULL, "Status", hi->strerror(st));
         return;
     }
     case SCN_END:
@@ -578,16 +605,22 @@ static void *console(void *arg)
  * the host loads a copy of it with two [module] keys overridden:
  * `recordings_dir` (always: recordings land in <out>/recordings) and
  * `timer` (with --realtime). The copy sits next to the original so its
- * relative paths (sounds_dir) still resolve, and is removed once loaded;
- * huddle reads the file only at load and at reload. */
-static int derived_config(const char *src, const char *rec_dir, int realtime, char *dst, size_t dstlen)
+ * relative paths (sounds_dir) still resolve. huddle reads the file at load
+ * and again at every reload, so the copy stays until shutdown; a scenario's
+ * `at T config PATH` rewrites it from another file (kept in the same
+ * directory, so relative paths mean the same). */
+static void config_copy_path(const char *src, char *dst, size_t dstlen)
+{
+    const char *slash = strrchr(src, '/');
+    snprintf(dst, dstlen, "%.*s.refhost-%ld.conf", slash ? (int)(slash - src + 1) : 0, src, (long)getpid());
+}
+
+static int derived_config(const char *src, const char *rec_dir, int realtime, const char *dst)
 {
     FILE *in = fopen(src, "r");
     if (!in) {
         return -1;
     }
-    const char *slash = strrchr(src, '/');
-    snprintf(dst, dstlen, "%.*s.refhost-%ld.conf", slash ? (int)(slash - src + 1) : 0, src, (long)getpid());
     FILE *out = fopen(dst, "w");
     if (!out) {
         fclose(in);
@@ -735,20 +768,22 @@ int main(int argc, char **argv)
         .event = cb_event,
         .originate = cb_originate,
     };
-    char cfg[1200], rec_dir[1400], abs_out[1024];
+    char abs_out[1024];
     if (!realpath(out_dir, abs_out)) {
         fprintf(stderr, "refhost: %s: %s\n", out_dir, strerror(errno));
         return 2;
     }
-    snprintf(rec_dir, sizeof rec_dir, "%s/recordings", abs_out);
-    if (derived_config(g_scn.config, rec_dir, g_realtime, cfg, sizeof cfg)) {
+    snprintf(g_rec_dir, sizeof g_rec_dir, "%s/recordings", abs_out);
+    config_copy_path(g_scn.config, g_cfg, sizeof g_cfg);
+    if (derived_config(g_scn.config, g_rec_dir, g_realtime, g_cfg)) {
         fprintf(stderr, "refhost: cannot read %s or write a copy beside it: %s\n", g_scn.config, strerror(errno));
+        unlink(g_cfg);
         return 2;
     }
     clock_gettime(CLOCK_MONOTONIC, &g_t0);
-    huddle_status st = hi->load(&host, cfg, &g_module);
-    unlink(cfg);
+    huddle_status st = hi->load(&host, g_cfg, &g_module);
     if (st != HUDDLE_STATUS_OK) {
+        unlink(g_cfg);
         fprintf(stderr, "refhost: load %s: %s (see %s/module.log)\n", g_scn.config, hi->strerror(st), out_dir);
         return 1;
     }
@@ -824,6 +859,7 @@ int main(int argc, char **argv)
         check(hi->advance(g_module, step), "advance", NULL);
     }
     check(hi->shutdown(g_module), "shutdown", NULL);
+    unlink(g_cfg);
     if (interactive) {
         atomic_store(&g_quit, 1);
         pthread_cancel(console_thread);

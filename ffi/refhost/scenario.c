@@ -119,6 +119,9 @@ static int parse_leg(scenario *s, char *p, int line, char *err, size_t errlen)
     if (find_leg(s, tok) >= 0) {
         return fail(err, errlen, s->path, line, "leg '%s' defined twice", tok);
     }
+    if (!strcmp(tok, "api") || !strcmp(tok, "config") || !strcmp(tok, "reload") || !strcmp(tok, "end")) {
+        return fail(err, errlen, s->path, line, "leg: '%s' is a scenario word, not a leg name", tok);
+    }
     scn_leg *l = &s->legs[s->leg_count];
     memset(l, 0, sizeof *l);
     if (copy(l->name, sizeof l->name, tok) || copy(l->caller_name, sizeof l->caller_name, tok)) {
@@ -188,7 +191,7 @@ static int parse_at(scenario *s, char *p, int line, char *err, size_t errlen)
     a->line = line;
     a->leg = -1;
     if (!next_token(&p, tok, sizeof tok)) {
-        return fail(err, errlen, s->path, line, "at: missing leg name, 'api' or 'end'");
+        return fail(err, errlen, s->path, line, "at: missing leg name, 'api', 'config', 'reload' or 'end'");
     }
     if (!strcmp(tok, "api")) {
         char *cmd = rest_of_line(p);
@@ -202,6 +205,26 @@ static int parse_at(scenario *s, char *p, int line, char *err, size_t errlen)
     }
     if (!strcmp(tok, "end")) {
         a->verb = SCN_END;
+        s->action_count++;
+        return 0;
+    }
+    if (!strcmp(tok, "config")) {
+        if (!next_token(&p, tok, sizeof tok)) {
+            return fail(err, errlen, s->path, line, "config: missing path");
+        }
+        a->verb = SCN_CONFIG;
+        resolve(s, tok, a->text, sizeof a->text);
+        if (next_token(&p, tok, sizeof tok)) {
+            return fail(err, errlen, s->path, line, "unexpected '%s' at end of line", tok);
+        }
+        s->action_count++;
+        return 0;
+    }
+    if (!strcmp(tok, "reload")) {
+        if (next_token(&p, tok, sizeof tok)) {
+            return fail(err, errlen, s->path, line, "unexpected '%s' at end of line", tok);
+        }
+        a->verb = SCN_RELOAD;
         s->action_count++;
         return 0;
     }

@@ -13,6 +13,8 @@
  *   at 9    alice dtmf *91                one digit every 100 ms
  *   at 30   alice hangup
  *   at 12   api kick demo last            an operator command
+ *   at 20   config ../other.conf          the host's config copy now holds this file
+ *   at 21   reload                        huddle_module_reload()
  *   at 60   end                           stop (default: 1 s after the last action)
  *
  * A bad line is reported as file:line: message.
@@ -47,13 +49,15 @@ typedef enum scn_verb {
     SCN_DTMF,
     SCN_HANGUP,
     SCN_API,
+    SCN_CONFIG,
+    SCN_RELOAD,
     SCN_END
 } scn_verb;
 
 typedef struct scn_action {
     uint64_t at_ms;
     scn_verb verb;
-    int leg;              /* index into legs, -1 for api/end */
+    int leg;              /* index into legs, -1 for api/config/reload/end */
     char text[SCN_TEXT];  /* app data, path (resolved), digits, command */
     double hz, seconds, dbfs;
     int line;
