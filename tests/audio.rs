@@ -1326,3 +1326,49 @@ fn tick_timing_stats_are_there_and_sane_on_the_manual_timer() {
         "{text}"
     );
 }
+
+/// L16 frames carry no level; huddle measures each where it arrives. One
+/// quieter than the mixing gate (threshold - 15 dB, here -60 dBov) from a
+/// member who is not talking is never decoded or mixed; the same soft
+/// sound at the end of a word (the member still talking) is heard.
+#[test]
+fn soft_l16_is_skipped_at_the_door_unless_it_ends_a_word() {
+    let h = Harness::new(&profile(""));
+    let n = frame(RATE, 20);
+    let t = h.join("t", "{beep=false}door").unwrap();
+    h.join("l", "{beep=false}door").unwrap();
+    // -70 dBov: RMS 32767 * 10^(-70/20) = 10.4, a sine of amplitude 14.7.
+    let soft_amplitude = 32767.0 * 10f64.powf(-70.0 / 20.0) * 2f64.sqrt();
+    let mut ph = 0.0;
+    let mut send = |amplitude: f64, frames: usize| {
+        for _ in 0..frames {
+            h.send_l16(&t, &sine(700.0, RATE, n, amplitude, &mut ph), RATE);
+            h.advance(20);
+        }
+    };
+    let skipped = |h: &Harness| {
+        let stats: serde_json::Value = serde_json::from_str(&h.api("json stats door")).unwrap();
+        stats["result"]["decodes_skipped"].as_u64().unwrap()
+    };
+    // Idle and soft: 50 frames, none decoded, the listener hears zeros.
+    send(soft_amplitude, 50);
+    assert_eq!(skipped(&h), 50);
+    assert!(h.tail("l", 1000).iter().all(|&s| s == 0));
+    // A word at -20 dBov, then its soft ending: 10 frames (200 ms), well
+    // inside the 600 ms the talker stays talking.
+    send(3000.0, 25);
+    send(soft_amplitude, 10);
+    assert_eq!(skipped(&h), 50, "the ending of a word is decoded");
+    let tail = h.tail("l", 200);
+    let heard_dbov = 20.0 * (rms(&tail) / 32767.0).log10();
+    assert!(
+        (heard_dbov + 70.0).abs() < 1.0,
+        "the soft ending is mixed at its level: {heard_dbov:.1} dBov"
+    );
+    // Once the member has stopped talking, soft frames are skipped again.
+    send(0.0, 40);
+    let before = skipped(&h);
+    send(soft_amplitude, 20);
+    assert_eq!(skipped(&h), before + 20);
+    assert!(h.tail("l", 400).iter().all(|&s| s == 0));
+}

@@ -1,5 +1,7 @@
 //! Signal levels in dBov, the unit RFC 6464 audio-level headers use.
 
+use crate::ffi::simd::widest;
+
 /// Level reported for digital silence, the bottom of the RFC 6464 scale.
 pub const SILENCE_DBOV: f32 = -127.0;
 
@@ -11,8 +13,7 @@ pub fn rms_dbov(samples: &[i16]) -> f32 {
     if samples.is_empty() {
         return SILENCE_DBOV;
     }
-    // i64 cannot overflow: 2^30 per sample allows 2^33 samples.
-    let energy: i64 = samples.iter().map(|&s| i64::from(s) * i64::from(s)).sum();
+    let energy = energy(samples);
     if energy == 0 {
         return SILENCE_DBOV;
     }
@@ -20,6 +21,28 @@ pub fn rms_dbov(samples: &[i16]) -> f32 {
     let full = 32767.0f64 * 32767.0;
     let db = 10.0 * (mean / full).log10();
     (db as f32).clamp(SILENCE_DBOV, 0.0)
+}
+
+/// Sum of squares, exact. Every member's frame goes through this each tick,
+/// so it is written for vectors: two squares summed in 32 bits (at most
+/// 2^31, which fits unsigned; the multiply-add instructions do exactly
+/// this), then widened and summed in 64 bits, which cannot overflow below
+/// 2^33 samples.
+fn energy(samples: &[i16]) -> u64 {
+    widest(|| {
+        let pairs = samples.chunks_exact(2);
+        let odd = pairs.remainder().first().map_or(0, |&s| {
+            let s = i32::from(s);
+            u64::from((s * s) as u32)
+        });
+        pairs
+            .map(|p| {
+                let (a, b) = (i32::from(p[0]), i32::from(p[1]));
+                u64::from((a * a).wrapping_add(b * b) as u32)
+            })
+            .sum::<u64>()
+            + odd
+    })
 }
 
 /// Converts an RFC 6464 level to dBov. The level field holds -dBov in its
@@ -52,6 +75,21 @@ mod tests {
         assert!((rms_dbov(&sine) + 3.0103).abs() < 0.01);
         // A constant 3277 (one tenth of full scale) is -20 dBov.
         assert!((rms_dbov(&[3277; 50]) + 20.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn energy_is_exact_at_the_extremes() {
+        // Two -32768s are 2^31 together: one past i32, still exact here.
+        assert_eq!(energy(&[-32768, -32768]), 1 << 31);
+        assert_eq!(energy(&[-32768; 961]), 961 << 30);
+        let mixed: Vec<i16> = (0..1001).map(|i| (i * 65 - 32768) as i16).collect();
+        let expect: u64 = mixed
+            .iter()
+            .map(|&s| (i64::from(s) * i64::from(s)) as u64)
+            .sum();
+        assert_eq!(energy(&mixed), expect);
+        assert_eq!(energy(&[]), 0);
+        assert_eq!(energy(&[3]), 9);
     }
 
     #[test]

@@ -390,7 +390,7 @@ pub extern "C" fn huddle_member_audio(
             codec,
             rate: frame.sample_rate,
             samples: frame.samples,
-            data: port.payload(data),
+            data: Vec::new(),
             audio_level: (0..=127)
                 .contains(&frame.audio_level)
                 .then_some(frame.audio_level as u8),
@@ -398,7 +398,7 @@ pub extern "C" fn huddle_member_audio(
                 .contains(&frame.sequence)
                 .then_some(frame.sequence as u16),
         };
-        module.member_audio(&port, input)
+        module.member_audio_borrowed(&port, input, data)
     })
 }
 

@@ -7,6 +7,7 @@ pub mod exports;
 pub mod handles;
 pub(crate) mod host;
 pub mod opus;
+pub(crate) mod pcm;
 pub(crate) mod simd;
 pub mod sys;
 

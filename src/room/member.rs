@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::audio::level::{rfc6464_to_dbov, rms_dbov};
+use crate::audio::level::{rfc6464_to_dbov, rms_dbov, SILENCE_DBOV};
 use crate::audio::limiter::Limiter;
 use crate::audio::opus_packet::{silk_has_fec, silk_voice_activity};
 use crate::audio::resample::Resampler;
@@ -83,23 +83,21 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
-/// Checks what can be checked without decoding, on the host thread.
-pub fn validate_frame(frame: &InFrame, interval_ms: u32) -> Result<(), FrameError> {
+/// Checks what can be checked without decoding, on the host thread; `len` is
+/// the payload's length (the payload itself may still be the host's).
+pub fn validate_frame(frame: &InFrame, len: usize, interval_ms: u32) -> Result<(), FrameError> {
     if !crate::audio::ROOM_RATES.contains(&frame.rate) {
         return Err(FrameError::Rate(frame.rate));
     }
     match frame.codec {
         Codec::L16 => {
             let expected = crate::audio::frame_samples(frame.rate, interval_ms) * 2;
-            if frame.data.len() != expected {
-                return Err(FrameError::Length {
-                    expected,
-                    got: frame.data.len(),
-                });
+            if len != expected {
+                return Err(FrameError::Length { expected, got: len });
             }
         }
         Codec::Opus => {
-            if frame.data.is_empty() {
+            if len == 0 {
                 return Err(FrameError::Empty);
             }
         }
@@ -286,8 +284,17 @@ impl Input {
         }
         match popped {
             Some(frame) => {
+                // A talking member's quiet frames are the tail of a word, which
+                // the gate keeps open for: those are decoded.
                 let skip = match (frame.audio_level, frame.codec) {
-                    (Some(level), _) if rfc6464_to_dbov(level) < skip_below_dbov => {
+                    // Judged quiet where it arrived and sent on without its
+                    // payload (see `Member::door_threshold_dbov`).
+                    (level, _) if frame.data.is_empty() => {
+                        Some(level.map_or(SILENCE_DBOV, rfc6464_to_dbov))
+                    }
+                    (Some(level), _)
+                        if !self.vad.talking() && rfc6464_to_dbov(level) < skip_below_dbov =>
+                    {
                         Some(rfc6464_to_dbov(level))
                     }
                     // The sender's own VAD bit only opens the door: libopus clears it
@@ -303,7 +310,9 @@ impl Input {
                 };
                 if let Some(level) = skip {
                     counters.decodes_skipped += 1;
-                    self.pcm.fill(0);
+                    // pcm is left as it is: without has_audio nothing reads
+                    // it, and zeroing it for every silent member each tick
+                    // was a fifth of a large Opus room's memory traffic.
                     self.fade_from = None;
                     self.level_dbov = level;
                     self.spend(frame);
@@ -394,9 +403,7 @@ impl Input {
                     }
                     &mut self.scratch[..n]
                 };
-                for (s, b) in dst.iter_mut().zip(frame.data.chunks_exact(2)) {
-                    *s = i16::from_ne_bytes([b[0], b[1]]);
-                }
+                crate::ffi::pcm::samples_from_bytes(&frame.data[..2 * n], dst);
                 if frame.rate == room_rate {
                     return if n == self.pcm.len() {
                         Ok(())
@@ -545,6 +552,17 @@ pub(crate) struct Member {
 impl Member {
     pub fn talking(&self) -> bool {
         self.input.vad.talking()
+    }
+
+    /// Frames measured quieter than this (dBov) may arrive without their
+    /// payload: this tick would not decode or mix them. A talking member's
+    /// quiet frames are the ends of words, which are mixed: none qualify.
+    pub fn door_threshold_dbov(&self) -> f32 {
+        if self.talking() {
+            f32::NEG_INFINITY
+        } else {
+            self.energy_dbov - super::mixer::GATE_MARGIN_DB
+        }
     }
 
     pub fn push_frame(&mut self, frame: InFrame) {

@@ -92,11 +92,8 @@ impl OutStream {
         self.samples = converted.len() as u32;
         match format.codec {
             Codec::L16 => {
-                // One pass the compiler vectorises, not a push per sample.
                 self.bytes.resize(converted.len() * 2, 0);
-                for (b, s) in self.bytes.chunks_exact_mut(2).zip(converted) {
-                    b.copy_from_slice(&s.to_ne_bytes());
-                }
+                crate::ffi::pcm::bytes_from_samples(converted, &mut self.bytes);
                 true
             }
             Codec::Opus => {
@@ -267,7 +264,8 @@ impl Room {
         let mut changes = std::mem::take(&mut self.scratch.changes);
         changes.clear();
         for m in self.members.iter_mut() {
-            let skip_below = m.energy_dbov - 10.0;
+            // Skipped frames are exactly those the mixing gate would refuse.
+            let skip_below = m.energy_dbov - GATE_MARGIN_DB;
             let before = (m.counters.decodes, m.counters.decodes_skipped);
             if let Some(change) = m.input.pull(rate, skip_below, &mut m.counters) {
                 // Detection runs on everyone; events only follow members in

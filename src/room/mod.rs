@@ -277,6 +277,10 @@ pub struct Room {
     started_ms: Option<u64>,
     frame: usize,
     players: Vec<Player>,
+    /// Where the last `exchange_frames` found its member: frames are handed
+    /// over in member order, so the next one is almost always the next slot,
+    /// and a thousand members are walked, not searched a thousand times.
+    exchange_cursor: usize,
     scratch: MixScratch,
     recording: RecordingState,
     pub counters: RoomCounters,
@@ -312,6 +316,7 @@ impl Room {
             frame,
             players: Vec::new(),
             scratch,
+            exchange_cursor: usize::MAX,
             recording: RecordingState::Off,
             counters: RoomCounters::default(),
             last_joined: None,
@@ -358,23 +363,32 @@ impl Room {
         self.now_ms
     }
 
-    /// A received frame for a member's jitter buffer.
     /// Takes a member's new frames and gives back the payload buffers its
-    /// input has finished with, for the host side to fill again.
+    /// input has finished with, for the host side to fill again. Returns the
+    /// level below which the member's next frames may come without payload
+    /// (`Member::door_threshold_dbov`).
     pub fn exchange_frames(
         &mut self,
         id: MemberId,
         incoming: impl Iterator<Item = InFrame>,
         mut give_back: impl FnMut(Vec<u8>),
-    ) {
-        let Some(m) = self.member_mut(id) else {
-            incoming.for_each(drop);
-            return;
+    ) -> f32 {
+        let next = self.exchange_cursor.wrapping_add(1);
+        let slot = match self.members.get(next) {
+            Some(m) if m.id == id => Some(next),
+            _ => self.members.binary_search_by_key(&id, |m| m.id).ok(),
         };
+        let Some(slot) = slot else {
+            incoming.for_each(drop);
+            return f32::NEG_INFINITY;
+        };
+        self.exchange_cursor = slot;
+        let m = &mut self.members[slot];
         for frame in incoming {
             m.push_frame(frame);
         }
         m.input.take_spent().for_each(&mut give_back);
+        m.door_threshold_dbov()
     }
 
     /// `reload apply-live`: takes the new config's policy; the audio format
@@ -964,11 +978,15 @@ impl Room {
             let Some(until) = m.naming_until_ms else {
                 continue;
             };
-            if m.prompts.is_empty() && m.input.has_audio && m.name_buf.len() < m.name_buf.capacity()
-            {
+            if m.prompts.is_empty() && m.name_buf.len() < m.name_buf.capacity() {
                 let room = m.name_buf.capacity() - m.name_buf.len();
                 let take = room.min(m.input.pcm.len());
-                m.name_buf.extend_from_slice(&m.input.pcm[..take]);
+                // A quiet frame's pcm is not filled in: it is a pause.
+                if m.input.has_audio {
+                    m.name_buf.extend_from_slice(&m.input.pcm[..take]);
+                } else {
+                    m.name_buf.resize(m.name_buf.len() + take, 0);
+                }
             }
             if now_ms >= until {
                 let kept = crate::audio::wav::trim_silence(&m.name_buf, NAME_SILENCE_DBOV, rate);

@@ -2,8 +2,8 @@
 //! the member ports frames arrive on, and the code that runs a tick and
 //! carries its outputs to the host.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -37,6 +37,10 @@ pub struct MemberPort {
     /// Rate limit of the log line for frames refused at the door.
     pub bad_frame_log: LogLimit,
     interval_ms: u32,
+    /// `f32` bits: frames measured quieter than this are queued without
+    /// their payload. Set by each tick from the member's state; until the
+    /// first, every payload is kept.
+    door_dbov: AtomicU32,
 }
 
 impl MemberPort {
@@ -57,7 +61,13 @@ impl MemberPort {
             bad_frames: AtomicU64::new(0),
             bad_frame_log: LogLimit::new(),
             interval_ms,
+            door_dbov: AtomicU32::new(f32::NEG_INFINITY.to_bits()),
         }
+    }
+
+    /// Whether a frame at `level_dbov` can be queued without its payload.
+    pub fn quiet_at_door(&self, level_dbov: f32) -> bool {
+        level_dbov < f32::from_bits(self.door_dbov.load(Ordering::Relaxed))
     }
 
     pub fn interval_ms(&self) -> u32 {
@@ -75,7 +85,10 @@ impl MemberPort {
         buf
     }
 
-    fn recycle(&self, buf: Vec<u8>) {
+    pub fn recycle(&self, buf: Vec<u8>) {
+        if buf.capacity() == 0 {
+            return;
+        }
         let _ = self.spare.push(buf);
     }
 
@@ -158,7 +171,9 @@ pub enum TickOutcome {
 pub struct RoomState {
     pub room: Room,
     pub sched: Scheduling,
-    pub ports: HashMap<MemberId, Arc<MemberPort>>,
+    /// In member order, which is the order the room keeps its members in:
+    /// the tick hands each its frames in one walk.
+    pub ports: BTreeMap<MemberId, Arc<MemberPort>>,
     pub matchers: HashMap<MemberId, DtmfMatcher>,
     pub profile: Profile,
     pub stats: TickStats,
@@ -181,7 +196,7 @@ impl RoomCell {
             interval_ms: u64::from(room.settings.interval_ms),
             state: Mutex::new(RoomState {
                 room,
-                ports: HashMap::new(),
+                ports: BTreeMap::new(),
                 matchers: HashMap::new(),
                 profile,
                 stats: TickStats::default(),
@@ -259,11 +274,13 @@ pub fn run_tick(
         return TickOutcome::Stale;
     }
     for (id, port) in state.ports.iter() {
-        state
-            .room
-            .exchange_frames(*id, std::iter::from_fn(|| port.inbox.pop()), |buf| {
-                port.recycle(buf)
-            });
+        let door =
+            state
+                .room
+                .exchange_frames(*id, std::iter::from_fn(|| port.inbox.pop()), |buf| {
+                    port.recycle(buf)
+                });
+        port.door_dbov.store(door.to_bits(), Ordering::Relaxed);
     }
     // DTMF sequences that complete by timeout.
     let due: Vec<(MemberId, DtmfOutcome)> = state
