@@ -110,3 +110,47 @@ fn version_function_matches_cargo_toml() {
     let table_version = (huddle::ffi::exports::huddle_module_interface.version)();
     assert_eq!(table_version, ptr);
 }
+
+mod refhost;
+
+/// The names the committed header declares: its `huddle_*` functions and the
+/// interface table.
+fn declared_symbols(header: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for line in header
+        .lines()
+        .filter(|l| !l.starts_with([' ', '*', '/', '#']))
+    {
+        if let Some(at) = line.find("huddle_module_interface;") {
+            names.insert(line[at..at + "huddle_module_interface".len()].to_string());
+        }
+        if let Some(open) = line.find('(') {
+            let name = line[..open].rsplit([' ', '*']).next().unwrap_or("");
+            if name.starts_with("huddle_") {
+                names.insert(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// What a host can `dlsym` is exactly what the header declares: the
+/// interface table and the `huddle_` functions, nothing of Rust's or of the
+/// crates'. (scripts/test.sh checks the release library the same way.)
+#[test]
+fn library_exports_exactly_what_the_header_declares() {
+    let lib = refhost::libhuddle();
+    let out = std::process::Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&lib)
+        .output()
+        .expect("nm (binutils) runs");
+    assert!(out.status.success(), "nm {}", lib.display());
+    let exported: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+        .collect();
+    let declared = declared_symbols(&committed());
+    assert!(declared.contains("huddle_module_interface") && declared.len() >= 13);
+    assert_eq!(exported, declared, "exports of {}", lib.display());
+}
