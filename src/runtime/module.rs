@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::audio::level::rfc6464_to_dbov;
+use crate::audio::level::{rfc6464_to_dbov, SILENCE_DBOV};
+use crate::audio::opus_packet::silk_voice_activity;
 use crate::control::app_args::parse_app_args;
 use crate::control::config::{load_config, Config, Timer};
 use crate::host::{cause, Channel, Codec, Host};
@@ -513,9 +514,15 @@ impl Module {
                 }
             }
         }
-        let quiet = frame
-            .audio_level
-            .is_some_and(|l| port.quiet_at_door(rfc6464_to_dbov(l)));
+        // An Opus packet whose sender's encoder cleared the SILK voice
+        // activity bit counts as silence, as in the tick (which trusts it
+        // only while the member is not talking; the door is shut then).
+        let level = match (frame.audio_level, frame.codec) {
+            (Some(l), _) => Some(rfc6464_to_dbov(l)),
+            (None, Codec::Opus) if silk_voice_activity(data) == Some(false) => Some(SILENCE_DBOV),
+            _ => None,
+        };
+        let quiet = level.is_some_and(|l| port.quiet_at_door(l));
         if quiet {
             port.recycle(std::mem::take(&mut frame.data));
         } else if frame.data.is_empty() {
