@@ -42,12 +42,10 @@ mkdir -p "$work/scratch"
 cc -std=c11 -Wall -Wextra -Werror -pedantic -g -Iinclude -Iffi \
     -o "$work/lifecycle" tests/c/lifecycle.c tests/c/fake_host.c -ldl -lpthread -lm
 # No suppression file. Only definite and indirect leaks count as errors:
-# "possibly lost" here is memory still reachable through interior pointers,
-# which valgrind cannot tell from a leak — hashbrown's tables (the handle
-# registry, a process-wide static) point into the middle of their
-# allocation, and std's handle for the main thread is kept in a thread-local
-# as a pointer inside its Arc. Every load/shutdown cycle would add to
-# "definitely lost" if huddle leaked per instance.
+# the one "possibly lost" block is std's handle for the host's main thread,
+# kept in that thread's thread-local storage as a pointer inside its Arc
+# (a main thread's TLS destructors never run). Every load/shutdown cycle
+# would add to "definitely lost" if huddle leaked per instance.
 valgrind --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
     "$work/lifecycle" "$lib" "$work/scratch" 20

@@ -108,6 +108,12 @@ pub(crate) fn remove_module(handle: *const huddle_module) -> Result<Arc<Module>,
     let id = handle.addr();
     let module = reg.modules.remove(&id).ok_or(Status::StaleHandle)?;
     reg.members.retain(|_, (owner, _)| *owner != id);
+    // The last module gone: give the tables' memory back, so a host that
+    // unloads huddle is left holding none of it.
+    if reg.modules.is_empty() {
+        reg.modules = IdMap::default();
+        reg.members = IdMap::default();
+    }
     Ok(module)
 }
 
