@@ -9,6 +9,17 @@ One lane per call leg: connecting (dialled, entering the PIN), waiting for
 the host (hold music), in the conference, talking, muted, on hold, and
 marks for wrong PINs, DTMF, kicks and hang-ups. Below them the recording's
 span and its waveform, on the same time axis. Standard library only.
+
+The drawing carries what it shows as attributes, so a test can check the
+picture against the scenario without reading pixels (times in seconds):
+  <rect class="lane" data-member=LEG data-joined=T data-left=T>
+  <rect class="span KIND" data-member=LEG data-start=T data-end=T>
+      KIND: connecting waiting present talking talking-muted muted hold
+  <path|text class="mark KIND" data-member=LEG data-t=T data-label=TEXT>
+      KIND: bad (wrong PIN, kicked, refused: a path), dtmf, hangup (text)
+  <line class="conference-start|conference-end" data-t=T>
+  <rect class="span recording" data-start=T data-end=T>
+  <polygon class="waveform" data-start=T data-end=T>  (the recording's audio)
 """
 
 import argparse
@@ -204,6 +215,11 @@ def read_wave(path):
         return None, 0
 
 
+def attr_t(t):
+    """A time attribute value: seconds, or "" when it never happened."""
+    return "" if t is None else f"{t:.3f}"
+
+
 def svg(model, samples, rate, title):
     lanes = model["lanes"]
     end = max(model["end"], 1.0)
@@ -247,7 +263,8 @@ def svg(model, samples, rate, title):
     if model["conf_start"] is not None:
         for t, label, anchor, dx in ((model["conf_start"], "start", "start", 3), (model["conf_end"], "end", "end", -3)):
             if t is not None:
-                add(f'<line x1="{x(t):.1f}" y1="{top - 8}" x2="{x(t):.1f}" y2="{grid_bottom}" stroke="#2c3e50" stroke-dasharray="4 3"/>')
+                add(f'<line class="conference-{label}" data-t="{attr_t(t)}" x1="{x(t):.1f}" y1="{top - 8}" '
+                    f'x2="{x(t):.1f}" y2="{grid_bottom}" stroke="#2c3e50" stroke-dasharray="4 3"/>')
                 add(f'<text x="{x(t) + dx:.1f}" y="{top - 12}" font-size="11" text-anchor="{anchor}" fill="#2c3e50">conference {label}</text>')
 
     # member lanes
@@ -256,7 +273,9 @@ def svg(model, samples, rate, title):
         add(f'<text x="{left - 12}" y="{cy - 2:.1f}" font-size="14" font-weight="bold" text-anchor="end" fill="#222">{escape(ln.label)}</text>')
         detail = ln.detail + (f" · member {ln.member_id}" if ln.member_id else "")
         add(f'<text x="{left - 12}" y="{cy + 13:.1f}" font-size="11" text-anchor="end" fill="#777">{escape(detail)}</text>')
-        add(f'<rect x="{left}" y="{y}" width="{plot}" height="{lane_h}" fill="#f8f9fb" rx="4"/>')
+        member = f'data-member="{escape(ln.leg)}"'
+        add(f'<rect class="lane" {member} data-joined="{attr_t(ln.joined)}" data-left="{attr_t(ln.left)}" '
+            f'x="{left}" y="{y}" width="{plot}" height="{lane_h}" fill="#f8f9fb" rx="4"/>')
         layers = [("connecting", 6, lane_h - 12), ("waiting", 4, lane_h - 8), ("present", 4, lane_h - 8),
                   ("hold", 4, lane_h - 8), ("muted", lane_h - 10, 6), ("talking", 9, lane_h - 18),
                   ("talking-muted", 9, lane_h - 18)]
@@ -265,16 +284,18 @@ def svg(model, samples, rate, title):
                 if k != kind:
                     continue
                 fill = "url(#hatch)" if kind == "talking-muted" else COLORS[kind]
-                add(f'<rect x="{x(s):.1f}" y="{y + dy}" width="{max(x(e) - x(s), 1):.1f}" height="{h}" fill="{fill}" rx="2">'
+                add(f'<rect class="span {kind}" {member} data-start="{attr_t(s)}" data-end="{attr_t(e)}" '
+                    f'x="{x(s):.1f}" y="{y + dy}" width="{max(x(e) - x(s), 1):.1f}" height="{h}" fill="{fill}" rx="2">'
                     f"<title>{escape(ln.label)}: {kind} {s:.2f}–{e:.2f} s</title></rect>")
         for t, kind, text in ln.marks:
+            mark = f'class="mark {kind}" {member} data-t="{attr_t(t)}" data-label="{escape(text)}"'
             if kind == "bad":
-                add(f'<path d="M{x(t) - 5:.1f},{y - 3} L{x(t) + 5:.1f},{y - 3} L{x(t):.1f},{y + 6} Z" fill="#c0392b"/>')
+                add(f'<path {mark} d="M{x(t) - 5:.1f},{y - 3} L{x(t) + 5:.1f},{y - 3} L{x(t):.1f},{y + 6} Z" fill="#c0392b"/>')
                 add(f'<text x="{x(t) + 6:.1f}" y="{y + 2}" font-size="10" fill="#c0392b">{escape(text)}</text>')
             elif kind == "dtmf":
-                add(f'<text x="{x(t):.1f}" y="{y + lane_h + 9}" font-size="10" fill="#555">⌨ {escape(text)}</text>')
+                add(f'<text {mark} x="{x(t):.1f}" y="{y + lane_h + 9}" font-size="10" fill="#555">⌨ {escape(text)}</text>')
             elif kind == "hangup":
-                add(f'<text x="{x(t) - 2:.1f}" y="{y + 2}" font-size="10" text-anchor="end" fill="#2c3e50">☎ {escape(text)}</text>')
+                add(f'<text {mark} x="{x(t) - 2:.1f}" y="{y + 2}" font-size="10" text-anchor="end" fill="#2c3e50">☎ {escape(text)}</text>')
         y += lane_h + gap
 
     # operator lane
@@ -289,7 +310,8 @@ def svg(model, samples, rate, title):
     rec = model["rec"]
     if rec:
         s, e = rec
-        add(f'<rect x="{x(s):.1f}" y="{y + 4}" width="{max(x(e) - x(s), 1):.1f}" height="14" fill="{COLORS["recording"]}" rx="3"/>')
+        add(f'<rect class="span recording" data-start="{attr_t(s)}" data-end="{attr_t(e)}" x="{x(s):.1f}" y="{y + 4}" '
+            f'width="{max(x(e) - x(s), 1):.1f}" height="14" fill="{COLORS["recording"]}" rx="3"/>')
         dur = len(samples) / rate if samples else e - s
         add(f'<text x="{x(s) + 6:.1f}" y="{y + 15}" font-size="10" fill="#fff">● REC {dur:.1f} s</text>')
     y += 30
@@ -311,7 +333,8 @@ def svg(model, samples, rate, title):
             top_pts.append(f"{px:.1f},{mid - hi * wave_h / 2:.1f}")
             bot_pts.append(f"{px:.1f},{mid - lo * wave_h / 2:.1f}")
         if top_pts:
-            add(f'<polygon points="{" ".join(top_pts + bot_pts[::-1])}" fill="{COLORS["wave"]}" opacity="0.85"/>')
+            add(f'<polygon class="waveform" data-start="{attr_t(s0)}" data-end="{attr_t(s0 + len(samples) / rate)}" '
+                f'points="{" ".join(top_pts + bot_pts[::-1])}" fill="{COLORS["wave"]}" opacity="0.85"/>')
     y += wave_h + 50
 
     # legend

@@ -396,6 +396,21 @@ static void pad_heard(leg *l, uint64_t t)
 
 static int derived_config(const char *src, const char *rec_dir, int realtime, const char *dst);
 
+/* An operator command, from the scenario (`at T api ...`) or the
+ * --interactive console: passed to api() as is, the command and its reply
+ * noted (host-api, host-api-reply) on stdout and in events.jsonl. */
+static void operator_command(const char *cmd)
+{
+    char *reply = NULL;
+    host_note("host-api", NULL, "Command", cmd);
+    huddle_status st = hi->api(g_module, cmd, &reply);
+    check(st, "api", NULL);
+    if (reply) {
+        host_note("host-api-reply", NULL, "Reply", reply);
+        hi->str_free(reply);
+    }
+}
+
 static void run_action(const scn_action *a)
 {
     leg *l = a->leg >= 0 ? &g_legs[a->leg] : NULL;
@@ -480,17 +495,9 @@ static void run_action(const scn_action *a)
         }
         return;
     }
-    case SCN_API: {
-        char *reply = NULL;
-        host_note("host-api", NULL, "Command", a->text);
-        huddle_status st = hi->api(g_module, a->text, &reply);
-        check(st, "api", NULL);
-        if (reply) {
-            host_note("host-api-reply", NULL, "Reply", reply);
-            hi->str_free(reply);
-        }
+    case SCN_API:
+        operator_command(a->text);
         return;
-    }
     case SCN_CONFIG:
         if (derived_config(a->text, g_rec_dir, g_realtime, g_cfg)) {
             fprintf(stderr, "refhost: %s:%d: cannot copy %s to %s: %s\n", g_scn.path, a->line, a->text, g_cfg,
@@ -504,9 +511,11 @@ static void run_action(const scn_action *a)
         }
         return;
     case SCN_RELOAD: {
-        /* A refused reload (a bad file: the old one stays in force) is an
-         * outcome a scenario may be testing, so it is noted, not counted
-         * as an error. */
+        /* The status is noted, not check()ed: a refused reload (a bad
+         * file; the old one stays in force) is an outcome a scenario may be
+         * testing. huddle still logs the refusal at ERROR, and cb_log counts
+         * that line, so the run exits 1: a config an operator could not
+         * apply deserves attention. */
         huddle_status st = hi->reload(g_module);
         host_note("host-reload", NULL, "Status", hi->strerror(st));
         return;
@@ -570,29 +579,24 @@ static void send_frames(uint64_t t)
 
 static atomic_int g_quit;
 
-/* --interactive: the operator console. Each line is passed to api() as
- * is, like FreeSWITCH's fs_cli `conference ...`; runs beside the scenario. */
+/* --interactive: the operator console. Each line is an operator command
+ * (operator_command()), like FreeSWITCH's fs_cli `conference ...`; runs
+ * beside the scenario, on its own thread. Replies go to stdout with the
+ * events (so they read in order, and parse with --json); the prompt goes
+ * to stderr. `quit` ends the scenario early. */
 static void *console(void *arg)
 {
     (void)arg;
     char line[4096];
     fprintf(stderr, "operator> ");
     while (!atomic_load(&g_quit) && fgets(line, sizeof line, stdin)) {
-        line[strcspn(line, "\n")] = '\0';
+        line[strcspn(line, "\r\n")] = '\0';
         if (!strcmp(line, "quit") || !strcmp(line, "exit")) {
             atomic_store(&g_quit, 1);
             break;
         }
         if (line[0]) {
-            char *reply = NULL;
-            huddle_status st = hi->api(g_module, line, &reply);
-            if (st != HUDDLE_STATUS_OK) {
-                fprintf(stderr, "api: %s\n", hi->strerror(st));
-            }
-            if (reply) {
-                fprintf(stderr, "%s%s", reply, reply[0] && reply[strlen(reply) - 1] == '\n' ? "" : "\n");
-                hi->str_free(reply);
-            }
+            operator_command(line);
         }
         fprintf(stderr, "operator> ");
     }
@@ -682,7 +686,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: refhost [--json] [--realtime] [--interactive] [--out DIR] [--lib LIBHUDDLE] SCENARIO\n"
-            "  --json         print events as JSON lines instead of text\n"
+            "  --json         print events as JSON lines (those of events.jsonl) instead of text\n"
             "  --realtime     run at wall-clock speed on huddle's own mixer threads\n"
             "  --interactive  realtime, plus an operator prompt (conference commands)\n"
             "  --out DIR      where heard audio and the event log go (default demo-out)\n"
@@ -802,8 +806,15 @@ int main(int argc, char **argv)
         huddle_event_field f[] = {{"CallerName", sp->caller_name}, {"From", sp->from},
                                   {"Codec", sp->codec == SCN_OPUS ? "opus" : "l16"}, {"Rate", rate},
                                   {"CallSid", g_legs[i].call_id}, {"Channel", g_legs[i].channel}};
+        pthread_mutex_lock(&g_lock);
         json_line(g_events, 0, "host-leg", "host", sp->name, f, sizeof f / sizeof f[0]);
+        if (g_json) {
+            /* stdout with --json is the whole log, events.jsonl's twin. */
+            json_line(stdout, 0, "host-leg", "host", sp->name, f, sizeof f / sizeof f[0]);
+        }
+        pthread_mutex_unlock(&g_lock);
     }
+    fflush(stdout);
 
     pthread_t console_thread;
     if (interactive) {

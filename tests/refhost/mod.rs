@@ -14,7 +14,7 @@
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::Duration;
@@ -178,41 +178,65 @@ impl Scene {
     /// Writes `huddle.conf` and `scene.scn` (`config huddle.conf` + `scenario`)
     /// and runs refhost on them with `--json`; waits at most RUN_LIMIT.
     pub fn run(&self, config: &str, scenario: &str) -> Run {
+        self.run_with(config, scenario, &["--json"], RUN_LIMIT)
+    }
+
+    /// `run` with refhost's options `args` (`--json`, `--realtime`, ...)
+    /// instead of `--json`, killed after `limit`.
+    pub fn run_with(&self, config: &str, scenario: &str, args: &[&str], limit: Duration) -> Run {
+        let child = self
+            .command(config, scenario, args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start refhost: {e}"));
+        let output = wait_bounded(child, limit);
+        self.read(output)
+    }
+
+    /// Writes the scene's files (as `run` does) and a fresh `out/`, and
+    /// returns refhost's command line for them, with the options `args`,
+    /// not yet started: for a test that talks to the host while it runs
+    /// (`--interactive`). Read the outputs with `read`.
+    pub fn command(&self, config: &str, scenario: &str, args: &[&str]) -> Command {
         std::fs::write(self.dir.join("huddle.conf"), config).unwrap();
         let scn = self.dir.join("scene.scn");
         std::fs::write(&scn, format!("config huddle.conf\n{scenario}")).unwrap();
         let out_dir = self.dir.join("out");
         let _ = std::fs::remove_dir_all(&out_dir);
         std::fs::create_dir_all(&out_dir).unwrap();
-        let child = Command::new(refhost())
-            .arg("--json")
+        let mut cmd = Command::new(refhost());
+        cmd.args(args)
             .arg("--lib")
             .arg(libhuddle())
             .arg("--out")
             .arg(&out_dir)
             .arg(&scn)
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start refhost: {e}"));
-        let pid = child.id();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait_with_output());
-        });
-        let output = match rx.recv_timeout(RUN_LIMIT) {
-            Ok(o) => o.unwrap(),
-            Err(_) => {
-                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-                panic!(
-                    "refhost did not finish {} within {RUN_LIMIT:?}",
-                    scn.display()
-                );
-            }
-        };
-        Run::read(out_dir, output)
+            .current_dir(&self.dir);
+        cmd
+    }
+
+    /// What the run that `output` came from left in `out/`.
+    pub fn read(&self, output: Output) -> Run {
+        Run::read(self.dir.join("out"), output)
+    }
+}
+
+/// Waits for `child` at most `limit`, then kills it (that process, by its
+/// pid) and fails the test.
+pub fn wait_bounded(child: Child, limit: Duration) -> Output {
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(o) => o.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("refhost (pid {pid}) did not finish within {limit:?}; killed");
+        }
     }
 }
 
