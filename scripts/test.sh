@@ -48,7 +48,7 @@ cc -std=c11 -Wall -Wextra -Werror -pedantic -g -Iinclude -Iffi \
 # would add to "definitely lost" if huddle leaked per instance.
 valgrind --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
-    "$work/lifecycle" "$lib" "$work/scratch" 20
+    "$work/lifecycle" "$lib" "$work/scratch" 200
 
 step "demo: the README's first command"
 # scripts/demo.sh exactly as a new user runs it: release build, reference
