@@ -1,5 +1,6 @@
 //! The operator API (issue 6): every command is checked by what it does to
 //! what members hear, to events or to host calls, not only by its reply.
+mod api_commands;
 mod common;
 use common::*;
 
@@ -7,15 +8,6 @@ use std::sync::Arc;
 
 use huddle::runtime::MemberPort;
 use serde_json::Value;
-
-const A: f64 = 440.0;
-const B: f64 = 700.0;
-const C: f64 = 1000.0;
-const D: f64 = 1300.0;
-const FILE_TONE: f64 = 1500.0;
-const MOH: f64 = 250.0;
-const AUDIBLE: f64 = 2000.0;
-const SILENT: f64 = 40.0;
 
 /// A dynamic room "r" with members a (id 1), b (id 2), c (id 3), started.
 fn three() -> (Harness, [Arc<MemberPort>; 3]) {
@@ -41,6 +33,18 @@ fn ok(h: &Harness, cmd: &str) -> String {
     let r = h.api(cmd);
     assert!(r.starts_with("+OK"), "{cmd} -> {r}");
     r
+}
+
+/// a, b and c, and no one else, were hung up with cause 16 (normal clearing).
+fn assert_abc_hung_up(h: &Harness) {
+    assert_eq!(
+        h.hangups_sorted(),
+        [
+            ("a".to_string(), 16),
+            ("b".to_string(), 16),
+            ("c".to_string(), 16)
+        ]
+    );
 }
 
 /// `-ERR <name> (<code>): ...`
@@ -234,7 +238,7 @@ fn volume_in_and_out_change_levels_by_the_set_db() {
     ok(&h, "volume_in r 1 -6");
     talk3(&h, &p, 400);
     let quieter = h.hears("b", A, 200);
-    let change = 20.0 * (quieter / base).log10();
+    let change = amplitude_db(quieter, base);
     assert!(
         (change + 6.0).abs() < 0.5,
         "volume_in -6 gave {change:.2} dB"
@@ -243,13 +247,13 @@ fn volume_in_and_out_change_levels_by_the_set_db() {
     ok(&h, "volume_out r 2 -12");
     talk3(&h, &p, 400);
     let out = h.hears("b", A, 200);
-    let change = 20.0 * (out / base).log10();
+    let change = amplitude_db(out, base);
     assert!(
         (change + 12.0).abs() < 0.5,
         "volume_out -12 gave {change:.2} dB"
     );
     // Others are untouched.
-    assert!((20.0 * (h.hears("c", A, 200) / base).log10()).abs() < 0.5);
+    assert!(amplitude_db(h.hears("c", A, 200), base).abs() < 0.5);
     let m = &json(&h, "json list r")["result"]["member_list"][1];
     assert_eq!(m["volume_out_db"], -12.0);
     ok(&h, "volume_out r 2 up");
@@ -338,16 +342,7 @@ fn dial_asks_the_host_to_originate() {
 fn end_hangs_up_everyone() {
     let (h, _p) = three();
     ok(&h, "end r");
-    let mut hung = h.hangups();
-    hung.sort();
-    assert_eq!(
-        hung,
-        [
-            ("a".to_string(), 16),
-            ("b".to_string(), 16),
-            ("c".to_string(), 16)
-        ]
-    );
+    assert_abc_hung_up(&h);
     let end = h.events_named("conference-end");
     assert_eq!(
         field(&end[0], "ReasonConferenceEnded"),
@@ -499,45 +494,7 @@ fn reload_takes_a_good_config_and_keeps_the_old_one_on_error() {
 #[test]
 fn help_lists_every_command() {
     let h = Harness::new("");
-    let help = ok(&h, "help");
-    for c in [
-        "list",
-        "count",
-        "kick",
-        "hup",
-        "mute",
-        "unmute",
-        "tmute",
-        "deaf",
-        "undeaf",
-        "hold",
-        "unhold",
-        "coach",
-        "lock",
-        "unlock",
-        "volume_in",
-        "volume_out",
-        "energy",
-        "play",
-        "stop",
-        "record",
-        "dial",
-        "end",
-        "pin",
-        "hostpin",
-        "set",
-        "get",
-        "relate",
-        "stats",
-        "reload",
-        "help",
-    ] {
-        assert!(
-            help.lines()
-                .any(|l| l.starts_with(&format!("{c} ")) || l == c),
-            "help lacks {c}"
-        );
-    }
+    api_commands::assert_help_lists_every_command(&ok(&h, "help"));
 }
 
 #[test]
@@ -587,20 +544,6 @@ fn errors_have_stable_codes() {
     assert!(h.hangups().is_empty());
 }
 
-/// Sends each voice's tone at its own amplitude for `ms`, one 20 ms frame
-/// per tick, phase-continuous in room time.
-fn talk_at(h: &Harness, voices: &[(&MemberPort, f64, f64)], ms: u64) {
-    let n = frame(RATE, TICK_MS as u32);
-    for _ in 0..ms / TICK_MS {
-        let t0 = h.module.now_ms() * RATE as u64 / 1000;
-        for (port, freq, amplitude) in voices {
-            let mut phase = 2.0 * std::f64::consts::PI * freq * t0 as f64 / RATE as f64;
-            h.send_l16(port, &sine(*freq, RATE, n, *amplitude, &mut phase), RATE);
-        }
-        h.advance(TICK_MS);
-    }
-}
-
 #[test]
 fn energy_up_and_down_step_the_threshold_by_6_db() {
     let (h, p) = three();
@@ -610,7 +553,7 @@ fn energy_up_and_down_step_the_threshold_by_6_db() {
     let quiet = 3277.0;
     let energy =
         |h: &Harness| json(h, "json list r")["result"]["member_list"][0]["energy_dbov"].clone();
-    let voices = |h: &Harness, ms| talk_at(h, &[(&p[0], A, quiet), (&p[1], B, 8000.0)], ms);
+    let voices = |h: &Harness, ms| h.talk_at(&[(&p[0], A, quiet), (&p[1], B, TALK_AMPLITUDE)], ms);
     ok(&h, "energy r 1 -12");
     voices(&h, 1000);
     assert!(h.hears("b", A, 400) > quiet / 3.0, "-12: a is heard");
@@ -667,16 +610,7 @@ fn kick_and_mute_take_last_and_non_moderator_targets() {
     assert_eq!(h.hangups(), [("c".to_string(), 16)]);
     ok(&h, "kick r non_moderator");
     h.advance(2000);
-    let mut hung = h.hangups();
-    hung.sort();
-    assert_eq!(
-        hung,
-        [
-            ("a".to_string(), 16),
-            ("b".to_string(), 16),
-            ("c".to_string(), 16)
-        ]
-    );
+    assert_abc_hung_up(&h);
     assert_eq!(h.api("count r"), "+OK 1");
     assert!(h.member_events("participant-kick", 1).is_empty());
 }

@@ -3,12 +3,41 @@
 mod common;
 use common::*;
 
-use huddle::ffi::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
+use std::sync::Arc;
 
-const RATE: u32 = 16000;
+use huddle::ffi::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
+use huddle::runtime::MemberPort;
 
 fn profile(extra: &str) -> String {
     format!("[profiles.default]\nrate = {RATE}\ninterval_ms = 20\n{extra}\n")
+}
+
+/// A talker "t" and a listener "l" (members 1 and 2) join `room` without
+/// beeps; the talker's port.
+fn talker_and_listener(h: &Harness, room: &str) -> Arc<MemberPort> {
+    let app = format!("{{beep=false}}{room}");
+    let t = h.join("t", &app).unwrap();
+    h.join("l", &app).unwrap();
+    t
+}
+
+/// The settings of the Opus senders here: 32 kb/s, complexity 5.
+fn voice() -> EncoderSettings {
+    EncoderSettings {
+        bitrate: 32000,
+        complexity: 5,
+        ..Default::default()
+    }
+}
+
+/// A 48 kHz Opus encoder with `voice()` settings.
+fn encoder() -> OpusEncoder {
+    OpusEncoder::new(48000, voice()).unwrap()
+}
+
+/// The reply to `json stats <room>`.
+fn json_stats(h: &Harness, room: &str) -> serde_json::Value {
+    serde_json::from_str(&h.api(&format!("json stats {room}"))).unwrap()
 }
 
 /// Zero-crossing frequency estimate of a pure tone.
@@ -144,15 +173,7 @@ fn narrowband_l16_and_fullband_opus_hear_each_other() {
     let h = Harness::new(&profile(""));
     let a = h.join("a8k", "{beep=false}mix").unwrap();
     let b = h.join("b48k", "{beep=false,codec=opus}mix").unwrap();
-    let mut enc = OpusEncoder::new(
-        48000,
-        EncoderSettings {
-            bitrate: 32000,
-            complexity: 5,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut enc = encoder();
     let mut packet = vec![0u8; 1500];
     let (mut pa, mut pb) = (0.0, 0.0);
     for _ in 0..100 {
@@ -231,10 +252,7 @@ fn sentence() -> Vec<i16> {
         v
     };
     let n = frame(RATE, 20);
-    let first = samples.chunks(n).position(|f| {
-        let r = rms(f);
-        20.0 * (r / 32767.0 + 1e-12).log10() > -60.0
-    });
+    let first = samples.chunks(n).position(|f| dbov(rms(f)) > -60.0);
     samples[first.unwrap() * n..].to_vec()
 }
 
@@ -242,8 +260,7 @@ fn sentence() -> Vec<i16> {
 fn first_twenty_ms_of_speech_in_an_idle_room_are_mixed() {
     let h = Harness::new(&profile(""));
     let n = frame(RATE, 20);
-    let talker = h.join("t", "{beep=false}idle").unwrap();
-    h.join("l", "{beep=false}idle").unwrap();
+    let talker = talker_and_listener(&h, "idle");
     for _ in 0..50 {
         h.send_l16(&talker, &vec![0; n], RATE);
         h.advance(20);
@@ -280,8 +297,7 @@ fn speech_events_follow_the_hysteresis() {
     // tone begins, stop 30 frames after it ends.
     let h = Harness::new(&profile("talk_start_ms = 40\ntalk_stop_ms = 600"));
     let n = frame(RATE, 20);
-    let t = h.join("t", "{beep=false}vad").unwrap();
-    h.join("l", "{beep=false}vad").unwrap();
+    let t = talker_and_listener(&h, "vad");
     let mut phase = 0.0;
     let mut start_at = None;
     let mut stop_at = None;
@@ -321,14 +337,13 @@ fn speech_events_follow_the_hysteresis() {
 fn a_flood_of_frames_stays_bounded_and_audio_goes_on() {
     let h = Harness::new(&profile(""));
     let n = frame(RATE, 20);
-    let t = h.join("t", "{beep=false}flood").unwrap();
-    h.join("l", "{beep=false}flood").unwrap();
+    let t = talker_and_listener(&h, "flood");
     let mut phase = 0.0;
     for _ in 0..1000 {
         h.send_l16(&t, &sine(500.0, RATE, n, 3000.0, &mut phase), RATE);
     }
     h.advance(20);
-    let stats: serde_json::Value = serde_json::from_str(&h.api("json stats flood")).unwrap();
+    let stats = json_stats(&h, "flood");
     let m = &stats["result"]["members"][0];
     // 16 frames fit the hand-off queue, 1 frame the jitter buffer + 2 slack.
     let dropped = m["dropped"].as_u64().unwrap();
@@ -361,15 +376,7 @@ fn corrupt_opus_is_counted_logged_once_per_interval_and_good_frames_play() {
     let mut probe = OpusDecoder::new(RATE).unwrap();
     let refused = probe.decode(&junk, &mut vec![0i16; 5760]).unwrap_err();
     assert_eq!(refused.code(), -4);
-    let mut enc = OpusEncoder::new(
-        48000,
-        EncoderSettings {
-            bitrate: 32000,
-            complexity: 5,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut enc = encoder();
     let mut packet = vec![0u8; 1500];
     let (mut p_bad, mut p_good) = (0.0, 0.0);
     // 25 s, one packet per tick from the bad member: three good ones (a
@@ -389,7 +396,7 @@ fn corrupt_opus_is_counted_logged_once_per_interval_and_good_frames_play() {
         h.send_l16(&good, &sine(700.0, RATE, n, 4000.0, &mut p_good), RATE);
         h.advance(20);
     }
-    let stats: serde_json::Value = serde_json::from_str(&h.api("json stats corrupt")).unwrap();
+    let stats = json_stats(&h, "corrupt");
     let m = &stats["result"]["members"][0];
     assert_eq!(m["id"], 1, "{m}");
     assert_eq!(
@@ -464,13 +471,8 @@ fn five_hundred_opus_listeners_cost_one_shared_encode() {
         h.join(&format!("l{i}"), "{beep=false,codec=opus}big")
             .unwrap();
     }
-    let settings = EncoderSettings {
-        bitrate: 32000,
-        complexity: 5,
-        ..Default::default()
-    };
-    let mut e1 = OpusEncoder::new(48000, settings).unwrap();
-    let mut e2 = OpusEncoder::new(48000, settings).unwrap();
+    let mut e1 = encoder();
+    let mut e2 = encoder();
     let mut buf = vec![0u8; 1500];
     let (mut p1, mut p2) = (0.0, 0.0);
     for _ in 0..10 {
@@ -484,7 +486,7 @@ fn five_hundred_opus_listeners_cost_one_shared_encode() {
         h.send_opus(&t2, &buf[..n2], 48000);
         h.advance(20);
     }
-    let stats: serde_json::Value = serde_json::from_str(&h.api("json stats big")).unwrap();
+    let stats = json_stats(&h, "big");
     let r = &stats["result"];
     // Two talkers each hear the other (2 mixes) and 500 listeners share one.
     assert_eq!(
@@ -542,7 +544,7 @@ fn comfort_noise_fills_silence_at_its_level() {
     h.join("b", "{beep=false}cn").unwrap();
     h.advance(2000);
     let heard = h.heard("a").pcm;
-    let level = 20.0 * (rms(&heard) / 32767.0).log10();
+    let level = dbov(rms(&heard));
     assert!(
         (level + 50.0).abs() < 1.5,
         "comfort noise at {level:.1} dBov, want -50"
@@ -582,20 +584,13 @@ fn a_broken_music_file_is_named_and_the_room_goes_on() {
 #[test]
 fn quiet_opus_senders_are_not_decoded() {
     let h = Harness::new("[profiles.default]\nrate = 48000\ninterval_ms = 20\nmax_members = 200\n[[rooms]]\nname = \"q\"\nmax_participants = 200\nannounce_join_leave = false\n");
-    let settings = EncoderSettings {
-        bitrate: 32000,
-        complexity: 5,
-        ..Default::default()
-    };
     let ports: Vec<_> = (0..100)
         .map(|i| {
             h.join(&format!("m{i}"), "{beep=false,codec=opus}q")
                 .unwrap()
         })
         .collect();
-    let mut encoders: Vec<OpusEncoder> = (0..100)
-        .map(|_| OpusEncoder::new(48000, settings).unwrap())
-        .collect();
+    let mut encoders: Vec<OpusEncoder> = (0..100).map(|_| encoder()).collect();
     let mut phases = vec![0.0; 100];
     let mut seed = 99u64;
     let mut buf = vec![0u8; 1500];
@@ -629,7 +624,7 @@ fn quiet_opus_senders_are_not_decoded() {
         }
         h.advance(20);
     }
-    let stats: serde_json::Value = serde_json::from_str(&h.api("json stats q")).unwrap();
+    let stats = json_stats(&h, "q");
     let r = &stats["result"];
     let decodes = r["opus_decodes"].as_u64().unwrap();
     let skipped = r["decodes_skipped"].as_u64().unwrap();
@@ -688,12 +683,25 @@ fn rfc6464_levels_skip_decodes_too() {
         );
         h.advance(20);
     }
-    let stats: serde_json::Value = serde_json::from_str(&h.api("json stats lvl")).unwrap();
+    let stats = json_stats(&h, "lvl");
     assert_eq!(stats["result"]["decodes_skipped"], 50);
 }
 
 /// Sends a voiced sound as Opus with packet 50 lost; returns (fec_recovered,
 /// the energy missing around the loss, in frames at full level).
+/// Frame `f` (20 ms at 48 kHz) of a speech-like sound: a voiced tone
+/// swelling at 3 Hz. libopus codes FEC only for frames its VAD calls
+/// active, which a steady tone soon is not.
+fn swelling_frame(f: usize) -> Vec<i16> {
+    let tau = 2.0 * std::f64::consts::PI;
+    (0..960)
+        .map(|i| {
+            let t = (f * 960 + i) as f64 / 48000.0;
+            (6000.0 * (tau * 220.0 * t).sin() * (1.0 + 0.5 * (tau * 3.0 * t).sin())) as i16
+        })
+        .collect()
+}
+
 fn lose_one_packet(fec: bool) -> (u64, f64) {
     let h = Harness::new("[profiles.default]\nrate = 48000\ninterval_ms = 20\n");
     // Three frames of buffering: the packet after a lost one is here in time.
@@ -702,25 +710,14 @@ fn lose_one_packet(fec: bool) -> (u64, f64) {
         .unwrap();
     h.join("l", "{beep=false}fec").unwrap();
     let settings = EncoderSettings {
-        bitrate: 32000,
-        complexity: 5,
         fec,
         packet_loss_pct: if fec { 20 } else { 0 },
-        ..Default::default()
+        ..voice()
     };
     let mut enc = OpusEncoder::new(48000, settings).unwrap();
     let mut buf = vec![0u8; 1500];
     for seq in 0..100u16 {
-        // Speech-like (a voiced tone swelling at 3 Hz): libopus codes FEC only
-        // for frames its VAD calls active, which a steady tone soon is not.
-        let pcm: Vec<i16> = (0..960)
-            .map(|i| {
-                let t = (seq as usize * 960 + i) as f64 / 48000.0;
-                let tau = 2.0 * std::f64::consts::PI;
-                (6000.0 * (tau * 220.0 * t).sin() * (1.0 + 0.5 * (tau * 3.0 * t).sin())) as i16
-            })
-            .collect();
-        let n = enc.encode(&pcm, &mut buf).unwrap();
+        let n = enc.encode(&swelling_frame(seq as usize), &mut buf).unwrap();
         if seq != 50 {
             h.module.member_audio(
                 &talker,
@@ -736,7 +733,7 @@ fn lose_one_packet(fec: bool) -> (u64, f64) {
         }
         h.advance(20);
     }
-    let stats: serde_json::Value = serde_json::from_str(&h.api("json stats fec")).unwrap();
+    let stats = json_stats(&h, "fec");
     let recovered = stats["result"]["members"][0]["fec_recovered"]
         .as_u64()
         .unwrap();
@@ -744,18 +741,7 @@ fn lose_one_packet(fec: bool) -> (u64, f64) {
     // levels vary): how much level the loss cost, in frames at full level.
     let heard: Vec<f64> = h.heard("l").pcm.chunks_exact(960).map(rms).collect();
     let shift = 3; // the jitter buffer's depth
-    let reference: Vec<f64> = (0..100)
-        .map(|f| {
-            let pcm: Vec<i16> = (0..960)
-                .map(|i| {
-                    let t = (f * 960 + i) as f64 / 48000.0;
-                    let tau = 2.0 * std::f64::consts::PI;
-                    (6000.0 * (tau * 220.0 * t).sin() * (1.0 + 0.5 * (tau * 3.0 * t).sin())) as i16
-                })
-                .collect();
-            rms(&pcm)
-        })
-        .collect();
+    let reference: Vec<f64> = (0..100).map(|f| rms(&swelling_frame(f))).collect();
     let missing = (45..75)
         .map(|f| (1.0 - heard[f + shift] / reference[f]).max(0.0))
         .sum::<f64>();
@@ -796,9 +782,8 @@ fn member_event_names(h: &Harness, id: u32) -> Vec<String> {
 
 /// A talker (member 1) and a listener in room `r`; the talker sends its
 /// tone until it is reported talking.
-fn talking_member(h: &Harness) -> std::sync::Arc<huddle::runtime::MemberPort> {
-    let t = h.join("t", "{beep=false}r").unwrap();
-    h.join("l", "{beep=false}r").unwrap();
+fn talking_member(h: &Harness) -> Arc<MemberPort> {
+    let t = talker_and_listener(h, "r");
     h.talk(&[(&t, 500.0)], 200);
     assert_eq!(
         member_event_names(h, 1),
@@ -1016,15 +1001,7 @@ fn coached_listeners_cost_one_mix_each_the_rest_share_one() {
         .collect();
     let coach = h.join("coach", "{beep=false,codec=opus}w").unwrap();
     assert!(h.api("coach w 9 2,4,6").starts_with("+OK"));
-    let mut enc = OpusEncoder::new(
-        48000,
-        EncoderSettings {
-            bitrate: 32000,
-            complexity: 5,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut enc = encoder();
     let mut buf = vec![0u8; 1500];
     let mut phase = 0.0;
     for _ in 0..10 {
@@ -1034,15 +1011,13 @@ fn coached_listeners_cost_one_mix_each_the_rest_share_one() {
         h.send_opus(&coach, &buf[..n], 48000);
         h.advance(20);
     }
-    let stats: serde_json::Value = serde_json::from_str(&h.api("json stats w")).unwrap();
+    let stats = json_stats(&h, "w");
     assert_eq!(stats["result"]["opus_encodes_last_tick"], 4, "{stats}");
     drop(ports);
 }
 
 fn room_ticks(h: &Harness, room: &str) -> Option<u64> {
-    let stats: serde_json::Value =
-        serde_json::from_str(&h.api(&format!("json stats {room}"))).unwrap();
-    stats["result"]["ticks"].as_u64()
+    json_stats(h, room)["result"]["ticks"].as_u64()
 }
 
 #[test]
@@ -1105,8 +1080,7 @@ fn an_empty_room_is_not_ticked_and_resumes_when_someone_joins() {
 fn a_missing_l16_frame_fades_out_then_is_exact_silence() {
     let h = Harness::new(&profile(""));
     let n = frame(RATE, 20);
-    let t = h.join("t", "{beep=false}fade").unwrap();
-    h.join("l", "{beep=false}fade").unwrap();
+    let t = talker_and_listener(&h, "fade");
     let mut phase = 0.0;
     let mut last = Vec::new();
     for _ in 0..20 {
@@ -1167,7 +1141,7 @@ fn dtmf_volume_keys_step_by_three_db() {
         h.hears("l", 500.0, 160)
     };
     let base = level("", &l);
-    let step_db = |a: f64, b: f64| 20.0 * (b / a).log10();
+    let step_db = |a: f64, b: f64| amplitude_db(b, a);
     // Listener: `6` volume-out up, `4` down, `5` reset; talker: `3`
     // volume-in up, `1` down, `2` reset (the default map).
     let out_up = level("6", &l);
@@ -1218,8 +1192,7 @@ fn marked_frame(value: i16, seq: u16) -> huddle::runtime::InFrame {
 fn a_ten_frame_jitter_buffer_puts_reordered_packets_back_in_order() {
     let h = Harness::new(&profile("jitter_buffer_frames = 10"));
     let n = frame(RATE, 20);
-    let t = h.join("t", "{beep=false}jb").unwrap();
-    h.join("l", "{beep=false}jb").unwrap();
+    let t = talker_and_listener(&h, "jb");
     // Packet s carries the value 100 * (s + 1), sent one per tick, each
     // block of ten in reverse (9, 8, ..., 0, 19, 18, ...): up to nine
     // places out of order, within the depth. Sequence numbers wrap at 65535.
@@ -1258,7 +1231,7 @@ fn a_ten_frame_jitter_buffer_puts_reordered_packets_back_in_order() {
 
     // A packet older than one already played is dropped, not played out of
     // order; a duplicate of a queued one too.
-    let stats: serde_json::Value = serde_json::from_str(&h.api("json stats jb")).unwrap();
+    let stats = json_stats(&h, "jb");
     let dropped_before = stats["result"]["members"][0]["dropped"].as_u64().unwrap();
     h.clear_heard();
     let next = base.wrapping_add(60);
@@ -1271,7 +1244,7 @@ fn a_ten_frame_jitter_buffer_puts_reordered_packets_back_in_order() {
                 .member_audio(&t, marked_frame(-7000, next.wrapping_add(k))); // duplicate
         }
         h.advance(20);
-        let st: serde_json::Value = serde_json::from_str(&h.api("json stats jb")).unwrap();
+        let st = json_stats(&h, "jb");
         println!(
             "DBG k={k} dropped={} queued={}",
             st["result"]["members"][0]["dropped"],
@@ -1283,7 +1256,7 @@ fn a_ten_frame_jitter_buffer_puts_reordered_packets_back_in_order() {
         h.heard("l").pcm.iter().all(|s| *s >= 0),
         "the late and duplicate packets never played"
     );
-    let stats: serde_json::Value = serde_json::from_str(&h.api("json stats jb")).unwrap();
+    let stats = json_stats(&h, "jb");
     assert_eq!(
         stats["result"]["members"][0]["dropped"].as_u64().unwrap(),
         dropped_before + 2
@@ -1294,14 +1267,13 @@ fn a_ten_frame_jitter_buffer_puts_reordered_packets_back_in_order() {
 fn tick_timing_stats_are_there_and_sane_on_the_manual_timer() {
     let h = Harness::new(&profile(""));
     let n = frame(RATE, 20);
-    let t = h.join("t", "{beep=false}timing").unwrap();
-    h.join("l", "{beep=false}timing").unwrap();
+    let t = talker_and_listener(&h, "timing");
     let mut phase = 0.0;
     for _ in 0..100 {
         h.send_l16(&t, &sine(500.0, RATE, n, 4000.0, &mut phase), RATE);
         h.advance(20);
     }
-    let stats: serde_json::Value = serde_json::from_str(&h.api("json stats timing")).unwrap();
+    let stats = json_stats(&h, "timing");
     let r = &stats["result"];
     let get = |k: &str| {
         r[k].as_u64()
@@ -1335,10 +1307,9 @@ fn tick_timing_stats_are_there_and_sane_on_the_manual_timer() {
 fn soft_l16_is_skipped_at_the_door_unless_it_ends_a_word() {
     let h = Harness::new(&profile(""));
     let n = frame(RATE, 20);
-    let t = h.join("t", "{beep=false}door").unwrap();
-    h.join("l", "{beep=false}door").unwrap();
+    let t = talker_and_listener(&h, "door");
     // -70 dBov: RMS 32767 * 10^(-70/20) = 10.4, a sine of amplitude 14.7.
-    let soft_amplitude = 32767.0 * 10f64.powf(-70.0 / 20.0) * 2f64.sqrt();
+    let soft_amplitude = from_dbov(-70.0) * 2f64.sqrt();
     let mut ph = 0.0;
     let mut send = |amplitude: f64, frames: usize| {
         for _ in 0..frames {
@@ -1347,7 +1318,7 @@ fn soft_l16_is_skipped_at_the_door_unless_it_ends_a_word() {
         }
     };
     let skipped = |h: &Harness| {
-        let stats: serde_json::Value = serde_json::from_str(&h.api("json stats door")).unwrap();
+        let stats = json_stats(h, "door");
         stats["result"]["decodes_skipped"].as_u64().unwrap()
     };
     // Idle and soft: 50 frames, none decoded, the listener hears zeros.
@@ -1360,7 +1331,7 @@ fn soft_l16_is_skipped_at_the_door_unless_it_ends_a_word() {
     send(soft_amplitude, 10);
     assert_eq!(skipped(&h), 50, "the ending of a word is decoded");
     let tail = h.tail("l", 200);
-    let heard_dbov = 20.0 * (rms(&tail) / 32767.0).log10();
+    let heard_dbov = dbov(rms(&tail));
     assert!(
         (heard_dbov + 70.0).abs() < 1.0,
         "the soft ending is mixed at its level: {heard_dbov:.1} dBov"

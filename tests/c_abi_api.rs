@@ -8,68 +8,28 @@
 //! played and the kicked prompt are WAVs of other frequencies the test
 //! writes. Tones and windows are multiples of 10 Hz and 100 ms, so a
 //! Goertzel filter over a window sees whole cycles.
+mod api_commands;
 mod refhost;
-use refhost::{call_id, field, time, Run, Scene};
+use refhost::{
+    amplitude_db, audible, call_id, field, sounds, talker, time, Run, Scene, A, B, C, D, FILE_TONE,
+    MODULE, MOH, PIN_PROMPT, SOUND_AMPLITUDE,
+};
 
-/// What legs a, b, c, d say (Hz).
-const A: f64 = 440.0;
-const B: f64 = 700.0;
-const C: f64 = 1000.0;
-const D: f64 = 1300.0;
-/// The sounds the test gives the profile, and the file operators play.
-const MOH: f64 = 250.0;
-const FILE_TONE: f64 = 1500.0;
+/// The sound the test gives the profile besides the hold music and the PIN
+/// prompt, and beside the file operators play (Hz).
 const KICKED: f64 = 2100.0;
-const PIN_PROMPT: f64 = 2900.0;
-const TONE_DBFS: f64 = -20.0;
-const SOUND_AMPLITUDE: f64 = 6000.0;
-
-/// Peak amplitude of a -20 dBFS sine: one talker heard at unity gain.
-fn talker() -> f64 {
-    32767.0 * 10f64.powf(TONE_DBFS / 20.0)
-}
-
-fn audible() -> f64 {
-    talker() / 3.0
-}
-
-/// 40 dB below a talker.
-const SILENT: f64 = 30.0;
-
-const MODULE: &str = r#"
-[module]
-timer = "manual"
-mixer_threads = 1
-log_level = "debug"
-sounds_dir = "sounds"
-recordings_dir = "recordings"
-"#;
 
 /// The profile's prompts: the test's own tones, or none.
-const SOUNDS: &str = r#"
-[profiles.default.sounds]
-moh = "moh.wav"
-enter = ""
-exit = ""
-pin = "pin.wav"
-bad_pin = ""
-locked = ""
-muted = ""
-unmuted = ""
-deaf = ""
-undeaf = ""
-alone = ""
-kicked = "kicked.wav"
-wait_for_host = ""
-room_full = ""
-ended = ""
-denied = ""
-recording_started = ""
-recording_stopped = ""
-"#;
+fn prompts() -> String {
+    sounds(&[
+        ("moh", "moh.wav"),
+        ("pin", "pin.wav"),
+        ("kicked", "kicked.wav"),
+    ])
+}
 
 fn config(rooms: &str) -> String {
-    format!("{MODULE}\n{SOUNDS}\n{rooms}")
+    format!("{MODULE}\n{}\n{rooms}", prompts())
 }
 
 fn scene(tag: &str) -> Scene {
@@ -97,14 +57,6 @@ fn three(until: f64, rest: &str) -> String {
     )
 }
 
-fn hears(run: &Run, leg: &str, hz: f64, from: f64, to: f64) -> bool {
-    run.tone(leg, hz, from, to) > audible()
-}
-
-fn silent(run: &Run, leg: &str, hz: f64, from: f64, to: f64) -> bool {
-    run.tone(leg, hz, from, to) < SILENT
-}
-
 fn ok(run: &Run, cmd: &str) -> String {
     let r = run.reply(cmd);
     assert!(r.starts_with("+OK"), "{cmd} -> {r}");
@@ -117,11 +69,6 @@ fn legs_of<'a>(run: &'a Run, name: &str) -> Vec<&'a str> {
         .into_iter()
         .map(|e| e["leg"].as_str().unwrap_or("?"))
         .collect()
-}
-
-/// Level ratio in dB.
-fn db(a: f64, b: f64) -> f64 {
-    20.0 * (a / b).log10()
 }
 
 #[test]
@@ -244,15 +191,15 @@ at 12  api count r
     assert_eq!(legs_of(&run, "participant-mute")[..4], ["a", "b", "c", "d"]);
     assert!(run.of("participant-mute", "m").is_empty());
     for hz in [A, B, C, D] {
-        assert!(silent(&run, "m", hz, 2.5, 3.9));
+        assert!(run.silent("m", hz, 2.5, 3.9));
     }
-    assert!(hears(&run, "a", 1700.0, 2.5, 3.9), "the moderator speaks");
+    assert!(run.hears("a", 1700.0, 2.5, 3.9), "the moderator speaks");
     // unmute all
     assert_eq!(legs_of(&run, "participant-unmute"), ["a", "b", "c", "d"]);
-    assert!(hears(&run, "m", A, 4.2, 4.9) && hears(&run, "m", D, 4.2, 4.9));
+    assert!(run.hears("m", A, 4.2, 4.9) && run.hears("m", D, 4.2, 4.9));
     // mute last: d, the last to join.
     assert_eq!(legs_of(&run, "participant-mute")[4..], ["d"]);
-    assert!(silent(&run, "m", D, 5.2, 5.9) && hears(&run, "m", C, 5.2, 5.9));
+    assert!(run.silent("m", D, 5.2, 5.9) && run.hears("m", C, 5.2, 5.9));
     // kick last: d hears the kicked prompt, then is hung up.
     assert_eq!(legs_of(&run, "participant-kick")[0], "d");
     assert!(run.tone("d", KICKED, 6.0, 6.5) > SOUND_AMPLITUDE / 3.0);
@@ -268,14 +215,14 @@ at 12  api count r
     assert!(run.of("participant-kick", "c").is_empty());
     assert_eq!(run.of("participant-leave", "c").len(), 1);
     assert_eq!(time(run.of("participant-leave", "c")[0]), 8.0);
-    assert!(hears(&run, "m", C, 7.0, 7.9) && silent(&run, "m", C, 8.5, 9.9));
+    assert!(run.hears("m", C, 7.0, 7.9) && run.silent("m", C, 8.5, 9.9));
     // kick non_moderator: a and b go, m stays.
     assert_eq!(legs_of(&run, "participant-kick"), ["d", "a", "b"]);
     assert_eq!(run.hangups("a"), [16]);
     assert_eq!(run.hangups("b"), [16]);
     assert!(run.hangups("m").is_empty());
     assert_eq!(run.reply("count r"), "+OK 1");
-    assert!(silent(&run, "m", A, 11.0, 12.0) && silent(&run, "m", B, 11.0, 12.0));
+    assert!(run.silent("m", A, 11.0, 12.0) && run.silent("m", B, 11.0, 12.0));
 }
 
 #[test]
@@ -290,10 +237,10 @@ fn mute_unmute_and_tmute_change_who_is_heard() {
     for cmd in ["mute r 1", "unmute r 1"] {
         ok(&run, cmd);
     }
-    assert!(silent(&run, "b", A, 1.5, 2.9) && hears(&run, "b", C, 1.5, 2.9));
-    assert!(hears(&run, "b", A, 3.5, 4.9));
-    assert!(silent(&run, "b", A, 5.5, 6.9) && silent(&run, "c", A, 5.5, 6.9));
-    assert!(hears(&run, "b", A, 7.5, 8.9));
+    assert!(run.silent("b", A, 1.5, 2.9) && run.hears("b", C, 1.5, 2.9));
+    assert!(run.hears("b", A, 3.5, 4.9));
+    assert!(run.silent("b", A, 5.5, 6.9) && run.silent("c", A, 5.5, 6.9));
+    assert!(run.hears("b", A, 7.5, 8.9));
     let times = |name| -> Vec<f64> { run.of(name, "a").iter().map(|e| time(e)).collect() };
     assert_eq!(times("participant-mute"), [1.0, 5.0]);
     assert_eq!(times("participant-unmute"), [3.0, 7.0]);
@@ -306,8 +253,8 @@ fn deaf_and_undeaf() {
         &three(5.0, "at 1 api deaf r 2\nat 3 api undeaf r 2\n"),
     );
     assert_eq!(run.rms("b", 1.5, 2.9), 0.0, "deaf b hears nothing");
-    assert!(hears(&run, "a", B, 1.5, 2.9), "and is still heard");
-    assert!(hears(&run, "b", A, 3.5, 4.5) && hears(&run, "b", C, 3.5, 4.5));
+    assert!(run.hears("a", B, 1.5, 2.9), "and is still heard");
+    assert!(run.hears("b", A, 3.5, 4.5) && run.hears("b", C, 3.5, 4.5));
     assert_eq!(run.of("participant-deaf", "b").len(), 1);
     assert_eq!(run.of("participant-undeaf", "b").len(), 1);
 }
@@ -322,12 +269,12 @@ fn hold_with_the_room_music_or_a_file_and_unhold() {
              at 3 api unhold r 2\nat 3 api unhold r 3\n",
         ),
     );
-    assert!(hears(&run, "b", MOH, 1.5, 2.9) && silent(&run, "b", A, 1.5, 2.9));
-    assert!(hears(&run, "c", FILE_TONE, 1.5, 2.9) && silent(&run, "c", MOH, 1.5, 2.9));
-    assert!(silent(&run, "a", B, 1.5, 2.9) && silent(&run, "a", C, 1.5, 2.9));
-    assert!(silent(&run, "a", MOH, 1.5, 2.9));
-    assert!(hears(&run, "a", B, 3.5, 4.5) && hears(&run, "a", C, 3.5, 4.5));
-    assert!(hears(&run, "b", A, 3.5, 4.5) && silent(&run, "b", MOH, 3.5, 4.5));
+    assert!(run.hears("b", MOH, 1.5, 2.9) && run.silent("b", A, 1.5, 2.9));
+    assert!(run.hears("c", FILE_TONE, 1.5, 2.9) && run.silent("c", MOH, 1.5, 2.9));
+    assert!(run.silent("a", B, 1.5, 2.9) && run.silent("a", C, 1.5, 2.9));
+    assert!(run.silent("a", MOH, 1.5, 2.9));
+    assert!(run.hears("a", B, 3.5, 4.5) && run.hears("a", C, 3.5, 4.5));
+    assert!(run.hears("b", A, 3.5, 4.5) && run.silent("b", MOH, 3.5, 4.5));
     assert_eq!(legs_of(&run, "participant-hold"), ["b", "c"]);
     assert_eq!(legs_of(&run, "participant-unhold"), ["b", "c"]);
     assert!(run
@@ -343,10 +290,10 @@ fn coach_makes_a_member_heard_only_by_the_coached() {
     let coach = run.of("participant-coach", "c");
     assert_eq!(coach.len(), 1);
     assert_eq!(field(coach[0], "CallSidToCoach"), call_id(0, "a"));
-    assert!(hears(&run, "a", C, 1.5, 3.5), "the coached member hears c");
-    assert!(silent(&run, "b", C, 1.5, 3.5), "nobody else does");
-    assert!(hears(&run, "c", A, 1.5, 3.5) && hears(&run, "c", B, 1.5, 3.5));
-    assert!(hears(&run, "b", C, 0.6, 0.9), "before, everyone heard c");
+    assert!(run.hears("a", C, 1.5, 3.5), "the coached member hears c");
+    assert!(run.silent("b", C, 1.5, 3.5), "nobody else does");
+    assert!(run.hears("c", A, 1.5, 3.5) && run.hears("c", B, 1.5, 3.5));
+    assert!(run.hears("b", C, 0.6, 0.9), "before, everyone heard c");
 }
 
 #[test]
@@ -364,7 +311,7 @@ fn lock_and_unlock() {
     assert_eq!(field(run.of("join-refused", "d")[0], "Reason"), "locked");
     assert_eq!(run.named("conference-unlock").len(), 1);
     assert_eq!(run.of("participant-join", "e").len(), 1);
-    assert!(hears(&run, "e", A, 3.0, 3.9));
+    assert!(run.hears("e", A, 3.0, 3.9));
 }
 
 #[test]
@@ -387,26 +334,29 @@ at 7   api list r
 "#,
     );
     let base = run.tone("b", A, 1.0, 2.0);
-    assert!(db(base, talker()).abs() < 0.5, "unity gain: {base:.0}");
-    let change = db(run.tone("b", A, 2.5, 3.5), base);
+    assert!(
+        amplitude_db(base, talker()).abs() < 0.5,
+        "unity gain: {base:.0}"
+    );
+    let change = amplitude_db(run.tone("b", A, 2.5, 3.5), base);
     assert!(
         (change + 6.0).abs() < 0.5,
         "volume_in -6 gave {change:.2} dB"
     );
-    let change = db(run.tone("c", A, 2.5, 3.5), base);
+    let change = amplitude_db(run.tone("c", A, 2.5, 3.5), base);
     assert!(
         (change + 6.0).abs() < 0.5,
         "for every listener: {change:.2} dB"
     );
-    let change = db(run.tone("b", A, 4.5, 5.5), base);
+    let change = amplitude_db(run.tone("b", A, 4.5, 5.5), base);
     assert!(
         (change + 12.0).abs() < 0.5,
         "volume_out -12 gave {change:.2} dB"
     );
-    let change = db(run.tone("c", A, 4.5, 5.5), base);
+    let change = amplitude_db(run.tone("c", A, 4.5, 5.5), base);
     assert!(change.abs() < 0.5, "others keep theirs: {change:.2} dB");
     // up: one 3 dB step.
-    let change = db(run.tone("b", A, 6.5, 7.5), base);
+    let change = amplitude_db(run.tone("b", A, 6.5, 7.5), base);
     assert!(
         (change + 9.0).abs() < 0.5,
         "up from -12 gave {change:.2} dB"
@@ -435,21 +385,21 @@ fn energy_sets_the_talk_threshold_and_steps_up_and_down() {
         let line = list.lines().nth(1).unwrap();
         line.split(';').map(str::to_string).collect()
     };
-    assert!(silent(&run, "b", A, 2.0, 3.4), "0 dBov gates a");
-    assert!(hears(&run, "b", C, 2.0, 3.4), "others are not gated");
-    assert!(hears(&run, "b", A, 4.5, 5.9), "-30 lets it through");
+    assert!(run.silent("b", A, 2.0, 3.4), "0 dBov gates a");
+    assert!(run.hears("b", C, 2.0, 3.4), "others are not gated");
+    assert!(run.hears("b", A, 4.5, 5.9), "-30 lets it through");
     assert_eq!(
         (a_line(0)[5].as_str(), a_line(0)[8].as_str()),
         ("hear|speak|talking", "-30")
     );
     // Three steps up: -12, above a's level (not talking) but within 15 dB.
-    assert!(hears(&run, "b", A, 7.2, 8.3));
+    assert!(run.hears("b", A, 7.2, 8.3));
     assert_eq!(
         (a_line(1)[5].as_str(), a_line(1)[8].as_str()),
         ("hear|speak", "-12")
     );
-    assert!(silent(&run, "b", A, 9.5, 10.4), "one more: -6 drops a");
-    assert!(hears(&run, "b", A, 11.5, 12.4), "one down: -12 again");
+    assert!(run.silent("b", A, 9.5, 10.4), "one more: -6 drops a");
+    assert!(run.hears("b", A, 11.5, 12.4), "one down: -12 again");
     assert_eq!(run.replies("energy r 1 up").len(), 4);
 }
 
@@ -464,15 +414,12 @@ fn play_to_the_room_or_one_member_and_stop() {
         ),
     );
     for leg in ["a", "b", "c"] {
-        assert!(
-            hears(&run, leg, FILE_TONE, 1.2, 1.9),
-            "{leg} hears the file"
-        );
-        assert!(silent(&run, leg, FILE_TONE, 2.2, 2.9), "{leg}: stopped");
+        assert!(run.hears(leg, FILE_TONE, 1.2, 1.9), "{leg} hears the file");
+        assert!(run.silent(leg, FILE_TONE, 2.2, 2.9), "{leg}: stopped");
     }
-    assert!(hears(&run, "b", FILE_TONE, 3.2, 3.9));
-    assert!(silent(&run, "a", FILE_TONE, 3.2, 3.9) && silent(&run, "c", FILE_TONE, 3.2, 3.9));
-    assert!(silent(&run, "b", FILE_TONE, 4.2, 4.9));
+    assert!(run.hears("b", FILE_TONE, 3.2, 3.9));
+    assert!(run.silent("a", FILE_TONE, 3.2, 3.9) && run.silent("c", FILE_TONE, 3.2, 3.9));
+    assert!(run.silent("b", FILE_TONE, 4.2, 4.9));
     assert!(run
         .reply("play r ../x.wav")
         .starts_with("-ERR refused (300)"));
@@ -588,10 +535,10 @@ fn pin_and_hostpin_guard_the_next_callers() {
     assert_eq!(run.reply("count r"), "+OK 3");
     let join = run.of("participant-join", "d");
     assert!((3.8..4.1).contains(&time(join[0])), "{}", join[0]);
-    assert!(hears(&run, "d", A, 4.5, 4.9));
+    assert!(run.hears("d", A, 4.5, 4.9));
     // e typed the host PIN: a moderator, whose *91 mutes the others.
     assert_eq!(legs_of(&run, "participant-mute"), ["a", "b", "c", "d"]);
-    assert!(silent(&run, "e", A, 7.8, 8.9));
+    assert!(run.silent("e", A, 7.8, 8.9));
     // No PIN any more: f is in at once.
     assert_eq!(run.replies("get r pin")[1], "+OK pin none");
     assert_eq!(time(run.of("participant-join", "f")[0]), 9.5);
@@ -620,7 +567,7 @@ fn set_and_get_room_parameters() {
     assert_eq!(run.of("participant-join", "f").len(), 1);
     // The music set by the operator is what a held member hears; none: silence.
     assert_eq!(run.replies("get r moh")[0], "+OK moh set");
-    assert!(hears(&run, "a", FILE_TONE, 4.5, 5.9) && silent(&run, "a", MOH, 4.5, 5.9));
+    assert!(run.hears("a", FILE_TONE, 4.5, 5.9) && run.silent("a", MOH, 4.5, 5.9));
     assert_eq!(run.replies("get r moh")[1], "+OK moh none");
     assert_eq!(run.rms("a", 6.5, 7.9), 0.0);
     assert!(run
@@ -639,12 +586,12 @@ fn relate_nohear_nospeak_and_clear() {
         ),
     );
     // a does not hear b; everyone else is as before.
-    assert!(silent(&run, "a", B, 1.5, 2.9) && hears(&run, "a", C, 1.5, 2.9));
-    assert!(hears(&run, "c", B, 1.5, 2.9) && hears(&run, "b", A, 1.5, 2.9));
+    assert!(run.silent("a", B, 1.5, 2.9) && run.hears("a", C, 1.5, 2.9));
+    assert!(run.hears("c", B, 1.5, 2.9) && run.hears("b", A, 1.5, 2.9));
     // c does not hear a.
-    assert!(silent(&run, "c", A, 3.5, 4.9) && hears(&run, "b", A, 3.5, 4.9));
-    assert!(hears(&run, "a", B, 3.5, 4.9) && hears(&run, "a", C, 3.5, 4.9));
-    assert!(hears(&run, "c", A, 5.5, 6.9));
+    assert!(run.silent("c", A, 3.5, 4.9) && run.hears("b", A, 3.5, 4.9));
+    assert!(run.hears("a", B, 3.5, 4.9) && run.hears("a", C, 3.5, 4.9));
+    assert!(run.hears("c", A, 5.5, 6.9));
 }
 
 #[test]
@@ -694,8 +641,9 @@ fn reload_takes_new_rooms_and_apply_live_takes_running_ones() {
     // The next config: the room gets a PIN and a lower limit, and the
     // profile a rate a running room must not take.
     let next = format!(
-        "{MODULE}\n[profiles.default]\nrate = 8000\n{SOUNDS}\n\
-         [[rooms]]\nname = \"live\"\nmax_participants = 4\npin = \"4321\"\n"
+        "{MODULE}\n[profiles.default]\nrate = 8000\n{}\n\
+         [[rooms]]\nname = \"live\"\nmax_participants = 4\npin = \"4321\"\n",
+        prompts()
     );
     let bad = next.replace(
         "recordings_dir = \"recordings\"\n",
@@ -737,11 +685,7 @@ at 9   api count live
 "#,
     );
     // The refused reload is logged as an error, the one refhost counts.
-    let errors: Vec<&str> = run
-        .module_log
-        .lines()
-        .filter(|l| l.contains(" ERROR "))
-        .collect();
+    let errors = run.error_lines();
     assert_eq!(errors.len(), 1, "{}", run.module_log);
     assert!(errors[0].contains("reload refused"), "{}", errors[0]);
     assert_eq!(run.status, Some(1), "{}", run.stderr);
@@ -759,7 +703,7 @@ at 9   api count live
     assert!(run.tone("d", PIN_PROMPT, 4.0, 4.4) > SOUND_AMPLITUDE / 3.0);
     let join = run.of("participant-join", "d");
     assert!((4.8..5.1).contains(&time(join[0])), "{}", join[0]);
-    assert!(hears(&run, "d", A, 5.5, 5.9));
+    assert!(run.hears("d", A, 5.5, 5.9));
     assert_eq!(run.hangups("e"), [34]);
     // The running room kept its rate; a new room takes the new profile's.
     let list = run.reply("list");
@@ -796,45 +740,7 @@ at 9   api count live
 #[test]
 fn help_lists_every_command() {
     let run = play("help", "at 0.1 api help\n");
-    let help = ok(&run, "help");
-    for c in [
-        "list",
-        "count",
-        "kick",
-        "hup",
-        "mute",
-        "unmute",
-        "tmute",
-        "deaf",
-        "undeaf",
-        "hold",
-        "unhold",
-        "coach",
-        "lock",
-        "unlock",
-        "volume_in",
-        "volume_out",
-        "energy",
-        "play",
-        "stop",
-        "record",
-        "dial",
-        "end",
-        "pin",
-        "hostpin",
-        "set",
-        "get",
-        "relate",
-        "stats",
-        "reload",
-        "help",
-    ] {
-        assert!(
-            help.lines()
-                .any(|l| l.starts_with(&format!("{c} ")) || l == c),
-            "help lacks {c}: {help}"
-        );
-    }
+    api_commands::assert_help_lists_every_command(&ok(&run, "help"));
 }
 
 #[test]
@@ -868,5 +774,5 @@ fn errors_have_stable_codes_and_change_nothing() {
     assert_eq!(run.reply("count r"), "+OK 3");
     assert!(run.named("participant-mute").is_empty());
     assert!(run.hung_up_legs().is_empty());
-    assert!(hears(&run, "b", A, 1.5, 2.5));
+    assert!(run.hears("b", A, 1.5, 2.5));
 }

@@ -9,71 +9,31 @@
 //! windows are multiples of 10 Hz and 100 ms, so the filters see whole
 //! cycles and one tone does not leak into another's measurement.
 mod refhost;
-use refhost::{call_id, field, time, Run, Scene};
+mod rng;
+use refhost::{
+    call_id, field, sounds, time, Run, Scene, A, B, C, D, MODULE, MOH, PIN_PROMPT, SILENT,
+    SOUND_AMPLITUDE,
+};
+use rng::Rng;
 
 use std::collections::HashMap;
 
-/// What each leg says (Hz).
-const A: f64 = 440.0;
-const B: f64 = 700.0;
-const C: f64 = 1000.0;
-const D: f64 = 1300.0;
-/// The sounds the test gives the profile (Hz).
-const MOH: f64 = 250.0;
+/// The sounds the test gives the profile besides the hold music and the
+/// PIN prompt (Hz).
 const ENTER: f64 = 2300.0;
-const PIN_PROMPT: f64 = 2900.0;
 const BAD_PIN: f64 = 3300.0;
 const DENIED: f64 = 1900.0;
-/// Level of the legs' tones (refhost's default) and of the sound files.
-const TONE_DBFS: f64 = -20.0;
-const SOUND_AMPLITUDE: f64 = 6000.0;
-
-/// Peak amplitude of a -20 dBFS sine: what a listener hears of one talker
-/// at unity gain.
-fn talker() -> f64 {
-    32767.0 * 10f64.powf(TONE_DBFS / 20.0)
-}
-
-/// Heard: at least a third of the talker's amplitude (about -10 dB).
-fn audible() -> f64 {
-    talker() / 3.0
-}
-
-/// Not heard: 40 dB below the talker.
-const SILENT: f64 = 30.0;
 
 /// A config on the manual timer whose prompts are the test's own tones.
 fn config(rooms: &str) -> String {
-    format!(
-        r#"
-[module]
-timer = "manual"
-mixer_threads = 1
-log_level = "debug"
-sounds_dir = "sounds"
-recordings_dir = "recordings"
-
-[profiles.default.sounds]
-moh = "moh.wav"
-enter = "enter.wav"
-exit = ""
-pin = "pin.wav"
-bad_pin = "bad-pin.wav"
-locked = ""
-muted = ""
-unmuted = ""
-deaf = ""
-undeaf = ""
-alone = ""
-kicked = ""
-wait_for_host = ""
-room_full = ""
-ended = ""
-denied = "denied.wav"
-recording_started = ""
-recording_stopped = ""
-{rooms}"#
-    )
+    let prompts = sounds(&[
+        ("moh", "moh.wav"),
+        ("enter", "enter.wav"),
+        ("pin", "pin.wav"),
+        ("bad_pin", "bad-pin.wav"),
+        ("denied", "denied.wav"),
+    ]);
+    format!("{MODULE}\n{prompts}{rooms}")
 }
 
 fn scene(tag: &str) -> Scene {
@@ -90,14 +50,6 @@ fn play(tag: &str, rooms: &str, scenario: &str) -> Run {
     let run = scene(tag).run(&config(rooms), scenario);
     run.assert_clean();
     run
-}
-
-fn hears(run: &Run, leg: &str, hz: f64, from: f64, to: f64) -> bool {
-    run.tone(leg, hz, from, to) > audible()
-}
-
-fn silent(run: &Run, leg: &str, hz: f64, from: f64, to: f64) -> bool {
-    run.tone(leg, hz, from, to) < SILENT
 }
 
 /// Eight-digit PINs: longer than a process id, so finding one in the log
@@ -162,12 +114,12 @@ at 12  end
     // h typed the host PIN: a moderator, as its *91 shows: a is muted
     // (an event, and h stops hearing a), h itself is not.
     assert_eq!(run.of("participant-join", "h").len(), 1);
-    assert!(hears(&run, "h", A, 6.6, 7.9), "h hears a before *91");
+    assert!(run.hears("h", A, 6.6, 7.9), "h hears a before *91");
     let muted = run.of("participant-mute", "a");
     assert_eq!(muted.len(), 1);
     assert!((8.2..8.6).contains(&time(muted[0])), "{}", muted[0]);
     assert!(run.of("participant-mute", "h").is_empty());
-    assert!(silent(&run, "h", A, 9.0, 11.0), "h no longer hears a");
+    assert!(run.silent("h", A, 9.0, 11.0), "h no longer hears a");
     assert!(run.hangups("a").is_empty() && run.hangups("h").is_empty());
 }
 
@@ -190,12 +142,9 @@ at 9   end
 "#,
     );
     for (leg, other) in [("a", B), ("b", A)] {
+        assert!(run.hears(leg, MOH, 1.5, 3.5), "{leg} waits with hold music");
         assert!(
-            hears(&run, leg, MOH, 1.5, 3.5),
-            "{leg} waits with hold music"
-        );
-        assert!(
-            silent(&run, leg, other, 1.5, 3.5),
+            run.silent(leg, other, 1.5, 3.5),
             "{leg} hears no other caller"
         );
     }
@@ -208,10 +157,10 @@ at 9   end
     assert_eq!(run.events()[start - 1]["leg"], "host");
     assert_eq!(field(starts[0], "ParticipantCount"), "3");
     for other in [B, C] {
-        assert!(hears(&run, "a", other, 5.0, 8.0));
+        assert!(run.hears("a", other, 5.0, 8.0));
     }
-    assert!(silent(&run, "a", MOH, 5.0, 8.0), "the music stops");
-    assert!(hears(&run, "host", A, 5.0, 8.0) && hears(&run, "host", B, 5.0, 8.0));
+    assert!(run.silent("a", MOH, 5.0, 8.0), "the music stops");
+    assert!(run.hears("host", A, 5.0, 8.0) && run.hears("host", B, 5.0, 8.0));
 }
 
 #[test]
@@ -231,7 +180,7 @@ at 7   c dial solo
 at 8   end
 "#,
     );
-    assert!(hears(&run, "a", MOH, 0.5, 2.5), "alone, a hears hold music");
+    assert!(run.hears("a", MOH, 0.5, 2.5), "alone, a hears hold music");
     let starts = run.named("conference-start");
     assert_eq!(starts.len(), 1);
     assert_eq!(time(starts[0]), 3.0);
@@ -239,8 +188,8 @@ at 8   end
     let start = names.iter().position(|n| *n == "conference-start").unwrap();
     assert_eq!(names[start - 1], "participant-join");
     assert_eq!(run.events()[start - 1]["leg"], "b");
-    assert!(hears(&run, "a", B, 4.0, 7.0) && hears(&run, "b", A, 4.0, 7.0));
-    assert!(silent(&run, "a", MOH, 4.0, 7.0));
+    assert!(run.hears("a", B, 4.0, 7.0) && run.hears("b", A, 4.0, 7.0));
+    assert!(run.silent("a", MOH, 4.0, 7.0));
     // Once it runs, a joiner's enter beep goes to the others, never to
     // the joiner.
     assert!(run.tone("a", ENTER, 7.0, 7.6) > SOUND_AMPLITUDE / 4.0);
@@ -266,7 +215,7 @@ at 3   a hangup
 at 5   end
 "#,
     );
-    assert!(hears(&run, "b", C, 1.0, 2.9));
+    assert!(run.hears("b", C, 1.0, 2.9));
     assert_eq!(run.hangups("b"), [16]);
     assert_eq!(run.hangups("c"), [16]);
     assert!(run.hangups("a").is_empty(), "a hung up itself");
@@ -319,7 +268,7 @@ at 8   end
     assert_eq!(run.notes("host-dial-refused").len(), 1);
     assert!(run.of("participant-join", "c").is_empty());
     assert_eq!(run.reply("count pinroom"), "+OK 2");
-    assert!(hears(&run, "m", B, 3.0, 5.0), "the locked room goes on");
+    assert!(run.hears("m", B, 3.0, 5.0), "the locked room goes on");
     // *93 unlocks: the next caller gets in.
     assert_eq!(run.named("conference-unlock").len(), 1);
     assert_eq!(run.of("participant-join", "d").len(), 1);
@@ -359,7 +308,7 @@ at 3   end
     }
     assert_eq!(run.reply("count small"), "+OK 2");
     assert_eq!(run.reply("count big"), "+OK 2");
-    assert!(hears(&run, "a", B, 1.0, 2.0) && hears(&run, "b", A, 1.0, 2.0));
+    assert!(run.hears("a", B, 1.0, 2.0) && run.hears("b", A, 1.0, 2.0));
 }
 
 #[test]
@@ -386,17 +335,17 @@ at 6   end
     let (from, to) = (2.0, 5.0);
     // Muted a: nobody hears it; it hears the others.
     assert_eq!(field(run.of("participant-join", "a")[0], "Muted"), "true");
-    assert!(silent(&run, "d", A, from, to));
-    assert!(hears(&run, "a", B, from, to) && hears(&run, "a", D, from, to));
+    assert!(run.silent("d", A, from, to));
+    assert!(run.hears("a", B, from, to) && run.hears("a", D, from, to));
     // Deaf b: hears nothing at all, is heard.
     assert_eq!(run.rms("b", from, to), 0.0);
-    assert!(hears(&run, "d", B, from, to));
+    assert!(run.hears("d", B, from, to));
     // Held c: hears the music and nobody else, is not heard.
     assert_eq!(field(run.of("participant-join", "c")[0], "Hold"), "true");
-    assert!(hears(&run, "c", MOH, from, to));
-    assert!(silent(&run, "c", D, from, to) && silent(&run, "c", B, from, to));
-    assert!(silent(&run, "d", C, from, to) && silent(&run, "a", C, from, to));
-    assert!(silent(&run, "d", MOH, from, to), "the music is c's alone");
+    assert!(run.hears("c", MOH, from, to));
+    assert!(run.silent("c", D, from, to) && run.silent("c", B, from, to));
+    assert!(run.silent("d", C, from, to) && run.silent("a", C, from, to));
+    assert!(run.silent("d", MOH, from, to), "the music is c's alone");
 }
 
 #[test]
@@ -426,11 +375,11 @@ at 6   end
     assert_eq!(coach.len(), 1);
     assert_eq!(field(coach[0], "CallSidToCoach"), coached);
     let (from, to) = (2.0, 5.0);
-    assert!(hears(&run, "b", C, from, to), "the coached member hears c");
-    assert!(silent(&run, "a", C, from, to), "nobody else does");
-    assert!(hears(&run, "a", B, from, to));
+    assert!(run.hears("b", C, from, to), "the coached member hears c");
+    assert!(run.silent("a", C, from, to), "nobody else does");
+    assert!(run.hears("a", B, from, to));
     assert!(
-        hears(&run, "c", A, from, to) && hears(&run, "c", B, from, to),
+        run.hears("c", A, from, to) && run.hears("c", B, from, to),
         "the coach hears everyone"
     );
     let refused = run.of("join-refused", "x");
@@ -460,23 +409,23 @@ at 9   m dtmf *90
 at 12.5 end
 "#,
     );
-    assert!(hears(&run, "m", A, 1.0, 2.0) && hears(&run, "m", B, 1.0, 2.0));
+    assert!(run.hears("m", A, 1.0, 2.0) && run.hears("m", B, 1.0, 2.0));
     let muted = run.named("participant-mute");
     let who: Vec<&str> = muted.iter().map(|e| e["leg"].as_str().unwrap()).collect();
     assert_eq!(who, ["a", "b"]);
     assert!(muted.iter().all(|e| (2.2..2.6).contains(&time(e))));
-    assert!(silent(&run, "m", A, 3.0, 5.0) && silent(&run, "m", B, 3.0, 5.0));
-    assert!(hears(&run, "a", C, 3.0, 5.0), "the moderator still speaks");
+    assert!(run.silent("m", A, 3.0, 5.0) && run.silent("m", B, 3.0, 5.0));
+    assert!(run.hears("a", C, 3.0, 5.0), "the moderator still speaks");
     // a may not unmute itself while mute-all is on: it hears the refusal,
     // nothing changes.
     assert!(run.tone("a", DENIED, 5.5, 6.5) > SOUND_AMPLITUDE / 4.0);
     assert!(run.tone("b", DENIED, 5.5, 6.5) < SILENT);
-    assert!(silent(&run, "m", A, 7.0, 8.9));
+    assert!(run.silent("m", A, 7.0, 8.9));
     let unmuted = run.named("participant-unmute");
     let who: Vec<&str> = unmuted.iter().map(|e| e["leg"].as_str().unwrap()).collect();
     assert_eq!(who, ["a", "b"]);
     assert!(unmuted.iter().all(|e| (9.2..9.6).contains(&time(e))));
-    assert!(hears(&run, "m", A, 10.0, 12.0) && hears(&run, "m", B, 10.0, 12.0));
+    assert!(run.hears("m", A, 10.0, 12.0) && run.hears("m", B, 10.0, 12.0));
 }
 
 #[test]
@@ -529,10 +478,10 @@ at 5   end
 "#,
     );
     let (from, to) = (1.5, 4.0);
-    assert!(hears(&run, "a", B, from, to));
-    assert!(silent(&run, "a", C, from, to) && silent(&run, "a", D, from, to));
-    assert!(hears(&run, "b", D, from, to));
-    assert!(silent(&run, "b", A, from, to) && silent(&run, "b", B, from, to));
+    assert!(run.hears("a", B, from, to));
+    assert!(run.silent("a", C, from, to) && run.silent("a", D, from, to));
+    assert!(run.hears("b", D, from, to));
+    assert!(run.silent("b", A, from, to) && run.silent("b", B, from, to));
     let starts = run.named("conference-start");
     assert_eq!(starts.len(), 2);
     assert_ne!(
@@ -553,23 +502,6 @@ at 5   end
             .starts_with("-ERR bad-arguments (101)"),
         "an ambiguous name is refused"
     );
-}
-
-/// Seeded xorshift: a failing seed reproduces.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
 }
 
 /// `actions` random but valid actions on 60 legs in two rooms (one with a

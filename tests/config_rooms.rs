@@ -5,12 +5,6 @@
 mod common;
 use common::*;
 
-const A: f64 = 440.0;
-const B: f64 = 700.0;
-const C: f64 = 1000.0;
-const AUDIBLE: f64 = 2000.0;
-const SILENT: f64 = 40.0;
-
 fn sample() -> Harness {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/conf/huddle.conf")).unwrap();

@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod refhost;
-use refhost::{libhuddle, profile_dir, refhost, run, wait_bounded, Run, Scene};
+use refhost::{
+    field, libhuddle, profile_dir, read_wav, refhost, run, sounds, talker, time, wait_bounded, Run,
+    Scene,
+};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Analysis rate: every heard stream and source clip is averaged down to
@@ -69,22 +72,6 @@ fn demo() -> &'static Demo {
     })
 }
 
-fn read_wav(path: &Path) -> (Vec<i16>, u32) {
-    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let spec = r.spec();
-    assert_eq!(
-        (spec.channels, spec.bits_per_sample),
-        (1, 16),
-        "{}",
-        path.display()
-    );
-    let samples = r
-        .samples::<i16>()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap_or_else(|e| panic!("{} is not whole: {e}", path.display()));
-    (samples, spec.sample_rate)
-}
-
 /// Averages groups of samples down to RATE (the rates here are multiples).
 fn to_analysis_rate(samples: &[i16], rate: u32) -> Vec<f32> {
     assert_eq!(rate % RATE, 0, "rate {rate}");
@@ -122,19 +109,11 @@ fn best_ncc(heard: &[f32], clip: &[f32], from: f64, to: f64) -> (f64, f64) {
     best
 }
 
-fn field<'a>(ev: &'a Value, key: &str) -> &'a str {
-    ev.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
 /// Index of the first event named `name` (for `leg`, when given).
 fn find(events: &[Value], name: &str, leg: Option<&str>) -> Option<usize> {
     events
         .iter()
         .position(|e| field(e, "event") == name && leg.is_none_or(|l| field(e, "leg") == l))
-}
-
-fn time(ev: &Value) -> f64 {
-    ev["t"].as_f64().unwrap()
 }
 
 #[test]
@@ -507,32 +486,11 @@ fn timeline_draws_the_demo_as_it_happened() {
 /// A config for the small scenarios below: a default profile with a short
 /// talk-stop hangover, no prompts (the tests hear only their own tones).
 fn small_config(extra_module: &str) -> String {
-    let none = [
-        "moh",
-        "enter",
-        "exit",
-        "pin",
-        "bad_pin",
-        "locked",
-        "muted",
-        "unmuted",
-        "deaf",
-        "undeaf",
-        "alone",
-        "kicked",
-        "wait_for_host",
-        "room_full",
-        "ended",
-        "denied",
-        "recording_started",
-        "recording_stopped",
-    ]
-    .map(|k| format!("{k} = \"\"\n"))
-    .concat();
     format!(
         "[module]\ntimer = \"manual\"\nmixer_threads = 1\nlog_level = \"info\"\n\
          sounds_dir = \"sounds\"\nrecordings_dir = \"recordings\"\n{extra_module}\n\
-         [profiles.default]\ntalk_stop_ms = 200\n\n[profiles.default.sounds]\n{none}"
+         [profiles.default]\ntalk_stop_ms = 200\n\n{}",
+        sounds(&[])
     )
 }
 
@@ -638,11 +596,7 @@ fn a_module_error_makes_the_exit_status_1() {
     bad.file("next.conf", &small_config("bogus = 1\n"));
     let run = bad.run(&small_config(""), scenario);
     assert_eq!(run.status, Some(1), "{}", run.stderr);
-    let errors: Vec<&str> = run
-        .module_log
-        .lines()
-        .filter(|l| l.contains(" ERROR "))
-        .collect();
+    let errors = run.error_lines();
     assert_eq!(errors.len(), 1, "{}", run.module_log);
     assert!(
         errors[0].contains("huddle::config: reload refused, keeping the old configuration")
@@ -686,8 +640,6 @@ fn a_module_error_makes_the_exit_status_1() {
 /// (Opus 48 kHz) 1000 Hz 1.2-1.6 s; 2 s in all.
 const TURNS: &str = "leg a\nleg b codec=opus rate=48000\nat 0.1 a dial r\nat 0.1 b dial r\n\
                      at 0.2 a tone 440 0.5\nat 1.2 b tone 1000 0.4\nat 2.0 end\n";
-/// refhost's tones are -20 dBFS: a peak of 3277.
-const TONE: f64 = 3277.0;
 
 /// huddle's events as (name, leg).
 fn story(run: &Run) -> Vec<(String, String)> {
@@ -737,8 +689,11 @@ fn realtime_runs_the_scenario_on_the_wall_clock() {
         assert!((secs - 2.0).abs() <= 0.06, "{leg}.wav lasts {secs} s");
         let heard = realtime.tone(leg, other, other_at, other_at + 0.25);
         let echo = realtime.tone(leg, own, own_at, own_at + 0.25);
-        assert!(heard > TONE / 2.0, "{leg} hears the other at {heard:.0}");
-        assert!(echo < TONE / 50.0, "{leg} hears itself at {echo:.0}");
+        assert!(
+            heard > talker() / 2.0,
+            "{leg} hears the other at {heard:.0}"
+        );
+        assert!(echo < talker() / 50.0, "{leg} hears itself at {echo:.0}");
     }
 }
 
@@ -835,7 +790,7 @@ fn interactive_console_runs_operator_commands() {
         let before = run.tone(leg, other_hz, 0.4, 0.95);
         let after = run.tone(leg, other_hz, muted_at + 0.2, 2.8);
         assert!(
-            before > TONE / 2.0 && after < TONE / 50.0,
+            before > talker() / 2.0 && after < talker() / 50.0,
             "{leg} hears {before:.0} then {after:.0}"
         );
     }

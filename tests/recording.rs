@@ -6,7 +6,6 @@ use wav_check::check_wav;
 
 use std::path::{Path, PathBuf};
 
-const RATE: u32 = 16000;
 const N: usize = 320; // 20 ms at 16 kHz
 
 fn wav_files(dir: &Path) -> Vec<PathBuf> {
@@ -36,21 +35,6 @@ fn about(n: usize) -> std::ops::RangeInclusive<u64> {
     n.saturating_sub(N) as u64..=(n + N) as u64
 }
 
-fn write_tone_wav(path: &Path, freq: f64, secs: f64) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    let mut ph = 0.0;
-    for s in sine(freq, RATE, (secs * RATE as f64) as usize, 6000.0, &mut ph) {
-        w.write_sample(s).unwrap();
-    }
-    w.finalize().unwrap();
-}
-
 fn room_conf(extra: &str) -> String {
     format!(
         "{MODULE_MANUAL}\n[profiles.default]\nrate = {RATE}\ninterval_ms = 20\n[profiles.default.sounds]\nmoh = \"hold.wav\"\n\
@@ -61,7 +45,7 @@ fn room_conf(extra: &str) -> String {
 #[test]
 fn record_from_start_skips_wait_music_and_matches_the_mix() {
     let dir = scratch_dir("rfs");
-    write_tone_wav(&dir.join("sounds/hold.wav"), 250.0, 2.0);
+    write_tone_wav(&dir.join("sounds/hold.wav"), RATE, 250.0, 2.0, 6000.0);
     let h = Harness::in_dir(dir.clone(), &room_conf("wait_for_host = true"));
     let a = h
         .join("a", "{record=record-from-start,beep=false}rec")
@@ -243,6 +227,24 @@ fn paths_that_escape_the_recordings_dir_are_refused() {
     check_wav(&dir.join("recordings/ok/inside.wav"), RATE, exactly(10 * N));
 }
 
+/// Starts the ignored test `test` of this binary as a child process that
+/// records into `dir` (HUDDLE_CHILD_DIR), its stdout piped to read its
+/// progress from.
+fn spawn_child(test: &str, dir: &Path) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            test,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("HUDDLE_CHILD_DIR", dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// The child half of `a_killed_host_leaves_a_readable_file_that_the_next_load_repairs`.
 #[test]
 #[ignore = "run as a child process by the SIGKILL test"]
@@ -271,18 +273,7 @@ fn child_records_until_killed() {
 fn a_killed_host_leaves_a_readable_file_that_the_next_load_repairs() {
     use std::io::BufRead;
     let dir = scratch_dir("kill");
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_records_until_killed",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("HUDDLE_CHILD_DIR", &dir)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_child("child_records_until_killed", &dir);
     let stdout = child.stdout.take().unwrap();
     let mut elapsed = 0u64;
     for line in std::io::BufReader::new(stdout).lines().take(200) {
@@ -1046,18 +1037,7 @@ fn a_killed_realtime_host_leaves_a_file_missing_at_most_a_second() {
     use std::io::BufRead;
     use std::time::{Duration, Instant};
     let dir = scratch_dir("killrt");
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_records_in_real_time_until_killed",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("HUDDLE_CHILD_DIR", &dir)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_child("child_records_in_real_time_until_killed", &dir);
     let (tx, rx) = std::sync::mpsc::channel();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {

@@ -3,22 +3,11 @@
 //! event numbering. Audibility is checked with a tone per member and a
 //! Goertzel filter on what each channel heard.
 mod common;
+mod rng;
 use common::*;
+use rng::Rng;
 
 use std::collections::HashMap;
-
-/// Tones per member, away from the enter/exit tones (523/784 Hz), the
-/// refusal tone (350 Hz) and the hold music.
-const A: f64 = 440.0;
-const B: f64 = 700.0;
-const C: f64 = 1000.0;
-const D: f64 = 1300.0;
-const MOH: f64 = 250.0;
-
-/// Heard at the sent amplitude (8000) within the limiter's reach.
-const AUDIBLE: f64 = 2000.0;
-/// Leakage of other tones stays far below this.
-const SILENT: f64 = 40.0;
 
 const PIN_ROOM: &str = r#"
 [[rooms]]
@@ -290,8 +279,7 @@ fn end_conference_on_exit_hangs_everyone_up() {
     let _c = h.join("c", "r").unwrap();
     h.advance(100);
     h.hangup(&a);
-    let mut hung: Vec<(String, u32)> = h.hangups();
-    hung.sort();
+    let hung = h.hangups_sorted();
     assert_eq!(hung, [("b".to_string(), 16), ("c".to_string(), 16)]);
     let end = h.events_named("conference-end");
     assert_eq!(end.len(), 1);
@@ -502,20 +490,6 @@ fn accounts_with_the_same_room_name_are_separate_rooms() {
     assert_eq!(h.api("count AC2/same"), "+OK 2");
 }
 
-/// Seeded xorshift: a failing seed reproduces.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 #[test]
 fn sequence_numbers_increase_without_gaps_over_random_operations() {
     let h = with_moh(
@@ -547,16 +521,16 @@ host_pin = "9999"
                 }
             }
             15..=24 if !live.is_empty() => {
-                let i = rng.below(live.len() as u64) as usize;
+                let i = rng.below(live.len());
                 let (_, p) = live.swap_remove(i);
                 h.hangup(&p);
             }
             25..=49 if !live.is_empty() => {
-                let i = rng.below(live.len() as u64) as usize;
+                let i = rng.below(live.len());
                 let digits = [
                     "1234#", "9999#", "0", "*2", "*91", "*90", "*92", "*93", "5#", "*94", "*95",
                 ];
-                let d = digits[rng.below(digits.len() as u64) as usize];
+                let d = rng.pick(&digits);
                 h.dtmf(&live[i].1, d);
             }
             50..=69 => {
@@ -564,7 +538,7 @@ host_pin = "9999"
                 let cmds = [
                     "mute", "unmute", "tmute", "deaf", "undeaf", "hold", "unhold", "kick",
                 ];
-                let c = cmds[rng.below(cmds.len() as u64) as usize];
+                let c = rng.pick(&cmds);
                 let target = if rng.below(5) == 0 {
                     "all".to_string()
                 } else {
@@ -581,7 +555,7 @@ host_pin = "9999"
                     "record busy start",
                     "record busy stop",
                 ];
-                h.api(cmds[rng.below(cmds.len() as u64) as usize]);
+                h.api(rng.pick(&cmds));
             }
             _ => {
                 for (_, p) in &live {
@@ -590,7 +564,7 @@ host_pin = "9999"
                         h.send_l16(p, &sine(A, RATE, n, 8000.0, &mut phase), RATE);
                     }
                 }
-                h.advance(20 * (1 + rng.below(3)));
+                h.advance(20 * (1 + rng.below(3) as u64));
             }
         }
         // Members huddle hung up are gone for the test too.
@@ -946,8 +920,7 @@ fn a_caller_refused_with_a_presented_pin_leaves_nothing_behind() {
     assert_eq!(listed.lines().count(), 3, "only m and b: {listed}");
     assert!(!listed.contains(";c;"), "{listed}");
     ok_end(&h);
-    let mut hung = h.hangups();
-    hung.sort();
+    let hung = h.hangups_sorted();
     assert_eq!(
         hung,
         [

@@ -1,7 +1,11 @@
 //! Test support: a fake host that records everything huddle gives it, and a
 //! harness that drives a module on the manual clock. Signals and expected
-//! values are computed here, independently of the code under test.
+//! values are computed independently of the code under test (tests/signal).
 #![allow(dead_code)]
+
+#[path = "../signal/mod.rs"]
+mod signal;
+pub use signal::*;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -244,6 +248,13 @@ impl Harness {
         self.host.hangups.lock().unwrap().clone()
     }
 
+    /// The hangups, sorted by channel (then cause).
+    pub fn hangups_sorted(&self) -> Vec<(String, u32)> {
+        let mut hung = self.hangups();
+        hung.sort();
+        hung
+    }
+
     pub fn logs(&self) -> Vec<String> {
         self.host
             .logs
@@ -267,49 +278,6 @@ impl Drop for Harness {
     }
 }
 
-/// A sine, continuous across calls through `phase` (radians).
-pub fn sine(freq: f64, rate: u32, n: usize, amplitude: f64, phase: &mut f64) -> Vec<i16> {
-    let step = 2.0 * std::f64::consts::PI * freq / rate as f64;
-    (0..n)
-        .map(|_| {
-            let v = (amplitude * phase.sin()).round() as i16;
-            *phase += step;
-            v
-        })
-        .collect()
-}
-
-/// Power of one frequency in a signal (Goertzel), normalised so a full-scale
-/// sine of that frequency gives about 0.25 * n^2 * A^2 / ... — compare ratios only.
-pub fn goertzel(samples: &[i16], freq: f64, rate: u32) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / rate as f64;
-    let coeff = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &x in samples {
-        let s0 = x as f64 + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    s1 * s1 + s2 * s2 - coeff * s1 * s2
-}
-
-/// Level ratio in dB between two Goertzel powers.
-pub fn db(power_a: f64, power_b: f64) -> f64 {
-    10.0 * ((power_a + 1e-9) / (power_b + 1e-9)).log10()
-}
-
-pub fn rms(samples: &[i16]) -> f64 {
-    if samples.is_empty() {
-        return 0.0;
-    }
-    (samples
-        .iter()
-        .map(|&s| (s as f64) * (s as f64))
-        .sum::<f64>()
-        / samples.len() as f64)
-        .sqrt()
-}
-
 /// Frame size at a rate for an interval.
 pub fn frame(rate: u32, interval_ms: u32) -> usize {
     (rate * interval_ms / 1000) as usize
@@ -329,50 +297,34 @@ pub fn field<'a>(e: &'a Event, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// Amplitude of a sine of `freq` in `samples` (Goertzel power → peak
-/// amplitude: a sine of amplitude A over n samples has power (A·n/2)²).
-pub fn tone_amplitude(samples: &[i16], freq: f64, rate: u32) -> f64 {
-    if samples.is_empty() {
-        return 0.0;
-    }
-    2.0 * goertzel(samples, freq, rate).sqrt() / samples.len() as f64
-}
-
-/// A mono 16-bit WAV, written with hound (independent of huddle's reader).
-pub fn write_wav(path: &Path, rate: u32, samples: &[i16]) {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).unwrap();
-    }
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for s in samples {
-        w.write_sample(*s).unwrap();
-    }
-    w.finalize().unwrap();
-}
-
-/// A WAV of a steady tone, `secs` long.
-pub fn write_tone_wav(path: &Path, rate: u32, freq: f64, secs: f64, amplitude: f64) {
-    let mut phase = 0.0;
-    let n = (rate as f64 * secs) as usize;
-    write_wav(path, rate, &sine(freq, rate, n, amplitude, &mut phase));
-}
+/// The amplitude `Harness::talk` sends each voice at.
+pub const TALK_AMPLITUDE: f64 = 8000.0;
+/// A voice sent by `talk` is heard at least at this amplitude (the
+/// limiter's reach allowed for).
+pub const AUDIBLE: f64 = 2000.0;
+/// Leakage of other tones stays far below this.
+pub const SILENT: f64 = 40.0;
 
 impl Harness {
-    /// Every voice sends its tone (amplitude 8000, phase continuous in room
-    /// time) for `ms`, one 20 ms frame per tick, while the clock advances.
+    /// Every voice sends its tone (amplitude TALK_AMPLITUDE, phase
+    /// continuous in room time) for `ms`, one 20 ms frame per tick, while
+    /// the clock advances.
     pub fn talk(&self, voices: &[(&MemberPort, f64)], ms: u64) {
+        let voices: Vec<_> = voices
+            .iter()
+            .map(|&(port, freq)| (port, freq, TALK_AMPLITUDE))
+            .collect();
+        self.talk_at(&voices, ms);
+    }
+
+    /// `talk`, each voice at its own amplitude: (port, Hz, amplitude).
+    pub fn talk_at(&self, voices: &[(&MemberPort, f64, f64)], ms: u64) {
         let n = frame(RATE, TICK_MS as u32);
         for _ in 0..ms / TICK_MS {
             let t0 = self.module.now_ms() * RATE as u64 / 1000;
-            for (port, freq) in voices {
+            for (port, freq, amplitude) in voices {
                 let mut phase = 2.0 * std::f64::consts::PI * freq * t0 as f64 / RATE as f64;
-                self.send_l16(port, &sine(*freq, RATE, n, 8000.0, &mut phase), RATE);
+                self.send_l16(port, &sine(*freq, RATE, n, *amplitude, &mut phase), RATE);
             }
             self.advance(TICK_MS);
         }

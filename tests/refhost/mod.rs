@@ -21,6 +21,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+#[path = "../signal/mod.rs"]
+mod signal;
+pub use signal::*;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// A refhost run that has not finished by then is killed: a scenario is a
@@ -125,6 +129,72 @@ pub fn call_id(index: usize, name: &str) -> String {
     format!("CA{:016x}{name}", index + 1)
 }
 
+/// The `[module]` block the C ABI tests load: the manual timer, one mixer
+/// thread, debug logs, sounds and recordings beside the scenario.
+pub const MODULE: &str = r#"
+[module]
+timer = "manual"
+mixer_threads = 1
+log_level = "debug"
+sounds_dir = "sounds"
+recordings_dir = "recordings"
+"#;
+
+/// Every prompt a profile's `sounds` table names.
+pub const PROMPTS: [&str; 18] = [
+    "moh",
+    "enter",
+    "exit",
+    "pin",
+    "bad_pin",
+    "locked",
+    "muted",
+    "unmuted",
+    "deaf",
+    "undeaf",
+    "alone",
+    "kicked",
+    "wait_for_host",
+    "room_full",
+    "ended",
+    "denied",
+    "recording_started",
+    "recording_stopped",
+];
+
+/// A `[profiles.default.sounds]` table in which each (prompt, file) of
+/// `files` plays that file and every other prompt is off (""), so that a
+/// leg hears only the test's own tones.
+pub fn sounds(files: &[(&str, &str)]) -> String {
+    let mut out = String::from("[profiles.default.sounds]\n");
+    for prompt in PROMPTS {
+        let file = files.iter().find(|(p, _)| *p == prompt).map_or("", |f| f.1);
+        out.push_str(&format!("{prompt} = \"{file}\"\n"));
+    }
+    out
+}
+
+/// The PIN prompt the C ABI tests give the profile (Hz).
+pub const PIN_PROMPT: f64 = 2900.0;
+
+/// Level of refhost's `tone` action (its default), in dBFS.
+pub const TONE_DBFS: f64 = -20.0;
+/// Peak amplitude of the sound files the tests write.
+pub const SOUND_AMPLITUDE: f64 = 6000.0;
+/// Not heard: 40 dB below a talker.
+pub const SILENT: f64 = 30.0;
+
+/// Peak amplitude of a -20 dBFS sine: what a listener hears of one talker
+/// at unity gain.
+pub fn talker() -> f64 {
+    from_dbov(TONE_DBFS)
+}
+
+/// Heard: at least a third of the talker's amplitude (about -10 dB).
+pub fn audible() -> f64 {
+    talker() / 3.0
+}
+
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 /// A scratch directory holding one scenario, its config (`huddle.conf`) and
@@ -147,25 +217,13 @@ impl Scene {
     /// Writes `sounds/<name>`: a 16 kHz WAV of `secs` of a sine at `hz`
     /// with peak `amplitude` (written with hound, not huddle).
     pub fn tone_wav(&self, name: &str, hz: f64, secs: f64, amplitude: f64) -> &Self {
-        let rate = 16000;
-        let n = (secs * rate as f64) as usize;
-        let samples: Vec<i16> = (0..n)
-            .map(|i| {
-                let t = i as f64 / rate as f64;
-                (amplitude * (2.0 * std::f64::consts::PI * hz * t).sin()).round() as i16
-            })
-            .collect();
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: rate,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(self.dir.join("sounds").join(name), spec).unwrap();
-        for s in samples {
-            w.write_sample(s).unwrap();
-        }
-        w.finalize().unwrap();
+        write_tone_wav(
+            &self.dir.join("sounds").join(name),
+            16000,
+            hz,
+            secs,
+            amplitude,
+        );
         self
     }
 
@@ -412,32 +470,33 @@ impl Run {
         tone_amplitude(self.window(leg, from, to), hz, rate)
     }
 
+    /// Whether `leg` heard a talker's tone of `hz` in [from, to).
+    pub fn hears(&self, leg: &str, hz: f64, from: f64, to: f64) -> bool {
+        self.tone(leg, hz, from, to) > audible()
+    }
+
+    /// Whether `leg` heard nothing of `hz` in [from, to).
+    pub fn silent(&self, leg: &str, hz: f64, from: f64, to: f64) -> bool {
+        self.tone(leg, hz, from, to) < SILENT
+    }
+
     /// RMS of what `leg` heard in [from, to).
     pub fn rms(&self, leg: &str, from: f64, to: f64) -> f64 {
         rms(self.window(leg, from, to))
+    }
+
+    /// module.log's lines at ERROR: each one makes refhost exit with 1.
+    pub fn error_lines(&self) -> Vec<&str> {
+        self.module_log
+            .lines()
+            .filter(|l| l.contains(" ERROR "))
+            .collect()
     }
 
     /// The recording refhost copied to out/recording.wav, and its rate.
     pub fn recording(&self) -> (Vec<i16>, u32) {
         read_wav(&self.out.join("recording.wav"))
     }
-}
-
-/// A whole mono 16-bit WAV and its rate.
-pub fn read_wav(path: &Path) -> (Vec<i16>, u32) {
-    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let spec = r.spec();
-    assert_eq!(
-        (spec.channels, spec.bits_per_sample),
-        (1, 16),
-        "{}",
-        path.display()
-    );
-    let pcm = r
-        .samples::<i16>()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap_or_else(|e| panic!("{} is not whole: {e}", path.display()));
-    (pcm, spec.sample_rate)
 }
 
 impl Drop for Run {
@@ -460,30 +519,4 @@ pub fn field<'a>(ev: &'a Value, key: &str) -> &'a str {
 /// The scenario time of an event or note, in seconds.
 pub fn time(ev: &Value) -> f64 {
     ev["t"].as_f64().unwrap()
-}
-
-/// Peak amplitude of a sine of `hz` in `samples` (Goertzel: a sine of
-/// amplitude A over n samples has power (A·n/2)²).
-pub fn tone_amplitude(samples: &[i16], hz: f64, rate: u32) -> f64 {
-    if samples.is_empty() {
-        return 0.0;
-    }
-    let w = 2.0 * std::f64::consts::PI * hz / rate as f64;
-    let coeff = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &x in samples {
-        let s0 = x as f64 + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    let power = (s1 * s1 + s2 * s2 - coeff * s1 * s2).max(0.0);
-    2.0 * power.sqrt() / samples.len() as f64
-}
-
-pub fn rms(samples: &[i16]) -> f64 {
-    if samples.is_empty() {
-        return 0.0;
-    }
-    let sum: f64 = samples.iter().map(|&s| (s as f64) * (s as f64)).sum();
-    (sum / samples.len() as f64).sqrt()
 }
