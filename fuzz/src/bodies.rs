@@ -89,8 +89,13 @@ pub struct NullHost {
 }
 
 impl Host for NullHost {
-    fn log(&self, _level: log::Level, _target: &str, message: &str) {
-        if message.contains("internal error") || message.contains("panicked") {
+    fn log(&self, level: log::Level, _target: &str, message: &str) {
+        // The boundary reports a caught panic at error level. Lower levels
+        // may echo what the input said ("play 'internal error'" is a file
+        // name), which is not a finding.
+        if level == log::Level::Error
+            && (message.contains("internal error") || message.contains("panicked"))
+        {
             self.internal_errors.fetch_add(1, Ordering::Relaxed);
         }
     }
