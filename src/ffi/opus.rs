@@ -296,18 +296,18 @@ mod tests {
     }
 
     #[test]
-    fn round_trip_keeps_a_tone() {
+    fn round_trip_keeps_a_tone() -> Result<(), OpusError> {
         for rate in [8000u32, 16000, 48000] {
             let frame = (rate / 50) as usize;
-            let mut enc = OpusEncoder::new(rate, EncoderSettings::default()).expect("encoder");
-            let mut dec = OpusDecoder::new(rate).expect("decoder");
+            let mut enc = OpusEncoder::new(rate, EncoderSettings::default())?;
+            let mut dec = OpusDecoder::new(rate)?;
             let mut packet = [0u8; 1275];
             let mut out = vec![0i16; frame * 6];
             let mut decoded = Vec::new();
             for k in 0..25 {
                 let pcm = tone(rate, frame, 600.0, 10000.0, k * frame);
-                let len = enc.encode(&pcm, &mut packet).expect("encode");
-                let n = dec.decode(&packet[..len], &mut out).expect("decode");
+                let len = enc.encode(&pcm, &mut packet)?;
+                let n = dec.decode(&packet[..len], &mut out)?;
                 assert_eq!(n, frame);
                 decoded.extend_from_slice(&out[..n]);
             }
@@ -315,55 +315,56 @@ mod tests {
             let a = goertzel_amp(tail, 600.0, f64::from(rate));
             assert!((a - 10000.0).abs() < 2000.0, "{rate}: amplitude {a}");
         }
+        Ok(())
     }
 
     #[test]
-    fn loss_concealment_and_fec_fill_the_frame() {
+    fn loss_concealment_and_fec_fill_the_frame() -> Result<(), OpusError> {
         let rate = 16000;
         let settings = EncoderSettings {
             packet_loss_pct: 20,
             ..EncoderSettings::default()
         };
-        let mut enc = OpusEncoder::new(rate, settings).expect("encoder");
-        let mut dec = OpusDecoder::new(rate).expect("decoder");
+        let mut enc = OpusEncoder::new(rate, settings)?;
+        let mut dec = OpusDecoder::new(rate)?;
         let mut packet = [0u8; 1275];
         let mut out = [0i16; 320];
         for k in 0..10 {
-            let len = enc
-                .encode(&tone(rate, 320, 400.0, 8000.0, k * 320), &mut packet)
-                .expect("encode");
-            dec.decode(&packet[..len], &mut out).expect("decode");
+            let len = enc.encode(&tone(rate, 320, 400.0, 8000.0, k * 320), &mut packet)?;
+            dec.decode(&packet[..len], &mut out)?;
         }
         assert_eq!(dec.decode_lost(&mut out), Ok(320));
-        let len = enc
-            .encode(&tone(rate, 320, 400.0, 8000.0, 3520), &mut packet)
-            .expect("encode");
+        let len = enc.encode(&tone(rate, 320, 400.0, 8000.0, 3520), &mut packet)?;
         assert_eq!(dec.decode_fec(&packet[..len], &mut out), Ok(320));
         // Concealed/recovered audio continues the tone rather than silence.
         assert!(goertzel_amp(&out, 400.0, 16000.0) > 1000.0);
+        Ok(())
     }
 
     #[test]
-    fn bad_arguments_are_errors() {
+    fn bad_arguments_are_errors() -> Result<(), OpusError> {
         assert!(OpusDecoder::new(44100).is_err());
         assert!(OpusDecoder::new(32000).is_err());
         let bad = EncoderSettings {
             complexity: 42,
             ..EncoderSettings::default()
         };
-        let err = OpusEncoder::new(16000, bad).expect_err("complexity 42");
+        let Err(err) = OpusEncoder::new(16000, bad) else {
+            panic!("complexity 42 was accepted");
+        };
         assert_eq!(err.code(), sys::OPUS_BAD_ARG);
         assert!(err.to_string().contains("invalid argument"), "{err}");
-        let mut enc = OpusEncoder::new(16000, EncoderSettings::default()).expect("encoder");
+        let mut enc = OpusEncoder::new(16000, EncoderSettings::default())?;
         // 7 samples is not an Opus frame size.
         assert!(enc.encode(&[0; 7], &mut [0u8; 100]).is_err());
-        let mut dec = OpusDecoder::new(16000).expect("decoder");
+        let mut dec = OpusDecoder::new(16000)?;
         assert!(dec.decode(&[], &mut [0i16; 320]).is_err());
+        Ok(())
     }
 
     #[test]
-    fn corrupt_packets_are_errors_not_panics() {
-        let mut dec = OpusDecoder::new(48000).expect("decoder");
+    fn corrupt_packets_are_errors_not_panics() -> Result<(), OpusError> {
+        let mut dec = OpusDecoder::new(48000)?;
         let mut out = vec![0i16; 5760];
         // Code 3 with a frame count of zero.
         assert_eq!(
@@ -399,6 +400,7 @@ mod tests {
                 assert!(n <= out.len());
             }
         }
+        Ok(())
     }
 
     #[test]
