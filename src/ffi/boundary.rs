@@ -198,7 +198,6 @@ pub(crate) fn write_out<T>(out: *mut T, value: T) -> Result<(), Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::CString;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex;
 
@@ -242,29 +241,38 @@ mod tests {
         }
     }
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// For errors that only implement `Debug` (`Status`).
+    fn debug(e: impl std::fmt::Debug) -> String {
+        format!("{e:?}")
+    }
+
     /// A manual-timer module on `host`, registered as a C handle.
-    fn module(host: Arc<FakeHost>, tag: &str) -> (Arc<Module>, std::path::PathBuf) {
+    fn module(
+        host: Arc<FakeHost>,
+        tag: &str,
+    ) -> Result<(Arc<Module>, std::path::PathBuf), Box<dyn std::error::Error>> {
         let dir = std::env::temp_dir().join(format!("huddle-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("sounds")).unwrap();
-        std::fs::create_dir_all(dir.join("recordings")).unwrap();
+        std::fs::create_dir_all(dir.join("sounds"))?;
+        std::fs::create_dir_all(dir.join("recordings"))?;
         let path = dir.join("huddle.conf");
         std::fs::write(
             &path,
             "[module]\ntimer = \"manual\"\nsounds_dir = \"sounds\"\nrecordings_dir = \"recordings\"\n",
-        )
-        .unwrap();
+        )?;
         crate::runtime::logging::install();
-        (Module::load(host, &path).unwrap(), dir)
+        Ok((Module::load(host, &path)?, dir))
     }
 
     /// The wrapper itself: a panicking body becomes `on_panic`, the host log
     /// gets one error line naming the function, the message and where, the
     /// thread goes on, and the next call through the wrapper is normal.
     #[test]
-    fn a_panicking_body_is_caught_logged_and_becomes_the_error_value() {
+    fn a_panicking_body_is_caught_logged_and_becomes_the_error_value() -> TestResult {
         let host = Arc::new(FakeHost::default());
-        let (m, dir) = module(host.clone(), "boundary-guard");
+        let (m, dir) = module(host.clone(), "boundary-guard")?;
         // Registered like a loaded module: the boundary delivers to those.
         let handle = super::super::handles::add_module(m.clone());
         // As in every export: the body enters the module's log scope.
@@ -295,9 +303,10 @@ mod tests {
         );
         assert!(LAST_PANIC.with(|p| p.borrow().is_none()));
         super::super::handles::remove_module(handle)
-            .unwrap()
+            .map_err(debug)?
             .shutdown();
         let _ = std::fs::remove_dir_all(dir);
+        Ok(())
     }
 
     /// The real path: `huddle_module_api` through its C signature, on a
@@ -305,21 +314,20 @@ mod tests {
     /// returns HUDDLE_STATUS_PANIC, the line naming the function has reached
     /// host->log by the time it returns, and the module goes on working.
     #[test]
-    fn a_panic_inside_an_export_returns_status_panic_and_the_module_goes_on() {
+    fn a_panic_inside_an_export_returns_status_panic_and_the_module_goes_on() -> TestResult {
         use super::super::exports::{huddle_module_api, huddle_module_shutdown, huddle_str_free};
         let host = Arc::new(FakeHost::default());
-        let (m, dir) = module(host.clone(), "boundary-export");
+        let (m, dir) = module(host.clone(), "boundary-export")?;
         let caller = |c: &str| CallerInfo {
             channel: c.to_string(),
             call_id: c.to_string(),
             ..Default::default()
         };
-        m.app(caller("a"), "{beep=false}room").unwrap();
-        m.app(caller("b"), "{beep=false}room").unwrap();
+        m.app(caller("a"), "{beep=false}room").map_err(debug)?;
+        m.app(caller("b"), "{beep=false}room").map_err(debug)?;
         m.flush_host_calls();
         let handle = super::super::handles::add_module(m.clone());
-        let api = |cmd: &str| {
-            let cmd = CString::new(cmd).unwrap();
+        let api = |cmd: &CStr| {
             let mut reply: *mut c_char = std::ptr::null_mut();
             let status = huddle_module_api(handle, cmd.as_ptr(), &mut reply);
             let text = if reply.is_null() {
@@ -335,7 +343,7 @@ mod tests {
             (status, text)
         };
         host.explode.store(true, Ordering::Release);
-        let (status, _) = api("mute room all");
+        let (status, _) = api(c"mute room all");
         assert_eq!(status, Status::Panic);
         let lines = host.logged("huddle_module_api: internal error caught at the boundary");
         assert_eq!(lines.len(), 1, "{:?}", host.logged(""));
@@ -346,30 +354,31 @@ mod tests {
         );
         // The process and the module go on: the room is intact, commands and
         // their events work, and shutdown is clean.
-        let (status, reply) = api("unmute room all");
+        let (status, reply) = api(c"unmute room all");
         assert_eq!(status, Status::Ok);
-        assert!(reply.unwrap().starts_with("+OK"));
-        let (status, reply) = api("count room");
+        assert!(reply.ok_or("no reply")?.starts_with("+OK"));
+        let (status, reply) = api(c"count room");
         assert_eq!(status, Status::Ok);
-        assert!(reply.unwrap().contains('2'));
+        assert!(reply.ok_or("no reply")?.contains('2'));
         assert_eq!(huddle_module_shutdown(handle), Status::Ok);
         // Only this instance heard of its panic (the other test's panics,
         // in parallel, went to theirs).
         assert_eq!(host.logged("internal error").len(), 1);
         let _ = std::fs::remove_dir_all(dir);
+        Ok(())
     }
 
     /// Every export runs its body inside `ffi_entry!` under its own name, so
     /// the two tests above cover them all. `huddle_version` and
     /// `huddle_strerror` only return static strings and have no body to guard.
     #[test]
-    fn every_export_goes_through_the_boundary() {
+    fn every_export_goes_through_the_boundary() -> TestResult {
         let src = include_str!("exports.rs");
         let mut checked = 0;
         for (i, _) in src.match_indices("pub extern \"C\" fn ") {
             let rest = &src[i + "pub extern \"C\" fn ".len()..];
-            let name = &rest[..rest.find('(').unwrap()];
-            let body = &rest[..rest.find("\n}\n").unwrap()];
+            let name = &rest[..rest.find('(').ok_or("no parameter list")?];
+            let body = &rest[..rest.find("\n}\n").ok_or("no end of body")?];
             if name == "huddle_version" || name == "huddle_strerror" {
                 continue;
             }
@@ -380,5 +389,6 @@ mod tests {
             checked += 1;
         }
         assert!(checked >= 10, "only {checked} exports found");
+        Ok(())
     }
 }
