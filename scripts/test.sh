@@ -72,6 +72,10 @@ if grep -v '^huddle_' <<<"$exports"; then
     exit 1
 fi
 
+step "Janus plugin: plain RTP and headless Chromium (scripts/test-janus.sh)"
+# After the demo step, so the release libhuddle.so it loads is already built.
+bash scripts/test-janus.sh
+
 step "scenario parser: fuzz corpus under ASan+UBSan"
 # The reference host's scenario parser is C; its libFuzzer target replays
 # the regression corpus (each file once) with AddressSanitizer, UBSan and
@@ -80,5 +84,5 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
     -Iffi/refhost -o "$work/scenario_fuzz" fuzz/c/scenario_fuzz.c ffi/refhost/scenario.c -lm
 ASAN_OPTIONS=detect_leaks=1 "$work/scenario_fuzz" tests/corpus/scenario/*
 
-printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, scenario corpus — all passed in %ds\n' \
+printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, Janus plugin, scenario corpus — all passed in %ds\n' \
     "$((SECONDS - started))"

@@ -1,0 +1,273 @@
+"""janus.plugin.huddle end to end with plain-RTP participants: the
+AudioBridge API (requests, events, error codes) and what each participant
+hears, checked by tone energy.
+
+usage: test_plain_rtp.py <libjanus_huddle.so> <libhuddle.so> <workdir>"""
+
+import os
+import sys
+import time
+
+from janus_server import EventSink, Handle, Janus, deadline_loop
+from rtp_peer import Peer, goertzel_power, tone
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FREQS = {"alice": 440.0, "bob": 700.0, "carol": 1100.0}
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def hears(peer, since, until, freqs=FREQS):
+    """Which talkers' tones `peer` heard in the window, by energy: a tone
+    counts when its power stands 20 dB over the quietest of them."""
+    pcm = peer.heard(since, until)
+    powers = {n: goertzel_power(pcm, f) for n, f in freqs.items()}
+    floor = max(min(powers.values()), 1e-3)
+    return {n for n, p in powers.items() if p > 100 * floor and p > 1e3}, powers
+
+
+def errors_case(janus, room):
+    h = Handle(janus)
+    cases = [
+        ({"request": "join", "room": 999999}, 485, "No such room (999999)"),
+        ({"request": "join", "room": room, "pin": "0000"}, 489, "Unauthorized (wrong pin)"),
+        ({"request": "join", "room": room}, 483, "Missing mandatory element (pin)"),
+        ({"request": "join"}, 483, "Missing mandatory element (room)"),
+        ({"request": "join", "room": "abc"}, 484,
+         "Invalid element type (room should be a positive integer)"),
+        ({"request": "join", "room": room, "pin": "4321", "codec": "g729"}, 484, None),
+    ]
+    for body, code, text in cases:
+        h.send(body)
+        ev = h.wait_data(lambda d: "error_code" in d, what=f"the error for {body}")
+        check(ev["error_code"] == code and (text is None or ev["error"] == text),
+              f"join {body} -> {code} {text or ''} (got {ev['error_code']} {ev['error']!r})")
+    sync = [
+        ({"request": "frobnicate"}, 482, "Unknown request 'frobnicate'"),
+        ({"nothing": 1}, 483, "Missing mandatory element (request)"),
+        ({"request": "exists"}, 483, "Missing mandatory element (room)"),
+        ({"request": "listparticipants", "room": 4242}, 485, "No such room (4242)"),
+        ({"request": "kick", "room": room, "id": 1}, 483, "Missing mandatory element (secret)"),
+        ({"request": "kick", "room": room, "id": 1, "secret": "nope"}, 489,
+         "Unauthorized (wrong secret)"),
+        ({"request": "kick", "room": room, "secret": "s3cret", "id": 77}, 492,
+         f"No such user 77 in room {room}"),
+        ({"request": "create", "room": room}, 486, f"Room {room} already exists"),
+        ({"request": "configure", "muted": True}, None, None),
+    ]
+    for body, code, text in sync:
+        if code is None:
+            h.send(body)
+            ev = h.wait_data(lambda d: "error_code" in d, what="configure's error")
+            check(ev["error_code"] == 487, f"configure before join -> 487 (got {ev})")
+            continue
+        r = h.request(body)
+        check(r.get("error_code") == code and r.get("error") == text,
+              f"{body} -> {code} {text} (got {r})")
+    # A body that is not JSON at all: Janus's core refuses it; the plugin
+    # never sees it, and Janus keeps running.
+    try:
+        r = janus.post(h.hurl, b'{"janus": "message", "body": {"request": ')
+    except OSError as e:
+        r = {"transport_error": str(e)}
+    check(r.get("janus") == "error", f"malformed JSON refused by Janus (got {r})")
+    h.close()
+
+
+def main():
+    plugin_so, huddle_lib, workdir = sys.argv[1:4]
+    sink = EventSink()
+    janus = Janus(workdir, plugin_so, huddle_lib, None,
+                  events_url=f"http://127.0.0.1:{sink.port}/events")
+    peers = {}
+    handles = {}
+    try:
+        admin = Handle(janus)
+        room = 4000
+        r = admin.request({"request": "create", "room": room, "description": "plain rtp",
+                           "secret": "s3cret", "pin": "4321", "allow_rtp_participants": True,
+                           "sampling_rate": 48000})
+        check(r == {"audiobridge": "created", "room": room, "permanent": False},
+              f"create -> created ({r})")
+        r = admin.request({"request": "exists", "room": room})
+        check(r.get("exists") is True, "exists -> true")
+        r = admin.request({"request": "list"})
+        listed = [x for x in r.get("list", []) if x["room"] == room]
+        check(len(listed) == 1 and listed[0]["pin_required"] is True
+              and listed[0]["description"] == "plain rtp", f"list shows the room ({listed})")
+
+        errors_case(janus, room)
+
+        for n in FREQS:
+            peers[n] = Peer(n, tone(FREQS[n], 1.0))
+            handles[n] = Handle(janus)
+        ids = {"alice": 11, "bob": 22, "carol": 33}
+        for n in FREQS:
+            handles[n].send({"request": "join", "room": room, "id": ids[n], "display": n,
+                             "pin": "4321",
+                             "rtp": {"ip": "127.0.0.1", "port": peers[n].port,
+                                     "payload_type": 100, "audiolevel_ext": 1}})
+            ev = handles[n].wait_data(lambda d: d.get("audiobridge") == "joined" and "id" in d,
+                                      what=f"{n} joined")
+            check(ev["room"] == room and ev["id"] == ids[n] and ev.get("display") == n,
+                  f"{n}: joined event ({ev.get('id')})")
+            check(ev["rtp"]["ip"] == "127.0.0.1" and ev["rtp"]["port"] > 0,
+                  f"{n}: joined carries the plugin's RTP address ({ev['rtp']})")
+            peers[n].remote = ("127.0.0.1", ev["rtp"]["port"])
+        # Alice saw Bob and Carol join (AudioBridge's "joined" to the others).
+        for other in ("bob", "carol"):
+            handles["alice"].wait_data(
+                lambda d, o=other: d.get("audiobridge") == "joined" and "id" not in d
+                and d["participants"][0]["id"] == ids[o], what=f"alice told {other} joined")
+        check(True, "alice was told bob and carol joined")
+        r = admin.request({"request": "listparticipants", "room": room})
+        check(sorted(p["id"] for p in r["participants"]) == [11, 22, 33]
+              and all(p["setup"] and not p["muted"] for p in r["participants"]),
+              f"listparticipants lists the three ({r})")
+
+        for p in peers.values():
+            p.start_sending(8.0)
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        for _ in deadline_loop(10, "audio to flow"):
+            if all(len(p.packets()) > 50 for p in peers.values()):
+                break
+            time.sleep(0.1)
+        t1 = time.monotonic()
+        time.sleep(1.5)
+        t2 = time.monotonic()
+        for n, p in peers.items():
+            heard, powers = hears(p, t1, t2)
+            others = set(FREQS) - {n}
+            check(heard == others, f"{n} hears {sorted(others)} and not itself "
+                  f"(heard {sorted(heard)}; powers {({k: round(v) for k, v in powers.items()})})")
+
+        # Continuity of what the plugin sends: one SSRC, sequence +1 per
+        # packet, timestamp +960 per 20 ms.
+        pk = peers["alice"].packets()
+        seqs = [x[1] for x in pk]
+        gaps = sum(1 for a, b in zip(seqs, seqs[1:]) if (b - a) & 0xFFFF != 1)
+        check(gaps == 0 and len(seqs) > 50, f"alice's stream: {len(seqs)} packets, {gaps} seq gaps")
+        tss = [x[2] for x in pk]
+        bad_ts = sum(1 for a, b in zip(tss, tss[1:]) if ((b - a) & 0xFFFFFFFF) % 960 != 0)
+        check(bad_ts == 0 and all(x[3] == 100 for x in pk),
+              f"alice's stream: timestamps in 960-sample steps, payload type 100 ({bad_ts} bad)")
+
+        # Mute Bob with configure: the others stop hearing him; he still hears them.
+        handles["bob"].send({"request": "configure", "muted": True})
+        ev = handles["bob"].wait_data(lambda d: d.get("result") == "ok", what="configure ok")
+        check(ev["room"] == room, "configure -> event result ok")
+        handles["alice"].wait_data(
+            lambda d: any(p["id"] == 22 and p["muted"] for p in d.get("participants", []))
+            and d.get("audiobridge") == "event", what="alice told bob is muted")
+        check(True, "alice is told bob is muted (participants event)")
+        time.sleep(0.3)
+        t3 = time.monotonic()
+        time.sleep(1.2)
+        t4 = time.monotonic()
+        check(hears(peers["alice"], t3, t4)[0] == {"carol"}, "muted bob: alice hears only carol")
+        check(hears(peers["carol"], t3, t4)[0] == {"alice"}, "muted bob: carol hears only alice")
+        check(hears(peers["bob"], t3, t4)[0] == {"alice", "carol"}, "muted bob still hears both")
+
+        # DTMF through RFC 4733: '0' is huddle's toggle-mute key.
+        peers["bob"].send_dtmf(0)
+        handles["carol"].wait_data(
+            lambda d: any(p["id"] == 22 and not p["muted"] for p in d.get("participants", [])),
+            what="carol told bob is unmuted by his DTMF 0")
+        check(True, "bob's RFC 4733 '0' unmuted him (huddle's caller controls)")
+
+        # RFC 6464: a quiet member's frames that their sender marks as
+        # silence (level 127) are not even decoded, however loud the payload;
+        # unmarked, the same payload is heard.
+        with_dave = dict(FREQS, dave=1500.0)
+        peers["dave"] = Peer("dave", tone(1500.0, 1.0), audio_level=127)
+        handles["dave"] = Handle(janus)
+        handles["dave"].send({"request": "join", "room": room, "id": 44, "pin": "4321",
+                              "rtp": {"ip": "127.0.0.1", "port": peers["dave"].port,
+                                      "audiolevel_ext": 1}})
+        ev = handles["dave"].wait_data(lambda d: d.get("audiobridge") == "joined" and "id" in d,
+                                       what="dave joined")
+        peers["dave"].remote = ("127.0.0.1", ev["rtp"]["port"])
+        peers["dave"].start_sending(4.0)
+        time.sleep(0.5)
+        t5 = time.monotonic()
+        time.sleep(1.0)
+        t6 = time.monotonic()
+        check("dave" not in hears(peers["alice"], t5, t6, with_dave)[0],
+              "dave's loud frames marked level 127 are not heard (RFC 6464 reaches huddle)")
+        peers["dave"].audio_level = None
+        time.sleep(0.5)
+        t7 = time.monotonic()
+        time.sleep(1.0)
+        check("dave" in hears(peers["alice"], t7, time.monotonic(), with_dave)[0],
+              "the same frames unmarked are heard")
+        handles["dave"].send({"request": "leave"})
+        handles["dave"].wait_data(lambda d: d.get("audiobridge") == "left", what="dave left")
+
+        # Events reach Janus's event handlers.
+        e = sink.wait(lambda e: e.get("event", {}).get("plugin") == "janus.plugin.huddle"
+                      and e["event"].get("data", {}).get("name") == "participant-join",
+                      10, "a huddle participant-join at the event handler")
+        check(e["event"]["data"]["fields"].get("FriendlyName") == str(room),
+              "the event handler got huddle's participant-join")
+
+        # The Admin API reaches huddle's conference API.
+        r = janus.admin({"janus": "message_plugin", "plugin": "janus.plugin.huddle",
+                         "request": {"request": "huddle", "command": "json list"}})
+        data = r.get("response", {}).get("huddle", {})
+        check(r.get("janus") == "success" and data.get("ok") is True,
+              f"admin message_plugin runs 'conference json list' ({str(r)[:200]})")
+        r = admin.request({"request": "huddle", "command": f"count {room}"})
+        check(r.get("audiobridge") == "success" and "3" in r.get("huddle", ""),
+              f"huddle request passes 'count' through ({r})")
+
+        # Kick Carol: everyone gets "kicked", the others "leaving", her stream stops.
+        r = admin.request({"request": "kick", "room": room, "secret": "s3cret", "id": 33})
+        check(r == {"audiobridge": "success"}, f"kick -> success ({r})")
+        ev = handles["carol"].wait_data(lambda d: d.get("kicked") == 33, what="carol kicked")
+        handles["alice"].wait_data(lambda d: d.get("leaving") == 33, what="alice told carol left")
+        check(True, "carol got 'kicked'; alice got 'leaving'")
+        time.sleep(0.5)
+        n_before = len(peers["carol"].packets())
+        time.sleep(0.5)
+        check(len(peers["carol"].packets()) == n_before, "carol receives nothing after the kick")
+        r = admin.request({"request": "listparticipants", "room": room})
+        check(sorted(p["id"] for p in r["participants"]) == [11, 22], "carol is gone from the list")
+
+        # Leave: Alice gets "left", Bob "leaving".
+        handles["alice"].send({"request": "leave"})
+        handles["alice"].wait_data(lambda d: d.get("audiobridge") == "left" and d["id"] == 11,
+                                   what="alice left")
+        handles["bob"].wait_data(lambda d: d.get("leaving") == 11, what="bob told alice left")
+        check(True, "leave -> left / leaving")
+
+        # A second room stays live while Janus shuts down.
+        r = admin.request({"request": "create", "room": 4001, "allow_rtp_participants": True})
+        handles["alice"].send({"request": "join", "room": 4001, "id": 5,
+                               "rtp": {"ip": "127.0.0.1", "port": peers["alice"].port}})
+        handles["alice"].wait_data(lambda d: d.get("audiobridge") == "joined" and "id" in d,
+                                   what="alice joined room 4001")
+    finally:
+        for p in peers.values():
+            p.close()
+        for h in handles.values():
+            h.alive = False
+        status = janus.stop()
+        sink.close()
+    check(status == 0, f"Janus stopped cleanly with rooms live (exit {status})")
+    with open(janus.log_path) as f:
+        log = f.read()
+    check("huddle plugin destroyed" in log, "the plugin's destroy ran")
+    if failures:
+        print(f"{len(failures)} check(s) failed; Janus log: {janus.log_path}")
+        sys.exit(1)
+    print("test_plain_rtp: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
