@@ -139,7 +139,6 @@ media: {{
     rtp_port_range = "{rtp_lo}-{rtp_lo + 999}"
 }}
 nat: {{
-    ice_enforce_list = "lo"
     ignore_mdns = true
 }}
 events: {{

@@ -1,0 +1,211 @@
+"""janus.plugin.huddle with real WebRTC clients: headless Chromium on
+Janus's own janus.js. Two of our minimal pages (web/room.html) and Janus's
+AudioBridge demo page (janus-demos' audiobridgetest.html/.js, served with
+"janus.plugin.audiobridge" replaced by "janus.plugin.huddle" and nothing
+else changed) join one room. Each browser's fake microphone plays a tone
+of its own; each must hear the other two and not itself (an AnalyserNode
+on the received track, plus getStats packets and energy). Then mute through
+configure, kick through the API, events at a test event handler, a
+screenshot for the README, and Janus stopping cleanly with the room live.
+
+usage: test_browser.py <libjanus_huddle.so> <libhuddle.so> <workdir> [screenshot.png]"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+from cdp import Chromium
+from janus_server import EventSink, Handle, Janus
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEMOS = "/usr/share/janus/demos"
+JS = "/usr/share/javascript"
+FREQS = {"alice": 440.0, "bob": 700.0, "carol": 1100.0}
+ROOM = 1234
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def serve(janus_url):
+    """Static files: our page, janus.js and adapter from Debian's packages,
+    and Janus's demo directory with settings.js pointing at the test's Janus
+    and audiobridgetest.js asking for janus.plugin.huddle."""
+
+    class Handler(SimpleHTTPRequestHandler):
+        def translate_path(self, path):
+            path = path.split("?", 1)[0]
+            fixed = {
+                "/janus.js": f"{JS}/janus-gateway/janus.js",
+                "/adapter.js": f"{JS}/webrtc-adapter/adapter.js",
+                "/listen.js": f"{HERE}/web/listen.js",
+                "/room.html": f"{HERE}/web/room.html",
+            }
+            if path in fixed:
+                return fixed[path]
+            if path.startswith("/demos/javascript/"):
+                return JS + path[len("/demos/javascript"):]
+            if path.startswith("/demos/"):
+                return DEMOS + path[len("/demos"):]
+            return "/nonexistent"
+
+        def do_GET(self):
+            path = self.path.split("?", 1)[0]
+            if path == "/demos/settings.js":
+                # The packaged settings, then what a deployment sets: where
+                # Janus is, and the token/apisecret that upstream's
+                # settings.js declares and Debian's 1.1.2 copy lacks (the
+                # demos read them).
+                with open(f"{DEMOS}/settings.js") as f:
+                    return self.text(f.read() + f'\nserver = "{janus_url}";\n'
+                                     "var token = null;\nvar apisecret = null;\n")
+            if path == "/demos/audiobridgetest.js":
+                with open(f"{DEMOS}/audiobridgetest.js") as f:
+                    src = f.read()
+                assert src.count('"janus.plugin.audiobridge"') == 1
+                return self.text(src.replace('"janus.plugin.audiobridge"', '"janus.plugin.huddle"'))
+            return super().do_GET()
+
+        def text(self, body):
+            data = body.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/javascript")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def tone_wav(workdir, name, freq):
+    path = os.path.join(workdir, f"{name}.wav")
+    # Beeps (300 ms on, 200 ms off), not a steady tone: Chromium's noise
+    # suppression learns a stationary tone as noise and fades it out.
+    subprocess.run(["sox", "-n", "-r", "48000", "-c", "1", "-b", "16", path, "synth", "0.3",
+                    "sine", str(freq), "vol", "0.3", "pad", "0", "0.2", "repeat", "59"],
+                   check=True)
+    return path
+
+
+def heard(page, seconds=2.0):
+    """The talkers whose tone stands 20 dB over the quietest of the three."""
+    db = page.eval(f"hl.measure({int(seconds * 1000)}, {list(FREQS.values())})",
+                   timeout=seconds + 10)
+    levels = dict(zip(FREQS, db))
+    floor = min(levels.values())
+    return {n for n, v in levels.items() if v > floor + 20}, levels
+
+
+def main():
+    plugin_so, huddle_lib, workdir = sys.argv[1:4]
+    shot = sys.argv[4] if len(sys.argv) > 4 else None
+    sink = EventSink()
+    rooms = f'room-{ROOM}: {{\n  description = "Demo Room"\n  secret = "adminpwd"\n}}\n'
+    janus = Janus(workdir, plugin_so, huddle_lib, None, rooms=rooms,
+                  events_url=f"http://127.0.0.1:{sink.port}/events")
+    web = serve(janus.base)
+    site = f"http://127.0.0.1:{web.server_address[1]}"
+    pages = {}
+    try:
+        ids = {"alice": 101, "bob": 102}
+        for name in ("alice", "bob", "carol"):
+            pages[name] = Chromium(workdir, name, tone_wav(workdir, name, FREQS[name]))
+        for name, pid in ids.items():
+            pages[name].goto(f"{site}/room.html?server={janus.base}&room={ROOM}&id={pid}&name={name}")
+        carol = pages["carol"]
+        carol.goto(f"{site}/demos/audiobridgetest.html")
+        carol.wait("document.readyState === 'complete' && typeof $ === 'function' && $('#start').length",
+                   20, "the demo page to load")
+        carol.eval("$('#start').click(); true")
+        carol.wait("$('#username').is(':visible')", 20, "the demo page's name field")
+        carol.eval("$('#username').val('carol'); $('#register').click(); true")
+
+        for name in ("alice", "bob"):
+            try:
+                pages[name].wait("state.pcUp && window.hl && hl.analyser", 30,
+                                 f"{name}'s PeerConnection and remote track")
+            except TimeoutError:
+                print(f"{name}'s page state: {pages[name].eval('JSON.stringify(state)')}")
+                print(pages[name].eval("JSON.stringify({hl: typeof hl, an: !!(window.hl && hl.analyser), rx: handle.webrtcStuff.pc.getReceivers().map(r => r.track && r.track.readyState + r.track.kind), rs: !!handle.webrtcStuff.remoteStream, err: window.lastErr || null})"))
+                raise
+        carol.wait("webrtcUp && $('#roomaudio').length && $('#roomaudio')[0].srcObject", 30,
+                   "the demo page's PeerConnection")
+        carol.eval("(() => { const s = document.createElement('script');"
+                   f" s.src = '{site}/listen.js';"
+                   " document.head.appendChild(s); return true; })()")
+        carol.wait("window.hl", 10, "listen.js in the demo page")
+        carol.eval("hl.attach($('#roomaudio')[0].srcObject); true")
+        check(True, "two janus.js pages and the AudioBridge demo page joined and set up WebRTC")
+
+        # The demo page lists the two others, from AudioBridge-shaped events.
+        carol.wait("$('#list li').length === 2", 15, "the demo page to list alice and bob")
+        check(True, "the demo page lists the two other participants")
+
+        time.sleep(1.0)
+        for name, page in pages.items():
+            who, levels = heard(page)
+            others = set(FREQS) - {name}
+            check(who == others, f"{name} hears {sorted(others)} and not itself "
+                  f"(heard {sorted(who)}, dB {({k: round(v) for k, v in levels.items()})})")
+        for name in ("alice", "bob"):
+            st = pages[name].eval("hl.stats(handle.webrtcStuff.pc)")
+            check(st.get("packetsReceived", 0) > 50 and st.get("totalAudioEnergy", 0) > 0
+                  and st.get("packetsSent", 0) > 50, f"{name}'s getStats: {st}")
+        st = carol.eval("hl.stats(mixertest.webrtcStuff.pc)")
+        check(st.get("packetsReceived", 0) > 50 and st.get("totalAudioEnergy", 0) > 0,
+              f"the demo page's getStats: {st}")
+
+        if shot:
+            carol.screenshot(shot)
+            check(os.path.getsize(shot) > 10000, f"screenshot saved to {shot}")
+
+        # Alice mutes herself through configure: bob and carol stop hearing her.
+        pages["alice"].eval("handle.send({message: {request: 'configure', muted: true}}); true")
+        carol.wait(f"$('#rp{ids['alice']} > i.abmuted').is(':visible')", 10,
+                   "the demo page to show alice muted")
+        check(True, "the demo page shows alice muted")
+        time.sleep(0.5)
+        check(heard(pages["bob"])[0] == {"carol"}, "alice muted: bob hears only carol")
+        check(heard(carol)[0] == {"bob"}, "alice muted: carol hears only bob")
+
+        # Kick bob through the API: his PeerConnection ends.
+        admin = Handle(janus)
+        r = admin.request({"request": "kick", "room": ROOM, "secret": "adminpwd", "id": ids["bob"]})
+        check(r == {"audiobridge": "success"}, f"kick bob -> success ({r})")
+        pages["bob"].wait("state.pcDown || state.cleanedUp", 15, "bob's PeerConnection to end")
+        check(True, "kick ended bob's PeerConnection")
+        carol.wait(f"$('#rp{ids['bob']}').length === 0", 10, "the demo page to drop bob")
+        check(True, "the demo page dropped bob from its list")
+
+        e = sink.wait(lambda e: e.get("event", {}).get("data", {}).get("name") == "participant-kick",
+                      10, "huddle's participant-kick at the event handler")
+        check(e["event"]["data"]["fields"]["FriendlyName"] == str(ROOM),
+              "the event handler got huddle's participant-kick")
+        admin.alive = False
+    finally:
+        for p in pages.values():
+            p.close()
+        status = janus.stop()
+        web.shutdown()
+        sink.close()
+    check(status == 0, f"Janus stopped cleanly with the room live (exit {status})")
+    if failures:
+        print(f"{len(failures)} check(s) failed; logs in {workdir}")
+        sys.exit(1)
+    print("test_browser: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
