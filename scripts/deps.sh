@@ -3,7 +3,8 @@
 # the Opus and libclang development files (audiopus_sys, bindgen), the C and
 # C++ compilers the harness uses, clang's sanitizer and libFuzzer runtimes
 # (the scenario parser's fuzz corpus runs under them), valgrind, and the audio tools the demo uses
-# (espeak-ng, sox, python3). Idempotent: installs nothing when everything is
+# (espeak-ng, sox, python3), and for the Janus plugin Debian's Janus, its
+# headers and demos, and Chromium. Idempotent: installs nothing when everything is
 # there, and runs `apt-get update` once, only when something is missing.
 # Works as root, or through `sudo -n` otherwise (no prompt: CI has no stdin).
 # Shared by scripts/test.sh and the demo.
@@ -24,6 +25,17 @@ WANTED=(
     "espeak-ng:espeak-ng"
     "sox:sox"
     "python3:python3"
+    # janus.plugin.huddle (ffi/janus) and its tests: Debian's Janus, its
+    # headers and demo page, janus.js, and headless Chromium.
+    "make:make"
+    "libglib2.0-dev:"
+    "libjansson-dev:"
+    "janus:janus"
+    "janus-dev:"
+    "janus-demos:"
+    "libjs-janus-gateway:"
+    "libjs-webrtc-adapter:"
+    "chromium:chromium"
 )
 
 # `dpkg -s` alone also succeeds for a removed package whose config files

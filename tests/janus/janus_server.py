@@ -103,11 +103,11 @@ class EventSink:
 
 class Janus:
     def __init__(self, workdir, plugin_so, huddle_lib, huddle_conf, rooms="", events_url=None,
-                 plugin_name="janus.plugin.huddle", extra_plugins=(), preload=None, env=None):
+                 plugin_name="janus.plugin.huddle", extra_plugins=(), port=None):
         self.workdir = workdir
         shutil.rmtree(workdir, ignore_errors=True)
         os.makedirs(workdir)
-        self.port = free_port()
+        self.port = port or free_port()
         self.admin_port = free_port()
         conf = os.path.join(workdir, "conf")
         plugins = os.path.join(workdir, "plugins")
@@ -186,9 +186,10 @@ cors: {{
         self.log_path = os.path.join(workdir, "janus.log")
         self.log = open(self.log_path, "w")
         run_env = dict(os.environ)
-        if preload:
-            run_env["LD_PRELOAD"] = preload
-        run_env.update(env or {})
+        # An ASan build of the plugin needs the runtime preloaded into Janus
+        # (and only into Janus, not into this Python).
+        if os.environ.get("JANUS_LD_PRELOAD"):
+            run_env["LD_PRELOAD"] = os.environ["JANUS_LD_PRELOAD"]
         self.proc = subprocess.Popen(["janus", "-F", conf, "-C", os.path.join(conf, "janus.jcfg")],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=run_env)
         self.base = f"http://127.0.0.1:{self.port}/janus"
