@@ -21,7 +21,7 @@ mkdir -p "$work"
 step "ffi/common/rtp C test (ASan+UBSan)"
 cc -std=c11 -Wall -Wextra -Werror -pedantic -g -fsanitize=address,undefined \
     -fno-sanitize-recover=undefined -Iffi/common -o "$work/rtp_test" \
-    tests/common/rtp_test.c ffi/common/rtp.c
+    tests/rtp/rtp_test.c ffi/common/rtp.c
 "$work/rtp_test"
 
 step "libhuddle.so (release) and the plugin"
