@@ -172,6 +172,9 @@ void hj_push_room(guint64 room, json_t *event, guint64 except_id); /* steals eve
 
 /* rooms.c — the room table and create/edit/destroy/exists/list. */
 hj_room *hj_room_find_locked(guint64 id);
+/* The room a request names, its secret checked, returned with hj.lock held;
+ * or NULL (lock not held) and AudioBridge's error reply in *err. */
+hj_room *hj_room_lock_checked(json_t *root, json_t **err);
 void hj_room_free(gpointer room);
 void hj_rooms_load(janus_config *config);
 json_t *hj_rooms_create(json_t *root);

@@ -17,36 +17,24 @@ static struct janus_json_parameter play_parameters[] = {
 static struct janus_json_parameter huddle_parameters[] = {
     {"command", JSON_STRING, JANUS_JSON_PARAM_REQUIRED | JANUS_JSON_PARAM_NONEMPTY}};
 
-/* Looks the room up and checks its secret: 0, or an error reply in *err. */
+/* Looks the room up and checks its secret: the room's id, or 0 and an
+ * error reply in *err. */
 static guint64 room_with_secret(json_t *root, json_t **err)
 {
     int code = 0;
     char cause[512];
     *err = NULL;
-    JANUS_VALIDATE_JSON_OBJECT(root, room_parameters, code, cause, TRUE, HJ_ERR_MISSING_ELEMENT,
+    JANUS_VALIDATE_JSON_OBJECT(root, secret_parameters, code, cause, TRUE, HJ_ERR_MISSING_ELEMENT,
                                HJ_ERR_INVALID_ELEMENT);
-    if (code == 0)
-        JANUS_VALIDATE_JSON_OBJECT(root, secret_parameters, code, cause, TRUE,
-                                   HJ_ERR_MISSING_ELEMENT, HJ_ERR_INVALID_ELEMENT);
     if (code != 0) {
         *err = hj_error(code, "%s", cause);
         return 0;
     }
-    guint64 id = (guint64)json_integer_value(json_object_get(root, "room"));
-    g_mutex_lock(&hj.lock);
-    hj_room *r = hj_room_find_locked(id);
-    if (r == NULL) {
-        g_mutex_unlock(&hj.lock);
-        *err = hj_error(HJ_ERR_NO_SUCH_ROOM, "No such room (%" G_GUINT64_FORMAT ")", id);
+    hj_room *r = hj_room_lock_checked(root, err);
+    if (r == NULL)
         return 0;
-    }
-    JANUS_CHECK_SECRET(r->secret, root, "secret", code, cause, HJ_ERR_MISSING_ELEMENT,
-                       HJ_ERR_INVALID_ELEMENT, HJ_ERR_UNAUTHORIZED);
+    guint64 id = r->id;
     g_mutex_unlock(&hj.lock);
-    if (code != 0) {
-        *err = hj_error(code, "%s", cause);
-        return 0;
-    }
     return id;
 }
 
@@ -68,10 +56,28 @@ static hj_session *participant(guint64 room, guint64 id)
     return found;
 }
 
-static json_t *no_such_user(guint64 room, guint64 id)
+/* The participant a kick/mute/unmute names (+1 ref), after the room's
+ * secret; or NULL and the error reply in *err. */
+static hj_session *target(json_t *root, guint64 *room, guint64 *id, json_t **err)
 {
-    return hj_error(HJ_ERR_NO_SUCH_USER,
-                    "No such user %" G_GUINT64_FORMAT " in room %" G_GUINT64_FORMAT, id, room);
+    int code = 0;
+    char cause[512];
+    *room = room_with_secret(root, err);
+    if (*err)
+        return NULL;
+    JANUS_VALIDATE_JSON_OBJECT(root, id_parameters, code, cause, TRUE, HJ_ERR_MISSING_ELEMENT,
+                               HJ_ERR_INVALID_ELEMENT);
+    if (code != 0) {
+        *err = hj_error(code, "%s", cause);
+        return NULL;
+    }
+    *id = (guint64)json_integer_value(json_object_get(root, "id"));
+    hj_session *s = participant(*room, *id);
+    if (s == NULL)
+        *err = hj_error(HJ_ERR_NO_SUCH_USER,
+                        "No such user %" G_GUINT64_FORMAT " in room %" G_GUINT64_FORMAT, *id,
+                        *room);
+    return s;
 }
 
 /* Runs a huddle command about one member of `room`. */
@@ -110,17 +116,11 @@ json_t *hj_mod_listparticipants(json_t *root)
 
 json_t *hj_mod_kick(json_t *root)
 {
-    int code = 0;
-    char cause[512];
     json_t *err;
-    guint64 room = room_with_secret(root, &err);
-    if (err)
-        return err;
-    HJ_VALIDATE(root, id_parameters);
-    guint64 id = (guint64)json_integer_value(json_object_get(root, "id"));
-    hj_session *s = participant(room, id);
+    guint64 room, id;
+    hj_session *s = target(root, &room, &id, &err);
     if (s == NULL)
-        return no_such_user(room, id);
+        return err;
     json_t *ev = hj_reply("event");
     json_object_set_new(ev, "room", json_integer((json_int_t)room));
     json_object_set_new(ev, "kicked", json_integer((json_int_t)id));
@@ -134,17 +134,11 @@ json_t *hj_mod_kick(json_t *root)
 
 json_t *hj_mod_mute(json_t *root, bool mute)
 {
-    int code = 0;
-    char cause[512];
     json_t *err;
-    guint64 room = room_with_secret(root, &err);
-    if (err)
-        return err;
-    HJ_VALIDATE(root, id_parameters);
-    guint64 id = (guint64)json_integer_value(json_object_get(root, "id"));
-    hj_session *s = participant(room, id);
+    guint64 room, id;
+    hj_session *s = target(root, &room, &id, &err);
     if (s == NULL)
-        return no_such_user(room, id);
+        return err;
     /* The participants hear about it from huddle's participant-mute event. */
     member_command(mute ? "mute" : "unmute", room, s);
     hj_session_unref(s);

@@ -101,6 +101,45 @@ void hj_rooms_load(janus_config *config)
     g_list_free(cats);
 }
 
+/* {"audiobridge": kind, "room": id, "permanent": false}: rooms here live
+ * as long as Janus runs. */
+static json_t *room_reply(const char *kind, guint64 id)
+{
+    json_t *reply = hj_reply(kind);
+    json_object_set_new(reply, "room", json_integer((json_int_t)id));
+    json_object_set_new(reply, "permanent", json_false());
+    return reply;
+}
+
+hj_room *hj_room_lock_checked(json_t *root, json_t **err)
+{
+    int code = 0;
+    char cause[512];
+    *err = NULL;
+    JANUS_VALIDATE_JSON_OBJECT(root, room_parameters, code, cause, TRUE, HJ_ERR_MISSING_ELEMENT,
+                               HJ_ERR_INVALID_ELEMENT);
+    if (code != 0) {
+        *err = hj_error(code, "%s", cause);
+        return NULL;
+    }
+    guint64 id = (guint64)json_integer_value(json_object_get(root, "room"));
+    g_mutex_lock(&hj.lock);
+    hj_room *r = hj_room_find_locked(id);
+    if (r == NULL) {
+        g_mutex_unlock(&hj.lock);
+        *err = hj_error(HJ_ERR_NO_SUCH_ROOM, "No such room (%" G_GUINT64_FORMAT ")", id);
+        return NULL;
+    }
+    JANUS_CHECK_SECRET(r->secret, root, "secret", code, cause, HJ_ERR_MISSING_ELEMENT,
+                       HJ_ERR_INVALID_ELEMENT, HJ_ERR_UNAUTHORIZED);
+    if (code != 0) {
+        g_mutex_unlock(&hj.lock);
+        *err = hj_error(code, "%s", cause);
+        return NULL;
+    }
+    return r;
+}
+
 json_t *hj_rooms_create(json_t *root)
 {
     int code = 0;
@@ -138,31 +177,19 @@ json_t *hj_rooms_create(json_t *root)
     g_hash_table_insert(hj.rooms, &r->id, r);
     guint64 id = r->id;
     g_mutex_unlock(&hj.lock);
-    json_t *reply = hj_reply("created");
-    json_object_set_new(reply, "room", json_integer((json_int_t)id));
-    json_object_set_new(reply, "permanent", json_false());
-    return reply;
+    return room_reply("created", id);
 }
 
 json_t *hj_rooms_edit(json_t *root)
 {
     int code = 0;
     char cause[512];
-    HJ_VALIDATE(root, room_parameters);
     HJ_VALIDATE(root, edit_parameters);
-    guint64 id = (guint64)json_integer_value(json_object_get(root, "room"));
-    g_mutex_lock(&hj.lock);
-    hj_room *r = hj_room_find_locked(id);
-    if (r == NULL) {
-        g_mutex_unlock(&hj.lock);
-        return hj_error(HJ_ERR_NO_SUCH_ROOM, "No such room (%" G_GUINT64_FORMAT ")", id);
-    }
-    JANUS_CHECK_SECRET(r->secret, root, "secret", code, cause, HJ_ERR_MISSING_ELEMENT,
-                       HJ_ERR_INVALID_ELEMENT, HJ_ERR_UNAUTHORIZED);
-    if (code != 0) {
-        g_mutex_unlock(&hj.lock);
-        return hj_error(code, "%s", cause);
-    }
+    json_t *err;
+    hj_room *r = hj_room_lock_checked(root, &err);
+    if (r == NULL)
+        return err;
+    guint64 id = r->id;
     const char *v;
     if ((v = json_string_value(json_object_get(root, "new_description"))) && *v) {
         g_free(r->description);
@@ -187,22 +214,11 @@ json_t *hj_rooms_edit(json_t *root)
 
 json_t *hj_rooms_destroy(json_t *root)
 {
-    int code = 0;
-    char cause[512];
-    HJ_VALIDATE(root, room_parameters);
-    guint64 id = (guint64)json_integer_value(json_object_get(root, "room"));
-    g_mutex_lock(&hj.lock);
-    hj_room *r = hj_room_find_locked(id);
-    if (r == NULL) {
-        g_mutex_unlock(&hj.lock);
-        return hj_error(HJ_ERR_NO_SUCH_ROOM, "No such room (%" G_GUINT64_FORMAT ")", id);
-    }
-    JANUS_CHECK_SECRET(r->secret, root, "secret", code, cause, HJ_ERR_MISSING_ELEMENT,
-                       HJ_ERR_INVALID_ELEMENT, HJ_ERR_UNAUTHORIZED);
-    if (code != 0) {
-        g_mutex_unlock(&hj.lock);
-        return hj_error(code, "%s", cause);
-    }
+    json_t *err;
+    hj_room *r = hj_room_lock_checked(root, &err);
+    if (r == NULL)
+        return err;
+    guint64 id = r->id;
     g_hash_table_remove(hj.rooms, &id);
     GPtrArray *members = hj_sessions_in_room_locked(id);
     g_mutex_unlock(&hj.lock);
@@ -215,10 +231,7 @@ json_t *hj_rooms_destroy(json_t *root)
     }
     hj_sessions_free(members);
     json_decref(ev);
-    json_t *reply = hj_reply("destroyed");
-    json_object_set_new(reply, "room", json_integer((json_int_t)id));
-    json_object_set_new(reply, "permanent", json_false());
-    return reply;
+    return room_reply("destroyed", id);
 }
 
 json_t *hj_rooms_exists(json_t *root)

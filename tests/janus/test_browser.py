@@ -16,18 +16,12 @@ import sys
 import time
 
 from cdp import Chromium
+from checks import check, finish
 from janus_server import EventSink, Handle, Janus
 from web_server import serve
 
 FREQS = {"alice": 440.0, "bob": 700.0, "carol": 1100.0}
 ROOM = 1234
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def tone_wav(workdir, name, freq):
@@ -141,11 +135,7 @@ def main():
         status = janus.stop()
         web.shutdown()
         sink.close()
-    check(status == 0, f"Janus stopped cleanly with the room live (exit {status})")
-    if failures:
-        print(f"{len(failures)} check(s) failed; logs in {workdir}")
-        sys.exit(1)
-    print("test_browser: all checks passed")
+    finish("test_browser", janus, status)
 
 
 if __name__ == "__main__":

@@ -4,22 +4,14 @@ hears, checked by tone energy.
 
 usage: test_plain_rtp.py <libjanus_huddle.so> <libhuddle.so> <workdir>"""
 
-import os
 import sys
 import time
 
+from checks import check, finish
 from janus_server import EventSink, Handle, Janus, deadline_loop
 from rtp_peer import Peer, goertzel_power, tone
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FREQS = {"alice": 440.0, "bob": 700.0, "carol": 1100.0}
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def hears(peer, since, until, freqs=FREQS):
@@ -259,14 +251,7 @@ def main():
             h.alive = False
         status = janus.stop()
         sink.close()
-    check(status == 0, f"Janus stopped cleanly with rooms live (exit {status})")
-    with open(janus.log_path) as f:
-        log = f.read()
-    check("huddle plugin destroyed" in log, "the plugin's destroy ran")
-    if failures:
-        print(f"{len(failures)} check(s) failed; Janus log: {janus.log_path}")
-        sys.exit(1)
-    print("test_plain_rtp: all checks passed")
+    finish("test_plain_rtp", janus, status)
 
 
 if __name__ == "__main__":
