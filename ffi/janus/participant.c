@@ -1,5 +1,5 @@
 /* participant.c — AudioBridge's asynchronous requests (join, configure,
- * changeroom, leave, hangup), handled one at a time on the plugin's own
+ * changeroom, leave, hangup; and dtmf), handled one at a time on the plugin's own
  * thread so that no Janus thread waits on huddle. */
 #include "hj.h"
 
@@ -26,6 +26,8 @@ static struct janus_json_parameter join_parameters[] = {
     {"codec", JSON_STRING, 0},     {"rtp", JSON_OBJECT, 0},
     {"secret", JSON_STRING, 0},    {"huddle", JSON_OBJECT, 0},
     {"suspended", JANUS_JSON_BOOL, 0}};
+static struct janus_json_parameter dtmf_parameters[] = {
+    {"tones", JSON_STRING, JANUS_JSON_PARAM_REQUIRED | JANUS_JSON_PARAM_NONEMPTY}};
 static struct janus_json_parameter configure_parameters[] = {
     {"muted", JANUS_JSON_BOOL, 0}, {"display", JSON_STRING, 0}, {"record", JANUS_JSON_BOOL, 0},
     {"filename", JSON_STRING, 0}};
@@ -265,6 +267,27 @@ static json_t *configure(hj_session *s, json_t *root)
     return reply;
 }
 
+/* {"request": "dtmf", "tones": "*1"}: keys for huddle's PIN entry and
+ * caller controls from applications that signal DTMF out of band (as
+ * Janus's SIP plugin does with INFO), besides RFC 4733 in the media. */
+static json_t *dtmf(hj_session *s, json_t *root)
+{
+    int code = 0;
+    char cause[512];
+    HJ_VALIDATE(root, dtmf_parameters);
+    const char *tones = json_string_value(json_object_get(root, "tones"));
+    if (strspn(tones, "0123456789*#ABCDabcd") != strlen(tones) || strlen(tones) > 64)
+        return hj_error(HJ_ERR_INVALID_ELEMENT, "Invalid element (tones: 1-64 of 0-9 * # A-D)");
+    huddle_member *m = g_atomic_pointer_get(&s->member);
+    if (m == NULL)
+        return hj_error(HJ_ERR_NOT_JOINED, "Can't send DTMF (not in a room)");
+    for (const char *t = tones; *t; t++)
+        hj.hi->member_dtmf(m, g_ascii_toupper(*t));
+    json_t *reply = hj_reply("event");
+    json_object_set_new(reply, "result", json_string("ok"));
+    return reply;
+}
+
 void hj_participant_gone(hj_session *s, bool notify_self, const char *why)
 {
     g_mutex_lock(&hj.lock);
@@ -315,6 +338,8 @@ static void handle(hj_msg *m)
         reply = join(s, m->message, !g_ascii_strcasecmp(request, "changeroom"));
     else if (!g_ascii_strcasecmp(request, "configure"))
         reply = configure(s, m->message);
+    else if (!g_ascii_strcasecmp(request, "dtmf"))
+        reply = dtmf(s, m->message);
     else if (!g_ascii_strcasecmp(request, "leave") || !g_ascii_strcasecmp(request, "hangup")) {
         g_mutex_lock(&hj.lock);
         bool joined = s->joined;

@@ -159,7 +159,8 @@ static struct janus_plugin_result *handle_message(janus_plugin_session *handle, 
         const char *request = json_string_value(json_object_get(message, "request"));
         response = hj_sync_request(request, message);
         if (response == NULL) {
-            static const char *async[] = {"join", "configure", "changeroom", "leave", "hangup"};
+            static const char *async[] = {"join",  "configure", "changeroom",
+                                          "leave", "hangup",    "dtmf"};
             for (size_t i = 0; i < G_N_ELEMENTS(async); i++) {
                 if (g_ascii_strcasecmp(request, async[i]) == 0) {
                     hj_session_unref(s);

@@ -172,6 +172,22 @@ def main():
             lambda d: any(p["id"] == 22 and not p["muted"] for p in d.get("participants", [])),
             what="carol told bob is unmuted by his DTMF 0")
         check(True, "bob's RFC 4733 '0' unmuted him (huddle's caller controls)")
+        # The same key as a request (DTMF signalled out of band) mutes him again.
+        handles["bob"].send({"request": "dtmf", "tones": "0"})
+        handles["bob"].wait_data(lambda d: d.get("result") == "ok" and "room" not in d,
+                                 what="dtmf request ok")
+        handles["carol"].wait_data(
+            lambda d: any(p["id"] == 22 and p["muted"] for p in d.get("participants", [])),
+            what="carol told bob is muted by his dtmf request")
+        check(True, "a 'dtmf' request with '0' muted bob again")
+        handles["bob"].send({"request": "dtmf", "tones": "0"})
+        handles["carol"].wait_data(
+            lambda d: any(p["id"] == 22 and not p["muted"] for p in d.get("participants", [])),
+            what="carol told bob is unmuted again")
+        r = handles["bob"].request({"request": "dtmf", "tones": "x"})
+        if r.get("janus") == "ack":
+            r = handles["bob"].wait_data(lambda d: "error_code" in d, what="bad tones error")
+        check(r.get("error_code") == 484, f"dtmf with a bad key -> 484 ({r})")
 
         # RFC 6464: a quiet member's frames that their sender marks as
         # silence (level 127) are not even decoded, however loud the payload;
@@ -185,7 +201,7 @@ def main():
         ev = handles["dave"].wait_data(lambda d: d.get("audiobridge") == "joined" and "id" in d,
                                        what="dave joined")
         peers["dave"].remote = ("127.0.0.1", ev["rtp"]["port"])
-        peers["dave"].start_sending(4.0)
+        peers["dave"].start_sending(6.0)
         time.sleep(0.5)
         t5 = time.monotonic()
         time.sleep(1.0)
@@ -196,8 +212,9 @@ def main():
         time.sleep(0.5)
         t7 = time.monotonic()
         time.sleep(1.0)
-        check("dave" in hears(peers["alice"], t7, time.monotonic(), with_dave)[0],
-              "the same frames unmarked are heard")
+        who, powers = hears(peers["alice"], t7, time.monotonic(), with_dave)
+        check("dave" in who, f"the same frames unmarked are heard (alice heard {sorted(who)}, "
+              f"powers {({k: round(v) for k, v in powers.items()})})")
         handles["dave"].send({"request": "leave"})
         handles["dave"].wait_data(lambda d: d.get("audiobridge") == "left", what="dave left")
 
