@@ -43,6 +43,22 @@ def heard(page, seconds=2.0):
     return {n for n, v in levels.items() if v > floor + 20}, levels
 
 
+def hears(page, expected, never, windows=5):
+    """Waits (up to `windows` 2 s windows) until `page` hears exactly
+    `expected`; a window in which any of `never` is heard fails at once.
+    On a loaded machine a browser's capture can stall for a second or two:
+    the test waits that out, but never lets through what must not be heard."""
+    seen = []
+    for _ in range(windows):
+        who, levels = heard(page)
+        seen.append(sorted(who))
+        if who & never:
+            return False, seen, levels
+        if who == expected:
+            return True, seen, levels
+    return False, seen, levels
+
+
 def main():
     plugin_so, huddle_lib, workdir = sys.argv[1:4]
     shot = sys.argv[4] if len(sys.argv) > 4 else None
@@ -88,16 +104,17 @@ def main():
         carol.wait("$('#list li').length === 2", 15, "the demo page to list alice and bob")
         check(True, "the demo page lists the two other participants")
 
-        time.sleep(1.0)
         for name, page in pages.items():
-            who, levels = heard(page)
             others = set(FREQS) - {name}
-            check(who == others, f"{name} hears {sorted(others)} and not itself "
-                  f"(heard {sorted(who)}, dB {({k: round(v) for k, v in levels.items()})})")
+            ok, seen, levels = hears(page, others, {name})
+            check(ok, f"{name} hears {sorted(others)} and not itself "
+                  f"(windows {seen}, last dB {({k: round(v) for k, v in levels.items()})})")
+        # Our pages do not play the mix (see listen.js), so getStats has
+        # packets but no playout energy there; the demo page plays it.
         for name in ("alice", "bob"):
             st = pages[name].eval("hl.stats(handle.webrtcStuff.pc)")
-            check(st.get("packetsReceived", 0) > 50 and st.get("totalAudioEnergy", 0) > 0
-                  and st.get("packetsSent", 0) > 50, f"{name}'s getStats: {st}")
+            check(st.get("packetsReceived", 0) > 50 and st.get("packetsSent", 0) > 50,
+                  f"{name}'s getStats: {st}")
         st = carol.eval("hl.stats(mixertest.webrtcStuff.pc)")
         check(st.get("packetsReceived", 0) > 50 and st.get("totalAudioEnergy", 0) > 0,
               f"the demo page's getStats: {st}")
@@ -112,8 +129,10 @@ def main():
                    "the demo page to show alice muted")
         check(True, "the demo page shows alice muted")
         time.sleep(0.5)
-        check(heard(pages["bob"])[0] == {"carol"}, "alice muted: bob hears only carol")
-        check(heard(carol)[0] == {"bob"}, "alice muted: carol hears only bob")
+        ok, seen, _ = hears(pages["bob"], {"carol"}, {"alice", "bob"})
+        check(ok, f"alice muted: bob hears only carol (windows {seen})")
+        ok, seen, _ = hears(carol, {"bob"}, {"alice", "carol"})
+        check(ok, f"alice muted: carol hears only bob (windows {seen})")
 
         # Kick bob through the API: his PeerConnection ends.
         admin = Handle(janus)

@@ -9,7 +9,9 @@ window.hl = window.hl || {
     // Chromium only pulls a remote WebRTC track through WebAudio while a
     // media element plays it too.
     this.sink = new Audio();
-    this.sink.muted = false; // getStats counts energy only for audio that plays
+    // Muted: playing the mix would give the sender's echo canceller a far
+    // end to suppress its own (fake) microphone against.
+    this.sink.muted = true;
     this.sink.srcObject = stream;
     this.sink.play().catch(() => {});
     this.ctx = new AudioContext({ sampleRate: 48000 });
