@@ -162,8 +162,19 @@ static json_t *join(hj_session *s, json_t *root, bool change)
             return hj_error(code, "%s", cause);
         }
     }
-    if (change)
+    if (change) {
+        /* A plain-RTP participant keeps its socket across rooms, as a
+         * WebRTC one keeps its PeerConnection. */
+        if (prtp == NULL) {
+            g_mutex_lock(&hj.lock);
+            g_mutex_lock(&s->out_lock);
+            prtp = s->rtp;
+            s->rtp = NULL;
+            g_mutex_unlock(&s->out_lock);
+            g_mutex_unlock(&hj.lock);
+        }
         hj_participant_gone(s, false, "changeroom");
+    }
 
     const char *display = json_string_value(json_object_get(root, "display"));
     char idtext[24];

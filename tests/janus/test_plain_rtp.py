@@ -261,6 +261,37 @@ def main():
                                "rtp": {"ip": "127.0.0.1", "port": peers["alice"].port}})
         handles["alice"].wait_data(lambda d: d.get("audiobridge") == "joined" and "id" in d,
                                    what="alice joined room 4001")
+
+        # changeroom: bob moves from 4000 to 4001 without a new join.
+        handles["bob"].send({"request": "changeroom", "room": 4001, "id": 6, "display": "bob"})
+        ev = handles["bob"].wait_data(lambda d: d.get("audiobridge") == "roomchanged",
+                                      what="bob's roomchanged")
+        check(ev["room"] == 4001 and ev["id"] == 6
+              and [p["id"] for p in ev["participants"]] == [5],
+              f"changeroom -> roomchanged with alice in the new room ({ev})")
+        handles["alice"].wait_data(lambda d: d.get("audiobridge") == "joined"
+                                   and d["participants"][0]["id"] == 6, what="alice told bob came")
+        r = admin.request({"request": "listparticipants", "room": 4000})
+        check(r["participants"] == [], f"bob left room 4000 ({r})")
+        # His RTP stream carries on in the new room.
+        n_moved = len(peers["bob"].packets())
+        time.sleep(0.5)
+        check(len(peers["bob"].packets()) > n_moved + 10,
+              "bob's plain-RTP stream goes on after changeroom")
+
+        # edit and destroy.
+        r = admin.request({"request": "edit", "room": 4000, "secret": "s3cret",
+                           "new_description": "renamed", "new_pin": ""})
+        check(r == {"audiobridge": "edited", "room": 4000}, f"edit -> edited ({r})")
+        r = admin.request({"request": "list"})
+        listed = [x for x in r["list"] if x["room"] == 4000]
+        check(listed and listed[0]["description"] == "renamed"
+              and listed[0]["pin_required"] is False, f"list shows the edit ({listed})")
+        r = admin.request({"request": "destroy", "room": 4000, "secret": "s3cret"})
+        check(r == {"audiobridge": "destroyed", "room": 4000, "permanent": False},
+              f"destroy -> destroyed ({r})")
+        r = admin.request({"request": "exists", "room": 4000})
+        check(r.get("exists") is False, "exists after destroy -> false")
     finally:
         for p in peers.values():
             p.close()
