@@ -4,6 +4,9 @@ hears, checked by tone energy.
 
 usage: test_plain_rtp.py <libjanus_huddle.so> <libhuddle.so> <workdir>"""
 
+import glob
+import os
+import subprocess
 import sys
 import time
 
@@ -308,6 +311,23 @@ def main():
         check(True, "12 participants destroyed mid-stream; room 4001 back to alice and bob")
         r = admin.request({"request": "huddle", "command": "count 4001"})
         check(r.get("huddle", "").strip() == "+OK 2", f"huddle agrees: {r.get('huddle')!r}")
+
+        # enable_recording: huddle records room 4001 to a WAV that sox reads.
+        r = admin.request({"request": "enable_recording", "room": 4001, "record": True})
+        check(r == {"audiobridge": "success"}, f"enable_recording true -> success ({r})")
+        time.sleep(1.0)
+        r = admin.request({"request": "enable_recording", "room": 4001, "record": False})
+        check(r == {"audiobridge": "success"}, f"enable_recording false -> success ({r})")
+        wavs = []
+        for _ in deadline_loop(10, "the recording to be finalised"):
+            wavs = glob.glob(os.path.join(janus.workdir, "recordings", "**", "*.wav"),
+                             recursive=True)
+            info = subprocess.run(["sox", "--i", "-D", wavs[0]], capture_output=True,
+                                  text=True) if wavs else None
+            if info and info.returncode == 0 and float(info.stdout or 0) > 0.5:
+                break
+            time.sleep(0.2)
+        check(len(wavs) == 1, f"the room's recording is a WAV sox reads ({wavs})")
 
         # edit and destroy.
         r = admin.request({"request": "edit", "room": 4000, "secret": "s3cret",
