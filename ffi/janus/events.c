@@ -66,7 +66,8 @@ void hj_event(void *ctx, const huddle_event *e)
     (void)ctx;
     if (e == NULL || e->name == NULL)
         return;
-    hj_session *s = hj_session_by_channel(field(e, "CallSid"));
+    const char *call = field(e, "CallSid");
+    hj_session *s = hj_session_by_channel(call);
     if (s != NULL && (!strcmp(e->name, "participant-mute") ||
                       !strcmp(e->name, "participant-unmute") ||
                       !strcmp(e->name, "participant-speech-start") ||
@@ -94,11 +95,11 @@ void hj_hangup(void *ctx, const char *channel, uint32_t cause)
     if (s == NULL)
         return;
     g_mutex_lock(&hj.lock);
-    bool joined = s->joined;
+    bool current = s->joined;
     g_mutex_unlock(&hj.lock);
-    /* A refused join never became a member: its caller already got the
-     * error reply. */
-    if (joined) {
+    /* A refused join never became a member (its caller already got the
+     * error reply), and an earlier membership is already gone. */
+    if (current) {
         JANUS_LOG(LOG_VERB, "huddle: %s hung up (cause %u)\n", channel, cause);
         hj_participant_queue_gone(s, s->rtp == NULL);
     }

@@ -72,8 +72,13 @@ typedef struct hj_plainrtp hj_plainrtp;
 /* One Janus handle. Freed when its last reference goes. */
 typedef struct hj_session {
     janus_plugin_session *handle;
-    guint64 sid;       /* the number in `channel`; never reused */
-    char channel[32];  /* "janus-<sid>": huddle's channel and CallSid */
+    guint64 sid;       /* the first number in `channel`; never reused */
+    /* "janus-<sid>.<join>": huddle's channel and CallSid, new for every join
+     * so that a late hangup or event about an earlier membership (a refused
+     * join, the room before a changeroom) is told apart. Written by the
+     * worker thread under hj.lock. */
+    char channel[48];
+    guint32 joins;
     gint destroyed;    /* atomic: Janus destroyed the handle */
     gint media_ready;  /* atomic: WebRTC PeerConnection up */
     janus_refcount ref;
@@ -159,7 +164,8 @@ void hj_member_release(hj_session *s);
 hj_session *hj_session_new(janus_plugin_session *handle);
 hj_session *hj_session_get(janus_plugin_session *handle); /* +1 ref, or NULL */
 hj_session *hj_session_by_sid(guint64 sid);                /* +1 ref, or NULL */
-hj_session *hj_session_by_channel(const char *channel);    /* +1 ref, or NULL */
+/* The session whose current membership `channel` names (+1 ref), or NULL. */
+hj_session *hj_session_by_channel(const char *channel);
 void hj_session_unref(hj_session *s);
 void hj_session_remove(janus_plugin_session *handle);
 /* Sessions in `room` (joined), each with +1 ref; free with hj_sessions_free.

@@ -177,6 +177,10 @@ static json_t *join(hj_session *s, json_t *root, bool change)
     }
 
     const char *display = json_string_value(json_object_get(root, "display"));
+    g_mutex_lock(&hj.lock);
+    g_snprintf(s->channel, sizeof s->channel, "janus-%" G_GUINT64_FORMAT ".%u", s->sid,
+               ++s->joins);
+    g_mutex_unlock(&hj.lock);
     char idtext[24];
     g_snprintf(idtext, sizeof idtext, "%" G_GUINT64_FORMAT, id);
     huddle_caller who = {.channel = s->channel,

@@ -124,8 +124,8 @@ static json_t *query_session(janus_plugin_session *handle)
         json_object_set_new(info, "participant", hj_participant_json_locked(s));
         json_object_set_new(info, "huddle_member", json_integer(s->member_id));
     }
-    g_mutex_unlock(&hj.lock);
     json_object_set_new(info, "channel", json_string(s->channel));
+    g_mutex_unlock(&hj.lock);
     json_object_set_new(info, "plain_rtp", json_boolean(s->rtp != NULL));
     hj_session_unref(s);
     return info;

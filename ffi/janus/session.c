@@ -29,7 +29,7 @@ hj_session *hj_session_new(janus_plugin_session *handle)
     hrtp_sender_init(&s->out, g_random_int(), (uint16_t)g_random_int(), g_random_int(), 48000);
     g_mutex_lock(&hj.lock);
     s->sid = ++hj.next_sid;
-    g_snprintf(s->channel, sizeof s->channel, "janus-%" G_GUINT64_FORMAT, s->sid);
+    g_snprintf(s->channel, sizeof s->channel, "janus-%" G_GUINT64_FORMAT ".0", s->sid);
     handle->plugin_handle = s;
     g_hash_table_insert(hj.by_handle, handle, s);
     g_hash_table_insert(hj.by_sid, &s->sid, s);
@@ -66,9 +66,14 @@ hj_session *hj_session_by_channel(const char *channel)
         return NULL;
     char *end = NULL;
     guint64 sid = g_ascii_strtoull(channel + 6, &end, 10);
-    if (end == channel + 6 || *end != '\0')
+    if (end == channel + 6 || *end != '.')
         return NULL;
-    return hj_session_by_sid(sid);
+    g_mutex_lock(&hj.lock);
+    hj_session *s = g_hash_table_lookup(hj.by_sid, &sid);
+    /* An earlier membership's channel names nobody now. */
+    s = s && strcmp(s->channel, channel) == 0 ? ref_or_null(s) : NULL;
+    g_mutex_unlock(&hj.lock);
+    return s;
 }
 
 void hj_session_unref(hj_session *s)

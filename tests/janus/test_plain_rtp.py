@@ -64,6 +64,24 @@ def errors_case(janus, room):
         r = h.request(body)
         check(r.get("error_code") == code and r.get("error") == text,
               f"{body} -> {code} {text} (got {r})")
+    # huddle's own refusal (an unknown conference-app attribute), then a
+    # good join on the same handle: the late hangup of the refused attempt
+    # must not end the new membership.
+    h.send({"request": "join", "room": room, "pin": "4321", "id": 9, "huddle": {"bogus": 1}})
+    ev = h.wait_data(lambda d: "error_code" in d, what="huddle's refusal")
+    check(ev["error_code"] == 489 and ev["error"].startswith("Refused by huddle"),
+          f"join with an attribute huddle refuses -> 489 ({ev})")
+    h.send({"request": "join", "room": room, "pin": "4321", "id": 9,
+            "huddle": {"label": "tester", "moderator": True}})
+    ev = h.wait_data(lambda d: d.get("audiobridge") == "joined" and "id" in d,
+                     what="the good join after the refused one")
+    time.sleep(0.5)
+    r = h.request({"request": "listparticipants", "room": room})
+    check([p["id"] for p in r["participants"]] == [9],
+          f"a good join after huddle's refusal stays in the room ({r})")
+    h.send({"request": "leave"})
+    h.wait_data(lambda d: d.get("audiobridge") == "left", what="the tester left")
+
     # A body that is not JSON at all: Janus's core refuses it; the plugin
     # never sees it, and Janus keeps running.
     try:
