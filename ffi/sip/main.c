@@ -192,6 +192,12 @@ static void on_sip_exit(void *arg)
     re_cancel();
 }
 
+static void on_deadline(void *arg)
+{
+    (void)arg;
+    re_cancel();
+}
+
 static void on_signal(int sig)
 {
     (void)sig;
@@ -325,7 +331,8 @@ int main(int argc, char **argv)
              g_host.cfg.listen, g_host.cfg.rtp_ip, g_host.cfg.rtp_port_min,
              g_host.cfg.rtp_port_max, g_host.cfg.rule_count);
     re_main(on_signal);
-    host_log(HUDDLE_LOG_INFO, "stopping: %zu call(s) up", calls_active());
+    size_t up = calls_active();
+    host_log(HUDDLE_LOG_INFO, "stopping: %zu call(s) up", up);
     rc = 0;
     /* huddle hangs up every leg and releases every handle; then each
      * dialog gets its BYE (normal clearing) and libre flushes them. */
@@ -336,7 +343,14 @@ int main(int argc, char **argv)
     control_close();
     g_host.sess_sock = mem_deref(g_host.sess_sock);
     sip_close(g_host.sip, false);
-    re_main(NULL); /* until on_sip_exit: pending transactions done */
+    /* Until on_sip_exit (the BYE transactions are done), at most 4 s. */
+    if (up) {
+        struct tmr deadline;
+        tmr_init(&deadline);
+        tmr_start(&deadline, 4000, on_deadline, NULL);
+        re_main(NULL);
+        tmr_cancel(&deadline);
+    }
 out_re:
     control_close();
     g_host.sess_sock = mem_deref(g_host.sess_sock);
