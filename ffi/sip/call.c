@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sip/call_priv.h"
 #include "sip/host.h"
@@ -217,23 +218,39 @@ static void on_estab(const struct sip_msg *msg, void *arg)
     }
 }
 
+/* The digit of an INFO body: "Signal=5" (application/dtmf-relay) or just
+ * "5" (application/dtmf). 0 when there is none. */
+static char info_digit(const struct pl *body, bool relay)
+{
+    const char *p = body->p, *end = body->p + body->l;
+    if (relay) {
+        const char *key = "Signal=";
+        size_t klen = strlen(key);
+        for (; p + klen <= end; p++)
+            if (strncasecmp(p, key, klen) == 0)
+                break;
+        if (p + klen > end)
+            return 0;
+        p += klen;
+    }
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p < end && strchr("0123456789*#ABCDabcd", *p) && *p)
+        return *p;
+    return 0;
+}
+
 static void on_info(struct sip *sip, const struct sip_msg *msg, void *arg)
 {
     call *c = arg;
     struct pl body;
     pl_set_mbuf(&body, msg->mb);
-    char digit = 0;
-    struct pl sig;
-    if (msg_ctype_cmp(&msg->ctyp, "application", "dtmf-relay")) {
-        if (re_regex(body.p, body.l, "Signal=[ ]*[0-9*#A-Da-d]", NULL, &sig) == 0)
-            digit = sig.p[0];
-    } else if (msg_ctype_cmp(&msg->ctyp, "application", "dtmf")) {
-        if (re_regex(body.p, body.l, "[0-9*#A-Da-d]", &sig) == 0)
-            digit = sig.p[0];
-    } else {
+    bool relay = msg_ctype_cmp(&msg->ctyp, "application", "dtmf-relay");
+    if (!relay && !msg_ctype_cmp(&msg->ctyp, "application", "dtmf")) {
         sip_reply(sip, msg, 415, "Unsupported Media Type");
         return;
     }
+    char digit = info_digit(&body, relay);
     if (!digit) {
         sip_reply(sip, msg, 400, "Bad Request (no DTMF digit in the INFO body)");
         return;

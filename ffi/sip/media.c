@@ -97,15 +97,13 @@ static int choose(call *c, const char **why)
         *why = "no codec in common (offer PCMU, PCMA or opus)";
         return -1;
     }
+    /* libre keeps the remote direction from our side (their sendonly is
+     * our recvonly) and answers with ldir & rdir, so ldir stays sendrecv.
+     * A phone that will not receive (sendonly/inactive) holds the call:
+     * we stay silent and huddle puts the member on hold (call.c). */
     enum sdp_dir rdir = sdp_media_rdir(c->sdpm);
-    /* Remote sendonly/inactive is hold: we answer recvonly/inactive and
-     * stay silent; huddle puts the member on hold (call.c). */
-    enum sdp_dir ldir = rdir == SDP_SENDONLY   ? SDP_RECVONLY
-                        : rdir == SDP_INACTIVE ? SDP_INACTIVE
-                        : rdir == SDP_RECVONLY ? SDP_SENDONLY
-                                               : SDP_SENDRECV;
-    sdp_media_set_ldir(c->sdpm, ldir);
-    c->hold = rdir == SDP_SENDONLY || rdir == SDP_INACTIVE;
+    sdp_media_set_ldir(c->sdpm, SDP_SENDRECV);
+    c->hold = !(rdir & SDP_SENDONLY);
     call_lock(c);
     if (chosen != c->codec || pt != c->pt) {
         c->marker = true;
@@ -113,7 +111,7 @@ static int choose(call *c, const char **why)
     }
     c->codec = chosen;
     c->pt = pt;
-    c->send_ok = ldir == SDP_SENDRECV || ldir == SDP_SENDONLY;
+    c->send_ok = (rdir & SDP_SENDONLY) != 0;
     if (!c->latched)
         sa_cpy(&c->peer, sdp_media_raddr(c->sdpm));
     call_unlock(c);
