@@ -46,8 +46,8 @@ step "build huddle-sip and the G.711 test"
 make -s -C ffi/sip BUILD="$work/build" CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" all test
 bin="$work/build/huddle-sip"
 
-read -r sip_port rtp_base mp_a mp_b mp_pin mp_bad mp_info mp_hold mp_kick mp_flood mp_flood2 mp_uas \
-    lp1 lp2 lp3 lp4 lp5 lp6 lp7 lp8 lp9 uas_port < <(python3 tests/sip/freeports.py 22 4)
+read -r sip_port rtp_base mp_a mp_b mp_pin mp_bad mp_info mp_hold mp_kick mp_flood mp_flood2 mp_uas mp_expire \
+    lp1 lp2 lp3 lp4 lp5 lp6 lp7 lp8 lp9 lp10 uas_port < <(python3 tests/sip/freeports.py 24 4)
 read -r rtp_base < <(python3 tests/sip/freeports.py 1 200)
 
 step "configuration (SIP on $sip_port, RTP $rtp_base-$((rtp_base + 199)))"
@@ -94,6 +94,7 @@ codecs = ["PCMU", "PCMA", "opus"]
 max_calls = 40
 control_socket = "ctl.sock"
 event_log = "events.jsonl"
+session_min_se_s = 2
 originate_uri = "sip:\${destination}@127.0.0.1:$uas_port"
 
 [[dialplan]]
@@ -141,16 +142,22 @@ $kit pcap "$work/b.pcap" silence:5 "speech:$work/b.raw" silence:1
 $kit pcap "$work/pin-ok.pcap" silence:1 dtmf:1234# silence:3
 $kit pcap "$work/pin-bad.pcap" silence:1 dtmf:1111# silence:1 dtmf:2222# silence:1 dtmf:3333# silence:6
 $kit pcap "$work/silence.pcap" silence:6
-scenario() { # template pcap out [cause]
+scenario() { # template pcap out [cause [extra INVITE headers, \n between]]
+    local hdrs=${5:-}
     sed -e "s|@PCAP@|$work/$2|" -e "s|@CAUSE@|${4:-16}|" -e "s|@D1@|4|;s|@D2@|3|;s|@D3@|2|;s|@D4@|1|;s|@D5@|#|" \
-        "tests/sip/$1" >"$work/$3"
+        -e "${hdrs:+s|@HDRS@|$hdrs|}" -e '/@HDRS@/d' "tests/sip/$1" >"$work/$3"
 }
+timer='Supported: timer\n      Session-Expires: 4;refresher=uac'
 scenario call.xml.in a.pcap a.xml
 scenario call.xml.in b.pcap b.xml
 scenario call.xml.in pin-ok.pcap pin-ok.xml
 scenario hungup.xml.in pin-bad.pcap pin-bad.xml 21
 scenario hungup.xml.in silence.pcap kick.xml 16
-scenario hold.xml.in silence.pcap hold.xml
+# The hold caller also asks for 4 s session timers and refreshes with its
+# re-INVITEs at 1.5 s and 3.5 s: without them huddle-sip would end the call
+# at 3 s (4 - 4/3). The expiring caller asks the same and never refreshes.
+scenario hold.xml.in silence.pcap hold.xml 16 "$timer"
+scenario hungup.xml.in silence.pcap expire.xml 102 "$timer"
 scenario info.xml.in silence.pcap info.xml
 
 step "start huddle-sip"
@@ -211,6 +218,7 @@ sipp_run pinbad pin-bad.xml 778 "$lp4" "$mp_bad" pinbad
 sipp_run info info.xml '9000*777' "$lp5" "$mp_info" infohost -d 5000
 sipp_run hold hold.xml 4000 "$lp6" "$mp_hold" holder
 sipp_run kick kick.xml 4444 "$lp7" "$mp_kick" kickme
+sipp_run expire expire.xml 4545 "$lp10" "$mp_expire" expiring -trace_msg
 wait_event participant-join bob 1 10
 wait_event participant-join kickme 1 10
 # The host PIN (sent by SIP INFO) makes a moderator.
@@ -235,6 +243,7 @@ step "bad input while they talk: junk SIP, bad INVITEs, RTP garbage, a flood"
 [[ "$($probe "$sip_port" invite-nosdp 1234)" == 488 ]] || fail "INVITE without SDP: expected 488"
 [[ "$($probe "$sip_port" invite-g729 1234)" == 488 ]] || fail "no common codec: expected 488"
 [[ "$($probe "$sip_port" invite-badsdp 1234)" == 488 ]] || fail "malformed SDP: expected 488"
+[[ "$($probe "$sip_port" invite-se1 1234)" == 422 ]] || fail "Session-Expires below Min-SE: expected 422"
 python3 - "$rtp_base" <<'PY'
 # Random datagrams and well-formed PCMU RTP from a stranger's address on
 # every media port: dropped (the calls latched to their phones).
@@ -280,12 +289,15 @@ step "kick over the control socket"
 reply=$("$bin" --cli "$work/ctl.sock" conference kick 4444 all) || fail "kick: $reply"
 
 step "wait for the callers"
-for name in a b pinok pinbad info hold kick; do
+for name in a b pinok pinbad info hold kick expire; do
     pid_var="pid_$name"
     wait "${!pid_var}" || { cat "$work/$name.out" "$work"/*errors* 2>/dev/null | tail -30; fail "SIPp $name failed"; }
 done
 kill -INT "$tcpdump_pid"
 wait "$tcpdump_pid" || true
+
+grep -q "Session-Expires: 4;refresher=uac" "$work"/expire_*_messages.log ||
+    fail "the 200 OK did not confirm Session-Expires: 4;refresher=uac"
 
 step "what each talker heard"
 $kit heard "$work/capture.pcap" "$mp_a" "$work/heard-a.raw"

@@ -94,6 +94,7 @@ static call *call_new(void)
         c->member_id = -1;
         c->te_pt = -1;
         tmr_init(&c->refuse_tmr);
+        tmr_init(&c->st_tmr);
         pthread_mutex_lock(&s->lock);
         c->gen = ++s->gen;
         snprintf(c->channel, sizeof c->channel, "sip-%u-%u", c->slot, c->gen);
@@ -114,6 +115,7 @@ static void call_free(call *c)
     c->media_up = false;
     pthread_mutex_unlock(&s->lock);
     tmr_cancel(&c->refuse_tmr);
+    tmr_cancel(&c->st_tmr);
     c->sess = mem_deref(c->sess); /* sends BYE when the dialog is up */
     media_close(c);
     g_active--;
@@ -176,9 +178,69 @@ static void apply_hold(call *c, bool was_hold)
     api_quiet("conference %s \"%s\" %ld", c->hold ? "hold" : "unhold", room, id);
 }
 
+/* ------------------------------------------- session timers (RFC 4028) */
+
+static void st_arm(call *c);
+
+static void st_fire(void *arg)
+{
+    call *c = arg;
+    if (c->we_refresh) {
+        /* Any re-INVITE refreshes the session; a dead peer makes libre
+         * close it (on_close). */
+        struct mbuf *desc = NULL;
+        if (media_encode(c, true, &desc) == 0)
+            sipsess_modify(c->sess, desc);
+        mem_deref(desc);
+        st_arm(c);
+        return;
+    }
+    host_log(HUDDLE_LOG_INFO, "%s: no session refresh within %u s: BYE", c->channel, c->se_s);
+    sipsess_set_close_headers(c->sess, "Reason: Q.850;cause=102\r\n");
+    release_member(c);
+    call_free(c);
+}
+
+/* We refresh at half the interval; the caller's refresh is due before
+ * the interval minus min(32 s, a third) (RFC 4028 section 10). */
+static void st_arm(call *c)
+{
+    if (!c->se_s || !c->answered)
+        return;
+    uint64_t ms = c->we_refresh ? c->se_s * 500ull
+                                : (c->se_s - (c->se_s / 3 < 32 ? c->se_s / 3 : 32)) * 1000ull;
+    tmr_start(&c->st_tmr, ms, st_fire, c);
+}
+
+/* Reads the INVITE's Session-Expires. Returns the Min-SE to answer 422
+ * with when the interval is too small, else 0. */
+static uint32_t st_negotiate(call *c, const struct sip_msg *msg)
+{
+    const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_SESSION_EXPIRES);
+    struct pl num, who;
+    if (!h || re_regex(h->val.p, h->val.l, "[0-9]+", &num)) {
+        c->se_s = g_host.cfg.session_expires_s;
+        c->we_refresh = true; /* the caller did not ask: plain re-INVITEs */
+        return 0;
+    }
+    uint32_t se = pl_u32(&num);
+    if (se < g_host.cfg.session_min_se_s)
+        return g_host.cfg.session_min_se_s;
+    bool timer = sip_msg_hdr_has_value(msg, SIP_HDR_SUPPORTED, "timer");
+    bool wants_uas = !re_regex(h->val.p, h->val.l, "refresher=[a-z]+", &who) &&
+                     !pl_strcasecmp(&who, "uas");
+    c->se_s = se;
+    c->we_refresh = !timer || wants_uas;
+    snprintf(c->st_hdr, sizeof c->st_hdr, "Session-Expires: %u;refresher=%s\r\n%s", se,
+             c->we_refresh ? "uas" : "uac", timer ? "Require: timer\r\n" : "");
+    return 0;
+}
+
 static int on_offer(struct mbuf **descp, const struct sip_msg *msg, void *arg)
 {
     call *c = arg;
+    if (!c->we_refresh)
+        st_arm(c); /* the caller refreshed */
     bool was_hold = c->hold;
     const char *why = "";
     if (!mbuf_get_left(msg->mb)) {
@@ -298,7 +360,7 @@ static void join(call *c)
             struct mbuf *desc = NULL;
             int err = media_encode(c, false, &desc);
             if (!err)
-                err = sipsess_answer(c->sess, 200, "OK", desc, ALLOW_HDR);
+                err = sipsess_answer(c->sess, 200, "OK", desc, ALLOW_HDR "%s", c->st_hdr);
             mem_deref(desc);
             if (err) {
                 host_log(HUDDLE_LOG_ERROR, "%s: cannot answer: %m", c->channel, err);
@@ -309,6 +371,7 @@ static void join(call *c)
             c->answered = true;
         }
         media_start(c);
+        st_arm(c);
         host_log(HUDDLE_LOG_INFO, "%s: %s joined '%s' (codec pt %d)", c->channel, c->from,
                  c->app_data, c->pt);
         return;
@@ -384,8 +447,20 @@ void calls_incoming(const struct sip_msg *msg, void *arg)
         call_free(c);
         return;
     }
+    uint32_t min_se = st_negotiate(c, msg);
+    if (min_se) {
+        host_log(HUDDLE_LOG_INFO, "INVITE %r: Session-Expires below %u s: 422", &msg->ruri, min_se);
+        sip_treplyf(NULL, NULL, g_host.sip, msg, false, 422, "Session Interval Too Small",
+                    "Min-SE: %u\r\nContent-Length: 0\r\n\r\n", min_se);
+        call_free(c);
+        return;
+    }
     snprintf(c->app_data, sizeof c->app_data, "%s", app);
+    /* participant-join looks calls up by Call-ID from huddle's event
+     * thread, under the slot lock. */
+    call_lock(c);
     copy_pl(c->call_id, sizeof c->call_id, &msg->callid);
+    call_unlock(c);
     copy_pl(c->from, sizeof c->from, &msg->from.uri.user);
     copy_pl(c->name, sizeof c->name, &msg->from.dname);
     snprintf(c->to, sizeof c->to, "%s", user);
@@ -462,7 +537,9 @@ void calls_originate(const char *destination, const char *room, const char *acco
     snprintf(c->app_data, sizeof c->app_data, "%s", room);
     snprintf(c->to, sizeof c->to, "%s", destination);
     snprintf(c->from, sizeof c->from, "huddle");
+    call_lock(c);
     snprintf(c->call_id, sizeof c->call_id, "%s", c->channel);
+    call_unlock(c);
     struct mbuf *offer = NULL;
     char from_uri[300];
     snprintf(from_uri, sizeof from_uri, "sip:huddle@%s", g_host.cfg.listen);

@@ -35,13 +35,18 @@ typedef struct call {
     bool answered;    /* 200 OK sent (inbound) or received (outbound) */
     bool hold;        /* the phone put us on hold (sendonly/inactive) */
     char app_data[256];
-    char call_id[128];
     char from[256];
     char to[256];
     char name[128];
     int16_t pcm[RTP_MAX_SAMPLES * 2];
     size_t pcm_len;
     int te_pt;        /* telephone-event payload type, -1 if none */
+    /* RFC 4028: the interval, and who refreshes; st_tmr fires our
+     * refresh (we_refresh) or the expiry of the caller's. */
+    struct tmr st_tmr;
+    uint32_t se_s;
+    bool we_refresh;
+    char st_hdr[96];  /* Session-Expires/Require for our 200 OK */
     uint64_t rx_packets, rx_dropped;
 
     /* --- shared with huddle's threads, under slot lock (call.c) --- */
@@ -57,6 +62,7 @@ typedef struct call {
     int pt;
     uint32_t ts;
     bool marker;
+    char call_id[128]; /* read by calls_note_event on huddle's event thread */
     char room[160];   /* account/name, from participant-join */
     long member_id;   /* from participant-join, -1 before */
 } call;

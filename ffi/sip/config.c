@@ -112,6 +112,7 @@ static void defaults(sip_config *cfg)
     cfg->max_calls = 512;
     cfg->frame_ms = 20;
     cfg->session_expires_s = 1800;
+    cfg->session_min_se_s = 90;
     snprintf(cfg->user_agent, sizeof cfg->user_agent, "huddle-sip");
 }
 
@@ -170,7 +171,7 @@ static int sip_key(sip_config *cfg, const char *key, char *val, const char *path
     } nums[] = {
         {"rtp_port_min", 1024, 65534},  {"rtp_port_max", 1025, 65535},
         {"max_calls", 1, 10000},        {"frame_ms", 10, 60},
-        {"session_expires_s", 0, 86400},
+        {"session_expires_s", 0, 86400}, {"session_min_se_s", 1, 86400},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (strcmp(key, nums[i].key) != 0)
@@ -191,7 +192,9 @@ static int sip_key(sip_config *cfg, const char *key, char *val, const char *path
             if (u != 10 && u != 20 && u != 40 && u != 60)
                 return fail(err, errlen, path, line, "key 'sip.frame_ms': 10, 20, 40 or 60");
             cfg->frame_ms = (uint32_t)u;
-        } else
+        } else if (strcmp(key, "session_min_se_s") == 0)
+            cfg->session_min_se_s = (uint32_t)u;
+        else
             cfg->session_expires_s = (uint32_t)u;
         return 0;
     }

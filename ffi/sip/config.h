@@ -37,7 +37,8 @@ typedef struct sip_config {
     char account[SIPCONF_STR];
     uint32_t max_calls;
     uint32_t frame_ms;               /* the rooms' interval_ms */
-    uint32_t session_expires_s;      /* RFC 4028 interval we ask for; 0 = off */
+    uint32_t session_expires_s;      /* RFC 4028: we refresh this often when the caller does not; 0 = off */
+    uint32_t session_min_se_s;       /* smaller Session-Expires get 422 */
     char control_socket[4096];
     char event_log[4096];
     char originate_uri[SIPCONF_STR]; /* "sip:${destination}@trunk" */

@@ -12,8 +12,9 @@
       What a UDP port received (tcpdump -i lo -w): the PCMU packets sent to
       PORT, placed by RTP timestamp, decoded to signed 16-bit 8 kHz.
   rtpkit.py match HEARD.raw CLIP.raw
-      Prints the best normalised cross-correlation of CLIP inside HEARD
-      (0..1) and the lag in seconds.
+      Prints how alike CLIP sounds inside HEARD (0..1: the median
+      normalised cross-correlation of its half-second windows) and where
+      it starts, in seconds.
 
 The mu-law code here is written from G.711 on its own so that it checks
 huddle-sip's C codec instead of repeating it.
@@ -182,23 +183,41 @@ def pearson(a, b):
     return num / den if den else 0.0
 
 
+def xcorr(h, c, at):
+    seg = h[at : at + len(c)]
+    if len(seg) < len(c):
+        return 0.0
+    den = math.sqrt(sum(v * v for v in seg) * sum(v * v for v in c))
+    return sum(p * q for p, q in zip(seg, c)) / den if den else 0.0
+
+
 def match(heard_path, clip_path):
+    """Where CLIP sits in HEARD and how alike it sounds there: the 10 ms
+    energy envelope finds the clip's place, then each half second of the
+    clip that has speech is matched sample by sample within +-30 ms of it
+    (a mixer's jitter buffer may shift the audio by a frame mid-clip). The
+    score is the median of those windows' normalised correlations."""
     h, c = load_raw(heard_path), load_raw(clip_path)
     if len(h) < len(c):
         h = list(h) + [0] * (len(c) - len(h))
-    # Coarse: the 10 ms energy envelope finds where the clip sits ...
     eh, ec = envelope(h), envelope(c)
     best = max(range(len(eh) - len(ec) + 1), key=lambda k: pearson(eh[k : k + len(ec)], ec))
-    # ... fine: the waveform itself, within one envelope step.
-    norm_c = math.sqrt(sum(v * v for v in c)) or 1.0
-    top, lag = 0.0, best * 80
-    for s in range(max(0, best * 80 - 80), min(len(h) - len(c), best * 80 + 80) + 1):
-        seg = h[s : s + len(c)]
-        norm_h = math.sqrt(sum(v * v for v in seg)) or 1.0
-        r = sum(p * q for p, q in zip(seg, c)) / (norm_h * norm_c)
-        if r > top:
-            top, lag = r, s
-    print("%.3f %.3f" % (top, lag / 8000))
+    lag = best * 80
+    win = 4000
+    loud = [math.sqrt(sum(v * v for v in c[i : i + win]) / win) for i in range(0, len(c) - win + 1, win)]
+    scores = []
+    for n, rms in enumerate(loud):
+        if rms < 0.1 * max(loud):
+            continue
+        w = c[n * win : (n + 1) * win]
+        base = lag + n * win
+        lo, hi = max(0, base - 240), max(0, min(len(h) - win, base + 240))
+        coarse = max(range(lo, hi + 1, 3), key=lambda at: xcorr(h, w, at), default=lo)
+        fine = max(xcorr(h, w, at) for at in range(max(0, coarse - 3), coarse + 4))
+        scores.append(fine)
+    scores.sort()
+    score = scores[len(scores) // 2] if scores else 0.0
+    print("%.3f %.3f" % (score, lag / 8000))
 
 
 def main():

@@ -7,6 +7,7 @@ the final response code it gets, or "none" after TIMEOUT seconds.
     invite-nosdp     INVITE without a body
     invite-g729      INVITE offering only G.729 (no codec in common)
     invite-badsdp    INVITE whose body is not SDP at all
+    invite-se1       INVITE asking for a 1 s session interval (RFC 4028)
     invite           INVITE offering PCMU (then CANCEL before the answer is
                      not attempted: a 2xx is ACKed and BYEd)
     junk             bytes that are not SIP, then an OPTIONS that must still
@@ -20,7 +21,7 @@ import time
 TIMEOUT = 5.0
 
 
-def request(method, port, user, lport, callid, body=b"", ctype=None, cseq=1, to_tag=""):
+def request(method, port, user, lport, callid, body=b"", ctype=None, cseq=1, to_tag="", extra=()):
     lines = [
         "%s sip:%s@127.0.0.1:%d SIP/2.0" % (method, user, port),
         "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%x;rport" % (lport, random.getrandbits(48)),
@@ -31,6 +32,7 @@ def request(method, port, user, lport, callid, body=b"", ctype=None, cseq=1, to_
         "Contact: <sip:probe@127.0.0.1:%d>" % lport,
         "Max-Forwards: 70",
     ]
+    lines.extend(extra)
     if ctype:
         lines.append("Content-Type: " + ctype)
     lines.append("Content-Length: %d" % len(body))
@@ -82,6 +84,9 @@ def main():
         msg = request("INVITE", port, user, lport, callid, sdp(lport, ["18 G729/8000"]), "application/sdp")
     elif kind == "invite-badsdp":
         msg = request("INVITE", port, user, lport, callid, b"this is not SDP\r\n", "application/sdp")
+    elif kind == "invite-se1":
+        msg = request("INVITE", port, user, lport, callid, sdp(lport, ["0 PCMU/8000"]), "application/sdp",
+                      extra=("Supported: timer", "Session-Expires: 1"))
     elif kind == "invite":
         msg = request("INVITE", port, user, lport, callid, sdp(lport, ["0 PCMU/8000"]), "application/sdp")
     else:
