@@ -15,7 +15,7 @@
 #     answered leg joins the room;
 #   - `conference kick` over the control socket sends BYE with cause 16;
 #   - SIGTERM ends the server cleanly.
-# huddle-sip runs under ASan+UBSan (leaks checked at exit). About 25 s on
+# huddle-sip runs under ASan+UBSan (leaks checked at exit). 20-40 s on
 # 2 cores after the library is built. Needs root or
 # CAP_NET_RAW for tcpdump on lo.
 set -euo pipefail
@@ -244,6 +244,14 @@ step "bad input while they talk: junk SIP, bad INVITEs, RTP garbage, a flood"
 [[ "$($probe "$sip_port" invite-g729 1234)" == 488 ]] || fail "no common codec: expected 488"
 [[ "$($probe "$sip_port" invite-badsdp 1234)" == 488 ]] || fail "malformed SDP: expected 488"
 [[ "$($probe "$sip_port" invite-se1 1234)" == 422 ]] || fail "Session-Expires below Min-SE: expected 422"
+# The answer keeps the offer's order; Opus passes through both ways (in
+# a room of its own: a joiner's beep would land in the talkers' audio).
+order=$($probe "$sip_port" order 1235)
+[[ "$order" == "200 8 0" ]] || fail "offer PCMA, PCMU: expected the answer 200 8 0, got '$order'"
+opus=$($probe "$sip_port" opus 1236)
+[[ "$opus" =~ ^200\ 111\ 0\ rx=([0-9]+)$ ]] && ((BASH_REMATCH[1] >= 25)) ||
+    fail "offer Opus, PCMU: expected 200 111 0 and Opus packets back, got '$opus'"
+echo "    Opus call: $opus"
 python3 - "$rtp_base" <<'PY'
 # Random datagrams and well-formed PCMU RTP from a stranger's address on
 # every media port: dropped (the calls latched to their phones).

@@ -8,6 +8,11 @@ the final response code it gets, or "none" after TIMEOUT seconds.
     invite-g729      INVITE offering only G.729 (no codec in common)
     invite-badsdp    INVITE whose body is not SDP at all
     invite-se1       INVITE asking for a 1 s session interval (RFC 4028)
+    order            INVITE offering PCMA then PCMU: prints the code and the
+                     answer's payload types ("200 8 0")
+    opus             INVITE offering Opus then PCMU; sends 2 s of Opus silence
+                     packets (PT 111) and prints the code, the answer's payload
+                     types and how many Opus packets came back ("200 111 rx=95")
     invite           INVITE offering PCMU (then CANCEL before the answer is
                      not attempted: a 2xx is ACKed and BYEd)
     junk             bytes that are not SIP, then an OPTIONS that must still
@@ -63,6 +68,29 @@ def final_response(sock, callid):
     return None, ""
 
 
+def opus_exchange(local_port, remote_port):
+    """Sends 2 s of Opus packets (a 20 ms CELT silence frame, TOC 0xF8)
+    as PT 111 and counts the PT 111 packets that come back."""
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", local_port))
+    rtp.setblocking(False)
+    got, seq, ts = 0, 1, 0
+    start = time.monotonic()
+    for n in range(100):
+        hdr = bytes([0x80, 111]) + seq.to_bytes(2, "big") + ts.to_bytes(4, "big") + (0x0B05).to_bytes(4, "big")
+        rtp.sendto(hdr + bytes([0xF8, 0xFF, 0xFE]), ("127.0.0.1", remote_port))
+        seq, ts = seq + 1, ts + 960
+        while True:
+            try:
+                data = rtp.recv(2048)
+            except BlockingIOError:
+                break
+            if len(data) > 12 and data[1] & 0x7F == 111:
+                got += 1
+        time.sleep(max(0.0, start + (n + 1) * 0.02 - time.monotonic()))
+    return got
+
+
 def main():
     port, kind = int(sys.argv[1]), sys.argv[2]
     user = sys.argv[3] if len(sys.argv) > 3 else "1234"
@@ -87,13 +115,25 @@ def main():
     elif kind == "invite-se1":
         msg = request("INVITE", port, user, lport, callid, sdp(lport, ["0 PCMU/8000"]), "application/sdp",
                       extra=("Supported: timer", "Session-Expires: 1"))
+    elif kind == "order":
+        msg = request("INVITE", port, user, lport, callid, sdp(lport, ["8 PCMA/8000", "0 PCMU/8000"]), "application/sdp")
+    elif kind == "opus":
+        msg = request("INVITE", port, user, lport, callid,
+                      sdp(lport, ["111 opus/48000/2", "0 PCMU/8000"]), "application/sdp")
     elif kind == "invite":
         msg = request("INVITE", port, user, lport, callid, sdp(lport, ["0 PCMU/8000"]), "application/sdp")
     else:
         sys.exit(__doc__)
     sock.sendto(msg, dst)
     code, text = final_response(sock, callid)
-    if code is not None and kind.startswith("invite"):
+    extra = ""
+    if kind in ("order", "opus") and code == 200:
+        body = text.split("\r\n\r\n", 1)[1]
+        mline = [l for l in body.split("\r\n") if l.startswith("m=audio ")][0].split()
+        extra = " " + " ".join(p for p in mline[3:] if p != "101")
+        if kind == "opus":
+            extra += " rx=%d" % opus_exchange(lport + 2, int(mline[1]))
+    if code is not None and (kind.startswith("invite") or kind in ("order", "opus")):
         to_tag = ""
         for line in text.split("\r\n"):
             if line.lower().startswith("to:") and "tag=" in line:
@@ -102,7 +142,7 @@ def main():
         if code < 300:
             sock.sendto(request("BYE", port, user, lport, callid, cseq=2, to_tag=to_tag), dst)
             final_response(sock, callid)
-    print(code if code is not None else "none")
+    print((str(code) if code is not None else "none") + extra)
 
 
 if __name__ == "__main__":
