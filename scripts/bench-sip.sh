@@ -72,7 +72,7 @@ segments=()
 for ((i = 0; i < hold_s / 8 + 1; i++)); do segments+=("speech:$work/speech.raw" silence:3); done
 python3 tests/sip/rtpkit.py pcap "$work/talk.pcap" "${segments[@]}"
 sed -e "s|@PCAP@|$work/talk.pcap|" -e 's/\[service\]@/[service][call_number]@/g' \
-    tests/sip/call.xml.in >"$work/bench.xml"
+    -e '/@HDRS@/d' tests/sip/call.xml.in >"$work/bench.xml"
 
 (cd "$work" && exec "$bin" -c sip.conf >server.log 2>&1) &
 server=$!

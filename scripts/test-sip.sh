@@ -169,7 +169,7 @@ until [[ "$($probe "$sip_port" options)" == 200 ]]; do
     ((SECONDS < deadline)) || { cat "$work/server.log"; fail "huddle-sip does not answer OPTIONS"; }
 done
 
-tcpdump -i lo -U -w "$work/capture.pcap" "udp and (dst port $mp_a or dst port $mp_b)" \
+tcpdump -i lo -U -w "$work/capture.pcap" "udp and (dst port $mp_a or dst port $mp_b or dst port $((mp_a + 1)))" \
     2>"$work/tcpdump.err" &
 pids+=($!)
 tcpdump_pid=$!
@@ -321,6 +321,17 @@ check heard-a.raw b.raw 0.8 1.0  # alice hears bob
 check heard-b.raw a.raw 0.8 1.0  # bob hears alice
 check heard-a.raw a.raw 0 0.3    # nobody hears themselves
 check heard-b.raw b.raw 0 0.3
+
+# libre's RTCP: reports (SR 200 / RR 201) reach the talker's RTCP port.
+rtcp=$(python3 - "$work/capture.pcap" "$((mp_a + 1))" <<'PY'
+import sys
+sys.path.insert(0, "tests/sip")
+import rtpkit
+print(sum(1 for _, d, p in rtpkit.read_pcap(sys.argv[1]) if d == int(sys.argv[2]) and len(p) >= 8 and p[1] in (200, 201)))
+PY
+)
+echo "    RTCP reports to alice: $rtcp"
+((rtcp >= 1)) || fail "no RTCP report reached alice's RTCP port"
 
 step "events"
 (($(has_event participant-join pinok) == 1)) || fail "the right PIN did not admit"
