@@ -10,7 +10,9 @@
 #     (488/488/404), an INVITE flood beyond max_calls (200 or 503 each);
 #   - RFC 4733 PIN entry admits; three wrong PINs get BYE with Q.850 cause 21;
 #   - SIP INFO DTMF with the host PIN makes a moderator (dial 9000*777);
-#   - a re-INVITE sendonly/sendrecv holds and unholds the member;
+#   - a re-INVITE sendonly/sendrecv holds and unholds the member, one with
+#     only PCMA changes the codec; RFC 4028 refreshes keep a call, a caller
+#     that stops refreshing gets BYE with cause 102;
 #   - `conference dial` sends an INVITE to originate_uri (a SIPp UAS) and the
 #     answered leg joins the room;
 #   - `conference kick` over the control socket sends BYE with cause 16;
