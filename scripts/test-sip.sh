@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The SIP front (ffi/sip, huddle-sip) end to end on 127.0.0.1: builds it,
-# runs the G.711 unit test, checks --check-config, starts huddle-sip on free
+# runs the G.711 and config unit tests, checks --check-config, starts huddle-sip on free
 # ports with libhuddle.so, and drives it with SIPp and small Python probes:
 #   - two callers in room 1234 each play a speech clip (espeak-ng -> sox ->
 #     PCMU pcap); tcpdump captures what huddle-sip sends to each SIPp; each
@@ -43,7 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "build huddle-sip and the G.711 test"
+step "build huddle-sip; the G.711 and config unit tests"
 # Under AddressSanitizer and UBSan: a memory error in the host fails the test.
 make -s -C ffi/sip BUILD="$work/build" CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" all test
 bin="$work/build/huddle-sip"

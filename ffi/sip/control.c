@@ -213,8 +213,9 @@ int control_client(const char *path, int argc, char **argv)
     ssize_t r;
     int first = 1, ok = 0;
     while ((r = read(fd, buf, sizeof buf)) > 0) {
-        if (first)
-            ok = r >= 3 && memcmp(buf, "+OK", 3) == 0;
+        if (first) /* "+OK ..." or, for `conference json ...`, {"ok":true,...} */
+            ok = (r >= 3 && memcmp(buf, "+OK", 3) == 0) ||
+                 (r >= 10 && memcmp(buf, "{\"ok\":true", 10) == 0);
         first = 0;
         fwrite(buf, 1, (size_t)r, stdout);
     }
