@@ -189,8 +189,11 @@ static void st_fire(void *arg)
         /* Any re-INVITE refreshes the session; a dead peer makes libre
          * close it (on_close). */
         struct mbuf *desc = NULL;
-        if (media_encode(c, true, &desc) == 0)
-            sipsess_modify(c->sess, desc);
+        int err = media_encode(c, true, &desc);
+        if (!err)
+            err = sipsess_modify(c->sess, desc);
+        host_log(err ? HUDDLE_LOG_WARN : HUDDLE_LOG_DEBUG, "%s: session refresh (re-INVITE): %m",
+                 c->channel, err);
         mem_deref(desc);
         st_arm(c);
         return;
