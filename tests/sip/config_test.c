@@ -11,20 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "sip/config.h"
 
-static int failures;
 static char dir[] = "/tmp/huddle-sip-config-XXXXXX";
-
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "config_test: %s:%d: ", __FILE__, __LINE__);   \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fputc('\n', stderr);                                           \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
 
 static const char *write_conf(const char *name, const char *text)
 {

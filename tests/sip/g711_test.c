@@ -9,19 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check.h"
 #include "g711.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "g711_test: %s:%d: ", __FILE__, __LINE__);     \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fputc('\n', stderr);                                           \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
 
 static double sine_snr(int alaw)
 {
