@@ -16,7 +16,9 @@
 #   - `conference dial` sends an INVITE to originate_uri (a SIPp UAS) and the
 #     answered leg joins the room;
 #   - `conference kick` over the control socket sends BYE with cause 16;
-#   - SIGTERM ends the server cleanly.
+#   - SIGTERM ends the server cleanly;
+#   - a second server with session_expires_s = 2 refreshes a call that asked
+#     for no timer with re-INVITEs every second.
 # huddle-sip runs under ASan+UBSan (leaks checked at exit). 20-40 s on
 # 2 cores after the library is built. Needs root or
 # CAP_NET_RAW for tcpdump on lo.
@@ -160,6 +162,7 @@ scenario hungup.xml.in silence.pcap kick.xml 16
 # at 3 s (4 - 4/3). The expiring caller asks the same and never refreshes.
 scenario hold.xml.in silence.pcap hold.xml 16 "$timer"
 scenario hungup.xml.in silence.pcap expire.xml 102 "$timer"
+scenario refreshed.xml.in silence.pcap refreshed.xml
 scenario info.xml.in silence.pcap info.xml
 
 step "start huddle-sip"
@@ -358,4 +361,19 @@ wait "$uas" || { tail -20 "$work/uas.out"; fail "the dialled SIPp (uas) did not 
 if grep -a -E "panic|PANIC|Segmentation|AddressSanitizer|LeakSanitizer|runtime error" "$work/server.log"; then
     fail "errors in the server log"
 fi
+
+step "we refresh a caller that asks for no session timer (session_expires_s = 2)"
+sed -e 's/^event_log = .*/event_log = "events2.jsonl"/' -e 's/^control_socket = .*/control_socket = "ctl2.sock"/' \
+    -e 's/^\[sip\]$/[sip]\nsession_expires_s = 2/' "$work/sip.conf" >"$work/sip2.conf"
+(cd "$work" && exec "$bin" -c sip2.conf >server2.log 2>&1) &
+server2=$!
+pids+=("$server2")
+deadline=$((SECONDS + 10))
+until [[ "$($probe "$sip_port" options)" == 200 ]]; do
+    ((SECONDS < deadline)) || { cat "$work/server2.log"; fail "the second huddle-sip does not answer"; }
+done
+sipp_run refreshed refreshed.xml 1234 "$lp1" "$mp_a" refreshed
+wait "$pid_refreshed" || { tail -20 "$work/refreshed.out"; fail "huddle-sip did not refresh the session (re-INVITE)"; }
+kill -TERM "$server2"
+wait "$server2" || fail "the second huddle-sip exited with status $?"
 printf -- '--> sip: OK (%ds)\n' "$((SECONDS - started))"
