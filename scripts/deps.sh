@@ -3,8 +3,9 @@
 # the Opus and libclang development files (audiopus_sys, bindgen), the C and
 # C++ compilers the harness uses, clang's sanitizer and libFuzzer runtimes
 # (the scenario parser's fuzz corpus runs under them), valgrind, and the audio tools the demo uses
-# (espeak-ng, sox, python3), and for the Janus plugin Debian's Janus, its
-# headers and demos, and Chromium. Idempotent: installs nothing when everything is
+# (espeak-ng, sox, python3), for the Janus plugin Debian's Janus, its
+# headers and demos, and Chromium, and for the SIP front libre (its SIP stack),
+# SIPp and tcpdump (its tests). Idempotent: installs nothing when everything is
 # there, and runs `apt-get update` once, only when something is missing.
 # Works as root, or through `sudo -n` otherwise (no prompt: CI has no stdin).
 # Shared by scripts/test.sh and the demo.
@@ -36,6 +37,9 @@ WANTED=(
     "libjs-janus-gateway:"
     "libjs-webrtc-adapter:"
     "chromium:chromium"
+    "libre-dev:"
+    "sip-tester:sipp"
+    "tcpdump:tcpdump"
 )
 
 # `dpkg -s` alone also succeeds for a removed package whose config files

@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# The SIP front (ffi/sip, huddle-sip) end to end on 127.0.0.1: builds it,
+# runs the G.711 and config unit tests, checks --check-config, starts huddle-sip on free
+# ports with libhuddle.so, and drives it with SIPp and small Python probes:
+#   - two callers in room 1234 each play a speech clip (espeak-ng -> sox ->
+#     PCMU pcap); tcpdump captures what huddle-sip sends to each SIPp; each
+#     must hear the other's clip (waveform correlation) and not its own;
+#   - meanwhile: random bytes and stray RTP on every media port, malformed
+#     SIP, INVITEs without SDP / with no common codec / to unknown numbers
+#     (488/488/404), an INVITE flood beyond max_calls (200 or 503 each);
+#   - RFC 4733 PIN entry admits; three wrong PINs get BYE with Q.850 cause 21;
+#   - SIP INFO DTMF with the host PIN makes a moderator (dial 9000*777);
+#   - a re-INVITE sendonly/sendrecv holds and unholds the member, one with
+#     only PCMA changes the codec; RFC 4028 refreshes keep a call, a caller
+#     that stops refreshing gets BYE with cause 102;
+#   - `conference dial` sends an INVITE to originate_uri (a SIPp UAS) and the
+#     answered leg joins the room;
+#   - `conference kick` over the control socket sends BYE with cause 16;
+#   - SIGTERM ends the server cleanly;
+#   - a second server with session_expires_s = 2 refreshes a call that asked
+#     for no timer with re-INVITEs every second.
+# huddle-sip runs under ASan+UBSan (leaks checked at exit). 20-40 s on
+# 2 cores after the library is built. Needs root or
+# CAP_NET_RAW for tcpdump on lo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+started=$SECONDS
+step() { printf -- '--> sip: %s (%ds)\n' "$*" "$((SECONDS - started))"; }
+fail() { printf 'test-sip: FAIL: %s\n' "$*" >&2; exit 1; }
+
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+lib=${HUDDLE_LIB:-$target_dir/debug/libhuddle.so}
+[[ -f "$lib" ]] || cargo build --lib
+work="$target_dir/sip-test"
+rm -rf "$work"
+mkdir -p "$work"
+kit="python3 $root/tests/sip/rtpkit.py"
+probe="python3 $root/tests/sip/sipprobe.py"
+
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+step "build huddle-sip; the G.711 and config unit tests"
+# Under AddressSanitizer and UBSan: a memory error in the host fails the test.
+make -s -C ffi/sip BUILD="$work/build" CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" all test
+bin="$work/build/huddle-sip"
+
+read -r sip_port rtp_base mp_a mp_b mp_pin mp_bad mp_info mp_hold mp_kick mp_flood mp_flood2 mp_uas mp_expire \
+    lp1 lp2 lp3 lp4 lp5 lp6 lp7 lp8 lp9 lp10 uas_port < <(python3 tests/sip/freeports.py 24 4)
+read -r rtp_base < <(python3 tests/sip/freeports.py 1 200)
+
+step "configuration (SIP on $sip_port, RTP $rtp_base-$((rtp_base + 199)))"
+cat >"$work/huddle.conf" <<CONF
+[module]
+timer = "realtime"
+mixer_threads = 1
+log_level = "info"
+sounds_dir = "$root/conf/sounds"
+recordings_dir = "$work/recordings"
+
+[profiles.default]
+rate = 8000
+# 80 ms: SIPp sends in bursts when the machine is busy with the flood.
+jitter_buffer_frames = 4
+pin_first_digit_timeout_ms = 8000
+pin_failures_per_minute = 0
+
+[[rooms]]
+name = "777"
+pin = "1234"
+host_pin = "4321"
+
+# Its own room: when the last member of a room leaves, the conference
+# ends and takes callers still typing their PIN with it.
+[[rooms]]
+name = "778"
+pin = "1234"
+host_pin = "4321"
+
+[[rooms]]
+name = "5555"
+max_participants = 10
+CONF
+cat >"$work/sip.conf" <<CONF
+[sip]
+listen = "127.0.0.1:$sip_port"
+library = "$lib"
+huddle_config = "huddle.conf"
+rtp_ip = "127.0.0.1"
+rtp_port_min = $rtp_base
+rtp_port_max = $((rtp_base + 199))
+codecs = ["PCMU", "PCMA", "opus"]
+max_calls = 40
+control_socket = "ctl.sock"
+event_log = "events.jsonl"
+session_min_se_s = 2
+originate_uri = "sip:\${destination}@127.0.0.1:$uas_port"
+
+[[dialplan]]
+match = '^9000\*([0-9]{3,8})\$'
+app = "\$1"
+
+# Flood one room (55<n>) or many (880<n>).
+[[dialplan]]
+match = '^55[0-9]+\$'
+app = "5555"
+
+[[dialplan]]
+match = '^880([0-9]+)\$'
+app = "flood\$1"
+
+[[dialplan]]
+match = '^([0-9]{3,8})\$'
+app = "\$1"
+CONF
+"$bin" --check-config -c "$work/sip.conf" >"$work/check.out" 2>&1 ||
+    { cat "$work/check.out"; fail "--check-config refused a valid config"; }
+grep -q "are valid (4 dialplan rule(s))" "$work/check.out"
+sed 's/^max_calls = 40$/max_cals = 40/' "$work/sip.conf" >"$work/bad.conf"
+if "$bin" --check-config -c "$work/bad.conf" >"$work/bad.out" 2>&1; then
+    fail "--check-config accepted an unknown key"
+fi
+grep -q "bad.conf:9: unknown key 'sip.max_cals'" "$work/bad.out" ||
+    { cat "$work/bad.out"; fail "the config error does not name file:line and key"; }
+printf '[sip]\n[[dialplan]]\nmatch = "(["\napp = "x"\n' >"$work/badre.conf"
+if "$bin" --check-config -c "$work/badre.conf" >"$work/badre.out" 2>&1; then
+    fail "--check-config accepted a broken regex"
+fi
+grep -q "badre.conf:2: dialplan match '(\['" "$work/badre.out" ||
+    { cat "$work/badre.out"; fail "a bad regex is not reported with its line"; }
+
+step "speech clips and pcaps"
+espeak-ng -w "$work/a.wav" "Alpha bravo charlie, the quick brown fox."
+espeak-ng -v en+f3 -w "$work/b.wav" "Seven eight nine, jumps over the lazy dog."
+for x in a b; do
+    sox "$work/$x.wav" -r 8000 -c 1 -b 16 -e signed-integer -t raw "$work/$x.raw" norm -3
+done
+# A speaks from 1.5 s, B from 5 s: both are in the room by then.
+$kit pcap "$work/a.pcap" silence:1.5 "speech:$work/a.raw" silence:4.5
+$kit pcap "$work/b.pcap" silence:5 "speech:$work/b.raw" silence:1
+$kit pcap "$work/pin-ok.pcap" silence:1 dtmf:1234# silence:3
+$kit pcap "$work/pin-bad.pcap" silence:1 dtmf:1111# silence:1 dtmf:2222# silence:1 dtmf:3333# silence:6
+$kit pcap "$work/silence.pcap" silence:6
+scenario() { # template pcap out [cause [extra INVITE headers, \n between]]
+    local hdrs=${5:-}
+    sed -e "s|@PCAP@|$work/$2|" -e "s|@CAUSE@|${4:-16}|" -e "s|@D1@|4|;s|@D2@|3|;s|@D3@|2|;s|@D4@|1|;s|@D5@|#|" \
+        -e "${hdrs:+s|@HDRS@|$hdrs|}" -e '/@HDRS@/d' "tests/sip/$1" >"$work/$3"
+}
+timer='Supported: timer\n      Session-Expires: 4;refresher=uac'
+scenario call.xml.in a.pcap a.xml
+scenario call.xml.in b.pcap b.xml
+scenario call.xml.in pin-ok.pcap pin-ok.xml
+scenario hungup.xml.in pin-bad.pcap pin-bad.xml 21
+scenario hungup.xml.in silence.pcap kick.xml 16
+# The hold caller also asks for 4 s session timers and refreshes with its
+# re-INVITEs at 1.5 s and 3.5 s: without them huddle-sip would end the call
+# at 3 s (4 - 4/3). The expiring caller asks the same and never refreshes.
+scenario hold.xml.in silence.pcap hold.xml 16 "$timer"
+scenario hungup.xml.in silence.pcap expire.xml 102 "$timer"
+scenario refreshed.xml.in silence.pcap refreshed.xml
+scenario info.xml.in silence.pcap info.xml
+
+step "start huddle-sip"
+(cd "$work" && exec "$bin" -c sip.conf >server.log 2>&1) &
+server=$!
+pids+=("$server")
+deadline=$((SECONDS + 10))
+until [[ "$($probe "$sip_port" options)" == 200 ]]; do
+    ((SECONDS < deadline)) || { cat "$work/server.log"; fail "huddle-sip does not answer OPTIONS"; }
+done
+
+tcpdump -i lo -U -w "$work/capture.pcap" "udp and (dst port $mp_a or dst port $mp_b or dst port $((mp_a + 1)))" \
+    2>"$work/tcpdump.err" &
+pids+=($!)
+tcpdump_pid=$!
+deadline=$((SECONDS + 10))
+until grep -qs "listening on" "$work/tcpdump.err"; do
+    ((SECONDS < deadline)) || { cat "$work/tcpdump.err"; fail "tcpdump did not start"; }
+    sleep 0.1
+done
+
+sipp_run() { # name scenario service local-port media-port caller [extra sipp args]
+    local name=$1 xml=$2 service=$3 lport=$4 mport=$5 caller=$6
+    shift 6
+    (cd "$work" && exec timeout 60 sipp -sf "$xml" -s "$service" -key caller "$caller" -m 1 -l 1 \
+        -i 127.0.0.1 -p "$lport" -mp "$mport" -nostdin -trace_err -trace_logs -trace_screen \
+        "$@" "127.0.0.1:$sip_port" >"$name.out" 2>&1) &
+    pids+=($!)
+    eval "pid_$name=$!"
+}
+joined() { grep -c "$1\" <sip" "$work/server.log" 2>/dev/null || true; }
+has_event() { # event from
+    python3 - "$work/events.jsonl" "$1" "$2" <<'PY'
+import json, sys
+path, name, frm = sys.argv[1:]
+try:
+    lines = open(path).read().splitlines()
+except FileNotFoundError:
+    lines = []
+n = sum(1 for l in lines if l.strip() and json.loads(l).get("event") == name and json.loads(l).get("From") == frm)
+print(n)
+PY
+}
+wait_event() { # event from count seconds
+    local deadline=$((SECONDS + $4))
+    until (($(has_event "$1" "$2") >= $3)); do
+        ((SECONDS < deadline)) || fail "no $1 event for $2 within $4 s"
+        sleep 0.1
+    done
+}
+
+step "calls: two talkers, PIN right and wrong, INFO host PIN, hold, kick"
+sipp_run a a.xml 1234 "$lp1" "$mp_a" alice -d 10000
+wait_event participant-join alice 1 10
+sipp_run b b.xml 1234 "$lp2" "$mp_b" bob -d 9500
+sipp_run pinok pin-ok.xml 777 "$lp3" "$mp_pin" pinok -d 4000
+sipp_run pinbad pin-bad.xml 778 "$lp4" "$mp_bad" pinbad
+sipp_run info info.xml '9000*777' "$lp5" "$mp_info" infohost -d 5000
+sipp_run hold hold.xml 4000 "$lp6" "$mp_hold" holder
+sipp_run kick kick.xml 4444 "$lp7" "$mp_kick" kickme
+sipp_run expire expire.xml 4545 "$lp10" "$mp_expire" expiring -trace_msg
+wait_event participant-join bob 1 10
+wait_event participant-join kickme 1 10
+# The host PIN (sent by SIP INFO) makes a moderator.
+wait_event participant-join infohost 1 15
+"$bin" --cli "$work/ctl.sock" conference list 777 >"$work/list777.out" || fail "conference list 777"
+grep -q '^[0-9]*;[^;]*;[^;]*;infohost;[^;]*;[^;]*moderator' "$work/list777.out" ||
+    { cat "$work/list777.out"; fail "the host PIN caller is not a moderator"; }
+
+wait_event participant-join holder 1 10
+step "dial-out: conference dial -> INVITE to originate_uri -> joins room 4000 (the hold test's)"
+(cd "$work" && exec timeout 60 sipp -sn uas -i 127.0.0.1 -p "$uas_port" -mp "$mp_uas" -m 1 \
+    -nostdin -trace_err "127.0.0.1:$sip_port" >uas.out 2>&1) &
+uas=$!
+pids+=("$uas")
+reply=$("$bin" --cli "$work/ctl.sock" conference dial 4000 5000) || fail "dial: $reply"
+wait_event participant-join huddle 1 10
+grep -q '"From":"huddle","To":"5000"' "$work/events.jsonl" || fail "the dialled leg joined without To=5000"
+
+step "bad input while they talk: junk SIP, bad INVITEs, RTP garbage, a flood"
+[[ "$($probe "$sip_port" junk)" == 200 ]] || fail "OPTIONS after junk SIP not answered 200"
+[[ "$($probe "$sip_port" invite 99)" == 404 ]] || fail "unknown number: expected 404"
+[[ "$($probe "$sip_port" invite-nosdp 1234)" == 488 ]] || fail "INVITE without SDP: expected 488"
+[[ "$($probe "$sip_port" invite-g729 1234)" == 488 ]] || fail "no common codec: expected 488"
+[[ "$($probe "$sip_port" invite-badsdp 1234)" == 488 ]] || fail "malformed SDP: expected 488"
+[[ "$($probe "$sip_port" invite-se1 1234)" == 422 ]] || fail "Session-Expires below Min-SE: expected 422"
+# The answer keeps the offer's order; Opus passes through both ways (in
+# a room of its own: a joiner's beep would land in the talkers' audio).
+order=$($probe "$sip_port" order 1235)
+[[ "$order" == "200 8 0" ]] || fail "offer PCMA, PCMU: expected the answer 200 8 0, got '$order'"
+opus=$($probe "$sip_port" opus 1236)
+[[ "$opus" =~ ^200\ 111\ 0\ rx=([0-9]+)$ ]] && ((BASH_REMATCH[1] >= 25)) ||
+    fail "offer Opus, PCMU: expected 200 111 0 and Opus packets back, got '$opus'"
+echo "    Opus call: $opus"
+python3 - "$rtp_base" <<'PY'
+# Random datagrams and well-formed PCMU RTP from a stranger's address on
+# every media port: dropped (the calls latched to their phones).
+import random, socket, struct, sys, time
+base = int(sys.argv[1])
+rng = random.Random(7)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+end = time.monotonic() + 1.5
+n = 0
+while time.monotonic() < end and n < 20000:
+    port = base + rng.randrange(200)
+    if rng.random() < 0.5:
+        pkt = bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 400)))
+    else:
+        pkt = struct.pack("!BBHII", 0x80, 0, rng.randrange(65536), rng.getrandbits(32), 0xBAD) + bytes(160)
+    s.sendto(pkt, ("127.0.0.1", port))
+    n += 1
+    if n % 200 == 0:
+        time.sleep(0.02)
+print("garbage: %d datagrams" % n)
+PY
+flood() { # name service calls
+    (cd "$work" && exec timeout 60 sipp -sf "$root/tests/sip/flood.xml" -s "$2" -key caller flood \
+        -r 400 -m "$3" -l "$3" -d 2000 -i 127.0.0.1 -p "$4" -mp "$5" -nostdin \
+        -trace_err "127.0.0.1:$sip_port" >"$1.out" 2>&1)
+}
+# 60 INVITEs into room 5555 (10 places): huddle refuses the rest with
+# Q.850 34, which is 503; then 100 into rooms of their own until
+# max_calls (40) is reached: 503 from huddle-sip itself.
+flood flood1 55 60 "$lp8" "$mp_flood" &
+flood1=$!
+pids+=("$flood1")
+deadline=$((SECONDS + 10))
+until grep -q "cause 34 -> 503" "$work/server.log"; do
+    ((SECONDS < deadline)) || fail "room 5555 never refused a caller as full"
+    sleep 0.05
+done
+flood flood2 880 100 "$lp9" "$mp_flood2" || fail "flood into many rooms: some INVITE got neither 200 nor 503 (see $work/flood2.out)"
+wait "$flood1" || fail "flood into one room: some INVITE got neither 200 nor 503 (see $work/flood1.out)"
+grep -q "max_calls reached" "$work/server.log" || fail "the flood never reached max_calls"
+
+step "kick over the control socket"
+reply=$("$bin" --cli "$work/ctl.sock" conference kick 4444 all) || fail "kick: $reply"
+
+step "wait for the callers"
+for name in a b pinok pinbad info hold kick expire; do
+    pid_var="pid_$name"
+    wait "${!pid_var}" || { cat "$work/$name.out" "$work"/*errors* 2>/dev/null | tail -30; fail "SIPp $name failed"; }
+done
+kill -INT "$tcpdump_pid"
+wait "$tcpdump_pid" || true
+
+grep -q "Session-Expires: 4;refresher=uac" "$work"/expire_*_messages.log ||
+    fail "the 200 OK did not confirm Session-Expires: 4;refresher=uac"
+
+step "what each talker heard"
+$kit heard "$work/capture.pcap" "$mp_a" "$work/heard-a.raw"
+$kit heard "$work/capture.pcap" "$mp_b" "$work/heard-b.raw"
+check() { # heard clip min max
+    local r
+    r=$($kit match "$work/$1" "$work/$2" | cut -d' ' -f1)
+    printf '    %s vs %s: correlation %s\n' "$1" "$2" "$r"
+    python3 -c "import sys; r=float(sys.argv[1]); sys.exit(0 if $3 <= r <= $4 else 1)" "$r" ||
+        fail "$1 against $2: correlation $r, expected $3..$4"
+}
+check heard-a.raw b.raw 0.8 1.0  # alice hears bob
+check heard-b.raw a.raw 0.8 1.0  # bob hears alice
+check heard-a.raw a.raw 0 0.3    # nobody hears themselves
+check heard-b.raw b.raw 0 0.3
+
+# libre's RTCP: reports (SR 200 / RR 201) reach the talker's RTCP port.
+rtcp=$(python3 - "$work/capture.pcap" "$((mp_a + 1))" <<'PY'
+import sys
+sys.path.insert(0, "tests/sip")
+import rtpkit
+print(sum(1 for _, d, p in rtpkit.read_pcap(sys.argv[1]) if d == int(sys.argv[2]) and len(p) >= 8 and p[1] in (200, 201)))
+PY
+)
+echo "    RTCP reports to alice: $rtcp"
+((rtcp >= 1)) || fail "no RTCP report reached alice's RTCP port"
+
+step "events"
+(($(has_event participant-join pinok) == 1)) || fail "the right PIN did not admit"
+(($(has_event participant-join pinbad) == 0)) || fail "a wrong PIN admitted"
+grep -c '"event":"pin-failed"' "$work/events.jsonl" | grep -qx 3 || fail "expected 3 pin-failed events"
+(($(has_event participant-join infohost) == 1)) || fail "the INFO host PIN did not admit"
+(($(has_event participant-hold holder) == 1)) || fail "re-INVITE sendonly did not hold"
+(($(has_event participant-unhold holder) == 1)) || fail "re-INVITE sendrecv did not unhold"
+(($(has_event participant-kick kickme) == 1)) || fail "no participant-kick"
+
+step "stop"
+kill -0 "$server" || fail "huddle-sip died (see $work/server.log)"
+kill -TERM "$server"
+deadline=$((SECONDS + 10))
+while kill -0 "$server" 2>/dev/null; do
+    ((SECONDS < deadline)) || fail "huddle-sip did not stop within 10 s of SIGTERM"
+    sleep 0.1
+done
+wait "$server" || fail "huddle-sip exited with status $?"
+# The dialled leg got its BYE at shutdown and answered it.
+wait "$uas" || { tail -20 "$work/uas.out"; fail "the dialled SIPp (uas) did not end cleanly"; }
+if grep -a -E "panic|PANIC|Segmentation|AddressSanitizer|LeakSanitizer|runtime error" "$work/server.log"; then
+    fail "errors in the server log"
+fi
+
+step "we refresh a caller that asks for no session timer (session_expires_s = 2)"
+sed -e 's/^event_log = .*/event_log = "events2.jsonl"/' -e 's/^control_socket = .*/control_socket = "ctl2.sock"/' \
+    -e 's/^\[sip\]$/[sip]\nsession_expires_s = 2/' "$work/sip.conf" >"$work/sip2.conf"
+(cd "$work" && exec "$bin" -c sip2.conf >server2.log 2>&1) &
+server2=$!
+pids+=("$server2")
+deadline=$((SECONDS + 10))
+until [[ "$($probe "$sip_port" options)" == 200 ]]; do
+    ((SECONDS < deadline)) || { cat "$work/server2.log"; fail "the second huddle-sip does not answer"; }
+done
+sipp_run refreshed refreshed.xml 1234 "$lp1" "$mp_a" refreshed
+wait "$pid_refreshed" || { tail -20 "$work/refreshed.out"; fail "huddle-sip did not refresh the session (re-INVITE)"; }
+kill -TERM "$server2"
+wait "$server2" || fail "the second huddle-sip exited with status $?"
+printf -- '--> sip: OK (%ds)\n' "$((SECONDS - started))"
