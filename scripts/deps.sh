@@ -2,9 +2,9 @@
 # Installs what a fresh Debian/Ubuntu machine lacks to build and test huddle:
 # the Opus and libclang development files (audiopus_sys, bindgen), the C and
 # C++ compilers the harness uses, clang's sanitizer and libFuzzer runtimes
-# (the scenario parser's fuzz corpus runs under them), valgrind, and the audio tools the demo uses
-# (espeak-ng, sox, python3). Idempotent: installs nothing when everything is
-# there, and runs `apt-get update` once, only when something is missing.
+# (the scenario parser's fuzz corpus runs under them), valgrind, the audio tools the demo uses
+# (espeak-ng, sox, python3), and SIPp and tcpdump for the FreeSWITCH test.
+# Idempotent: installs nothing when everything is there, and runs `apt-get update` once, only when something is missing.
 # Works as root, or through `sudo -n` otherwise (no prompt: CI has no stdin).
 # Shared by scripts/test.sh and the demo.
 set -euo pipefail
@@ -24,6 +24,8 @@ WANTED=(
     "espeak-ng:espeak-ng"
     "sox:sox"
     "python3:python3"
+    "sip-tester:sipp"
+    "tcpdump:tcpdump"
 )
 
 # `dpkg -s` alone also succeeds for a removed package whose config files

@@ -72,6 +72,12 @@ if grep -v '^huddle_' <<<"$exports"; then
     exit 1
 fi
 
+step "FreeSWITCH: mod_huddle with SIPp callers"
+# Skipped, with one line saying so, where no FreeSWITCH install is found
+# (FS_PREFIX, default /var/cache/huddle/freeswitch). The release library is
+# already built by the demo step.
+bash scripts/test-freeswitch.sh
+
 step "scenario parser: fuzz corpus under ASan+UBSan"
 # The reference host's scenario parser is C; its libFuzzer target replays
 # the regression corpus (each file once) with AddressSanitizer, UBSan and
@@ -80,5 +86,5 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
     -Iffi/refhost -o "$work/scenario_fuzz" fuzz/c/scenario_fuzz.c ffi/refhost/scenario.c -lm
 ASAN_OPTIONS=detect_leaks=1 "$work/scenario_fuzz" tests/corpus/scenario/*
 
-printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, scenario corpus — all passed in %ds\n' \
+printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, FreeSWITCH, scenario corpus — all passed in %ds\n' \
     "$((SECONDS - started))"

@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""mod_huddle in a real FreeSWITCH, driven the way users drive it.
+
+Three SIPp callers (PCMU) dial room 3000, type its PIN with RFC 4733 digits
+and then speak in turns (espeak-ng clips, one voice and sentence each); a
+fourth types a wrong PIN. Asserts, from outside FreeSWITCH:
+  - the right PIN admits (huddle::participant-join on the event socket,
+    `huddle 3000 list` and `huddle json list 3000` show the three channels),
+    the wrong one is hung up with CALL_REJECTED (21) after huddle::pin-failed;
+  - each caller hears the other two and not itself: the RTP FreeSWITCH sent
+    to each caller (captured on lo) correlates with what the others sent;
+  - `huddle 3000 kick <id>` ends that call: SIPp gets a BYE, FreeSWITCH's
+    CHANNEL_HANGUP_COMPLETE says NORMAL_CLEARING (16), huddle::participant-kick;
+  - `unload mod_huddle` with live calls is refused as FreeSWITCH refuses any
+    module in use; `unload -f` ends the calls (BYE), FreeSWITCH lives on and
+    `load mod_huddle` brings the module back;
+  - `huddle dial 3000 tone` originates through FreeSWITCH and the answered
+    leg runs the huddle app into room 3000 (where it meets the PIN prompt).
+usage: fs_test.py PREFIX LIBHUDDLE MOD_HUDDLE RUNDIR"""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fsrun  # noqa: E402
+import rtp  # noqa: E402
+
+PIN = "4321"
+SLOT = 3.5          # s between the callers' turns
+FIRST_TURN = 2.5    # s into each caller's audio: the first turn
+SPEECH_MAX = 3.0    # s of each clip used
+CALLERS = [("alice", "en-us", "The quick brown fox jumps over the lazy dog near the river bank."),
+           ("bob", "en+m3", "Seven large ships sailed north across the cold grey sea at dawn."),
+           ("carol", "en+f3", "Please remember to water the tomato plants every single morning.")]
+
+TOML = """[module]
+timer = "realtime"
+mixer_threads = 1
+sounds_dir = "{run}"
+recordings_dir = "{run}/recordings"
+
+[profiles.default]
+rate = 8000
+interval_ms = 20
+pin_tries = 1
+talk_stop_ms = 300
+
+[profiles.default.sounds]
+{sounds}
+
+[[rooms]]
+name = "3000"
+pin = "{pin}"
+"""
+SOUNDS = ("moh enter exit pin bad_pin locked muted unmuted deaf undeaf alone kicked wait_for_host "
+          "room_full ended denied recording_started recording_stopped").split()
+
+
+def step(msg, t0=[time.monotonic()]):
+    print(f"  [{time.monotonic() - t0[0]:5.1f}s] {msg}", flush=True)
+
+
+def speech(run, name, voice, text):
+    wav, raw = os.path.join(run, f"{name}.wav"), os.path.join(run, f"{name}.raw")
+    subprocess.run(["espeak-ng", "-v", voice, "-w", wav, text], check=True)
+    subprocess.run(["sox", wav, "-t", "raw", "-e", "signed", "-b", "16", "-r", "8000", "-c", "1", raw,
+                    "gain", "-n", "-3"], check=True)
+    data = open(raw, "rb").read()
+    pcm = [int.from_bytes(data[i:i + 2], "little", signed=True) for i in range(0, len(data) - 1, 2)]
+    return pcm[:int(SPEECH_MAX * rtp.RATE)]
+
+
+def silence(seconds):
+    return ("audio", [0] * int(seconds * rtp.RATE))
+
+
+def pcaps(run):
+    """Each caller: a beat, the PIN, silence until its turn, its sentence,
+    silence to the common end. The wrong-PIN caller: a beat, 1111#."""
+    out, total = {}, FIRST_TURN + SLOT * len(CALLERS) + 1.0
+    for k, (name, voice, text) in enumerate(CALLERS):
+        lead = [silence(0.4), ("digits", PIN + "#")]
+        head = 0.4 + 0.2 * (len(PIN) + 1)
+        clip = speech(run, name, voice, text)
+        start = FIRST_TURN + SLOT * k
+        tl = lead + [silence(start - head), ("audio", clip),
+                     silence(total - start - len(clip) / rtp.RATE)]
+        path = os.path.join(run, f"{name}.pcap")
+        out[name] = (path, rtp.write_pcap(path, tl))
+    path = os.path.join(run, "dave.pcap")
+    out["dave"] = (path, rtp.write_pcap(path, [silence(0.4), ("digits", "1111#"), silence(6)]))
+    return out
+
+
+def hangups(esl, who):
+    return esl.find(lambda e: e.get("Event-Name") == "CHANNEL_HANGUP_COMPLETE"
+                    and e.get("Caller-Caller-ID-Number") == who)
+
+
+def huddle_events(esl, name, pred=lambda e: True):
+    return esl.find(lambda e: e.get("Event-Subclass") == "huddle::" + name and pred(e))
+
+
+def member_lines(fs, room):
+    reply = fs.api(f"huddle {room} list")
+    return [l.split(";") for l in reply.splitlines() if re.match(r"^\d+;", l)]
+
+
+def main():
+    prefix, lib, mod, run = sys.argv[1:5]
+    toml = os.path.join(run, "huddle.toml")
+    with open(toml, "w") as f:
+        f.write(TOML.format(run=run, pin=PIN, sounds="\n".join(f'{s} = ""' for s in SOUNDS)))
+    clips = pcaps(run)
+    step("clips and pcaps made")
+    fs = fsrun.FreeSwitch(prefix, run, mod, lib, toml)
+    procs = {}
+    tcpdump = None
+    try:
+        step(f"FreeSWITCH up (SIP {fs.sip}, ESL {fs.esl})")
+        esl = fsrun.Esl(fs.esl, events="CHANNEL_HANGUP_COMPLETE CUSTOM huddle::participant-join "
+                        "huddle::participant-kick huddle::pin-failed huddle::conference-start huddle::participant-leave")
+        assert fs.api("huddle list").startswith("+OK 0 room"), "the huddle API does not answer"
+        ports = {name: fsrun.free_port(even=True) for name in clips}
+        cap = os.path.join(run, "rtp.pcap")
+        filt = "udp and (" + " or ".join(f"port {p}" for p in ports.values()) + ")"
+        errf = open(os.path.join(run, "tcpdump.err"), "w")
+        tcpdump = subprocess.Popen(["tcpdump", "-i", "lo", "-n", "-U", "-s", "400", "-w", cap, filt],
+                                   stdout=subprocess.DEVNULL, stderr=errf)
+        fsrun.wait_until("tcpdump to listen",
+                         lambda: "listening" in open(os.path.join(run, "tcpdump.err")).read(), 10)
+        for name, (pcap, _) in clips.items():
+            procs[name] = fsrun.sipp(fs, run, name, pcap, ports[name], "3000", timeout=90)
+        step("callers dialled 3000")
+
+        # The right PIN admits, the wrong one is refused with its cause.
+        joins = fsrun.wait_until("three participant-join events",
+                                 lambda: (lambda j: j if len(j) >= 3 else None)(
+                                     huddle_events(esl, "participant-join")), 20)
+        sid = {e["From"]: e["CallSid"] for e in joins}
+        assert sorted(sid) == [c[0] for c in CALLERS], f"joined: {sorted(sid)}"
+        step("alice, bob and carol admitted by PIN: " + ", ".join(f"{k}={v[:8]}" for k, v in sid.items()))
+        dave = fsrun.wait_until("dave hung up", lambda: hangups(esl, "dave"), 20)[0]
+        assert dave.get("Hangup-Cause") == "CALL_REJECTED", f"dave: {dave.get('Hangup-Cause')}"
+        assert huddle_events(esl, "pin-failed"), "no huddle::pin-failed event"
+        assert "dave" not in sid
+        step("dave's wrong PIN: pin-failed, hung up with CALL_REJECTED (21)")
+
+        rows = member_lines(fs, 3000)
+        assert sorted(r[1] for r in rows) == sorted(sid.values()), f"huddle 3000 list: {rows}"
+        snap = json.loads(fs.api("huddle json list 3000"))
+        assert snap.get("ok") is True, snap
+        assert len(re.findall("|".join(sid.values()), json.dumps(snap))) >= 3, snap
+        step("huddle 3000 list and huddle json list 3000 show the three channels")
+
+        # Let every caller take its turn to speak.
+        t_end = time.monotonic() + max(d for _, d in clips.values()) + 1.5
+        fsrun.wait_until("the clips to play out", lambda: time.monotonic() >= t_end, 40, step=0.25)
+        step("clips played")
+
+        carol_id = next(r[0] for r in rows if r[1] == sid["carol"])
+        reply = fs.api(f"huddle 3000 kick {carol_id}")
+        assert reply.startswith("+OK"), reply
+        hc = fsrun.wait_until("carol hung up", lambda: hangups(esl, "carol"), 15)[0]
+        assert hc.get("Hangup-Cause") == "NORMAL_CLEARING", hc.get("Hangup-Cause")
+        assert huddle_events(esl, "participant-kick", lambda e: e.get("CallSid") == sid["carol"])
+        assert procs["carol"].wait(15) == 0, "carol's SIPp did not get its BYE"
+        step("kick: carol got a BYE, NORMAL_CLEARING (16), huddle::participant-kick")
+
+        # Dial-out: FreeSWITCH originates, the answered leg runs the app and
+        # meets the room's PIN like any caller.
+        reply = fs.api("huddle dial 3000 tone")
+        assert reply.startswith("+OK"), reply
+        dialled = fsrun.wait_until("the dialled leg in room 3000", lambda: [
+            r for r in member_lines(fs, 3000) if r[1] not in sid.values()], 15)
+        assert "pin-entry" in dialled[0][5], dialled
+        step("huddle dial 3000 tone: FreeSWITCH originated a leg that runs the app (at the PIN prompt)")
+
+        busy = fs.api("unload mod_huddle")
+        assert busy.startswith("-ERR") and len(member_lines(fs, 3000)) == 3, busy
+        reply = fs.api("unload -f mod_huddle")
+        assert reply.startswith("+OK"), reply
+        for who in ("alice", "bob"):
+            assert procs[who].wait(20) == 0, f"{who}'s SIPp did not get its BYE"
+        assert fs.alive() and "UP" in fs.api("status"), "FreeSWITCH died at unload"
+        assert fs.api("load mod_huddle").startswith("+OK")
+        assert fs.api("huddle list").startswith("+OK 0 room"), fs.api("huddle list")
+        step("unload with live calls: refused while in use; -f ended them (BYE), reload worked")
+
+        assert procs["dave"].wait(10) == 0, "dave's SIPp did not get its BYE"
+    finally:
+        if tcpdump:
+            time.sleep(0.3)  # the last packets written by -U
+            tcpdump.terminate()
+            tcpdump.wait(5)
+        for p in procs.values():
+            if p.poll() is None:
+                p.terminate()
+                p.wait(5)
+        fs.stop()
+
+    # Who heard whom: envelopes of what each caller sent and was sent.
+    streams = rtp.read_rtp(cap, [ports[n] for n, _, _ in CALLERS])
+    t0 = min(t for s in streams.values() for t, _ in s["from"][:1])
+    bins = int((FIRST_TURN + SLOT * len(CALLERS) + 3) / 0.02)
+    said = {n: rtp.envelope(streams[ports[n]]["from"], t0, bins) for n, _, _ in CALLERS}
+    heard = {n: rtp.envelope(streams[ports[n]]["to"], t0, bins) for n, _, _ in CALLERS}
+    # Each caller's turn, from what it sent: its first to last loud bin.
+    turns = {}
+    for n, _, _ in CALLERS:
+        loud = [i for i, v in enumerate(said[n]) if v > 300]
+        turns[n] = (max(0, loud[0] - 10), loud[-1] + 25)
+    failures = []
+    for listener, _, _ in CALLERS:
+        pkts = len(streams[ports[listener]]["to"])
+        row = []
+        level = {}
+        for talker, _, _ in CALLERS:
+            lo, hi = turns[talker]
+            level[talker] = sum(heard[listener][lo:hi]) / (hi - lo)
+            if talker == listener:
+                continue
+            r = rtp.correlation(heard[listener][lo:hi], said[talker][lo:hi], 25)
+            row.append(f"{talker} r={r:+.2f}")
+            if r < 0.7:
+                failures.append(f"{listener} does not hear {talker} (r={r:.2f})")
+        others = [level[t] for t, _, _ in CALLERS if t != listener]
+        row.append(f"own turn {level[listener]:.0f} vs others' {min(others):.0f}")
+        if level[listener] > 0.1 * min(others):
+            failures.append(f"{listener} hears itself ({level[listener]:.0f} during its own turn)")
+        print(f"  {listener} heard ({pkts} packets): " + ", ".join(row))
+    assert not failures, "; ".join(failures)
+    print("  each caller heard the other two and not itself")
+
+
+if __name__ == "__main__":
+    main()
