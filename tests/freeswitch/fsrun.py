@@ -124,6 +124,7 @@ CONF = {
     <param name="interval" value="20"/>
     <param name="energy-level" value="100"/>
     <param name="comfort-noise" value="true"/>
+    <param name="caller-controls" value="none"/>
   </profile></profiles>
   <caller-controls><group name="none"/></caller-controls>
 </configuration>
@@ -164,7 +165,9 @@ class FreeSwitch:
         self.prefix, self.run = prefix, run
         self.sip = free_port()
         self.esl = free_port(socket.SOCK_STREAM)
-        base = random.randrange(30000, 58000, 2)
+        # Below the kernel's ephemeral range, where free_port's picks (SIPp's
+        # ports) and every other process's outgoing sockets land.
+        base = random.randrange(10000, 28000, 2)
         vals = dict(run=run, sip=self.sip, esl=self.esl, password=ESL_PASSWORD, rtp_lo=base,
                     rtp_hi=base + 1600, library=library, huddle_toml=huddle_toml)
         mods = MODULES + list(extra_modules) + (["mod_huddle"] if load_huddle else [])
