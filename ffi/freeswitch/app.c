@@ -60,6 +60,7 @@ typedef struct media {
     switch_codec_t write_codec;
     uint32_t write_rate;
     int reading;            /* our read codec is the session's */
+    uint64_t reads, cng_in; /* for the end-of-call debug line */
     leg_frame out;
     int16_t silence[LEG_MAX_SAMPLES];
 } media;
@@ -126,6 +127,10 @@ static void media_loop(media *m)
         switch_status_t st = switch_core_session_read_frame(m->session, &rf, SWITCH_IO_FLAG_NONE, 0);
         if (!SWITCH_READ_ACCEPTABLE(st)) {
             return;
+        }
+        m->reads++;
+        if (st == SWITCH_STATUS_SUCCESS && rf && switch_test_flag(rf, SFF_CNG)) {
+            m->cng_in++;
         }
         if (st == SWITCH_STATUS_SUCCESS && rf && send_in(m, rf) == HUDDLE_STATUS_MEMBER_GONE) {
             return; /* huddle ended the member; on_hangup has the channel */
@@ -203,6 +208,11 @@ void huddle_app_run(switch_core_session_t *session, const char *data)
         goto done;
     }
     media_loop(m);
+    /* A channel thread starved of CPU reads far fewer frames than 50 a
+     * second (20 ms) of call; this line is how that shows. */
+    switch_log_printf(SWITCH_CHANNEL_SESSION_LOG(session), SWITCH_LOG_DEBUG,
+                      "huddle: %s read %" PRIu64 " frames, %" PRIu64 " of them comfort noise (nothing arrived)\n", uuid,
+                      m->reads, m->cng_in);
     hi->member_hangup(m->member);
     if (leg_dropped(m->leg)) {
         switch_log_printf(SWITCH_CHANNEL_SESSION_LOG(session), SWITCH_LOG_WARNING,

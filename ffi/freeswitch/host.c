@@ -7,17 +7,16 @@
 #include "mod_huddle.h"
 #include "legs.h"
 
-/* The events huddle sends (README "Events"), reserved as FreeSWITCH custom
+/* The events huddle sends (README "Events", src/room/events.rs), reserved as FreeSWITCH custom
  * subclasses at load so `fs_cli`'s and ESL's listings show who owns them.
  * An event huddle adds later is still fired, just not reserved. */
 static const char *const event_names[] = {
-    "conference-start", "conference-end", "conference-lock", "conference-unlock",
-    "participant-join", "participant-leave", "participant-kick", "participant-mute",
-    "participant-unmute", "participant-hold", "participant-unhold", "participant-deaf",
-    "participant-undeaf", "participant-coach", "participant-modify",
-    "participant-speech-start", "participant-speech-stop", "participant-speech-while-muted",
-    "participant-with-end-conference-on-exit-left", "pin-entry", "pin-failed",
-    "pin-rate-limited", "join-refused", "recording-in-progress", "recording-completed",
+    "conference-start", "conference-end", "participant-join", "participant-leave",
+    "participant-kick", "participant-mute", "participant-unmute", "participant-hold",
+    "participant-unhold", "participant-deaf", "participant-undeaf", "participant-coach",
+    "participant-modify", "participant-speech-start", "participant-speech-stop",
+    "participant-speech-while-muted", "conference-lock", "conference-unlock", "announcement",
+    "pin-failed", "join-refused", "recording-in-progress", "recording-completed",
     "recording-failed", "recording-absent",
 };
 #define EVENT_COUNT (sizeof event_names / sizeof event_names[0])

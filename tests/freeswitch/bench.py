@@ -10,7 +10,9 @@ usage: bench.py PREFIX LIBHUDDLE MOD_HUDDLE RUNDIR N [N...]   (env K, WINDOW_S)
 Prints one JSON line per run and a table."""
 import json
 import os
+import random
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -26,23 +28,6 @@ JOIN_RATE = 25  # calls per second
 TEXTS = [("en-us", "Alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima."),
          ("en+m3", "The meeting will now review the quarterly numbers and the plans for spring."),
          ("en+f3", "Could everyone please mute their line when they are not speaking, thank you.")]
-TOML = """[module]
-timer = "realtime"
-sounds_dir = "{run}"
-recordings_dir = "{run}/recordings"
-
-[profiles.default]
-rate = 8000
-interval_ms = 20
-max_members = 1000
-
-[profiles.default.sounds]
-{sounds}
-"""
-SOUNDS = ("moh enter exit pin bad_pin locked muted unmuted deaf undeaf alone kicked wait_for_host "
-          "room_full ended denied recording_started recording_stopped").split()
-
-
 def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -74,17 +59,10 @@ def by_name(before, after, hz, secs):
 def inputs(run, seconds):
     out = []
     for i, (voice, text) in enumerate(TEXTS):
-        wav, raw = os.path.join(run, f"s{i}.wav"), os.path.join(run, f"s{i}.raw")
-        subprocess.run(["espeak-ng", "-v", voice, "-w", wav, text], check=True)
-        subprocess.run(["sox", wav, "-t", "raw", "-e", "signed", "-b", "16", "-r", "8000", "-c", "1", raw,
-                        "gain", "-n", "-3"], check=True)
-        data = open(raw, "rb").read()
-        pcm = [int.from_bytes(data[j:j + 2], "little", signed=True) for j in range(0, len(data) - 1, 2)]
-        pcm = (pcm * (int(seconds * 8000) // len(pcm) + 1))[:int(seconds * 8000)]
+        pcm = fsrun.speech(run, f"s{i}", voice, text, seconds, loop=True)
         path = os.path.join(run, f"speech{i}.pcap")
         rtp.write_pcap(path, [("audio", pcm)])
         out.append(path)
-    import random
     rnd = random.Random(7)
     noise = [int(rnd.gauss(0, 20)) for _ in range(int(seconds * 8000))]
     path = os.path.join(run, "noise.pcap")
@@ -101,9 +79,7 @@ def count(fs, module):
 def one_run(prefix, lib, mod, base, n, module, speech, noise, seconds):
     run = os.path.join(base, f"{module}-N{n}")
     os.makedirs(run)
-    toml = os.path.join(run, "huddle.toml")
-    with open(toml, "w") as f:
-        f.write(TOML.format(run=run, sounds="\n".join(f'{s} = ""' for s in SOUNDS)))
+    toml = fsrun.huddle_toml(run, profile="max_members = 1000\n")
     fs = fsrun.FreeSwitch(prefix, run, mod, lib, toml, extra_modules=["mod_conference"])
     procs = []
     try:
@@ -124,6 +100,7 @@ def one_run(prefix, lib, mod, base, n, module, speech, noise, seconds):
         time.sleep(WINDOW)
         c1, w1, th1 = cpu_ticks(pid), time.monotonic(), thread_ticks(pid)
         threads = by_name(th0, th1, hz, w1 - w0)
+        load = open("/proc/loadavg").read().split()[0]  # the machine is shared: say how busy
         cap = os.path.join(run, "listeners.pcap")
         td = subprocess.Popen(["tcpdump", "-i", "lo", "-n", "-U", "-s", "100", "-c", str(150 * (n - K + 1)),
                                "-w", cap, f"udp and dst port {lis_port}"], stdout=subprocess.DEVNULL,
@@ -149,13 +126,12 @@ def one_run(prefix, lib, mod, base, n, module, speech, noise, seconds):
     return {"module": module, "N": n, "K": K, "joined_s": round(joined, 1), "in_room": in_room,
             "fs_cores": round(cores, 3), "ms_per_participant_s": round(cores * 1000 / n, 2),
             "listener_streams": len(pps), "pps_min": round(min(pps), 1) if pps else 0,
-            "pps_max": round(max(pps), 1) if pps else 0, "threads": threads}
+            "pps_max": round(max(pps), 1) if pps else 0, "threads": threads, "loadavg_1min": float(load)}
 
 
 def listener_pps(cap):
     """Packets per second from each FreeSWITCH RTP port to the listeners',
     over each stream's own first-to-last packet span."""
-    import struct
     data = open(cap, "rb").read()
     link = struct.unpack("<I", data[20:24])[0]
     l2 = {1: 14, 113: 16, 276: 20}[link]
@@ -182,11 +158,12 @@ def main():
             r = one_run(prefix, lib, mod, base, n, module, speech, noise, seconds)
             print(json.dumps(r), flush=True)
             results.append(r)
-    print(f"\n| N | K | module | in room | FS cores | ms/participant/s | listener streams | pps min-max |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| N | K | module | in room | FS cores | ms/participant/s | listener streams | pps min-max | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['N']} | {r['K']} | {r['module']} | {r['in_room']} | {r['fs_cores']:.3f} | "
-              f"{r['ms_per_participant_s']:.2f} | {r['listener_streams']} | {r['pps_min']}-{r['pps_max']} |")
+              f"{r['ms_per_participant_s']:.2f} | {r['listener_streams']} | {r['pps_min']}-{r['pps_max']} | "
+              f"{r['loadavg_1min']} |")
     for n in ns:
         c = next(r for r in results if r["N"] == n and r["module"] == "conference")
         h = next(r for r in results if r["N"] == n and r["module"] == "huddle")

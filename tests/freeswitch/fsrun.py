@@ -32,6 +32,47 @@ def free_port(kind=socket.SOCK_DGRAM, even=False):
     raise SystemExit("no free port on 127.0.0.1")
 
 
+# huddle's prompt and music files: none in these tests (enter/exit beeps
+# are generated tones), so a test needs no sound files.
+SOUNDS = ("moh enter exit pin bad_pin locked muted unmuted deaf undeaf alone kicked wait_for_host "
+          "room_full ended denied recording_started recording_stopped").split()
+HUDDLE_TOML = """[module]
+timer = "realtime"
+mixer_threads = {mixers}
+sounds_dir = "{run}"
+recordings_dir = "{run}/recordings"
+
+[profiles.default]
+rate = 8000
+interval_ms = 20
+{profile}
+[profiles.default.sounds]
+{sounds}
+{rooms}"""
+
+
+def huddle_toml(run, mixers=0, profile="", rooms=""):
+    """huddle's config for a test FreeSWITCH: realtime, 8 kHz like PCMU."""
+    path = os.path.join(run, "huddle.toml")
+    with open(path, "w") as f:
+        f.write(HUDDLE_TOML.format(run=run, mixers=mixers, profile=profile, rooms=rooms,
+                                   sounds="\n".join(f'{s} = ""' for s in SOUNDS)))
+    return path
+
+
+def speech(run, name, voice, text, seconds, loop=False):
+    """An espeak-ng sentence as 8 kHz samples, 3 dB below full scale, cut
+    to `seconds` (and repeated up to them with `loop`)."""
+    wav, raw = os.path.join(run, f"{name}.wav"), os.path.join(run, f"{name}.raw")
+    subprocess.run(["espeak-ng", "-v", voice, "-w", wav, text], check=True)
+    subprocess.run(["sox", wav, "-t", "raw", "-e", "signed", "-b", "16", "-r", "8000", "-c", "1", raw,
+                    "gain", "-n", "-3"], check=True)
+    data = open(raw, "rb").read()
+    pcm = [int.from_bytes(data[i:i + 2], "little", signed=True) for i in range(0, len(data) - 1, 2)]
+    n = int(seconds * 8000)
+    return (pcm * (n // len(pcm) + 1))[:n] if loop else pcm[:n]
+
+
 def wait_until(what, cond, timeout, step=0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -161,7 +202,8 @@ class FreeSwitch:
     """One FreeSWITCH under `run`, with a private module dir: FreeSWITCH's
     own modules linked in, plus the mod_huddle.so under test."""
 
-    def __init__(self, prefix, run, mod_huddle, library, huddle_toml, extra_modules=(), load_huddle=True):
+    def __init__(self, prefix, run, mod_huddle, library, huddle_toml, extra_modules=(), load_huddle=True,
+                 priority="-np"):
         self.prefix, self.run = prefix, run
         self.sip = free_port()
         self.esl = free_port(socket.SOCK_STREAM)
@@ -185,7 +227,7 @@ class FreeSwitch:
         self.out = open(os.path.join(run, "stdout.log"), "w")
         r = lambda d: os.path.join(run, d)
         self.proc = subprocess.Popen(
-            [os.path.join(prefix, "bin", "freeswitch"), "-nc", "-nf", "-np", "-nonat", "-conf", r("conf"),
+            [os.path.join(prefix, "bin", "freeswitch"), "-nc", "-nf", priority, "-nonat", "-conf", r("conf"),
              "-log", r("log"), "-db", r("db"), "-run", r("run"), "-temp", r("tmp"), "-mod", r("mod")],
             stdout=self.out, stderr=subprocess.STDOUT)
         try:
@@ -351,13 +393,14 @@ Content-Length: 0
 """
 
 
-def sipp(fs, run, name, pcap, media_port, service, calls=1, rate=None, timeout=120):
+def sipp(fs, run, name, pcap, media_port, service, calls=1, rate=None, timeout=120, nice=0):
     """SIPp callers from `name` dialling `service`, playing `pcap`, who wait
-    for FreeSWITCH to hang up (BYE) and exit 0 when every call got one."""
+    for FreeSWITCH to hang up (BYE) and exit 0 when every call got one.
+    A negative `nice` (root only) keeps their RTP on time on a busy machine."""
     path = os.path.join(run, f"{name}.xml")
     with open(path, "w") as f:
         f.write(SCENARIO.format(name=name, pcap=pcap))
-    cmd = ["sipp", f"127.0.0.1:{fs.sip}", "-s", service, "-i", "127.0.0.1", "-mi", "127.0.0.1",
+    cmd = (["nice", "-n", str(nice)] if nice else []) + ["sipp", f"127.0.0.1:{fs.sip}", "-s", service, "-i", "127.0.0.1", "-mi", "127.0.0.1",
            "-p", str(free_port()), "-mp", str(media_port), "-sf", path, "-m", str(calls), "-l", str(calls),
            "-nostdin", "-trace_err", "-timeout", f"{timeout}s", "-max_socket", "2000",
            "-error_file", os.path.join(run, f"{name}.err")]
