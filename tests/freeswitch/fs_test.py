@@ -13,7 +13,8 @@ fourth types a wrong PIN. Asserts, from outside FreeSWITCH:
     CHANNEL_HANGUP_COMPLETE says NORMAL_CLEARING (16), huddle::participant-kick;
   - `unload mod_huddle` with live calls is refused as FreeSWITCH refuses any
     module in use; `unload -f` ends the calls (BYE), FreeSWITCH lives on and
-    `load mod_huddle` brings the module back;
+    `load mod_huddle` brings the module back; `huddle reload` and
+    `reload mod_huddle` work;
   - `huddle dial 3000 tone` originates through FreeSWITCH and the answered
     leg runs the huddle app into room 3000 (where it meets the PIN prompt).
 usage: fs_test.py PREFIX LIBHUDDLE MOD_HUDDLE RUNDIR"""
@@ -112,6 +113,7 @@ def main():
         for name, (pcap, _) in clips.items():
             procs[name] = fsrun.sipp(fs, run, name, pcap, ports[name], "3000", timeout=90,
                                      nice=-10 if os.geteuid() == 0 else 0)
+        t_dial = time.monotonic()
         step("callers dialled 3000")
 
         # The right PIN admits, the wrong one is refused with its cause.
@@ -134,13 +136,20 @@ def main():
         assert len(re.findall("|".join(sid.values()), json.dumps(snap))) >= 3, snap
         step("huddle 3000 list and huddle json list 3000 show the three channels")
 
-        # Every caller takes its turn: huddle's talk detector reports each
-        # sentence's end (huddle::participant-speech-stop).
-        fsrun.wait_until("each caller's speech-stop", lambda: {
-            e.get("CallSid") for e in huddle_events(esl, "participant-speech-stop")} >= set(sid.values()),
-            FIRST_TURN + SLOT * len(CALLERS) + 20, step=0.25)
+        # Every caller takes its turn: the clips have had time to play out
+        # and huddle's talk detector has ended each caller's last talk spurt
+        # (as many huddle::participant-speech-stop as -start, at least one).
+        def spoken():
+            if time.monotonic() < t_dial + max(d for _, d in clips.values()) + 0.5:
+                return False
+            for who in sid.values():
+                n = [len(huddle_events(esl, f"participant-speech-{k}", lambda e: e.get("CallSid") == who))
+                     for k in ("start", "stop")]
+                if n[0] == 0 or n[0] != n[1]:
+                    return False
+            return True
+        fsrun.wait_until("each caller's turn to end", spoken, FIRST_TURN + SLOT * len(CALLERS) + 30, step=0.25)
         step("each caller spoke its turn (huddle::participant-speech-start/stop)")
-        assert {e.get("CallSid") for e in huddle_events(esl, "participant-speech-start")} >= set(sid.values())
         carol_id = next(r[0] for r in rows if r[1] == sid["carol"])
         reply = fs.api(f"huddle 3000 kick {carol_id}")
         assert reply.startswith("+OK"), reply
@@ -168,7 +177,12 @@ def main():
         assert fs.alive() and "UP" in fs.api("status"), "FreeSWITCH died at unload"
         assert fs.api("load mod_huddle").startswith("+OK")
         assert fs.api("huddle list").startswith("+OK 0 room"), fs.api("huddle list")
-        step("unload with live calls: refused while in use; -f ended them (BYE), reload worked")
+        step("unload with live calls: refused while in use; -f ended them (BYE), load worked")
+        reply = fs.api("huddle reload")
+        assert reply.startswith("+OK"), reply
+        reply = fs.api("reload mod_huddle")
+        assert reply.startswith("+OK") and fs.api("huddle list").startswith("+OK 0 room"), reply
+        step("huddle reload (huddle's TOML) and reload mod_huddle (huddle.conf.xml too)")
 
         assert procs["dave"].wait(10) == 0, "dave's SIPp did not get its BYE"
     except BaseException:
