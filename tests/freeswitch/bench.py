@@ -84,9 +84,9 @@ def one_run(prefix, lib, mod, base, n, module, speech, noise, seconds):
     procs = []
     try:
         service = "conf3000" if module == "conference" else "3000"
-        lis_port = fsrun.free_port(even=True)
+        lis_port, *spk_ports = fsrun.media_ports(K + 1)
         for i in range(K):
-            procs.append(fsrun.sipp(fs, run, f"spk{i}", speech[i % len(speech)], fsrun.free_port(even=True),
+            procs.append(fsrun.sipp(fs, run, f"spk{i}", speech[i % len(speech)], spk_ports[i],
                                     service, timeout=seconds + 30))
         if n > K:
             procs.append(fsrun.sipp(fs, run, "lis", noise, lis_port, service, calls=n - K, rate=JOIN_RATE,

@@ -32,7 +32,8 @@ import rtp  # noqa: E402
 
 PIN = "4321"
 SLOT = 3.5          # s between the callers' turns
-FIRST_TURN = 2.5    # s into each caller's audio: the first turn
+LEAD = 2.0          # s of silence before the PIN: time to hear the prompt, as a caller does
+FIRST_TURN = 4.0    # s into each caller's audio: the first turn
 SPEECH_MAX = 3.0    # s of each clip used
 CALLERS = [("alice", "en-us", "The quick brown fox jumps over the lazy dog near the river bank."),
            ("bob", "en+m3", "Seven large ships sailed north across the cold grey sea at dawn."),
@@ -55,12 +56,15 @@ def silence(seconds):
 
 
 def pcaps(run):
-    """Each caller: a beat, the PIN, silence until its turn, its sentence,
-    silence to the common end. The wrong-PIN caller: a beat, 1111#."""
+    """Each caller: a pause, the PIN, silence until its turn, its sentence,
+    silence to the common end. The wrong-PIN caller: a pause, 1111#.
+    Digits sent the instant a call is answered may arrive before FreeSWITCH
+    reads the channel and be flushed with the backlog; a caller waits for
+    the prompt first."""
     out, total = {}, FIRST_TURN + SLOT * len(CALLERS) + 1.0
     for k, (name, voice, text) in enumerate(CALLERS):
-        lead = [silence(0.4), ("digits", PIN + "#")]
-        head = 0.4 + 0.2 * (len(PIN) + 1)
+        lead = [silence(LEAD), ("digits", PIN + "#")]
+        head = LEAD + 0.2 * (len(PIN) + 1)
         clip = fsrun.speech(run, name, voice, text, SPEECH_MAX)
         start = FIRST_TURN + SLOT * k
         tl = lead + [silence(start - head), ("audio", clip),
@@ -68,7 +72,7 @@ def pcaps(run):
         path = os.path.join(run, f"{name}.pcap")
         out[name] = (path, rtp.write_pcap(path, tl))
     path = os.path.join(run, "dave.pcap")
-    out["dave"] = (path, rtp.write_pcap(path, [silence(0.4), ("digits", "1111#"), silence(6)]))
+    out["dave"] = (path, rtp.write_pcap(path, [silence(LEAD), ("digits", "1111#"), silence(6)]))
     return out
 
 
@@ -102,7 +106,7 @@ def main():
         esl = fsrun.Esl(fs.esl, events="CHANNEL_HANGUP_COMPLETE CUSTOM " + " ".join(
             "huddle::" + e for e in HUDDLE_EVENTS))
         assert fs.api("huddle list").startswith("+OK 0 room"), "the huddle API does not answer"
-        ports = {name: fsrun.free_port(even=True) for name in clips}
+        ports = dict(zip(clips, fsrun.media_ports(len(clips))))
         cap = os.path.join(run, "rtp.pcap")
         filt = "udp and (" + " or ".join(f"port {p}" for p in ports.values()) + ")"
         errf = open(os.path.join(run, "tcpdump.err"), "w")

@@ -13,23 +13,32 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ESL_PASSWORD = "huddle-test"
 
 
-def free_port(kind=socket.SOCK_DGRAM, even=False):
+def free_port(kind=socket.SOCK_DGRAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def media_ports(n):
+    """n SIPp media ports, 4 apart: SIPp binds each one and the 3 after it
+    (RTCP, video RTP and RTCP). The whole block was free when checked."""
     for _ in range(200):
-        s = socket.socket(socket.AF_INET, kind)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if even and port % 2:
-            continue
-        if even:  # the RTCP port after it must be free too
-            try:
+        base = free_port() & ~3
+        held = []
+        try:
+            for p in range(base, base + 4 * n):
                 t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                t.bind(("127.0.0.1", port + 1))
+                held.append(t)
+                t.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            for t in held:
                 t.close()
-            except OSError:
-                continue
-        return port
-    raise SystemExit("no free port on 127.0.0.1")
+        return [base + 4 * i for i in range(n)]
+    raise SystemExit("no free block of UDP ports on 127.0.0.1")
 
 
 # huddle's prompt and music files: none in these tests (enter/exit beeps
