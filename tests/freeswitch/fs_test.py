@@ -14,7 +14,8 @@ fourth types a wrong PIN. Asserts, from outside FreeSWITCH:
   - `unload mod_huddle` with live calls is refused as FreeSWITCH refuses any
     module in use; `unload -f` ends the calls (BYE), FreeSWITCH lives on and
     `load mod_huddle` brings the module back; `huddle reload` and
-    `reload mod_huddle` work;
+    `reload mod_huddle` work; an unknown huddle.conf.xml param refuses the
+    load with a log line naming it;
   - `huddle dial 3000 tone` originates through FreeSWITCH and the answered
     leg runs the huddle app into room 3000 (where it meets the PIN prompt).
 usage: fs_test.py PREFIX LIBHUDDLE MOD_HUDDLE RUNDIR"""
@@ -184,9 +185,24 @@ def main():
         step("unload with live calls: refused while in use; -f ended them (BYE), load worked")
         reply = fs.api("huddle reload")
         assert reply.startswith("+OK"), reply
-        reply = fs.api("reload mod_huddle")
-        assert reply.startswith("+OK") and fs.api("huddle list").startswith("+OK 0 room"), reply
+        reply = fs.api("reload mod_huddle")  # reloadxml, unload, load
+        assert "-ERR" not in reply and fs.api("huddle list").startswith("+OK 0 room"), reply
         step("huddle reload (huddle's TOML) and reload mod_huddle (huddle.conf.xml too)")
+
+        # A bad huddle.conf.xml refuses the load and the log names the problem.
+        xml = os.path.join(run, "conf", "autoload_configs", "huddle.conf.xml")
+        good = open(xml).read()
+        with open(xml, "w") as f:
+            f.write(good.replace('<param name="dial-template"', '<param name="colour" value="blue"/>\n'
+                                 '    <param name="dial-template"'))
+        reply = fs.api("reload mod_huddle")
+        assert "-ERR" in reply, reply
+        assert "unknown param 'colour'" in open(os.path.join(run, "freeswitch.log")).read()
+        with open(xml, "w") as f:
+            f.write(good)
+        assert "+OK" in fs.api("reloadxml")
+        assert fs.api("load mod_huddle").startswith("+OK")
+        step("a huddle.conf.xml with an unknown param is refused, naming it; the good one loads")
 
         assert procs["dave"].wait(10) == 0, "dave's SIPp did not get its BYE"
     except BaseException:
