@@ -186,6 +186,11 @@ CONF = {
         <action application="huddle" data="$1"/>
       </condition>
     </extension>
+    <extension name="bad-app-data">
+      <condition field="destination_number" expression="^bad$">
+        <action application="huddle" data="3000+flags{{bogus}}"/>
+      </condition>
+    </extension>
     <extension name="conference-room">
       <condition field="destination_number" expression="^conf(\\d+)$">
         <action application="answer"/>
