@@ -24,6 +24,11 @@ if [[ ! -x "$prefix/bin/freeswitch" || ! -f "$prefix/include/freeswitch/switch.h
     echo "FreeSWITCH tests skipped: no FreeSWITCH install at $prefix (set FS_PREFIX; see README \"FreeSWITCH\")"
     exit 0
 fi
+if [[ "$(id -u)" -ne 0 ]]; then
+    # tcpdump on lo and FreeSWITCH's realtime priority both need root.
+    echo "FreeSWITCH tests skipped: not root (tcpdump on lo needs it)"
+    exit 0
+fi
 for tool in sipp tcpdump espeak-ng sox python3; do
     command -v "$tool" >/dev/null || { echo "test-freeswitch: $tool is missing (scripts/deps.sh installs it)"; exit 1; }
 done
