@@ -76,6 +76,12 @@ step "Janus plugin: plain RTP and headless Chromium (scripts/test-janus.sh)"
 # After the demo step, so the release libhuddle.so it loads is already built.
 bash scripts/test-janus.sh
 
+step "FreeSWITCH: mod_huddle with SIPp callers"
+# Skipped, with one line saying so, where no FreeSWITCH install is found
+# (FS_PREFIX, default /var/cache/huddle/freeswitch). The release library is
+# already built by the demo step.
+bash scripts/test-freeswitch.sh
+
 step "scenario parser: fuzz corpus under ASan+UBSan"
 # The reference host's scenario parser is C; its libFuzzer target replays
 # the regression corpus (each file once) with AddressSanitizer, UBSan and
@@ -89,4 +95,6 @@ step "SIP front: huddle-sip with SIPp (scripts/test-sip.sh, 20-40 s)"
 HUDDLE_LIB="$lib" bash scripts/test-sip.sh
 
 printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, Janus plugin, scenario corpus, SIP — all passed in %ds\n' \
+
+printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, FreeSWITCH, scenario corpus — all passed in %ds\n' \
     "$((SECONDS - started))"
