@@ -3,7 +3,8 @@
 # the Opus and libclang development files (audiopus_sys, bindgen), the C and
 # C++ compilers the harness uses, clang's sanitizer and libFuzzer runtimes
 # (the scenario parser's fuzz corpus runs under them), valgrind, and the audio tools the demo uses
-# (espeak-ng, sox, python3). Idempotent: installs nothing when everything is
+# (espeak-ng, sox, python3), and what builds and checks the Debian packages
+# (binutils, dpkg-dev, debhelper, lintian). Idempotent: installs nothing when everything is
 # there, and runs `apt-get update` once, only when something is missing.
 # Works as root, or through `sudo -n` otherwise (no prompt: CI has no stdin).
 # Shared by scripts/test.sh and the demo.
@@ -24,6 +25,10 @@ WANTED=(
     "espeak-ng:espeak-ng"
     "sox:sox"
     "python3:python3"
+    "binutils:readelf"
+    "dpkg-dev:dpkg-buildpackage"
+    "debhelper:dh"
+    "lintian:lintian"
 )
 
 # `dpkg -s` alone also succeeds for a removed package whose config files

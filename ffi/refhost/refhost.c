@@ -778,12 +778,15 @@ int main(int argc, char **argv)
         .event = cb_event,
         .originate = cb_originate,
     };
-    char abs_out[1024];
-    if (!realpath(out_dir, abs_out)) {
+    /* realpath wants a PATH_MAX buffer (a smaller one aborts a
+     * _FORTIFY_SOURCE build, as Debian's is); let it allocate. */
+    char *abs_out = realpath(out_dir, NULL);
+    if (!abs_out) {
         fprintf(stderr, "refhost: %s: %s\n", out_dir, strerror(errno));
         return 2;
     }
     snprintf(g_rec_dir, sizeof g_rec_dir, "%s/recordings", abs_out);
+    free(abs_out);
     config_copy_path(g_scn.config, g_cfg, sizeof g_cfg);
     if (derived_config(g_scn.config, g_rec_dir, g_realtime, g_cfg)) {
         fprintf(stderr, "refhost: cannot read %s or write a copy beside it: %s\n", g_scn.config, strerror(errno));
