@@ -13,7 +13,7 @@
 #      against that root alone.
 #   3. `make uninstall` leaves the DESTDIR empty.
 # The library is cargo's release build, which scripts/test.sh's demo step
-# has already made, so this takes about 30 s. Usage: scripts/test-install.sh
+# has already made, so this takes about 15 s. Usage: scripts/test-install.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
