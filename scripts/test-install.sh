@@ -148,6 +148,9 @@ build_and_run "$stage" "$libdir" make-install
 run_refhost "$stage" "$libdir" make-install
 
 note "2. make deb, lintian, dpkg -x"
+deb_version=$(dpkg-parsechangelog -SVersion)
+[[ "$deb_version" == "$version" ]] ||
+    fail "debian/changelog is at $deb_version, Cargo.toml at $version: add a changelog entry (dch -v $version)"
 debs="$work/debs"
 # -d: the Rust toolchain may come from rustup, which dpkg does not know.
 timeout 600 make -s deb DEB_OUT="$debs" DEB_BUILDPACKAGE_FLAGS=-d >"$work/deb.log" 2>&1 || {
