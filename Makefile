@@ -1,7 +1,7 @@
 # Builds huddle and installs it like a system library (README "Install").
 #
 #   make                                   the library, the reference host, the sounds
-#   make install [PREFIX=/usr/local] [LIBDIR=...] [DESTDIR=/tmp/stage]
+#   make install [PREFIX=/usr/local] [LIBDIR=...] [DESTDIR=/tmp/stage]   (after make)
 #   make uninstall                         (the same variables as install)
 #   make deb [DEB_OUT=dir]                 libhuddle0, libhuddle-dev, huddle-tools (+ the
 #                                          Janus and SIP hosts once they are in the tree)
@@ -64,7 +64,12 @@ $(REFHOST): $(LIB) ffi/refhost/refhost.c ffi/refhost/scenario.c ffi/refhost/audi
 sounds:
 	sh scripts/make-clips.sh
 
-install: all
+# install builds nothing: `sudo make install` may not find the user's
+# cargo, and would leave root-owned files in target/.
+install:
+	@for f in $(LIB) $(REFHOST) conf/sounds/hold.wav; do \
+		[ -f "$$f" ] || { echo "install: $$f is missing: run make first" >&2; exit 1; }; \
+	done
 	@soname='$(SONAME)'; [ -n "$$soname" ] || { echo "$(LIB) has no SONAME" >&2; exit 1; }
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/huddle \
 		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSCONFDIR)/huddle \

@@ -110,8 +110,12 @@ note "1. make install into a DESTDIR"
 stage="$work/stage"
 prefix=/usr
 libdir=/usr/lib/huddle-test # not the default, so LIBDIR is seen honoured
+make -s >"$work/install.log" 2>&1 || {
+    cat "$work/install.log"
+    fail "make failed"
+}
 make -s install DESTDIR="$stage" PREFIX=$prefix LIBDIR=$libdir SYSCONFDIR=/etc \
-    LOCALSTATEDIR=/var >"$work/install.log" 2>&1 || {
+    LOCALSTATEDIR=/var >>"$work/install.log" 2>&1 || {
     cat "$work/install.log"
     fail "make install failed"
 }
