@@ -31,7 +31,7 @@ REFHOST := $(BUILD)/huddle-refhost
 DEB_OUT ?= ..
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
-# The real file is libhuddle.so.<ABI major>.<minor>.<patch>.
+# The real file is <SONAME>.<minor>.<patch>, those two from Cargo.toml.
 VERSION_TAIL := $(word 2,$(subst ., ,$(VERSION))).$(word 3,$(subst ., ,$(VERSION)))
 SONAME = $(shell objdump -p $(LIB) | awk '$$1 == "SONAME" { print $$2 }')
 
