@@ -32,6 +32,18 @@ fn main() {
         .write_to_file(out.join("host_bindings.rs"))
         .expect("could not write the host bindings");
 
+    // Every libhuddle.so carries its SONAME, so a program linked with
+    // -lhuddle records libhuddle.so.N and the installed files need no
+    // relinking. N follows the ABI version (README "Install"): ABI 1 is
+    // libhuddle.so.0, and each ABI bump moves the SONAME on with it.
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        let abi = host_abi_version(&host_header);
+        println!(
+            "cargo:rustc-cdylib-link-arg=-Wl,-soname,libhuddle.so.{}",
+            abi - 1
+        );
+    }
+
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml"))
         .expect("cbindgen.toml is unreadable");
     let header = out.join("huddle.h");
@@ -54,6 +66,18 @@ fn main() {
         std::fs::copy(&header, root.join("include/huddle.h"))
             .expect("could not write include/huddle.h");
     }
+}
+
+/// `HUDDLE_HOST_ABI_VERSION` as `ffi/huddle_host.h` defines it (`1u`).
+fn host_abi_version(header: &std::path::Path) -> u32 {
+    let text = std::fs::read_to_string(header).expect("ffi/huddle_host.h is unreadable");
+    text.lines()
+        .find_map(|line| {
+            let rest = line.strip_prefix("#define HUDDLE_HOST_ABI_VERSION")?;
+            rest.trim().trim_end_matches(['u', 'U']).parse::<u32>().ok()
+        })
+        .filter(|&v| v >= 1)
+        .expect("ffi/huddle_host.h defines no HUDDLE_HOST_ABI_VERSION >= 1")
 }
 
 fn split_version(v: &str) -> (u32, u32, u32) {

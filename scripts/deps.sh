@@ -5,7 +5,8 @@
 # (the scenario parser's fuzz corpus runs under them), valgrind, and the audio tools the demo uses
 # (espeak-ng, sox, python3), for the Janus plugin Debian's Janus, its
 # headers and demos, and Chromium, and for the SIP front libre (its SIP stack),
-# SIPp and tcpdump (its tests and the FreeSWITCH test). Idempotent: installs nothing when everything is
+# SIPp and tcpdump (its tests and the FreeSWITCH test), and what builds and
+# checks the Debian packages (binutils, dpkg-dev, debhelper, lintian). Idempotent: installs nothing when everything is
 # there, and runs `apt-get update` once, only when something is missing.
 # Works as root, or through `sudo -n` otherwise (no prompt: CI has no stdin).
 # Shared by scripts/test.sh and the demo.
@@ -40,6 +41,10 @@ WANTED=(
     "libre-dev:"
     "sip-tester:sipp"
     "tcpdump:tcpdump"
+    "binutils:readelf"
+    "dpkg-dev:dpkg-buildpackage"
+    "debhelper:dh"
+    "lintian:lintian"
 )
 
 # `dpkg -s` alone also succeeds for a removed package whose config files

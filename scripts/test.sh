@@ -3,7 +3,8 @@
 # clippy, header freshness, every Rust and C harness test (the C programs
 # also under ASan+UBSan; the 2 x 60 s stress test: HUDDLE_STRESS_SECS sets
 # its length), the C lifecycle harness under valgrind, and the scenario
-# parser's fuzz corpus under ASan. Long fuzzing: scripts/fuzz.sh. Idempotent.
+# parser's fuzz corpus under ASan, and the install (make install, pkg-config,
+# the .debs, lintian). Long fuzzing: scripts/fuzz.sh. Idempotent.
 # Most of the time is the first build and the stress test (2 x 60 s); each
 # step's line shows the seconds elapsed when it started.
 set -euo pipefail
@@ -64,13 +65,11 @@ done
 sox --i demo-out/recording.wav
 [[ "$(sox --i -r demo-out/recording.wav)" == 16000 && "$(sox --i -c demo-out/recording.wav)" == 1 ]]
 grep -q '^recording: 45.5 s' demo-out/summary.txt
-# The shipped library exports the interface table and huddle_ functions, nothing else.
-exports=$(nm -D --defined-only "$target_dir/release/libhuddle.so" | awk '{print $3}')
-grep -qx huddle_module_interface <<<"$exports"
-if grep -v '^huddle_' <<<"$exports"; then
-    echo "libhuddle.so exports symbols outside the huddle_ prefix (above)"
-    exit 1
-fi
+
+step "install: make install, pkg-config, the .debs"
+# The demo's release build is the library installed and packaged, so this
+# takes seconds. It also checks that the library exports huddle_* only.
+timeout 300 bash scripts/test-install.sh
 
 step "Janus plugin: plain RTP and headless Chromium (scripts/test-janus.sh)"
 # After the demo step, so the release libhuddle.so it loads is already built.
@@ -94,7 +93,7 @@ step "SIP front: huddle-sip with SIPp (scripts/test-sip.sh, 20-40 s)"
 # Builds ffi/sip against the debug libhuddle.so built above.
 HUDDLE_LIB="$lib" bash scripts/test-sip.sh
 
-printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, Janus plugin, scenario corpus, SIP — all passed in %ds\n' \
+printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, install and .debs, Janus plugin, scenario corpus, SIP — all passed in %ds\n' \
 
 printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, FreeSWITCH, scenario corpus — all passed in %ds\n' \
     "$((SECONDS - started))"

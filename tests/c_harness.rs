@@ -86,6 +86,18 @@ fn run_bounded(mut cmd: Command, what: &str) -> Output {
     }
 }
 
+/// The SONAME in `lib`'s dynamic section, as `readelf -d` prints it.
+fn soname(lib: &Path) -> String {
+    let mut readelf = Command::new("readelf");
+    readelf.arg("-d").arg(lib);
+    let output = run_bounded(readelf, "readelf -d");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find(|l| l.contains("(SONAME)"))
+        .and_then(|l| Some(l.split_once('[')?.1.split_once(']')?.0.to_string()))
+        .unwrap_or_else(|| panic!("{} has no SONAME\n{}", lib.display(), text(&output)))
+}
+
 fn text(output: &Output) -> String {
     format!(
         "--- stdout\n{}--- stderr\n{}",
@@ -270,7 +282,13 @@ fn asan_shutdown_while_frames_arrive() {
 #[test]
 fn headers_compile_as_cpp() {
     let lib = library();
-    let lib_dir = lib.parent().expect("the library's directory");
+    // The program records the library's SONAME (build.rs sets it) and the
+    // loader looks for that name, so link through a directory holding both.
+    let lib_dir = scratch("lib-cpp_headers");
+    for name in ["libhuddle.so".to_string(), soname(lib)] {
+        std::os::unix::fs::symlink(lib, lib_dir.join(&name))
+            .unwrap_or_else(|e| panic!("link {name} to {}: {e}", lib.display()));
+    }
     let exe = scratch("bin-cpp_headers").join("cpp_headers");
     compile(
         "g++",

@@ -34,6 +34,12 @@
 #define _DEFAULT_SOURCE /* realpath */
 #define _POSIX_C_SOURCE 200809L
 
+/* The in-tree build's module; `make install` builds the installed copy with
+ * the library's SONAME here, found through the dynamic linker's path. */
+#ifndef REFHOST_DEFAULT_LIB
+#define REFHOST_DEFAULT_LIB "target/release/libhuddle.so"
+#endif
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <opus/opus.h>
@@ -690,12 +696,12 @@ static void usage(void)
             "  --realtime     run at wall-clock speed on huddle's own mixer threads\n"
             "  --interactive  realtime, plus an operator prompt (conference commands)\n"
             "  --out DIR      where heard audio and the event log go (default demo-out)\n"
-            "  --lib PATH     the module (default target/release/libhuddle.so)\n");
+            "  --lib PATH     the module (default " REFHOST_DEFAULT_LIB ")\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *out_dir = "demo-out", *lib_path = "target/release/libhuddle.so", *scn_path = NULL;
+    const char *out_dir = "demo-out", *lib_path = REFHOST_DEFAULT_LIB, *scn_path = NULL;
     int interactive = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) {
@@ -772,12 +778,15 @@ int main(int argc, char **argv)
         .event = cb_event,
         .originate = cb_originate,
     };
-    char abs_out[1024];
-    if (!realpath(out_dir, abs_out)) {
+    /* realpath wants a PATH_MAX buffer (a smaller one aborts a
+     * _FORTIFY_SOURCE build, as Debian's is); let it allocate. */
+    char *abs_out = realpath(out_dir, NULL);
+    if (!abs_out) {
         fprintf(stderr, "refhost: %s: %s\n", out_dir, strerror(errno));
         return 2;
     }
     snprintf(g_rec_dir, sizeof g_rec_dir, "%s/recordings", abs_out);
+    free(abs_out);
     config_copy_path(g_scn.config, g_cfg, sizeof g_cfg);
     if (derived_config(g_scn.config, g_rec_dir, g_realtime, g_cfg)) {
         fprintf(stderr, "refhost: cannot read %s or write a copy beside it: %s\n", g_scn.config, strerror(errno));
