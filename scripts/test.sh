@@ -93,7 +93,5 @@ step "SIP front: huddle-sip with SIPp (scripts/test-sip.sh, 20-40 s)"
 # Builds ffi/sip against the debug libhuddle.so built above.
 HUDDLE_LIB="$lib" bash scripts/test-sip.sh
 
-printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, install and .debs, Janus plugin, scenario corpus, SIP — all passed in %ds\n' \
-
-printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, FreeSWITCH, scenario corpus — all passed in %ds\n' \
+printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, install and .debs, Janus plugin, FreeSWITCH, scenario corpus, SIP — all passed in %ds\n' \
     "$((SECONDS - started))"
