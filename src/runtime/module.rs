@@ -25,6 +25,9 @@ use super::rooms::{self, MemberPort, RoomCell, TickOutcome};
 use super::settings::{member_spec, room_settings};
 use super::sounds::SoundCache;
 
+/// One line per member per this many ms about digits over its budget.
+const DTMF_LOG_EVERY_MS: u64 = 10_000;
+
 /// At most this many live rooms per module instance.
 pub const MAX_ROOMS: usize = 10_000;
 
@@ -194,7 +197,9 @@ impl Module {
     /// Delivers queued host calls without waiting for the recording writer:
     /// cheap enough for every frame.
     pub fn deliver_host_calls(&self) {
-        if self.shared.timer == Timer::Manual || self.shut.load(Ordering::Acquire) {
+        if self.shut.load(Ordering::Acquire) {
+            self.shared.outbox.deliver_queued(&*self.shared.host);
+        } else if self.shared.timer == Timer::Manual {
             self.shared.outbox.deliver_pending(&*self.shared.host);
         }
     }
@@ -202,7 +207,10 @@ impl Module {
     /// Delivers queued host calls on this thread (manual timer). With the
     /// realtime timer the dispatcher thread does it.
     pub fn flush_host_calls(&self) {
-        if self.shared.timer == Timer::Manual || self.shut.load(Ordering::Acquire) {
+        if self.shut.load(Ordering::Acquire) {
+            self.shared.recorder.settle();
+            self.shared.outbox.deliver_queued(&*self.shared.host);
+        } else if self.shared.timer == Timer::Manual {
             self.shared.recorder.settle();
             self.shared.outbox.deliver_pending(&*self.shared.host);
         }
@@ -541,6 +549,13 @@ impl Module {
         if port.is_gone() {
             return Status::MemberGone;
         }
+        if !port.take_dtmf(now) {
+            if let Some(held) = port.dtmf_log.allow(now, DTMF_LOG_EVERY_MS) {
+                log::warn!(target: "huddle::dtmf", "member {} ({}): digits faster than {} a second (after a burst of {}) are dropped; {} so far, {held} not logged since the last line",
+                    port.member, port.channel, rooms::DTMF_PER_SECOND, rooms::DTMF_BURST, port.dtmf_refused());
+            }
+            return Status::Limit;
+        }
         let inter_digit = state.profile.dtmf_inter_digit_timeout_ms;
         if !state.room.pin_digit(port.member, digit, now) {
             rooms::dtmf(&mut state, port.member, digit, now, inter_digit);
@@ -585,6 +600,9 @@ impl Module {
         if self.shut.swap(true, Ordering::AcqRel) {
             return;
         }
+        // Other host threads may go on calling with handles that are now
+        // stale; their warnings no longer reach this instance.
+        self.sink.detach();
         if let Some(pool) = self.pool.lock().unwrap_or_else(|e| e.into_inner()).take() {
             pool.stop();
         }
@@ -613,7 +631,7 @@ impl Module {
             let _ = dispatcher.join();
         }
         log::info!(target: "huddle", "huddle shut down");
-        self.shared.outbox.deliver_pending(&*self.shared.host);
+        self.shared.outbox.deliver_queued(&*self.shared.host);
     }
 }
 
