@@ -193,7 +193,9 @@ pub const JITTER_SLACK: usize = 2;
 impl Input {
     pub fn new(frame: usize, depth: usize, vad: Vad) -> Input {
         Input {
-            jitter: VecDeque::with_capacity(depth + JITTER_SLACK + 1),
+            // Grows to depth + slack with the member's first frames and stays
+            // there; a member that never sends (a listener) holds none.
+            jitter: VecDeque::new(),
             depth: depth.clamp(1, 10),
             playing: false,
             decoder: None,

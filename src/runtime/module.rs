@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crate::audio::level::{rfc6464_to_dbov, SILENCE_DBOV};
 use crate::audio::opus_packet::silk_voice_activity;
 use crate::control::app_args::parse_app_args;
-use crate::control::config::{load_config, Config, Timer};
+use crate::control::config::{load_config, Config, Profile, Timer};
 use crate::host::{cause, Channel, Codec, Host};
 use crate::room::member::validate_frame;
 use crate::room::{Command, InFrame, Room, BAD_FRAME_LOG_EVERY_MS};
@@ -44,6 +44,9 @@ pub struct CallerInfo {
 
 type RoomKey = (String, String);
 
+/// A config and the profiles of it that rooms share, by name.
+type SharedProfiles = (Arc<Config>, HashMap<String, Arc<Profile>>);
+
 /// What the module's threads share.
 pub struct Shared {
     pub host: Arc<dyn Host>,
@@ -58,6 +61,8 @@ pub struct Shared {
     start: Instant,
     pub wall_epoch_ms: u64,
     next_sid: AtomicU64,
+    /// The profiles new rooms share, for the config they were taken from.
+    profiles: Mutex<Option<SharedProfiles>>,
 }
 
 impl Shared {
@@ -84,6 +89,22 @@ impl Shared {
     /// Realtime: the deadline of a room time.
     pub fn instant_at(&self, ms: u64) -> Instant {
         self.start + std::time::Duration::from_millis(ms)
+    }
+
+    /// `profile` of `config`, shared by every room that uses it; a reload
+    /// (a new config) starts a new set.
+    fn shared_profile(&self, config: &Arc<Config>, profile: &Profile) -> Arc<Profile> {
+        let mut cache = self.profiles.lock().unwrap_or_else(|e| e.into_inner());
+        if !cache.as_ref().is_some_and(|(c, _)| Arc::ptr_eq(c, config)) {
+            *cache = Some((config.clone(), HashMap::new()));
+        }
+        let Some((_, by_name)) = cache.as_mut() else {
+            return Arc::new(profile.clone());
+        };
+        by_name
+            .entry(profile.name.clone())
+            .or_insert_with(|| Arc::new(profile.clone()))
+            .clone()
     }
 
     pub fn forget_room(&self, cell: &Arc<RoomCell>) {
@@ -155,6 +176,7 @@ impl Module {
             start: Instant::now(),
             wall_epoch_ms,
             next_sid: AtomicU64::new(1),
+            profiles: Mutex::new(None),
         });
         let module = Arc::new(Module {
             shared: shared.clone(),
@@ -254,7 +276,7 @@ impl Module {
                     0,
                 );
                 state.room.apply_live_settings(fresh);
-                state.profile = profile;
+                state.profile = Arc::new(profile);
                 applied += 1;
             }
         }
@@ -353,7 +375,7 @@ impl Module {
                         caller.account.clone(),
                         args.room.clone(),
                         room,
-                        profile.clone(),
+                        self.shared.shared_profile(&config, profile),
                     ));
                     rooms.insert(key.clone(), cell.clone());
                     (cell, true)
