@@ -7,6 +7,8 @@
 //! The callbacks are `extern "C"` functions reading a `Host` through `ctx`,
 //! as a C host's would.
 
+mod common;
+
 use std::collections::HashMap;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::PathBuf;
@@ -131,18 +133,9 @@ struct Huddle {
 unsafe impl Send for Huddle {}
 unsafe impl Sync for Huddle {}
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
 impl Huddle {
     fn load(tag: &str, profile: &str) -> Huddle {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "hostile-{tag}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("sounds")).unwrap();
-        std::fs::create_dir_all(dir.join("recordings")).unwrap();
+        let dir = common::scratch_dir(&format!("hostile-{tag}"));
         let path = dir.join("huddle.conf");
         std::fs::write(
             &path,

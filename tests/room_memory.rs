@@ -3,6 +3,8 @@
 //! 1,000 one-member rooms join and tick, divided by 1,000. The count is
 //! huddle's own allocations only, independent of the allocator's overhead
 //! and of RSS noise from other tests (this binary holds just this test).
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -83,11 +85,7 @@ fn caller(channel: &str) -> CallerInfo {
 
 #[test]
 fn a_one_member_room_costs_at_most_8_kib() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("room-memory-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("sounds")).unwrap();
-    std::fs::create_dir_all(dir.join("recordings")).unwrap();
+    let dir = common::scratch_dir("room-memory");
     let path = dir.join("huddle.conf");
     std::fs::write(
         &path,
