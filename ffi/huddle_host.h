@@ -11,11 +11,15 @@
  *     holds a lock, so they may call back into any huddle entry point.
  *     With `timer = manual` they run on the host thread that made the
  *     huddle call which produced them, before that call returns; with
- *     `timer = realtime` they run on huddle's dispatcher thread.
+ *     `timer = realtime` they run on huddle's dispatcher thread. A call
+ *     made from inside one of them queues what it produces and returns;
+ *     the delivery already running delivers it next, so callbacks never
+ *     nest, however many a command produces.
  *   - `send_audio` runs on a mixer thread (realtime) or inside
  *     `huddle_module_advance` (manual). It must copy the frame and return
- *     quickly: it must not block and must not call into huddle. Its time
- *     is measured and shown by `conference stats`.
+ *     quickly: it must not block and must not call into huddle (a call
+ *     from there does nothing and returns HUDDLE_STATUS_INSIDE_CALLBACK).
+ *     Its time is measured and shown by `conference stats`.
  *   - Every pointer huddle passes is borrowed for the duration of the call.
  *
  * A NULL callback means "the host does not support this"; huddle then

@@ -89,6 +89,12 @@ enum huddle_status
    * A resource limit was reached (rooms, members, queue space).
    */
   HUDDLE_STATUS_LIMIT = 1012,
+  /**
+   * Called from inside `send_audio`, which runs under a room's lock: the
+   * call would deadlock, so it was refused and did nothing. Call again
+   * after the callback returns.
+   */
+  HUDDLE_STATUS_INSIDE_CALLBACK = 1013,
 };
 #ifndef __cplusplus
 typedef uint32_t huddle_status;
@@ -235,6 +241,9 @@ huddle_status huddle_member_audio(struct huddle_member *member, const huddle_fra
 /**
  * Hands one DTMF digit (0-9, *, #, A-D) to the member: PIN entry or caller
  * controls. Takes the room's lock briefly; callable from any host thread.
+ * A member may send 32 digits at once and 16 a second after that; digits
+ * past that budget are dropped, counted and logged (rate-limited) and return
+ * `HUDDLE_STATUS_LIMIT`.
  */
 huddle_status huddle_member_dtmf(struct huddle_member *member, char digit);
 
@@ -242,6 +251,9 @@ huddle_status huddle_member_dtmf(struct huddle_member *member, char digit);
  * The call leg is gone (or the host is done with it after huddle hung it
  * up): the member leaves its room and the handle is released. Call exactly
  * once per member handle; a second call returns `HUDDLE_STATUS_STALE_HANDLE`.
+ * May be called from inside the `hangup` callback (the usual way to release
+ * a member huddle hung up); from inside `send_audio` it returns
+ * `HUDDLE_STATUS_INSIDE_CALLBACK` and the handle stays valid.
  */
 huddle_status huddle_member_hangup(struct huddle_member *member);
 

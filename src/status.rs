@@ -37,6 +37,10 @@ pub enum Status {
     MemberGone = 1011,
     /// A resource limit was reached (rooms, members, queue space).
     Limit = 1012,
+    /// Called from inside `send_audio`, which runs under a room's lock: the
+    /// call would deadlock, so it was refused and did nothing. Call again
+    /// after the callback returns.
+    InsideCallback = 1013,
 }
 
 impl Status {
@@ -57,10 +61,11 @@ impl Status {
             Status::BadFrame => "the audio frame is malformed and was dropped\0",
             Status::MemberGone => "the member has left the room\0",
             Status::Limit => "a resource limit was reached\0",
+            Status::InsideCallback => "called from inside send_audio; refused, nothing done\0",
         }
     }
 
-    pub(crate) const ALL: [Status; 14] = [
+    pub(crate) const ALL: [Status; 15] = [
         Status::Ok,
         Status::NullArgument,
         Status::StaleHandle,
@@ -75,6 +80,7 @@ impl Status {
         Status::BadFrame,
         Status::MemberGone,
         Status::Limit,
+        Status::InsideCallback,
     ];
 
     pub(crate) fn from_u32(v: u32) -> Option<Status> {

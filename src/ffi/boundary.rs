@@ -3,7 +3,11 @@
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CStr};
 use std::sync::{Arc, Once};
+use std::time::Instant;
 
+use once_cell::sync::Lazy;
+
+use crate::room::LogLimit;
 use crate::runtime::logging::{self, LogSink, Scope};
 use crate::status::Status;
 
@@ -68,7 +72,9 @@ pub(crate) fn guard<T>(function: &str, on_panic: T, body: impl FnOnce() -> T) ->
             on_panic
         }
     };
-    if logging::take_unscoped() || panicked {
+    // Inside send_audio the room's lock is held: host callbacks wait for the
+    // next call (the line about the refused call included).
+    if (logging::take_unscoped() || panicked) && !crate::runtime::inside_send_audio() {
         // A line about a NULL or unknown handle (every instance got it), or
         // about a panic: deliver it before returning (manual timer). Host
         // callbacks run here, outside the body: a panicking one (a Rust
@@ -132,6 +138,82 @@ pub(crate) use try_arg;
 
 pub(crate) fn describe(status: Status) -> &'static str {
     status.message().trim_end_matches('\0')
+}
+
+/// Warnings a host can trigger on every call, whatever state huddle is in:
+/// a stale or NULL handle (a media thread still sending after its hangup or
+/// after shutdown), a call from inside `send_audio`. One line per second per
+/// slot, the line saying how many were held back; a handle (or a function,
+/// for `send_audio`) hashes to one of the slots, so a host spraying handles
+/// still gets at most SLOTS lines a second. Unthrottled, these lines kept
+/// `huddle_module_shutdown` delivering them for 11 s behind a 20 µs log
+/// callback.
+const NOISY_SLOTS: usize = 64;
+const NOISY_EVERY_MS: u64 = 1000;
+static STALE_LOG: [LogLimit; NOISY_SLOTS] = [const { LogLimit::new() }; NOISY_SLOTS];
+static INSIDE_LOG: [LogLimit; NOISY_SLOTS] = [const { LogLimit::new() }; NOISY_SLOTS];
+static NOISY_EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
+
+/// `Some(lines held back)` when a warning keyed by `key` may be logged now.
+fn noisy_allow(slots: &[LogLimit; NOISY_SLOTS], key: usize) -> Option<u64> {
+    let slot =
+        key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - NOISY_SLOTS.trailing_zeros());
+    let now_ms = NOISY_EPOCH.elapsed().as_millis() as u64;
+    slots[slot % NOISY_SLOTS].allow(now_ms, NOISY_EVERY_MS)
+}
+
+/// For a bad handle's warning, keyed by handle and function.
+pub(crate) fn stale_log_allow(key: usize) -> Option<u64> {
+    noisy_allow(&STALE_LOG, key)
+}
+
+/// For a call from inside `send_audio`, keyed by function.
+pub(crate) fn inside_log_allow(key: usize) -> Option<u64> {
+    noisy_allow(&INSIDE_LOG, key)
+}
+
+/// Looks a handle up, returning early from an export with the lookup's
+/// status; the warning naming the function is rate-limited per handle and
+/// function.
+macro_rules! try_handle {
+    ($function:literal, $arg:literal, $handle:expr, $lookup:expr) => {
+        match $lookup($handle) {
+            Ok(v) => v,
+            Err(status) => {
+                let key = $handle.addr() ^ $function.as_ptr().addr();
+                if let Some(held) = $crate::ffi::boundary::stale_log_allow(key) {
+                    log::warn!(target: "huddle::ffi", "{}: argument '{}': {}{}", $function, $arg,
+                        $crate::ffi::boundary::describe(status),
+                        $crate::ffi::boundary::held_note(held));
+                }
+                return status;
+            }
+        }
+    };
+}
+pub(crate) use try_handle;
+
+/// Refuses an export called from inside `send_audio` (it runs under the
+/// room's lock: the call would deadlock) with `HUDDLE_STATUS_INSIDE_CALLBACK`.
+macro_rules! refuse_inside_send_audio {
+    ($function:literal) => {
+        if $crate::runtime::inside_send_audio() {
+            if let Some(held) = $crate::ffi::boundary::inside_log_allow($function.as_ptr().addr()) {
+                log::warn!(target: "huddle::ffi", "{}: called from inside send_audio, which may not call into huddle; refused{}",
+                    $function, $crate::ffi::boundary::held_note(held));
+            }
+            return $crate::status::Status::InsideCallback;
+        }
+    };
+}
+pub(crate) use refuse_inside_send_audio;
+
+pub(crate) fn held_note(held: u64) -> String {
+    if held == 0 {
+        String::new()
+    } else {
+        format!(" ({held} more like it not logged since the last line)")
+    }
 }
 
 /// Borrows a NUL-terminated UTF-8 string of at most MAX_STRING bytes.

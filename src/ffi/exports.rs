@@ -2,14 +2,19 @@
 //!
 //! Threading, for every function here: callable from any host thread, at any
 //! time, concurrently, unless its comment says otherwise. None of them holds a
-//! huddle lock while calling back into the host.
+//! huddle lock while calling back into the host. None may be called from
+//! inside the host's `send_audio` (it runs under a room's lock): such a call
+//! does nothing and returns `HUDDLE_STATUS_INSIDE_CALLBACK`.
 #![allow(non_camel_case_types, non_upper_case_globals)] // C names: this is the ABI.
 
 use std::ffi::{c_char, CString};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::boundary::{bytes_arg, ffi_entry, opt_str_arg, ref_arg, str_arg, try_arg, write_out};
+use super::boundary::{
+    bytes_arg, ffi_entry, opt_str_arg, ref_arg, refuse_inside_send_audio, str_arg, try_arg,
+    try_handle, write_out,
+};
 use super::handles::{self, huddle_member, huddle_module};
 use super::host::CHost;
 use super::sys;
@@ -120,6 +125,7 @@ pub extern "C" fn huddle_module_load(
     out_module: *mut *mut huddle_module,
 ) -> Status {
     ffi_entry!("huddle_module_load", Status::Panic, {
+        refuse_inside_send_audio!("huddle_module_load");
         crate::runtime::logging::install();
         let table = *try_arg!("huddle_module_load", "host", ref_arg(host));
         let c_host = CHost::new(table);
@@ -186,7 +192,8 @@ pub extern "C" fn huddle_module_load(
 #[no_mangle]
 pub extern "C" fn huddle_module_reload(module: *mut huddle_module) -> Status {
     ffi_entry!("huddle_module_reload", Status::Panic, {
-        let module = try_arg!("huddle_module_reload", "module", handles::module(module));
+        refuse_inside_send_audio!("huddle_module_reload");
+        let module = try_handle!("huddle_module_reload", "module", module, handles::module);
         let _scope = module.log_scope();
         let _flush = FlushOnDrop(&module, true);
         let status = match module.reload(false) {
@@ -208,10 +215,12 @@ pub extern "C" fn huddle_module_reload(module: *mut huddle_module) -> Status {
 #[no_mangle]
 pub extern "C" fn huddle_module_shutdown(module: *mut huddle_module) -> Status {
     ffi_entry!("huddle_module_shutdown", Status::Panic, {
-        let module = try_arg!(
+        refuse_inside_send_audio!("huddle_module_shutdown");
+        let module = try_handle!(
             "huddle_module_shutdown",
             "module",
-            handles::remove_module(module)
+            module,
+            handles::remove_module
         );
         let _scope = module.log_scope();
         let _flush = FlushOnDrop(&module, true);
@@ -227,7 +236,8 @@ pub extern "C" fn huddle_module_shutdown(module: *mut huddle_module) -> Status {
 #[no_mangle]
 pub extern "C" fn huddle_module_advance(module: *mut huddle_module, ms: u32) -> Status {
     ffi_entry!("huddle_module_advance", Status::Panic, {
-        let module = try_arg!("huddle_module_advance", "module", handles::module(module));
+        refuse_inside_send_audio!("huddle_module_advance");
+        let module = try_handle!("huddle_module_advance", "module", module, handles::module);
         let _scope = module.log_scope();
         let _flush = FlushOnDrop(&module, true);
         if ms > 3_600_000 {
@@ -259,7 +269,8 @@ pub extern "C" fn huddle_module_api(
     out_reply: *mut *mut c_char,
 ) -> Status {
     ffi_entry!("huddle_module_api", Status::Panic, {
-        let module = try_arg!("huddle_module_api", "module", handles::module(module));
+        refuse_inside_send_audio!("huddle_module_api");
+        let module = try_handle!("huddle_module_api", "module", module, handles::module);
         let _scope = module.log_scope();
         let _flush = FlushOnDrop(&module, true);
         if out_reply.is_null() {
@@ -297,8 +308,9 @@ pub extern "C" fn huddle_conference_app(
     out_member: *mut *mut huddle_member,
 ) -> Status {
     ffi_entry!("huddle_conference_app", Status::Panic, {
+        refuse_inside_send_audio!("huddle_conference_app");
         let handle = module;
-        let module = try_arg!("huddle_conference_app", "module", handles::module(module));
+        let module = try_handle!("huddle_conference_app", "module", module, handles::module);
         let _scope = module.log_scope();
         let _flush = FlushOnDrop(&module, true);
         let caller = try_arg!("huddle_conference_app", "caller", ref_arg(caller));
@@ -372,7 +384,8 @@ pub extern "C" fn huddle_member_audio(
     frame: *const sys::huddle_frame,
 ) -> Status {
     ffi_entry!("huddle_member_audio", Status::Panic, {
-        let (module, port) = try_arg!("huddle_member_audio", "member", handles::member(member));
+        refuse_inside_send_audio!("huddle_member_audio");
+        let (module, port) = try_handle!("huddle_member_audio", "member", member, handles::member);
         let _scope = module.log_scope();
         let _flush = FlushOnDrop(&module, false);
         let frame = try_arg!("huddle_member_audio", "frame", ref_arg(frame));
@@ -404,10 +417,14 @@ pub extern "C" fn huddle_member_audio(
 
 /// Hands one DTMF digit (0-9, *, #, A-D) to the member: PIN entry or caller
 /// controls. Takes the room's lock briefly; callable from any host thread.
+/// A member may send 32 digits at once and 16 a second after that; digits
+/// past that budget are dropped, counted and logged (rate-limited) and return
+/// `HUDDLE_STATUS_LIMIT`.
 #[no_mangle]
 pub extern "C" fn huddle_member_dtmf(member: *mut huddle_member, digit: c_char) -> Status {
     ffi_entry!("huddle_member_dtmf", Status::Panic, {
-        let (module, port) = try_arg!("huddle_member_dtmf", "member", handles::member(member));
+        refuse_inside_send_audio!("huddle_member_dtmf");
+        let (module, port) = try_handle!("huddle_member_dtmf", "member", member, handles::member);
         let _scope = module.log_scope();
         let _flush = FlushOnDrop(&module, true);
         let digit = digit as u8 as char;
@@ -422,13 +439,18 @@ pub extern "C" fn huddle_member_dtmf(member: *mut huddle_member, digit: c_char) 
 /// The call leg is gone (or the host is done with it after huddle hung it
 /// up): the member leaves its room and the handle is released. Call exactly
 /// once per member handle; a second call returns `HUDDLE_STATUS_STALE_HANDLE`.
+/// May be called from inside the `hangup` callback (the usual way to release
+/// a member huddle hung up); from inside `send_audio` it returns
+/// `HUDDLE_STATUS_INSIDE_CALLBACK` and the handle stays valid.
 #[no_mangle]
 pub extern "C" fn huddle_member_hangup(member: *mut huddle_member) -> Status {
     ffi_entry!("huddle_member_hangup", Status::Panic, {
-        let (module, port) = try_arg!(
+        refuse_inside_send_audio!("huddle_member_hangup");
+        let (module, port) = try_handle!(
             "huddle_member_hangup",
             "member",
-            handles::remove_member(member)
+            member,
+            handles::remove_member
         );
         let _scope = module.log_scope();
         let _flush = FlushOnDrop(&module, true);

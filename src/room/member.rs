@@ -35,7 +35,15 @@ pub struct InFrame {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrameError {
     Rate(u32),
-    Length { expected: usize, got: usize },
+    Length {
+        expected: usize,
+        got: usize,
+    },
+    /// `samples` disagrees with the L16 payload's length.
+    Samples {
+        declared: u32,
+        len: usize,
+    },
     Empty,
 }
 
@@ -52,6 +60,10 @@ impl std::fmt::Display for FrameError {
                     "L16 frame of {got} bytes, expected {expected} for one interval"
                 )
             }
+            FrameError::Samples { declared, len } => write!(
+                f,
+                "L16 frame declares {declared} samples but holds {len} bytes (samples * 2 expected)"
+            ),
             FrameError::Empty => write!(f, "empty Opus packet"),
         }
     }
@@ -94,6 +106,18 @@ pub fn validate_frame(frame: &InFrame, len: usize, interval_ms: u32) -> Result<(
             let expected = crate::audio::frame_samples(frame.rate, interval_ms) * 2;
             if len != expected {
                 return Err(FrameError::Length { expected, got: len });
+            }
+            // A host that fills `samples` from one source and `len` from
+            // another has a bug: refuse rather than guess which is right.
+            if usize::try_from(frame.samples)
+                .ok()
+                .and_then(|s| s.checked_mul(2))
+                != Some(len)
+            {
+                return Err(FrameError::Samples {
+                    declared: frame.samples,
+                    len,
+                });
             }
         }
         Codec::Opus => {
@@ -169,7 +193,9 @@ pub const JITTER_SLACK: usize = 2;
 impl Input {
     pub fn new(frame: usize, depth: usize, vad: Vad) -> Input {
         Input {
-            jitter: VecDeque::with_capacity(depth + JITTER_SLACK + 1),
+            // Grows to depth + slack with the member's first frames and stays
+            // there; a member that never sends (a listener) holds none.
+            jitter: VecDeque::new(),
             depth: depth.clamp(1, 10),
             playing: false,
             decoder: None,

@@ -32,6 +32,15 @@ impl LogSink {
         sink
     }
 
+    /// Stops records made outside any scope (a stale handle's warning) from
+    /// reaching this sink: a module shutting down hears only its own lines.
+    pub fn detach(self: &Arc<Self>) {
+        let me = Arc::as_ptr(self);
+        ALL.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), me));
+    }
+
     pub fn set_level(&self, level: log::LevelFilter) {
         self.level.store(level as usize, Ordering::Relaxed);
     }

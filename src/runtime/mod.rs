@@ -14,4 +14,4 @@ mod sounds;
 
 pub use crate::room::InFrame;
 pub use module::{CallerInfo, Module};
-pub use rooms::MemberPort;
+pub use rooms::{inside_send_audio, MemberPort};

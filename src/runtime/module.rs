@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crate::audio::level::{rfc6464_to_dbov, SILENCE_DBOV};
 use crate::audio::opus_packet::silk_voice_activity;
 use crate::control::app_args::parse_app_args;
-use crate::control::config::{load_config, Config, Timer};
+use crate::control::config::{load_config, Config, Profile, Timer};
 use crate::host::{cause, Channel, Codec, Host};
 use crate::room::member::validate_frame;
 use crate::room::{Command, InFrame, Room, BAD_FRAME_LOG_EVERY_MS};
@@ -24,6 +24,9 @@ use super::recorder::Recorder;
 use super::rooms::{self, MemberPort, RoomCell, TickOutcome};
 use super::settings::{member_spec, room_settings};
 use super::sounds::SoundCache;
+
+/// One line per member per this many ms about digits over its budget.
+const DTMF_LOG_EVERY_MS: u64 = 10_000;
 
 /// At most this many live rooms per module instance.
 pub const MAX_ROOMS: usize = 10_000;
@@ -41,6 +44,9 @@ pub struct CallerInfo {
 
 type RoomKey = (String, String);
 
+/// A config and the profiles of it that rooms share, by name.
+type SharedProfiles = (Arc<Config>, HashMap<String, Arc<Profile>>);
+
 /// What the module's threads share.
 pub struct Shared {
     pub host: Arc<dyn Host>,
@@ -55,6 +61,8 @@ pub struct Shared {
     start: Instant,
     pub wall_epoch_ms: u64,
     next_sid: AtomicU64,
+    /// The profiles new rooms share, for the config they were taken from.
+    profiles: Mutex<Option<SharedProfiles>>,
 }
 
 impl Shared {
@@ -81,6 +89,22 @@ impl Shared {
     /// Realtime: the deadline of a room time.
     pub fn instant_at(&self, ms: u64) -> Instant {
         self.start + std::time::Duration::from_millis(ms)
+    }
+
+    /// `profile` of `config`, shared by every room that uses it; a reload
+    /// (a new config) starts a new set.
+    fn shared_profile(&self, config: &Arc<Config>, profile: &Profile) -> Arc<Profile> {
+        let mut cache = self.profiles.lock().unwrap_or_else(|e| e.into_inner());
+        if !cache.as_ref().is_some_and(|(c, _)| Arc::ptr_eq(c, config)) {
+            *cache = Some((config.clone(), HashMap::new()));
+        }
+        let Some((_, by_name)) = cache.as_mut() else {
+            return Arc::new(profile.clone());
+        };
+        by_name
+            .entry(profile.name.clone())
+            .or_insert_with(|| Arc::new(profile.clone()))
+            .clone()
     }
 
     pub fn forget_room(&self, cell: &Arc<RoomCell>) {
@@ -152,6 +176,7 @@ impl Module {
             start: Instant::now(),
             wall_epoch_ms,
             next_sid: AtomicU64::new(1),
+            profiles: Mutex::new(None),
         });
         let module = Arc::new(Module {
             shared: shared.clone(),
@@ -194,7 +219,9 @@ impl Module {
     /// Delivers queued host calls without waiting for the recording writer:
     /// cheap enough for every frame.
     pub fn deliver_host_calls(&self) {
-        if self.shared.timer == Timer::Manual || self.shut.load(Ordering::Acquire) {
+        if self.shut.load(Ordering::Acquire) {
+            self.shared.outbox.deliver_queued(&*self.shared.host);
+        } else if self.shared.timer == Timer::Manual {
             self.shared.outbox.deliver_pending(&*self.shared.host);
         }
     }
@@ -202,7 +229,10 @@ impl Module {
     /// Delivers queued host calls on this thread (manual timer). With the
     /// realtime timer the dispatcher thread does it.
     pub fn flush_host_calls(&self) {
-        if self.shared.timer == Timer::Manual || self.shut.load(Ordering::Acquire) {
+        if self.shut.load(Ordering::Acquire) {
+            self.shared.recorder.settle();
+            self.shared.outbox.deliver_queued(&*self.shared.host);
+        } else if self.shared.timer == Timer::Manual {
             self.shared.recorder.settle();
             self.shared.outbox.deliver_pending(&*self.shared.host);
         }
@@ -246,7 +276,7 @@ impl Module {
                     0,
                 );
                 state.room.apply_live_settings(fresh);
-                state.profile = profile;
+                state.profile = Arc::new(profile);
                 applied += 1;
             }
         }
@@ -345,7 +375,7 @@ impl Module {
                         caller.account.clone(),
                         args.room.clone(),
                         room,
-                        profile.clone(),
+                        self.shared.shared_profile(&config, profile),
                     ));
                     rooms.insert(key.clone(), cell.clone());
                     (cell, true)
@@ -541,6 +571,13 @@ impl Module {
         if port.is_gone() {
             return Status::MemberGone;
         }
+        if !port.take_dtmf(now) {
+            if let Some(held) = port.dtmf_log.allow(now, DTMF_LOG_EVERY_MS) {
+                log::warn!(target: "huddle::dtmf", "member {} ({}): digits faster than {} a second (after a burst of {}) are dropped; {} so far, {held} not logged since the last line",
+                    port.member, port.channel, rooms::DTMF_PER_SECOND, rooms::DTMF_BURST, port.dtmf_refused());
+            }
+            return Status::Limit;
+        }
         let inter_digit = state.profile.dtmf_inter_digit_timeout_ms;
         if !state.room.pin_digit(port.member, digit, now) {
             rooms::dtmf(&mut state, port.member, digit, now, inter_digit);
@@ -585,6 +622,9 @@ impl Module {
         if self.shut.swap(true, Ordering::AcqRel) {
             return;
         }
+        // Other host threads may go on calling with handles that are now
+        // stale; their warnings no longer reach this instance.
+        self.sink.detach();
         if let Some(pool) = self.pool.lock().unwrap_or_else(|e| e.into_inner()).take() {
             pool.stop();
         }
@@ -613,7 +653,7 @@ impl Module {
             let _ = dispatcher.join();
         }
         log::info!(target: "huddle", "huddle shut down");
-        self.shared.outbox.deliver_pending(&*self.shared.host);
+        self.shared.outbox.deliver_queued(&*self.shared.host);
     }
 }
 

@@ -9,14 +9,41 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, TryLockError};
 
-use crossbeam::channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam::channel::{unbounded, Receiver, Sender};
 
 use crate::host::{Channel, Event, Host};
 
-/// Log lines are dropped (and counted) past this many waiting calls; events
-/// and hangups get the rest of the room up to the hard bound.
+/// Log lines are dropped (and counted) past this many waiting calls, so
+/// events keep the last LOG_ROOM places for themselves.
 const LOG_ROOM: usize = 8 * 1024;
-const CAPACITY: usize = 64 * 1024;
+/// Events that only report a state (mute, talking, lock, ...) and dial-outs
+/// are dropped (and counted) past this many waiting calls.
+pub const CAPACITY: usize = 64 * 1024;
+
+/// Whether losing `call` would leave the host out of step with huddle for
+/// good: a leg it never hangs up, a member or room it thinks is still there,
+/// a recording it thinks is still running. These are never dropped. Their
+/// number is bounded by what the host itself does (one hangup and one leave
+/// per leg it brought in, one start and end per room and per recording),
+/// not by anything a caller can repeat, so the queue stays bounded.
+fn must_arrive(call: &HostCall) -> bool {
+    match call {
+        HostCall::Hangup { .. } | HostCall::Stop => true,
+        HostCall::Event(e) => matches!(
+            e.name.as_str(),
+            "conference-start"
+                | "conference-end"
+                | "participant-join"
+                | "participant-leave"
+                | "participant-kick"
+                | "recording-in-progress"
+                | "recording-completed"
+                | "recording-failed"
+                | "recording-absent"
+        ),
+        HostCall::Log { .. } | HostCall::Originate { .. } => false,
+    }
+}
 
 #[derive(Debug)]
 pub enum HostCall {
@@ -39,11 +66,30 @@ pub enum HostCall {
     Stop,
 }
 
+/// What a full queue dropped, by kind, and how much of it the host has been
+/// told about.
+#[derive(Default)]
+struct Dropped {
+    logs: AtomicU64,
+    events: AtomicU64,
+    dials: AtomicU64,
+    /// The sum of the three when the host was last told.
+    reported: AtomicU64,
+}
+
+impl Dropped {
+    fn total(&self) -> u64 {
+        self.logs.load(Ordering::Relaxed)
+            + self.events.load(Ordering::Relaxed)
+            + self.dials.load(Ordering::Relaxed)
+    }
+}
+
 #[derive(Clone)]
 pub struct Outbox {
     tx: Sender<HostCall>,
     rx: Receiver<HostCall>,
-    dropped: Arc<AtomicU64>,
+    dropped: Arc<Dropped>,
     /// Serialises delivery so callbacks reach the host in queue order even when
     /// several host threads flush at once.
     delivering: Arc<Mutex<()>>,
@@ -57,36 +103,70 @@ impl Default for Outbox {
 
 impl Outbox {
     pub fn new() -> Outbox {
-        let (tx, rx) = bounded(CAPACITY);
+        let (tx, rx) = unbounded();
         Outbox {
             tx,
             rx,
-            dropped: Arc::new(AtomicU64::new(0)),
+            dropped: Arc::new(Dropped::default()),
             delivering: Arc::new(Mutex::new(())),
         }
     }
 
-    /// Never blocks: a full queue drops the call and counts it.
+    /// Never blocks. Past CAPACITY waiting calls, a state event or a dial-out
+    /// is dropped and counted; hangups and the events that must arrive
+    /// (see `must_arrive`) always go in.
     pub fn push(&self, call: HostCall) {
-        match self.tx.try_send(call) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        if self.tx.len() >= CAPACITY && !must_arrive(&call) {
+            let counter = match call {
+                HostCall::Originate { .. } => &self.dropped.dials,
+                HostCall::Log { .. } => &self.dropped.logs,
+                _ => &self.dropped.events,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            return;
         }
+        // Only fails once every receiver is gone, and the outbox holds one.
+        let _ = self.tx.send(call);
     }
 
     /// Log lines yield to events when the host is slow to drain.
     pub fn push_log(&self, call: HostCall) {
         if self.tx.len() >= CAPACITY - LOG_ROOM {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.dropped.logs.fetch_add(1, Ordering::Relaxed);
         } else {
             self.push(call);
         }
     }
 
+    /// Calls dropped so far because the queue was full.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.dropped.total()
+    }
+
+    /// Tells the host, once the queue has room again, what a full queue
+    /// dropped since it was last told: one warning, straight to its log
+    /// callback (the queue is what overflowed). Called by the thread that
+    /// holds the delivery order.
+    fn report_dropped(&self, host: &dyn Host) {
+        let d = &self.dropped;
+        let total = d.total();
+        let reported = d.reported.load(Ordering::Relaxed);
+        if total == reported || self.rx.len() >= CAPACITY / 2 {
+            return;
+        }
+        d.reported.store(total, Ordering::Relaxed);
+        host.log(
+            log::Level::Warn,
+            "huddle::outbox",
+            &format!(
+                "the host was slow to take callbacks and {CAPACITY} calls waited: {} calls dropped since the last report \
+                 (so far {} state events, {} log lines, {} dial-outs; hangups and join/leave/end/recording events are never dropped)",
+                total - reported,
+                d.events.load(Ordering::Relaxed),
+                d.logs.load(Ordering::Relaxed),
+                d.dials.load(Ordering::Relaxed),
+            ),
+        );
     }
 
     /// Delivers everything queued now, in queue order, without blocking.
@@ -96,20 +176,30 @@ impl Outbox {
     /// SequenceNumber 33 before 32 in tests/stress.rs). A thread that finds
     /// another one delivering returns at once and leaves its calls to that
     /// one (a media thread must never wait for another thread's callback).
-    /// Re-entrant: a callback that calls back into huddle delivers what that
-    /// call queued from inside, in order.
+    /// Re-entrant without nesting: a callback that calls back into huddle
+    /// (a `hangup` handler releasing its member, an `event` handler running
+    /// the API) queues what that call produces and returns; the delivery
+    /// loop already running on this thread delivers it next, in order. So
+    /// the stack stays one callback deep however many calls a command
+    /// queues (`hup all` on 1,000 members nested 1,000 deep before).
     pub fn deliver_pending(&self, host: &dyn Host) {
+        self.deliver(host, usize::MAX);
+    }
+
+    /// Like `deliver_pending`, but stops after what is queued now: for
+    /// shutdown, which must return in bounded time even while other host
+    /// threads keep making calls that queue more.
+    pub fn deliver_queued(&self, host: &dyn Host) {
+        self.deliver(host, self.rx.len());
+    }
+
+    fn deliver(&self, host: &dyn Host, mut budget: usize) {
         // The common case on a media thread, once per frame: nothing queued.
         if self.rx.is_empty() {
             return;
         }
         let id = Arc::as_ptr(&self.delivering) as usize;
         if DELIVERING.with(|d| d.borrow().contains(&id)) {
-            // Called from inside one of our own callbacks: this thread
-            // already holds the order.
-            while let Ok(call) = self.rx.try_recv() {
-                deliver(host, call);
-            }
             return;
         }
         loop {
@@ -122,15 +212,20 @@ impl Outbox {
             };
             DELIVERING.with(|d| d.borrow_mut().push(id));
             let _unmark = Unmark(id);
-            while let Ok(call) = self.rx.try_recv() {
+            while budget > 0 {
+                let Ok(call) = self.rx.try_recv() else {
+                    break;
+                };
+                budget -= 1;
                 deliver(host, call);
             }
+            self.report_dropped(host);
             drop(_unmark);
             drop(_order);
             // A call queued by a thread that gave up while we held the lock,
             // after our last look, would wait for the next huddle call: look
             // once more now that the lock is free.
-            if self.rx.is_empty() {
+            if self.rx.is_empty() || budget == 0 {
                 return;
             }
         }
@@ -144,6 +239,7 @@ impl Outbox {
                 break;
             }
             deliver(host, call);
+            self.report_dropped(host);
         }
     }
 }

@@ -23,6 +23,21 @@ use super::outbox::HostCall;
 /// flooding sender loses its oldest frames here; memory stays bounded.
 const INBOX_FRAMES: usize = 16;
 
+/// Digits one member may send at once (a PIN of 20 and its '#', with room
+/// to spare), then DTMF_PER_SECOND on average: about what a phone keypad's
+/// RFC 4733 timing (40 ms tone, 40 ms gap) allows a person or a dialler.
+/// Each digit can queue an event (a mute toggle does), so this is what one
+/// caller can add to the host's queue: 32 at once and 16 a second after.
+pub const DTMF_BURST: u64 = 32;
+pub const DTMF_PER_SECOND: u64 = 16;
+
+/// A token bucket in thousandths of a digit, under the room's lock.
+#[derive(Debug)]
+struct DtmfBudget {
+    milli: u64,
+    at_ms: u64,
+}
+
 /// The host's side of one member: frames cross here without the room lock.
 pub struct MemberPort {
     pub member: MemberId,
@@ -36,6 +51,10 @@ pub struct MemberPort {
     bad_frames: AtomicU64,
     /// Rate limit of the log line for frames refused at the door.
     pub bad_frame_log: LogLimit,
+    dtmf_budget: Mutex<DtmfBudget>,
+    dtmf_refused: AtomicU64,
+    /// Rate limit of the log line for digits over the budget.
+    pub dtmf_log: LogLimit,
     interval_ms: u32,
     /// `f32` bits: frames measured quieter than this are queued without
     /// their payload. Set by each tick from the member's state; until the
@@ -60,6 +79,12 @@ impl MemberPort {
             dropped: AtomicU64::new(0),
             bad_frames: AtomicU64::new(0),
             bad_frame_log: LogLimit::new(),
+            dtmf_budget: Mutex::new(DtmfBudget {
+                milli: DTMF_BURST * 1000,
+                at_ms: 0,
+            }),
+            dtmf_refused: AtomicU64::new(0),
+            dtmf_log: LogLimit::new(),
             interval_ms,
             door_dbov: AtomicU32::new(f32::NEG_INFINITY.to_bits()),
         }
@@ -97,6 +122,28 @@ impl MemberPort {
         if self.inbox.force_push(frame).is_some() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Takes one digit from the member's budget at `now_ms`; false (and
+    /// counted) when the budget is spent.
+    pub fn take_dtmf(&self, now_ms: u64) -> bool {
+        let mut b = self.dtmf_budget.lock().unwrap_or_else(|e| e.into_inner());
+        let refill = now_ms
+            .saturating_sub(b.at_ms)
+            .saturating_mul(DTMF_PER_SECOND);
+        b.milli = (b.milli.saturating_add(refill)).min(DTMF_BURST * 1000);
+        b.at_ms = b.at_ms.max(now_ms);
+        if b.milli < 1000 {
+            self.dtmf_refused.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        b.milli -= 1000;
+        true
+    }
+
+    /// Digits refused because the member sent them faster than its budget.
+    pub fn dtmf_refused(&self) -> u64 {
+        self.dtmf_refused.load(Ordering::Relaxed)
     }
 
     pub fn count_bad_frame(&self) {
@@ -175,7 +222,9 @@ pub struct RoomState {
     /// the tick hands each its frames in one walk.
     pub ports: BTreeMap<MemberId, Arc<MemberPort>>,
     pub matchers: HashMap<MemberId, DtmfMatcher>,
-    pub profile: Profile,
+    /// Shared with every room created from the same profile of the same
+    /// config (a copy was 2 KiB a room, mostly its DTMF maps).
+    pub profile: Arc<Profile>,
     pub stats: TickStats,
     pub recording: Option<super::recorder::Recording>,
 }
@@ -189,7 +238,7 @@ pub struct RoomCell {
 }
 
 impl RoomCell {
-    pub fn new(account: String, name: String, room: Room, profile: Profile) -> RoomCell {
+    pub fn new(account: String, name: String, room: Room, profile: Arc<Profile>) -> RoomCell {
         RoomCell {
             account,
             name,
@@ -235,9 +284,38 @@ struct HostSink<'a> {
     worst_send_us: u64,
 }
 
+thread_local! {
+    /// Set while this thread is inside the host's `send_audio`, which runs
+    /// under the room's lock: a huddle call from there would wait for that
+    /// lock (or the tick, or the mixer thread) forever.
+    static IN_SEND_AUDIO: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside the host's `send_audio` callback.
+pub fn inside_send_audio() -> bool {
+    IN_SEND_AUDIO.with(|c| c.get())
+}
+
+/// Clears the mark however `send_audio` returns (a Rust host may panic).
+struct SendAudioMark;
+
+impl SendAudioMark {
+    fn enter() -> SendAudioMark {
+        IN_SEND_AUDIO.with(|c| c.set(true));
+        SendAudioMark
+    }
+}
+
+impl Drop for SendAudioMark {
+    fn drop(&mut self) {
+        IN_SEND_AUDIO.with(|c| c.set(false));
+    }
+}
+
 impl TickSink for HostSink<'_> {
     fn send_audio(&mut self, _member: MemberId, channel: &Channel, frame: &OutFrame<'_>) {
         let start = Instant::now();
+        let _mark = SendAudioMark::enter();
         self.host.send_audio(channel, frame);
         self.worst_send_us = self.worst_send_us.max(start.elapsed().as_micros() as u64);
     }
@@ -401,12 +479,12 @@ pub fn dtmf(
     now_ms: u64,
     inter_digit_ms: u64,
 ) {
-    let controls = state.profile.controls.clone();
+    let profile = state.profile.clone();
     let matcher = state
         .matchers
         .entry(member)
         .or_insert_with(|| DtmfMatcher::new(inter_digit_ms));
-    let outcome = matcher.feed(&controls, digit, now_ms);
+    let outcome = matcher.feed(&profile.controls, digit, now_ms);
     apply_dtmf_outcome(state, member, outcome, now_ms);
 }
 

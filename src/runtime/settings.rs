@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::audio::tone::{render, ToneKind};
+use crate::audio::tone::ToneKind;
 use crate::audio::vad::VadConfig;
 use crate::control::app_args::{self, AppArgs};
 use crate::control::config::{Config, Profile, RoomConfig};
@@ -42,7 +42,7 @@ pub fn room_settings(
 ) -> RoomSettings {
     let rate = profile.rate;
     let load = |p: &Option<PathBuf>| sounds.optional(p.as_deref(), rate);
-    let tone = |k: ToneKind| -> Option<Arc<[i16]>> { Some(render(k, rate).into()) };
+    let tone = |k: ToneKind| -> Option<Arc<[i16]>> { Some(sounds.tone(k, rate)) };
     let s = &profile.sounds;
     let moh_path = room.map_or(s.moh.clone(), |r| r.music_on_hold.clone());
     let enter_path = room.map_or(s.enter.clone(), |r| r.enter_sound.clone());

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::audio::tone::{render, ToneKind};
 use crate::audio::wav::load_sound;
 
 /// A bound on what the cache holds, so an operator `play`ing many files
@@ -11,10 +12,15 @@ use crate::audio::wav::load_sound;
 const MAX_ENTRIES: usize = 64;
 
 type Key = (PathBuf, u32);
+type ToneKey = (ToneKind, u32);
 
 #[derive(Default)]
 pub struct SoundCache {
     entries: Mutex<HashMap<Key, Arc<[i16]>>>,
+    /// Built-in tones by (kind, rate): a handful, so unbounded is bounded.
+    /// Rendered once per module, not per room: five of them were 50 KB of
+    /// every room at 16 kHz.
+    tones: Mutex<HashMap<ToneKey, Arc<[i16]>>>,
 }
 
 impl SoundCache {
@@ -49,6 +55,16 @@ impl SoundCache {
                 None
             }
         }
+    }
+
+    /// A built-in tone at `rate`, shared by every room.
+    pub fn tone(&self, kind: ToneKind, rate: u32) -> Arc<[i16]> {
+        self.tones
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((kind, rate))
+            .or_insert_with(|| render(kind, rate).into())
+            .clone()
     }
 
     pub fn clear(&self) {
