@@ -339,7 +339,12 @@ invites_per_minute_room = 3
 invite_destinations = ["2XXX", "1555XXXXXXX"]
 "#,
     );
-    let w = h.join("w", "{beep=false,profile=open,startConferenceOnEnter=false}o").unwrap();
+    let w = h
+        .join(
+            "w",
+            "{beep=false,profile=open,startConferenceOnEnter=false}o",
+        )
+        .unwrap();
     h.dtmf(&w, "*82000#");
     assert!(originated(&h).is_empty(), "a waiting caller dialled");
     let x = h.join("x", "{beep=false,profile=open}o").unwrap();
@@ -443,7 +448,10 @@ fn wait_url_and_config_sounds_stay_in_their_folder() {
         ("../x.wav", "contains '..'"),
         ("/usr/share/sounds/x.wav", "allowed_sound_dirs"),
     ] {
-        for where_ in ["[profiles.default.sounds]\nmoh", "[[rooms]]\nname = \"r\"\nmusic_on_hold"] {
+        for where_ in [
+            "[profiles.default.sounds]\nmoh",
+            "[[rooms]]\nname = \"r\"\nmusic_on_hold",
+        ] {
             std::fs::write(&conf, format!("{MODULE_MANUAL}\n{where_} = \"{sound}\"\n")).unwrap();
             let err = huddle::control::load_config(&conf).unwrap_err().to_string();
             assert!(err.contains(want), "{sound}: {err}");
