@@ -45,7 +45,15 @@ pub fn app_args(data: &[u8]) {
 /// Operator API command line.
 pub fn api_command(data: &[u8]) {
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = huddle::control::api::parse_api(s);
+        match huddle::control::api::parse_api(s) {
+            // Only ASCII space and tab separate words; nothing else that
+            // breaks or spaces a line gets through.
+            Ok(_) => assert!(!s.chars().any(|c| c != ' '
+                && c != '\t'
+                && (huddle::control::is_line_breaking(c) || c.is_whitespace()))),
+            // An -ERR reply is one line.
+            Err(e) => assert!(!e.to_string().contains(['\n', '\r'])),
+        }
     }
 }
 
