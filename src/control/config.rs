@@ -698,6 +698,30 @@ impl Validator<'_> {
         self.range(path, v, lo, hi, "")
     }
 
+    /// One of a fixed set of words; the error lists them.
+    fn choice<T: Copy>(
+        &self,
+        path: &[Seg],
+        value: &str,
+        options: &[(&str, T)],
+    ) -> Result<T, ConfigError> {
+        options
+            .iter()
+            .find(|(word, _)| *word == value)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                let words: Vec<&str> = options.iter().map(|(w, _)| *w).collect();
+                self.err(
+                    path,
+                    format!(
+                        "'{}' is not a choice (expected one of: {})",
+                        clip(value),
+                        words.join(", ")
+                    ),
+                )
+            })
+    }
+
     fn resolve_path(&self, base: &Path, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
@@ -1109,35 +1133,25 @@ fn resolve_profile(
         moderator_controls,
         controls,
         sounds,
-        trust_app_flags: match r.trust_app_flags.as_str() {
-            "always" => TrustAppFlags::Always,
-            "no-host-pin" => TrustAppFlags::NoHostPin,
-            "never" => TrustAppFlags::Never,
-            other => {
-                return Err(v.err(
-                    &p("trust_app_flags"),
-                    format!(
-                        "'{}' is not a choice (expected always, no-host-pin or never)",
-                        clip(other)
-                    ),
-                ))
-            }
-        },
+        trust_app_flags: v.choice(
+            &p("trust_app_flags"),
+            &r.trust_app_flags,
+            &[
+                ("always", TrustAppFlags::Always),
+                ("no-host-pin", TrustAppFlags::NoHostPin),
+                ("never", TrustAppFlags::Never),
+            ],
+        )?,
         invite: InviteRules {
-            who: match r.invite.as_str() {
-                "moderators" => InvitePolicy::Moderators,
-                "anyone" => InvitePolicy::Anyone,
-                "nobody" => InvitePolicy::Nobody,
-                other => {
-                    return Err(v.err(
-                        &p("invite"),
-                        format!(
-                            "'{}' is not a choice (expected moderators, anyone or nobody)",
-                            clip(other)
-                        ),
-                    ))
-                }
-            },
+            who: v.choice(
+                &p("invite"),
+                &r.invite,
+                &[
+                    ("moderators", InvitePolicy::Moderators),
+                    ("anyone", InvitePolicy::Anyone),
+                    ("nobody", InvitePolicy::Nobody),
+                ],
+            )?,
             per_member_per_minute: v.int(
                 &p("invites_per_minute_member"),
                 r.invites_per_minute_member,
