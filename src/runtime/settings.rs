@@ -117,7 +117,7 @@ pub fn room_settings(
 /// Whether app data that asks for a moderator gets one, under the
 /// profile's `trust_app_flags` (the README's trust model): in a room with a
 /// host PIN, by default only that PIN makes a moderator.
-pub fn app_data_moderator(trust: TrustAppFlags, room_has_host_pin: bool) -> bool {
+fn app_data_moderator(trust: TrustAppFlags, room_has_host_pin: bool) -> bool {
     match trust {
         TrustAppFlags::Always => true,
         TrustAppFlags::NoHostPin => !room_has_host_pin,
