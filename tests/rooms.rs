@@ -867,7 +867,8 @@ fn record_beep_can_be_switched_off() {
 #[test]
 fn star_eight_invites_a_number_through_the_host() {
     let h = Harness::new("");
-    let a = h.join("a", "{beep=false}r").unwrap();
+    // Moderators invite by default; see tests/hardening.rs for the rules.
+    let a = h.join("a", "{beep=false,moderator=true}r").unwrap();
     h.join("b", "{beep=false}r").unwrap();
     h.dtmf(&a, "*815551234567#");
     let calls = h.host.originates.lock().unwrap().clone();

@@ -38,14 +38,40 @@ fn text(data: &[u8]) -> String {
 /// Dialplan app data (`huddle_conference_app`'s `app_data`).
 pub fn app_args(data: &[u8]) {
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = huddle::control::app_args::parse_app_args(s);
+        if let Err(e) = huddle::control::app_args::parse_app_args(s) {
+            // The error is logged: a part that looks like a (mistyped) PIN
+            // never appears in it. Parts found elsewhere in the input (the
+            // room name, a flag) may be quoted from there.
+            if !s.trim_start().starts_with('{') {
+                for part in s.split('+').skip(1).filter(|p| {
+                    !p.starts_with("flags{")
+                        && p.len() >= 6
+                        && p.bytes().filter(u8::is_ascii_digit).count() >= 4
+                        && s.matches(*p).count() == 1
+                }) {
+                    // Field by field: the message's own quotes could join
+                    // the end of one to a part.
+                    for field in [&e.token, &e.input, &e.problem] {
+                        assert!(!field.contains(part), "{part:?} in {e}");
+                    }
+                }
+            }
+        }
     }
 }
 
 /// Operator API command line.
 pub fn api_command(data: &[u8]) {
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = huddle::control::api::parse_api(s);
+        match huddle::control::api::parse_api(s) {
+            // Only ASCII space and tab separate words; nothing else that
+            // breaks or spaces a line gets through.
+            Ok(_) => assert!(!s.chars().any(|c| c != ' '
+                && c != '\t'
+                && (huddle::control::is_line_breaking(c) || c.is_whitespace()))),
+            // An -ERR reply is one line.
+            Err(e) => assert!(!e.to_string().contains(['\n', '\r'])),
+        }
     }
 }
 

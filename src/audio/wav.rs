@@ -227,10 +227,27 @@ impl fmt::Debug for WavRecorder {
     }
 }
 
+/// Opens a new file for writing: `O_EXCL` (an existing file or a dangling
+/// link is refused, so nothing is written where a link points) and
+/// `O_NOFOLLOW`, then `mode` set explicitly because `open` applies the umask.
+pub fn create_exclusive(path: &Path, mode: u32) -> io::Result<File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(mode)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    Ok(file)
+}
+
 impl WavRecorder {
     /// Creates a new file; never opens one that exists (`AlreadyExists`), so
     /// two recordings that race for a name cannot overwrite each other.
-    pub fn create(path: &Path, rate: u32, channels: u16) -> io::Result<Self> {
+    /// Creates `path` (never an existing file, never through a symbolic
+    /// link) with permission bits `mode`, whatever the process umask is.
+    pub fn create(path: &Path, rate: u32, channels: u16, mode: u32) -> io::Result<Self> {
         if !(1..=2).contains(&channels) || rate == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -243,7 +260,7 @@ impl WavRecorder {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        let file = create_exclusive(path, mode)?;
         let writer = hound::WavWriter::new(BufWriter::new(file), spec).map_err(hound_to_io)?;
         Ok(WavRecorder {
             writer,
@@ -432,7 +449,7 @@ mod tests {
     fn recorder_round_trip_checked_by_python() {
         let path = tmp("rec.wav");
         let _ = fs::remove_file(&path);
-        let mut rec = WavRecorder::create(&path, 16000, 2).expect("create");
+        let mut rec = WavRecorder::create(&path, 16000, 2, 0o640).expect("create");
         let first = ramp(3200);
         rec.write(&first).expect("write");
         rec.flush_header().expect("flush");
@@ -462,7 +479,7 @@ mod tests {
     fn repair_fixes_zeroed_sizes_and_trailing_bytes() {
         let path = tmp("crashed.wav");
         let _ = fs::remove_file(&path);
-        let mut rec = WavRecorder::create(&path, 8000, 1).expect("create");
+        let mut rec = WavRecorder::create(&path, 8000, 1, 0o640).expect("create");
         let audio = ramp(801);
         rec.write(&audio).expect("write");
         rec.finalize().expect("finalize");
@@ -655,14 +672,15 @@ mod tests {
     fn recorder_never_overwrites_a_file() {
         let path = tmp("taken.wav");
         fs::write(&path, b"someone else's").expect("write");
-        let e = WavRecorder::create(&path, 8000, 1).expect_err("must not open an existing file");
+        let e =
+            WavRecorder::create(&path, 8000, 1, 0o640).expect_err("must not open an existing file");
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(&path).expect("read"), b"someone else's");
     }
 
     #[test]
     fn recorder_rejects_many_channels() {
-        assert!(WavRecorder::create(&tmp("six.wav"), 48000, 6).is_err());
+        assert!(WavRecorder::create(&tmp("six.wav"), 48000, 6, 0o640).is_err());
     }
 
     #[test]

@@ -97,7 +97,8 @@ impl fmt::Display for ApiError {
             "-ERR {} ({}): {}",
             self.code.name(),
             self.code.code(),
-            self.message
+            // A reply is one line: an operator's newline must not split it.
+            super::escape_controls(&self.message)
         )
     }
 }
@@ -492,11 +493,38 @@ fn bad(cmd: &str, msg: impl fmt::Display) -> ApiError {
     )
 }
 
+/// Words are separated by ASCII spaces and tabs only. Any other control or
+/// separator character (a newline, U+3000 IDEOGRAPHIC SPACE, a no-break
+/// space) is refused rather than guessed at: a separator that one reader
+/// splits on and another does not would let `kick r\u{3000}all` mean
+/// something else than what the operator's screen shows.
+fn is_separator(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+fn check_characters(line: &str) -> Result<(), ApiError> {
+    match line
+        .chars()
+        .find(|&c| !is_separator(c) && (super::is_line_breaking(c) || c.is_whitespace()))
+    {
+        Some(c) => Err(ApiError::new(
+            ApiErrorCode::BadArguments,
+            format!(
+                "command contains the control or separator character U+{:04X} \
+                 (words are separated by spaces or tabs only)",
+                u32::from(c)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn tokenize(line: &str) -> Result<Vec<String>, ApiError> {
+    check_characters(line)?;
     let mut out = Vec::new();
     let mut chars = line.chars().peekable();
     loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+        while chars.peek().is_some_and(|&c| is_separator(c)) {
             chars.next();
         }
         let Some(&first) = chars.peek() else {
@@ -525,7 +553,7 @@ fn tokenize(line: &str) -> Result<Vec<String>, ApiError> {
                     format!("unterminated double quote in \"{}\"", excerpt(line, 80)),
                 ));
             }
-            if chars.peek().is_some_and(|c| !c.is_whitespace()) {
+            if chars.peek().is_some_and(|&c| !is_separator(c)) {
                 return Err(ApiError::new(
                     ApiErrorCode::BadArguments,
                     format!(
@@ -536,7 +564,7 @@ fn tokenize(line: &str) -> Result<Vec<String>, ApiError> {
             }
         } else {
             while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
+                if is_separator(c) {
                     break;
                 }
                 tok.push(c);

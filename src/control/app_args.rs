@@ -245,7 +245,7 @@ pub fn parse_app_args(s: &str) -> Result<AppArgs, AppArgsError> {
                 "app data is {} bytes, longer than {MAX_APP_DATA_LEN}, starting",
                 s.len()
             ),
-            &excerpt(s, 20),
+            &excerpt(&redact_app_data(s), 20),
         ));
     }
     let s = s.trim();
@@ -319,10 +319,17 @@ fn parse_fs_style(cx: &Ctx, s: &str) -> Result<AppArgs, AppArgsError> {
             }
         } else if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
             if args.pin.is_some() {
-                return Err(cx.err("PIN given twice", part));
+                return Err(cx.err("PIN given twice", PIN_MASK));
             }
             check_pin(cx, part)?;
             args.pin = Some(part.to_string());
+        } else if part.bytes().any(|b| b.is_ascii_digit()) {
+            // Most likely a mistyped PIN (`97531x`): its digits stay out of
+            // the message, which is logged.
+            return Err(cx.err(
+                "expected PIN digits or flags{...}, got a part with digits and other characters",
+                PIN_MASK,
+            ));
         } else {
             return Err(cx.err("expected PIN digits or flags{...}, got", part));
         }
@@ -683,7 +690,7 @@ mod tests {
             "conference app data: unknown flag 'foo' in \"3000+flags{foo}\""
         );
         assert_eq!(e.token, "foo");
-        assert_eq!(parse_app_args("3000+12a4").unwrap_err().token, "12a4");
+        assert_eq!(parse_app_args("3000+12a4").unwrap_err().token, PIN_MASK);
         assert!(parse_app_args("3000+flags{mute")
             .unwrap_err()
             .problem

@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+
+use crate::room::invite::{check_pattern, InvitePolicy, InviteRules};
 
 use serde::Deserialize;
 use toml_edit::{ImDocument, Item, Table, Value};
@@ -48,6 +50,26 @@ pub struct ModuleConfig {
     pub recordings_dir: PathBuf,
     pub public_recording_url: Option<String>,
     pub suppress_events: Vec<StatusEvent>,
+    /// Folders outside `sounds_dir` that sound files named in this config
+    /// may come from; nothing else outside `sounds_dir` is accepted.
+    pub allowed_sound_dirs: Vec<PathBuf>,
+    /// Permission bits of recording files and of the folders huddle makes
+    /// for them, applied whatever the process umask is.
+    pub recording_file_mode: u32,
+    pub recording_dir_mode: u32,
+}
+
+/// Who may be made a moderator by the dialplan's app data
+/// (`flags{moderator}`, `moderator=true`), see the README's trust model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrustAppFlags {
+    /// Always: the host vouches for every byte of the app data.
+    Always,
+    /// Only in rooms without a host PIN; where there is one, only the host
+    /// PIN makes a moderator.
+    NoHostPin,
+    /// Never: moderators come from the host PIN alone.
+    Never,
 }
 
 /// Prompt files, resolved against `module.sounds_dir`. `None` means no
@@ -113,6 +135,9 @@ pub struct Profile {
     /// runs on (moderator actions are refused later for non-moderators).
     pub controls: DigitMap,
     pub sounds: Sounds,
+    pub trust_app_flags: TrustAppFlags,
+    /// Who may `*8` invite, how often, and which numbers.
+    pub invite: InviteRules,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -195,15 +220,61 @@ pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
         key: None,
         problem,
     };
-    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read config file: {e}")))?;
-    if meta.len() > MAX_CONFIG_BYTES as u64 {
-        return Err(err(format!(
-            "config file larger than {MAX_CONFIG_BYTES} bytes"
-        )));
+    parse_config(&read_bounded(path).map_err(err)?, path)
+}
+
+/// The config file's text. Only a regular file is read (a FIFO would block
+/// `load`, a device never ends), and never more than one byte past the
+/// limit, whatever size the file system reports: `/dev/zero` says 0.
+fn read_bounded(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read config file: {e}");
+    // Checked on the path first, so opening cannot block on a FIFO; then on
+    // what was opened, in case the path changed in between.
+    let kind = std::fs::metadata(path).map_err(cannot)?.file_type();
+    let regular = |t: std::fs::FileType| -> Result<(), String> {
+        if t.is_file() {
+            Ok(())
+        } else {
+            Err(format!(
+                "config file is not a regular file (it is a {})",
+                file_kind(t)
+            ))
+        }
+    };
+    regular(kind)?;
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    regular(file.metadata().map_err(cannot)?.file_type())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() > MAX_CONFIG_BYTES {
+        return Err(format!("config file larger than {MAX_CONFIG_BYTES} bytes"));
     }
-    let text =
-        std::fs::read_to_string(path).map_err(|e| err(format!("cannot read config file: {e}")))?;
-    parse_config(&text, path)
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "config file is not UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+fn file_kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "FIFO"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    }
 }
 
 // ---------------------------------------------------------------------
@@ -230,6 +301,9 @@ struct RawModule {
     recordings_dir: String,
     public_recording_url: String,
     suppress_events: Vec<String>,
+    allowed_sound_dirs: Vec<String>,
+    recording_file_mode: String,
+    recording_dir_mode: String,
 }
 
 impl Default for RawModule {
@@ -242,6 +316,9 @@ impl Default for RawModule {
             recordings_dir: "recordings".into(),
             public_recording_url: String::new(),
             suppress_events: Vec::new(),
+            allowed_sound_dirs: Vec::new(),
+            recording_file_mode: "0640".into(),
+            recording_dir_mode: "0750".into(),
         }
     }
 }
@@ -281,6 +358,11 @@ struct RawProfile {
     caller_controls: RawControls,
     moderator_controls: RawControls,
     sounds: RawSounds,
+    trust_app_flags: String,
+    invite: String,
+    invites_per_minute_member: i64,
+    invites_per_minute_room: i64,
+    invite_destinations: Vec<String>,
 }
 
 impl Default for RawProfile {
@@ -311,6 +393,11 @@ impl Default for RawProfile {
             caller_controls: RawControls::Named("default".into()),
             moderator_controls: RawControls::Named("default".into()),
             sounds: RawSounds::default(),
+            trust_app_flags: "no-host-pin".into(),
+            invite: "moderators".into(),
+            invites_per_minute_member: 3,
+            invites_per_minute_room: 10,
+            invite_destinations: Vec::new(),
         }
     }
 }
@@ -331,10 +418,10 @@ macro_rules! raw_sounds {
             v: &Validator,
             base: &[Seg],
             raw: &RawSounds,
-            dir: &Path,
+            module: &ModuleConfig,
         ) -> Result<Sounds, ConfigError> {
             Ok(Sounds {
-                $($field: v.sound(base, stringify!($field), &raw.$field, dir)?,)*
+                $($field: v.sound(base, stringify!($field), &raw.$field, module)?,)*
             })
         }
     };
@@ -611,6 +698,30 @@ impl Validator<'_> {
         self.range(path, v, lo, hi, "")
     }
 
+    /// One of a fixed set of words; the error lists them.
+    fn choice<T: Copy>(
+        &self,
+        path: &[Seg],
+        value: &str,
+        options: &[(&str, T)],
+    ) -> Result<T, ConfigError> {
+        options
+            .iter()
+            .find(|(word, _)| *word == value)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                let words: Vec<&str> = options.iter().map(|(w, _)| *w).collect();
+                self.err(
+                    path,
+                    format!(
+                        "'{}' is not a choice (expected one of: {})",
+                        clip(value),
+                        words.join(", ")
+                    ),
+                )
+            })
+    }
+
     fn resolve_path(&self, base: &Path, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
@@ -625,7 +736,7 @@ impl Validator<'_> {
         base: &[Seg],
         key: &str,
         value: &str,
-        dir: &Path,
+        module: &ModuleConfig,
     ) -> Result<Option<PathBuf>, ConfigError> {
         if value.is_empty() {
             return Ok(None);
@@ -633,7 +744,28 @@ impl Validator<'_> {
         let mut path = base.to_vec();
         path.push(k(key));
         self.text_value(&path, value)?;
-        Ok(Some(self.resolve_path(dir, value)))
+        // Like `play`: under sounds_dir, unless the operator named the
+        // folder in `allowed_sound_dirs`.
+        let p = Path::new(value);
+        if p.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(self.err(
+                &path,
+                "contains '..'; sound files stay under sounds_dir or a folder in allowed_sound_dirs",
+            ));
+        }
+        if p.is_absolute() {
+            if !module.allowed_sound_dirs.iter().any(|d| p.starts_with(d)) {
+                return Err(self.err(
+                    &path,
+                    format!(
+                        "{} is outside sounds_dir; add its folder to [module] allowed_sound_dirs to use it",
+                        clip(value)
+                    ),
+                ));
+            }
+            return Ok(Some(p.to_path_buf()));
+        }
+        Ok(Some(module.sounds_dir.join(p)))
     }
 
     fn text_value(&self, path: &[Seg], value: &str) -> Result<(), ConfigError> {
@@ -815,6 +947,31 @@ fn resolve_module(v: &Validator, m: &RawModule, base: &Path) -> Result<ModuleCon
             suppress_events.push(ev);
         }
     }
+    let mut allowed_sound_dirs = Vec::new();
+    for (i, d) in m.allowed_sound_dirs.iter().enumerate() {
+        let key = [k("module"), k("allowed_sound_dirs"), Seg::Index(i)];
+        v.text_value(&key, d)?;
+        if d.is_empty() || Path::new(d).components().any(|c| c == Component::ParentDir) {
+            return Err(v.err(&key, "must be a folder path without '..'"));
+        }
+        allowed_sound_dirs.push(v.resolve_path(base, d));
+    }
+    let mode = |key: &str, text: &str| -> Result<u32, ConfigError> {
+        let digits = text.strip_prefix("0o").unwrap_or(text);
+        let bits = (!digits.is_empty() && digits.len() <= 4)
+            .then(|| u32::from_str_radix(digits, 8).ok())
+            .flatten()
+            .filter(|m| *m <= 0o777);
+        bits.ok_or_else(|| {
+            v.err(
+                &p(key),
+                format!(
+                    "'{}' is not permission bits in octal, 0000..0777 (e.g. \"0640\")",
+                    clip(text)
+                ),
+            )
+        })
+    };
     Ok(ModuleConfig {
         timer,
         mixer_threads,
@@ -823,6 +980,9 @@ fn resolve_module(v: &Validator, m: &RawModule, base: &Path) -> Result<ModuleCon
         recordings_dir: v.resolve_path(base, &m.recordings_dir),
         public_recording_url,
         suppress_events,
+        allowed_sound_dirs,
+        recording_file_mode: mode("recording_file_mode", &m.recording_file_mode)?,
+        recording_dir_mode: mode("recording_dir_mode", &m.recording_dir_mode)?,
     })
 }
 
@@ -922,12 +1082,7 @@ fn resolve_profile(
     let controls = caller_controls
         .merged(&moderator_controls)
         .map_err(|e| v.dtmf_err(&p("moderator_controls"), &e))?;
-    let sounds = resolve_sounds(
-        v,
-        &[k("profiles"), k(name), k("sounds")],
-        &r.sounds,
-        &module.sounds_dir,
-    )?;
+    let sounds = resolve_sounds(v, &[k("profiles"), k(name), k("sounds")], &r.sounds, module)?;
     Ok(Profile {
         name: name.to_string(),
         rate: rate as u32,
@@ -978,6 +1133,56 @@ fn resolve_profile(
         moderator_controls,
         controls,
         sounds,
+        trust_app_flags: v.choice(
+            &p("trust_app_flags"),
+            &r.trust_app_flags,
+            &[
+                ("always", TrustAppFlags::Always),
+                ("no-host-pin", TrustAppFlags::NoHostPin),
+                ("never", TrustAppFlags::Never),
+            ],
+        )?,
+        invite: InviteRules {
+            who: v.choice(
+                &p("invite"),
+                &r.invite,
+                &[
+                    ("moderators", InvitePolicy::Moderators),
+                    ("anyone", InvitePolicy::Anyone),
+                    ("nobody", InvitePolicy::Nobody),
+                ],
+            )?,
+            per_member_per_minute: v.int(
+                &p("invites_per_minute_member"),
+                r.invites_per_minute_member,
+                0,
+                60,
+            )? as u32,
+            per_room_per_minute: v.int(
+                &p("invites_per_minute_room"),
+                r.invites_per_minute_room,
+                0,
+                600,
+            )? as u32,
+            destinations: {
+                let mut out = Vec::new();
+                for (i, pat) in r.invite_destinations.iter().enumerate() {
+                    check_pattern(pat).map_err(|e| {
+                        v.err(
+                            &[
+                                k("profiles"),
+                                k(name),
+                                k("invite_destinations"),
+                                Seg::Index(i),
+                            ],
+                            e,
+                        )
+                    })?;
+                    out.push(pat.clone());
+                }
+                out
+            },
+        },
     })
 }
 
@@ -1049,7 +1254,7 @@ fn resolve_room(
         ));
     }
     let sound = |key: &str, over: &Option<String>, inherited: &Option<PathBuf>| match over {
-        Some(s) => v.sound(&[k("rooms"), Seg::Index(i)], key, s, &module.sounds_dir),
+        Some(s) => v.sound(&[k("rooms"), Seg::Index(i)], key, s, module),
         None => Ok(inherited.clone()),
     };
     Ok(RoomConfig {

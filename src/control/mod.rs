@@ -17,7 +17,7 @@ pub use app_args::{
 };
 pub use config::{
     load_config, parse_config, Config, ConfigError, ModuleConfig, Profile, RoomConfig, Sounds,
-    Timer,
+    Timer, TrustAppFlags,
 };
 pub use dtmf::{
     default_caller_map, default_moderator_map, DigitMap, DtmfAction, DtmfError, DtmfMatcher,
@@ -148,6 +148,32 @@ pub fn redact_api_text(line: &str, text: &str) -> String {
     api_line_pins(line)
         .into_iter()
         .fold(text.to_string(), |t, pin| t.replace(pin, PIN_MASK))
+}
+
+/// Whether `c` may split or disguise a line of text output: control
+/// characters, and the Unicode line/paragraph separators that some
+/// terminals and log viewers also break on.
+pub fn is_line_breaking(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}')
+}
+
+/// `s` with every control character written as a visible escape (`\n`,
+/// `\u{1b}`), so a value from a caller or operator can neither start a new
+/// line in a log or a reply nor send a terminal escape sequence. A `\` is
+/// doubled so an escape in the output always came from here.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| is_line_breaking(c) || c == '\\') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if is_line_breaking(c) => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Cuts user input for inclusion in an error message, so a 4 KiB line

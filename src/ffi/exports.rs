@@ -175,10 +175,12 @@ pub extern "C" fn huddle_module_load(
                 Status::Ok
             }
             Err(err) => {
+                // Straight to the host (no module, so no log sink): escaped
+                // here, as the sink escapes every other line.
                 host.log(
                     log::Level::Error,
                     "huddle::config",
-                    &format!("huddle_module_load: {err}"),
+                    &crate::control::escape_controls(&format!("huddle_module_load: {err}")),
                 );
                 Status::Config
             }

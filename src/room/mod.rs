@@ -8,6 +8,7 @@
 
 pub mod admission;
 pub mod events;
+pub mod invite;
 pub mod log_limit;
 pub mod member;
 mod mixer;
@@ -270,6 +271,7 @@ pub struct Room {
     outputs: VecDeque<Output>,
     first: FirstSetter,
     failures: FailureWindow,
+    invites: invite::InviteLog,
     /// Room time of the latest wrong PIN: an empty room remembers it for
     /// [`FAILURE_MEMORY_MS`].
     last_failure_ms: Option<u64>,
@@ -310,6 +312,7 @@ impl Room {
             outputs: VecDeque::new(),
             first: FirstSetter::default(),
             failures: FailureWindow::default(),
+            invites: invite::InviteLog::default(),
             last_failure_ms: None,
             now_ms,
             started_ms: None,
@@ -1248,6 +1251,12 @@ impl Room {
                 Ok(format!("max members {n}"))
             }
             Command::SetPin(pin) => {
+                if pin.is_some() && pin == self.settings.host_pin {
+                    return Err(CommandError::Invalid(
+                        "the PIN must differ from the host PIN, or every caller would be a moderator"
+                            .to_string(),
+                    ));
+                }
                 if pin.is_none() && self.settings.host_pin.is_some() {
                     return Err(CommandError::Invalid(
                         "remove the host PIN first: a host PIN needs a room PIN".to_string(),
@@ -1257,6 +1266,12 @@ impl Room {
                 Ok("pin set".to_string())
             }
             Command::SetHostPin(pin) => {
+                if pin.is_some() && pin == self.settings.pin {
+                    return Err(CommandError::Invalid(
+                        "the host PIN must differ from the PIN, or every caller would be a moderator"
+                            .to_string(),
+                    ));
+                }
                 if pin.is_some() && self.settings.pin.is_none() {
                     return Err(CommandError::Invalid(
                         "a host PIN needs a room PIN".to_string(),
@@ -1332,6 +1347,17 @@ impl Room {
                 if destination.is_empty() || destination.len() > 64 {
                     return Err(CommandError::Invalid("no number to dial".to_string()));
                 }
+                // A member's keypad (not the operator's API) is held to the
+                // profile's rules.
+                if let Some(id) = actor {
+                    if let Err(why) = self.may_invite(id, &destination, now_ms) {
+                        let refuse = self.settings.sounds.refused.clone();
+                        if let Some(m) = self.member_mut(id) {
+                            m.queue_prompt(&refuse);
+                        }
+                        return Err(CommandError::Refused(why.to_string()));
+                    }
+                }
                 self.outputs.push_back(Output::Originate {
                     destination: destination.clone(),
                 });
@@ -1353,6 +1379,29 @@ impl Room {
                 Ok("ended".to_string())
             }
         }
+    }
+
+    fn may_invite(&mut self, id: MemberId, number: &str, now_ms: u64) -> Result<(), &'static str> {
+        let (admitted, moderator) = self
+            .member_ref(id)
+            .map_or((false, false), |m| (m.admitted, m.moderator));
+        let rules = &self.settings.invite;
+        match rules.who {
+            invite::InvitePolicy::Nobody => return Err("invites are off in this profile"),
+            invite::InvitePolicy::Moderators if !moderator => {
+                return Err("only moderators may invite")
+            }
+            _ => {}
+        }
+        // A caller still waiting (PIN entry, or for the conference to
+        // start) has not been let in and dials nobody.
+        if !admitted || (!self.started && !moderator) {
+            return Err("a waiting caller may not invite");
+        }
+        if !rules.destination_allowed(number) {
+            return Err("the number matches no invite_destinations pattern");
+        }
+        self.invites.admit(rules, id, now_ms)
     }
 
     fn record_command(&mut self, rc: RecordingCommand) -> Result<String, CommandError> {

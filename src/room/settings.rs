@@ -68,6 +68,8 @@ pub struct RoomSettings {
     pub suppress_events: Vec<String>,
     /// Seed for comfort noise and ids, so a run is reproducible.
     pub seed: u64,
+    /// Who may `*8` invite, how often, where to.
+    pub invite: super::invite::InviteRules,
 }
 
 /// `beep` as `<Conference>` spells it.

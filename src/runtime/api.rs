@@ -446,10 +446,10 @@ fn member_line(m: &MemberView) -> String {
     format!(
         "{};{};{};{};{};{};{:+.0};{:+.0};{:.0};{}/{}",
         m.id,
-        m.channel,
-        m.call_id,
-        m.from,
-        m.caller_name,
+        list_field(&m.channel),
+        list_field(&m.call_id),
+        list_field(&m.from),
+        list_field(&m.caller_name),
         flags(m),
         m.in_gain_db,
         m.out_gain_db,
@@ -457,6 +457,14 @@ fn member_line(m: &MemberView) -> String {
         m.codec,
         m.rate
     )
+}
+
+/// A caller-supplied field of a `list` line: control characters escaped
+/// (`\n`, `\u{1b}`, a `\` doubled) and the field separator written `\;`,
+/// so a caller's name can neither add a line nor shift the fields after it.
+/// JSON output carries the same fields unchanged.
+fn list_field(s: &str) -> String {
+    crate::control::escape_controls(s).replace(';', "\\;")
 }
 
 fn run_time_s(module: &Module, started: Option<u64>) -> u64 {

@@ -54,7 +54,9 @@ impl LogSink {
             self.outbox.push_log(HostCall::Log {
                 level: record.level(),
                 target: record.target().to_string(),
-                message: record.args().to_string(),
+                // One record is one line, whatever a caller, operator or
+                // file put into the values it formats.
+                message: crate::control::escape_controls(&record.args().to_string()).into_owned(),
             });
         }
     }

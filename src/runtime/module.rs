@@ -318,6 +318,12 @@ impl Module {
             Err(e) => return refuse(cause::CALL_REJECTED, &e.to_string()),
         };
         let config = self.config();
+        // Confined like `play`, before any room is made for this caller.
+        if let Some(url) = &args.opts.wait_url {
+            if let Err(why) = super::api::confined(&config.module.sounds_dir, url) {
+                return refuse(cause::CALL_REJECTED, &format!("waitUrl: {why}"));
+            }
+        }
         let room_cfg = config.room(&caller.account, &args.room);
         let profile_name = args
             .profile
@@ -382,18 +388,14 @@ impl Module {
                 }
             }
         };
-        let base = config
-            .path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
         let mut state = cell.lock();
         let spec = member_spec(
             &caller,
             &args,
-            state.room.settings.rate,
+            &state.room.settings,
+            state.profile.trust_app_flags,
             &self.shared.sounds,
-            &base,
+            &config.module.sounds_dir,
         );
         let result = state.room.join(spec, now);
         let outcome = match result {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 
-use crate::audio::wav::{repair_wav, trim_silence, WavRecorder};
+use crate::audio::wav::{create_exclusive, repair_wav, trim_silence, WavRecorder};
 use crate::room::events::{civil_from_days, rfc2822};
 use crate::room::RecordingCommand;
 
@@ -69,6 +69,7 @@ enum Job {
         path: PathBuf,
         rate: u32,
         marker: String,
+        file_mode: u32,
         failed: Arc<AtomicBool>,
     },
     Samples {
@@ -449,7 +450,8 @@ fn open(
 ) -> Result<Recording, String> {
     let config = shared.config();
     let dir = &config.module.recordings_dir;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dir_mode = config.module.recording_dir_mode;
+    make_dirs(dir, dir_mode)?;
     let room = &state.room;
     let wall = room.settings.wall_epoch_ms + now_ms;
     let from_template = path.is_none();
@@ -471,7 +473,7 @@ fn open(
     };
     let mut full = super::api::confined(dir, &relative)?;
     if let Some(parent) = full.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        make_dirs(parent, dir_mode)?;
         // The directory now exists: check again that no link led it elsewhere.
         super::api::confined(dir, &relative)?;
     }
@@ -546,6 +548,7 @@ fn open(
             path: full.clone(),
             rate: room.settings.rate,
             marker,
+            file_mode: config.module.recording_file_mode,
             failed: failed.clone(),
         })
         .map_err(|()| {
@@ -661,6 +664,7 @@ struct Open {
     path: PathBuf,
     marker: PathBuf,
     rate: u32,
+    file_mode: u32,
     dirty: bool,
     error: Option<String>,
     gaps: u64,
@@ -687,11 +691,18 @@ fn writer(
                 path,
                 rate,
                 marker,
+                file_mode,
                 failed,
             }) => {
                 let marker_path = marker_of(&path);
-                let result = std::fs::write(&marker_path, marker)
-                    .and_then(|_| WavRecorder::create(&path, rate, 1))
+                // Created, never followed: a link planted under the marker's
+                // name would otherwise have huddle write where it points.
+                let result = create_exclusive(&marker_path, file_mode)
+                    .and_then(|mut m| {
+                        use std::io::Write;
+                        m.write_all(marker.as_bytes())
+                    })
+                    .and_then(|_| WavRecorder::create(&path, rate, 1, file_mode))
                     .and_then(|mut w| w.flush_header().map(|_| w));
                 // On disk now (or not at all): the name no longer needs holding.
                 claimed
@@ -715,6 +726,7 @@ fn writer(
                         path,
                         marker: marker_path,
                         rate,
+                        file_mode,
                         dirty: false,
                         error,
                         gaps: 0,
@@ -782,6 +794,26 @@ fn writer(
     }
 }
 
+/// Creates `path` and any missing folder above it with permission bits
+/// `mode`, whatever the umask; folders that exist keep theirs.
+fn make_dirs(path: &Path, mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if path.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        make_dirs(parent, mode)?;
+    }
+    let made = std::fs::DirBuilder::new().mode(mode).create(path);
+    match made {
+        Ok(()) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("{}: {e}", path.display())),
+        // Made by another thread in between: theirs, with the same mode.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 fn marker_of(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(".");
@@ -826,10 +858,14 @@ fn write_track(f: &mut Open, member: u32, samples: &[i16]) {
                 return;
             }
             let path = track_path(&f.path, member);
-            let created = WavRecorder::create(&path, f.rate, 1).and_then(|w| {
+            let created = WavRecorder::create(&path, f.rate, 1, f.file_mode).and_then(|w| {
                 // Listed in the marker so a crash repairs the tracks too.
                 use std::io::Write;
-                let mut m = std::fs::OpenOptions::new().append(true).open(&f.marker)?;
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut m = std::fs::OpenOptions::new()
+                    .append(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&f.marker)?;
                 writeln!(m, "track={}", path.display())?;
                 Ok(w)
             });
@@ -924,7 +960,7 @@ fn close(mut f: Open, finish: Finish) {
     let _ = std::fs::remove_file(&f.marker);
     let mut kept = samples;
     if finalized.is_ok() {
-        match post_process(&f.path, f.rate, finish.trim) {
+        match post_process(&f.path, f.rate, finish.trim, f.file_mode) {
             Ok(k) => kept = k,
             Err(e) => {
                 log::warn!(target: "huddle::recording", "{}: trim skipped: {e}", f.path.display())
@@ -981,7 +1017,7 @@ fn close(mut f: Open, finish: Finish) {
 }
 
 /// Trims leading/trailing silence when asked; returns the samples kept.
-fn post_process(path: &Path, rate: u32, trim: bool) -> Result<u64, String> {
+fn post_process(path: &Path, rate: u32, trim: bool, mode: u32) -> Result<u64, String> {
     let mut reader = hound::WavReader::open(path).map_err(|e| e.to_string())?;
     let samples: Vec<i16> = reader
         .samples::<i16>()
@@ -994,7 +1030,7 @@ fn post_process(path: &Path, rate: u32, trim: bool) -> Result<u64, String> {
     let tmp = path.with_extension("trim.tmp");
     // Ours, left by a trim that was interrupted.
     let _ = std::fs::remove_file(&tmp);
-    let mut w = WavRecorder::create(&tmp, rate, 1).map_err(|e| e.to_string())?;
+    let mut w = WavRecorder::create(&tmp, rate, 1, mode).map_err(|e| e.to_string())?;
     w.write(&samples[range.clone()])
         .map_err(|e| e.to_string())?;
     w.finalize().map_err(|e| e.to_string())?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::audio::tone::ToneKind;
 use crate::audio::vad::VadConfig;
 use crate::control::app_args::{self, AppArgs};
-use crate::control::config::{Config, Profile, RoomConfig};
+use crate::control::config::{Config, Profile, RoomConfig, TrustAppFlags};
 use crate::ffi::opus::EncoderSettings;
 use crate::host::{Channel, Codec};
 use crate::room::settings::{Beep, FirstSetter, MemberSpec, RoomSettings, Sounds};
@@ -110,25 +110,49 @@ pub fn room_settings(
             .map(|e| e.name().to_string())
             .collect(),
         seed,
+        invite: profile.invite.clone(),
     }
 }
 
-/// A caller's member spec from the app args.
+/// Whether app data that asks for a moderator gets one, under the
+/// profile's `trust_app_flags` (the README's trust model): in a room with a
+/// host PIN, by default only that PIN makes a moderator.
+fn app_data_moderator(trust: TrustAppFlags, room_has_host_pin: bool) -> bool {
+    match trust {
+        TrustAppFlags::Always => true,
+        TrustAppFlags::NoHostPin => !room_has_host_pin,
+        TrustAppFlags::Never => false,
+    }
+}
+
+/// A caller's member spec from the app args. `sounds_dir` confines
+/// `waitUrl` as `play` is confined (the app refuses an escaping one first).
 pub fn member_spec(
     caller: &CallerInfo,
     args: &AppArgs,
-    rate: u32,
+    room: &RoomSettings,
+    trust: TrustAppFlags,
     sounds: &SoundCache,
-    base: &Path,
+    sounds_dir: &Path,
 ) -> MemberSpec {
     let o = &args.opts;
-    let moderator = o.moderator == Some(true);
+    let rate = room.rate;
+    let asked = o.moderator == Some(true);
+    let moderator = asked && app_data_moderator(trust, room.host_pin.is_some());
+    if asked && !moderator {
+        log::warn!(target: "huddle::app",
+            "call {}: app data asks for a moderator; not granted in room {} (trust_app_flags; the host PIN makes moderators)",
+            caller.channel, room.name);
+    }
     let wait_music = match (&o.wait_url, o.no_moh) {
         (_, Some(true)) => Some(Arc::<[i16]>::from(Vec::new())),
-        (Some(url), _) => {
-            let path = resolve(base, url);
-            sounds.optional(Some(&path), rate)
-        }
+        (Some(url), _) => match super::api::confined(sounds_dir, url) {
+            Ok(path) => sounds.optional(Some(&path), rate),
+            Err(e) => {
+                log::warn!(target: "huddle::app", "waitUrl: {e}; using the room's music");
+                None
+            }
+        },
         _ => None,
     };
     let mut opus = default_opus();
@@ -207,15 +231,6 @@ fn method_name(m: app_args::HttpMethod) -> String {
     match m {
         app_args::HttpMethod::Get => "GET".to_string(),
         app_args::HttpMethod::Post => "POST".to_string(),
-    }
-}
-
-fn resolve(base: &Path, p: &str) -> PathBuf {
-    let path = Path::new(p);
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
     }
 }
 

@@ -114,6 +114,22 @@ int main(int argc, char **argv) {
     snprintf(needle, sizeof needle, "%s:6:", bad);
     check_config_error("unknown-key", bad, needle, "rat");
 
+    /* A path holding a newline and a terminal escape: the refusal's log line
+     * shows them escaped, so it cannot forge a line of its own. */
+    {
+        fake_host fh;
+        huddle_host host = fh_host(&fh, "forged-path");
+        huddle_module *m = NULL;
+        snprintf(missing, sizeof missing, "%s/no\nERROR forged\x1b[2J/huddle.conf", dir);
+        CHECK_STATUS(fh_lib->load(&host, missing, &m), HUDDLE_STATUS_CONFIG);
+        if (!fh_log_contains(&fh, "no\\nERROR forged\\u{1b}[2J") ||
+            fh_log_contains(&fh, "\n") || fh_log_contains(&fh, "\x1b")) {
+            fh_dump_logs(&fh);
+            CHECK(!"the path's control characters reach the log escaped");
+        }
+        fh_destroy(&fh);
+    }
+
     /* And the good file loads, so the refusals above were about the file. */
     {
         fake_host fh;
