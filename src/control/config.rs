@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml_edit::{ImDocument, Item, Table, Value};
 
-use super::app_args::StatusEvent;
 use super::dtmf::{default_caller_map, default_moderator_map, DigitMap, DtmfError};
 use super::{validate_account, validate_pin, validate_room_name};
+use crate::room::events;
 
 /// A config bigger than this is certainly not hand-written; refusing it
 /// keeps the line lookup and validation cheap.
@@ -47,7 +47,8 @@ pub struct ModuleConfig {
     pub sounds_dir: PathBuf,
     pub recordings_dir: PathBuf,
     pub public_recording_url: Option<String>,
-    pub suppress_events: Vec<StatusEvent>,
+    /// Subscription words or event names (see `room::events::is_suppress_token`).
+    pub suppress_events: Vec<String>,
 }
 
 /// Prompt files, resolved against `module.sounds_dir`. `None` means no
@@ -801,18 +802,17 @@ fn resolve_module(v: &Validator, m: &RawModule, base: &Path) -> Result<ModuleCon
     };
     let mut suppress_events = Vec::new();
     for (i, name) in m.suppress_events.iter().enumerate() {
-        let Some(ev) = StatusEvent::from_name(name) else {
-            let names: Vec<&str> = StatusEvent::ALL.iter().map(|e| e.name()).collect();
+        if !events::is_suppress_token(name) {
             return Err(v.err(
                 &[k("module"), k("suppress_events"), Seg::Index(i)],
                 format!(
-                    "unknown event '{name}' (expected any of: {})",
-                    names.join(", ")
+                    "unknown event '{name}' (expected a word: {}; or an event name such as participant-join)",
+                    events::SUBSCRIPTION_WORDS.join(", ")
                 ),
             ));
-        };
-        if !suppress_events.contains(&ev) {
-            suppress_events.push(ev);
+        }
+        if !suppress_events.contains(name) {
+            suppress_events.push(name.clone());
         }
     }
     Ok(ModuleConfig {

@@ -1634,7 +1634,7 @@ impl Room {
 
     /// Queues an event with the conference fields, numbered if delivered.
     fn emit(&mut self, name: &str, extra: Vec<(&'static str, String)>) {
-        if self.settings.suppress_events.iter().any(|s| s == name) {
+        if events::suppressed(name, &self.settings.suppress_events) {
             return;
         }
         if !events::subscribed(name, self.first.status_callback_event.as_deref()) {

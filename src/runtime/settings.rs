@@ -103,12 +103,7 @@ pub fn room_settings(
         auto_record: room.map_or(profile.auto_record, |r| r.auto_record),
         sounds,
         wall_epoch_ms,
-        suppress_events: config
-            .module
-            .suppress_events
-            .iter()
-            .map(|e| e.name().to_string())
-            .collect(),
+        suppress_events: config.module.suppress_events.clone(),
         seed,
     }
 }
