@@ -47,3 +47,54 @@ fn an_unknown_suppress_word_names_its_line() {
     assert!(err.contains("huddle.conf:7"), "{err}");
     assert!(err.contains("talking"), "{err}");
 }
+
+/// Joins `channel` to a naming room and has it say its name (a tone at
+/// `voice`), then lets the naming time (prompt tone + 2 s) run out.
+fn join_and_name(h: &Harness, channel: &str, app: &str, pin: Option<&str>, voice: f64) {
+    let p = h.join(channel, app).unwrap();
+    if let Some(pin) = pin {
+        h.dtmf(&p, &format!("{pin}#"));
+    }
+    h.talk(&[(&p, voice)], 2000);
+    h.advance(600);
+}
+
+#[test]
+fn a_name_is_heard_when_its_join_starts_the_conference() {
+    let h = Harness::new("[[rooms]]\nname = \"named\"\nannounce_caller_name = true\n");
+    join_and_name(&h, "a", "named", None, A);
+    assert!(!h.event_names().contains(&"conference-start".to_string()));
+    h.clear_heard();
+    join_and_name(&h, "b", "named", None, D);
+    assert!(h.event_names().contains(&"conference-start".to_string()));
+    h.advance(1500);
+    assert!(
+        h.hears("a", D, 2000) > AUDIBLE / 4.0,
+        "the waiting member hears the name of the caller who started the conference"
+    );
+}
+
+#[test]
+fn a_name_is_heard_after_pin_and_host_pin_when_waiting_ends() {
+    let h = Harness::new(
+        "[[rooms]]\nname = \"named\"\nannounce_caller_name = true\npin = \"1234\"\n\
+         host_pin = \"9999\"\nwait_for_host = true\n",
+    );
+    join_and_name(&h, "a", "named", Some("1234"), A);
+    join_and_name(&h, "b", "named", Some("1234"), B);
+    assert!(
+        !h.event_names().contains(&"conference-start".to_string()),
+        "attendees wait for the host"
+    );
+    h.clear_heard();
+    join_and_name(&h, "host", "named", Some("9999"), D);
+    assert!(h.event_names().contains(&"conference-start".to_string()));
+    h.advance(1500);
+    for who in ["a", "b"] {
+        assert!(
+            h.hears(who, D, 2000) > AUDIBLE / 4.0,
+            "{who} hears the host's name when waiting ends"
+        );
+    }
+    assert!(h.hears("host", D, 2000) < SILENT, "not its own name");
+}

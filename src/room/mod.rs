@@ -793,12 +793,23 @@ impl Room {
         if coaching {
             self.emit_for("participant-coach", id, vec![]);
         }
-        if self.announce && beep.on_enter() && self.started && !ghost {
+        let was_started = self.started;
+        self.check_start(now_ms);
+        // A join that starts the conference is announced too when the caller
+        // recorded a name: the members who waited must hear who arrived.
+        let name = self
+            .member_ref(id)
+            .and_then(|m| m.name_clip.clone())
+            .filter(|n| !n.is_empty());
+        if self.announce
+            && beep.on_enter()
+            && self.started
+            && !ghost
+            && (was_started || name.is_some())
+        {
             let tone = self.settings.sounds.enter.clone();
-            let name = self.member_ref(id).and_then(|m| m.name_clip.clone());
             self.play_room(then(tone, name), Some(id));
         }
-        self.check_start(now_ms);
         if !self.started && self.member_count() == 1 {
             let alone = self.settings.sounds.alone.clone();
             if let Some(m) = self.member_mut(id) {
