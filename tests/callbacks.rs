@@ -98,3 +98,57 @@ fn a_name_is_heard_after_pin_and_host_pin_when_waiting_ends() {
     }
     assert!(h.hears("host", D, 2000) < SILENT, "not its own name");
 }
+
+fn conference_end(h: &Harness) -> huddle::host::Event {
+    let ends = h.events_named("conference-end");
+    assert_eq!(ends.len(), 1, "{:?}", h.event_names());
+    ends[0].clone()
+}
+
+#[test]
+fn conference_end_names_the_last_leaver_and_the_duration() {
+    let h = Harness::new("");
+    let a = h.join("a", "{beep=false}r").unwrap();
+    let b = h.join("b", "{beep=false}r").unwrap();
+    h.advance(7_300);
+    h.hangup(&a);
+    h.advance(1_000);
+    h.hangup(&b);
+    let end = conference_end(&h);
+    assert_eq!(
+        field(&end, "ReasonConferenceEnded"),
+        Some("last-participant-left")
+    );
+    assert_eq!(field(&end, "CallSidEndingConference"), Some("CA-b"));
+    assert_eq!(field(&end, "CallSidLegacy"), Some("CA-b"));
+    // Started when b joined; ended 8.3 s later: whole seconds.
+    assert_eq!(field(&end, "ConferenceDuration"), Some("8"));
+}
+
+#[test]
+fn conference_end_names_the_end_on_exit_caller_and_is_empty_for_the_api() {
+    let h = Harness::new("");
+    let a = h.join("a", "{endConferenceOnExit=true}r").unwrap();
+    h.join("b", "r").unwrap();
+    h.advance(2_000);
+    h.hangup(&a);
+    let end = conference_end(&h);
+    assert_eq!(field(&end, "CallSidEndingConference"), Some("CA-a"));
+    assert_eq!(field(&end, "ConferenceDuration"), Some("2"));
+
+    let h = Harness::new("");
+    h.join("a", "r").unwrap();
+    h.join("b", "r").unwrap();
+    assert!(h.api("end r").starts_with("+OK"));
+    let end = conference_end(&h);
+    assert_eq!(field(&end, "CallSidEndingConference"), Some(""));
+    assert_eq!(field(&end, "ConferenceDuration"), Some("0"));
+}
+
+#[test]
+fn participant_events_carry_call_sid_legacy() {
+    let h = Harness::new("");
+    h.join("a", "r").unwrap();
+    let join = &h.events_named("participant-join")[0];
+    assert_eq!(field(join, "CallSidLegacy"), Some("CA-a"));
+}

@@ -935,9 +935,9 @@ impl Room {
         if end_on_exit && !self.ended {
             self.end("participant-with-end-conference-on-exit-left", call_id);
         } else if was_admitted && self.member_count() == 0 && !self.ended {
-            self.end("last-participant-left", String::new());
+            self.end("last-participant-left", call_id);
         } else if was_admitted && self.end_below_two && self.member_count() < 2 && !self.ended {
-            self.end("fewer-than-two-participants", String::new());
+            self.end("fewer-than-two-participants", call_id);
         } else if self.members.is_empty() && !self.ended {
             // Only callers who never got in: no conference to end, just go,
             // unless recent wrong PINs must be remembered (see `linger_over`).
@@ -1054,10 +1054,18 @@ impl Room {
         }
         // A room nobody ever got into had no conference to end.
         if self.ever_admitted {
-            let mut fields = vec![("ReasonConferenceEnded", reason.to_string())];
-            if !ended_by.is_empty() {
-                fields.push(("CallSidEndingConference", ended_by));
-            }
+            // Whole seconds from conference-start (0 if it never started).
+            let duration_s = self
+                .started_ms
+                .map_or(0, |t| self.now_ms.saturating_sub(t) / 1000);
+            // Always present, so a receiver can rely on the keys; empty when
+            // no call ended it (the API's `end`).
+            let fields = vec![
+                ("ReasonConferenceEnded", reason.to_string()),
+                ("CallSidEndingConference", ended_by.clone()),
+                ("CallSidLegacy", ended_by),
+                ("ConferenceDuration", duration_s.to_string()),
+            ];
             self.emit("conference-end", fields);
         }
     }
@@ -1626,6 +1634,8 @@ impl Room {
         });
         let mut fields = vec![
             ("CallSid", m.spec.call_id.clone()),
+            // The seeds' backward-compatible copy of CallSid; huddle has one id.
+            ("CallSidLegacy", m.spec.call_id.clone()),
             ("From", m.spec.from.clone()),
             ("To", m.spec.to.clone()),
             ("ParticipantLabel", m.spec.label.clone()),
