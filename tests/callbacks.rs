@@ -152,3 +152,89 @@ fn participant_events_carry_call_sid_legacy() {
     let join = &h.events_named("participant-join")[0];
     assert_eq!(field(join, "CallSidLegacy"), Some("CA-a"));
 }
+
+#[test]
+fn event_callback_url_is_a_call_attribute_the_first_participant_sets() {
+    let h = Harness::new("");
+    let a = h
+        .join("a", "{eventCallbackUrl=http://127.0.0.1:9/first}r")
+        .expect("eventCallbackUrl is accepted");
+    let b = h
+        .join("b", "{eventCallbackUrl=http://127.0.0.1:9/second}r")
+        .unwrap();
+    h.hangup(&a);
+    h.hangup(&b);
+    let end = conference_end(&h);
+    assert_eq!(
+        field(&end, "EventCallbackUrl"),
+        Some("http://127.0.0.1:9/first")
+    );
+    // Only conference-end carries it (the attribute is about the end).
+    let join = &h.events_named("participant-join")[0];
+    assert_eq!(field(join, "EventCallbackUrl"), None);
+}
+
+/// RMS of what `a` hears in the 600 ms after `record r start`.
+fn beep_after_record_start(profile: &str, first_app: &str) -> f64 {
+    let h = Harness::new(profile);
+    h.join("a", first_app).unwrap();
+    h.join("b", "{beep=false}r").unwrap();
+    h.advance(200);
+    h.clear_heard();
+    assert!(h.api("record r start").starts_with("+OK"));
+    h.advance(600);
+    rms(&h.heard("a").pcm)
+}
+
+#[test]
+fn record_beep_is_a_call_attribute_that_overrides_the_profile() {
+    assert_eq!(
+        beep_after_record_start("", "{beep=false,recordBeep=false}r"),
+        0.0,
+        "recordBeep=false silences the default beep"
+    );
+    assert!(
+        beep_after_record_start(
+            "[profiles.default]\nrecord_beep = false\n",
+            "{beep=false,recordBeep=true}r"
+        ) > 500.0,
+        "recordBeep=true beeps although the profile is off"
+    );
+    assert!(
+        beep_after_record_start("", "{beep=false}r") > 500.0,
+        "no attribute: the profile decides"
+    );
+}
+
+#[test]
+fn recording_timeout_is_a_call_attribute() {
+    let h = Harness::new("");
+    let a = h.join("a", "{beep=false,recordingTimeout=2}r").unwrap();
+    h.join("b", "{beep=false,recordingTimeout=60}r").unwrap();
+    assert!(h.api("record r start").starts_with("+OK"));
+    // Speech keeps it going; then 2 s of quiet stop it (the first setter's
+    // value, not the second caller's 60 s nor the profile's "never").
+    h.talk(&[(&a, A)], 1_000);
+    h.advance(1_900);
+    assert!(h.events_named("recording-completed").is_empty());
+    h.advance(300);
+    assert_eq!(
+        h.events_named("recording-completed").len(),
+        1,
+        "{:?}",
+        h.event_names()
+    );
+}
+
+#[test]
+fn bad_values_of_the_new_attributes_are_refused() {
+    let h = Harness::new("");
+    for app in [
+        "{recordBeep=maybe}r",
+        "{recordingTimeout=-1}r",
+        "{recordingTimeout=86401}r",
+        "{eventCallbackUrl=}r",
+    ] {
+        assert!(h.join("x", app).is_err(), "{app} was accepted");
+    }
+}

@@ -841,6 +841,15 @@ impl Room {
         if f.trim_silence.is_none() {
             f.trim_silence = offered.trim_silence;
         }
+        if f.event_callback_url.is_none() {
+            f.event_callback_url = offered.event_callback_url;
+        }
+        if f.record_beep.is_none() {
+            f.record_beep = offered.record_beep;
+        }
+        if f.recording_timeout_ms.is_none() {
+            f.recording_timeout_ms = offered.recording_timeout_ms;
+        }
     }
 
     /// The conference starts once two members are in and one of them may start it.
@@ -877,8 +886,10 @@ impl Room {
                 path,
                 source: source.to_string(),
             }));
-        let beep = self.settings.sounds.record_beep.clone();
-        self.play_room(beep, None);
+        if self.first.record_beep.unwrap_or(self.settings.record_beep) {
+            let beep = self.settings.sounds.record_beep.clone();
+            self.play_room(beep, None);
+        }
         true
     }
 
@@ -1021,7 +1032,10 @@ impl Room {
         if heard {
             self.last_heard_ms = now_ms;
         }
-        let timeout = self.settings.recording_timeout_ms;
+        let timeout = self
+            .first
+            .recording_timeout_ms
+            .unwrap_or(self.settings.recording_timeout_ms);
         if timeout > 0
             && self.recording == RecordingState::Running
             && now_ms.saturating_sub(self.last_heard_ms) >= timeout
@@ -1060,12 +1074,15 @@ impl Room {
                 .map_or(0, |t| self.now_ms.saturating_sub(t) / 1000);
             // Always present, so a receiver can rely on the keys; empty when
             // no call ended it (the API's `end`).
-            let fields = vec![
+            let mut fields = vec![
                 ("ReasonConferenceEnded", reason.to_string()),
                 ("CallSidEndingConference", ended_by.clone()),
                 ("CallSidLegacy", ended_by),
                 ("ConferenceDuration", duration_s.to_string()),
             ];
+            if let Some(url) = &self.first.event_callback_url {
+                fields.push(("EventCallbackUrl", url.clone()));
+            }
             self.emit("conference-end", fields);
         }
     }

@@ -59,11 +59,7 @@ pub fn room_settings(
         alone: load(&s.alone),
         kicked: load(&s.kicked),
         refused: load(&s.denied).or_else(|| tone(ToneKind::Refuse)),
-        record_beep: if profile.record_beep {
-            load(&s.recording_started).or_else(|| tone(ToneKind::Record))
-        } else {
-            None
-        },
+        record_beep: load(&s.recording_started).or_else(|| tone(ToneKind::Record)),
         name_prompt: tone(ToneKind::Record),
     };
     // A dynamic room has no PIN until an operator sets one (`pin <room> <digits>`):
@@ -98,6 +94,7 @@ pub fn room_settings(
         share_encodes: profile.share_encodes,
         recording_enabled: room.is_none_or(|r| r.recording_enabled),
         recording_timeout_ms: u64::from(profile.recording_timeout_s) * 1000,
+        record_beep: profile.record_beep,
         multitrack: profile.multitrack,
         announce_caller_name: room.is_some_and(|r| r.announce_caller_name),
         auto_record: room.map_or(profile.auto_record, |r| r.auto_record),
@@ -185,6 +182,9 @@ pub fn member_spec(
                 .map(|e| e.iter().map(|x| x.name().to_string()).collect()),
             record_from_start: o.record.map(|r| r == app_args::RecordMode::RecordFromStart),
             trim_silence: o.trim.map(|t| t == app_args::Trim::TrimSilence),
+            event_callback_url: o.event_callback_url.clone(),
+            record_beep: o.record_beep,
+            recording_timeout_ms: o.recording_timeout_s.map(|s| u64::from(s) * 1000),
         },
     }
 }
