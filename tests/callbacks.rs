@@ -238,3 +238,89 @@ fn bad_values_of_the_new_attributes_are_refused() {
         assert!(h.join("x", app).is_err(), "{app} was accepted");
     }
 }
+
+const IDLE_ROOMS: &str = r#"
+[[rooms]]
+name = "board"
+pin = "1234"
+
+[[rooms]]
+name = "sales"
+account = "acme"
+"#;
+
+#[test]
+fn configured_rooms_are_listed_idle_before_anyone_calls() {
+    let h = Harness::new(IDLE_ROOMS);
+    assert_eq!(
+        h.api("list"),
+        "+OK 2 room(s)\n\
+         board members=0 started=no locked=no recording=off rate=16000 runtime=0s idle=yes\n\
+         acme/sales members=0 started=no locked=no recording=off rate=16000 runtime=0s idle=yes\n"
+    );
+    let v: serde_json::Value = serde_json::from_str(&h.api("json list board")).unwrap();
+    assert_eq!(v["result"]["idle"], true, "{v}");
+    assert_eq!(h.api("count board"), "+OK 0");
+    assert_eq!(h.api("get board pin"), "+OK pin set");
+    // Once a conference runs there, the room is listed once, live.
+    let _a = h.join("a", "board+1234").unwrap();
+    let list = h.api("list");
+    assert!(
+        list.contains("board members=1 started=no locked=no"),
+        "{list}"
+    );
+    assert_eq!(list.matches("board").count(), 1, "{list}");
+    // Member commands on an idle room say what is wrong.
+    let kick = h.api("kick acme/sales all");
+    assert!(
+        kick.starts_with("-ERR unknown-room (200)") && kick.contains("idle"),
+        "{kick}"
+    );
+    assert!(h
+        .api("get nowhere pin")
+        .starts_with("-ERR unknown-room (200)"));
+}
+
+#[test]
+fn an_idle_room_prepared_by_the_operator_keeps_it_for_its_first_caller() {
+    let h = Harness::new(IDLE_ROOMS);
+    assert!(h.api("lock board").starts_with("+OK"));
+    assert_eq!(h.api("get board locked"), "+OK locked true");
+    assert!(h
+        .api("list")
+        .contains("board members=0 started=no locked=yes"));
+    // The prepared lock holds the first caller out, without events of its own.
+    assert!(h.join("a", "board+1234").is_err());
+    assert!(h.join("a2", "board+1234").is_err(), "and the next one");
+    assert_eq!(h.events_named("conference-lock").len(), 0);
+    assert!(h.api("unlock board").starts_with("+OK"));
+    // A new PIN prepared before anyone calls is the one asked for.
+    assert!(h.api("pin board 777").starts_with("+OK"));
+    assert!(h.api("set board max_members 2").starts_with("+OK"));
+    assert_eq!(h.api("get board max_members"), "+OK max_members 2");
+    h.join("old", "board+1234").ok();
+    assert!(
+        h.events_named("participant-join").is_empty(),
+        "the old PIN does not admit"
+    );
+    assert!(
+        h.events_named("pin-failed").len() == 1,
+        "{:?}",
+        h.event_names()
+    );
+    let _a = h.join("a", "board+777").unwrap();
+    let _b = h.join("b", "board+777").unwrap();
+    assert!(
+        h.join("c", "board+777").is_err(),
+        "the prepared limit holds"
+    );
+    assert_eq!(h.api("get board max_members"), "+OK max_members 2");
+    // The room's own rules judge a prepared change too.
+    assert!(h
+        .api("hostpin acme/sales 99")
+        .starts_with("-ERR bad-arguments"));
+    // A reload makes the file the authority again.
+    assert!(h.api("set acme/sales max_members 3").starts_with("+OK"));
+    assert!(h.api("reload").starts_with("+OK"));
+    assert_eq!(h.api("get acme/sales max_members"), "+OK max_members 25");
+}

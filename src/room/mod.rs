@@ -354,6 +354,12 @@ impl Room {
         self.locked
     }
 
+    /// The lock an operator set before the conference existed: no event,
+    /// the conference has not begun and the lock was reported to nobody.
+    pub fn preset_lock(&mut self, locked: bool) {
+        self.locked = locked;
+    }
+
     pub fn recording(&self) -> RecordingState {
         self.recording
     }

@@ -17,6 +17,7 @@ use crate::room::member::validate_frame;
 use crate::room::{Command, InFrame, Room, BAD_FRAME_LOG_EVERY_MS};
 use crate::status::Status;
 
+use super::idle_rooms::IdleRooms;
 use super::logging::{LogSink, Scope};
 use super::outbox::{HostCall, Outbox};
 use super::pool::Pool;
@@ -49,6 +50,8 @@ pub struct Shared {
     pub sounds: SoundCache,
     pub recorder: Recorder,
     pub rooms: Mutex<HashMap<RoomKey, Arc<RoomCell>>>,
+    /// What operators prepared on configured rooms nobody has called yet.
+    pub idle: IdleRooms,
     pub timer: Timer,
     /// Manual timer: room time in ms. Realtime: unused.
     manual_now: AtomicU64,
@@ -147,6 +150,7 @@ impl Module {
             config: RwLock::new(Arc::new(config)),
             sounds: SoundCache::default(),
             rooms: Mutex::new(HashMap::new()),
+            idle: IdleRooms::default(),
             timer,
             manual_now: AtomicU64::new(0),
             start: Instant::now(),
@@ -215,6 +219,7 @@ impl Module {
         }
         self.sink.set_level(config.module.log_level);
         self.shared.sounds.clear();
+        self.shared.idle.clear();
         let config = Arc::new(config);
         *self
             .shared
@@ -340,7 +345,10 @@ impl Module {
                         self.shared.wall_epoch_ms,
                         sid_n,
                     );
-                    let room = Room::new(settings, sid, now);
+                    let mut room = Room::new(settings, sid, now);
+                    if let Some(cfg) = room_cfg {
+                        self.shared.idle.hand_over(cfg, &mut room);
+                    }
                     let cell = Arc::new(RoomCell::new(
                         caller.account.clone(),
                         args.room.clone(),
