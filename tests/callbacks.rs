@@ -324,3 +324,64 @@ fn an_idle_room_prepared_by_the_operator_keeps_it_for_its_first_caller() {
     assert!(h.api("reload").starts_with("+OK"));
     assert_eq!(h.api("get acme/sales max_members"), "+OK max_members 25");
 }
+
+#[test]
+fn announce_caller_name_is_a_per_call_choice() {
+    // The room does not announce names; this caller asks to be announced.
+    let h = Harness::new("");
+    let a = h.join("a", "{beep=false}r").unwrap();
+    let b = h.join("b", "{beep=false}r").unwrap();
+    h.talk(&[(&a, A), (&b, B)], 200);
+    let c = h.join("c", "{announceCallerName=true}r").unwrap();
+    assert_eq!(
+        h.events_named("participant-join").len(),
+        2,
+        "c is saying its name first"
+    );
+    h.talk(&[(&c, D)], 2_000);
+    h.advance(600);
+    assert_eq!(h.events_named("participant-join").len(), 3);
+    h.clear_heard();
+    h.advance(1_500);
+    assert!(
+        h.hears("a", D, 1_500) > AUDIBLE / 4.0,
+        "the room hears c's name"
+    );
+
+    // The room announces names; this caller opts out and is in at once.
+    let h = Harness::new("[[rooms]]\nname = \"named\"\nannounce_caller_name = true\n");
+    h.join("a", "{announceCallerName=false}named").unwrap();
+    assert_eq!(h.events_named("participant-join").len(), 1);
+}
+
+#[test]
+fn enter_and_exit_sounds_are_per_call_choices() {
+    let h = Harness::new("");
+    write_tone_wav(&h.dir.join("sounds/in.wav"), RATE, FILE_TONE, 0.5, 8000.0);
+    write_tone_wav(&h.dir.join("sounds/out.wav"), RATE, D, 0.5, 8000.0);
+    h.join("a", "{beep=false}r").unwrap();
+    h.join("b", "{beep=false}r").unwrap();
+    h.advance(200);
+    h.clear_heard();
+    let c = h
+        .join("c", "{enterSound=in.wav,exitSound=out.wav}r")
+        .unwrap();
+    h.advance(600);
+    assert!(
+        h.hears("a", FILE_TONE, 600) > AUDIBLE / 4.0,
+        "c's own enter sound"
+    );
+    h.clear_heard();
+    h.hangup(&c);
+    h.advance(600);
+    assert!(h.hears("a", D, 600) > AUDIBLE / 4.0, "c's own exit sound");
+    assert!(h.hears("a", FILE_TONE, 600) < SILENT);
+    // A file outside the sounds directory, or none at all, refuses the call.
+    for app in ["{enterSound=../huddle.conf}r", "{exitSound=missing.wav}r"] {
+        assert!(h.join("x", app).is_err(), "{app} was accepted");
+    }
+    assert!(
+        h.logs().iter().any(|l| l.contains("missing.wav")),
+        "the log names the file"
+    );
+}

@@ -742,7 +742,11 @@ impl Room {
             },
             None => None,
         };
-        if self.settings.announce_caller_name {
+        let announce_name = self
+            .member_ref(id)
+            .and_then(|m| m.spec.announce_name)
+            .unwrap_or(self.settings.announce_caller_name);
+        if announce_name {
             let prompt = self.settings.sounds.name_prompt.clone();
             let rate = u64::from(self.settings.rate);
             let name_len = (NAME_MS * rate / 1000) as usize;
@@ -813,7 +817,10 @@ impl Room {
             && !ghost
             && (was_started || name.is_some())
         {
-            let tone = self.settings.sounds.enter.clone();
+            let tone = self
+                .member_ref(id)
+                .and_then(|m| m.spec.enter_sound.clone())
+                .or_else(|| self.settings.sounds.enter.clone());
             self.play_room(then(tone, name), Some(id));
         }
         if !self.started && self.member_count() == 1 {
@@ -936,7 +943,11 @@ impl Room {
                 vec![("Reason", reason.to_string())],
             );
             if self.announce && beep.on_exit() && self.started && !ghost {
-                let tone = self.settings.sounds.exit.clone();
+                let tone = self.members[idx]
+                    .spec
+                    .exit_sound
+                    .clone()
+                    .or_else(|| self.settings.sounds.exit.clone());
                 let name = self.members[idx].name_clip.clone();
                 self.play_room(then(tone, name), Some(id));
             }

@@ -145,4 +145,10 @@ pub struct MemberSpec {
     /// The codec to send before the member's first frame shows what it uses.
     pub out_codec: Option<crate::host::Codec>,
     pub first_setter: FirstSetter,
+    /// `announceCallerName=`: this caller's own choice over the room's.
+    pub announce_name: Option<bool>,
+    /// `enterSound=` / `exitSound=`: played for this member's entry / exit
+    /// instead of the room's sounds.
+    pub enter_sound: Option<Arc<[i16]>>,
+    pub exit_sound: Option<Arc<[i16]>>,
 }

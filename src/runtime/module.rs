@@ -23,7 +23,7 @@ use super::outbox::{HostCall, Outbox};
 use super::pool::Pool;
 use super::recorder::Recorder;
 use super::rooms::{self, MemberPort, RoomCell, TickOutcome};
-use super::settings::{member_spec, room_settings};
+use super::settings::{member_spec, room_settings, CallSounds};
 use super::sounds::SoundCache;
 
 /// At most this many live rooms per module instance.
@@ -293,6 +293,10 @@ impl Module {
             Err(e) => return refuse(cause::CALL_REJECTED, &e.to_string()),
         };
         let config = self.config();
+        let call_sounds = match CallSounds::check(&args, &config.module.sounds_dir) {
+            Ok(s) => s,
+            Err(why) => return refuse(cause::CALL_REJECTED, &why),
+        };
         let room_cfg = config.room(&caller.account, &args.room);
         let profile_name = args
             .profile
@@ -366,13 +370,14 @@ impl Module {
             .map(Path::to_path_buf)
             .unwrap_or_default();
         let mut state = cell.lock();
-        let spec = member_spec(
+        let mut spec = member_spec(
             &caller,
             &args,
             state.room.settings.rate,
             &self.shared.sounds,
             &base,
         );
+        call_sounds.load_into(&mut spec, state.room.settings.rate, &self.shared.sounds);
         let result = state.room.join(spec, now);
         let outcome = match result {
             Ok(id) => {

@@ -186,6 +186,10 @@ pub fn member_spec(
             record_beep: o.record_beep,
             recording_timeout_ms: o.recording_timeout_s.map(|s| u64::from(s) * 1000),
         },
+        announce_name: o.announce_caller_name,
+        // Filled in by `CallSounds::load_into`, once the file names are checked.
+        enter_sound: None,
+        exit_sound: None,
     }
 }
 
@@ -218,5 +222,38 @@ pub fn codec_of(c: app_args::Codec) -> Codec {
     match c {
         app_args::Codec::L16 => Codec::L16,
         app_args::Codec::Opus => Codec::Opus,
+    }
+}
+
+/// A caller's own enter/exit sounds (`enterSound`, `exitSound`), checked
+/// before the caller gets anywhere: like the API's `play`, only files inside
+/// the sounds directory, and a missing file refuses the call with its name.
+#[derive(Debug, Default)]
+pub struct CallSounds {
+    enter: Option<PathBuf>,
+    exit: Option<PathBuf>,
+}
+
+impl CallSounds {
+    pub fn check(args: &AppArgs, sounds_dir: &Path) -> Result<CallSounds, String> {
+        let one = |key: &str, name: &Option<String>| -> Result<Option<PathBuf>, String> {
+            let Some(name) = name else { return Ok(None) };
+            let path = super::api::confined(sounds_dir, name).map_err(|e| format!("{key}: {e}"))?;
+            if !path.is_file() {
+                return Err(format!("{key}: no file {name} in the sounds directory"));
+            }
+            Ok(Some(path))
+        };
+        Ok(CallSounds {
+            enter: one("enterSound", &args.opts.enter_sound)?,
+            exit: one("exitSound", &args.opts.exit_sound)?,
+        })
+    }
+
+    /// Decodes the files at the room's rate; one that does not decode is
+    /// logged and the room's sound plays instead.
+    pub fn load_into(&self, spec: &mut MemberSpec, rate: u32, sounds: &SoundCache) {
+        spec.enter_sound = sounds.optional(self.enter.as_deref(), rate);
+        spec.exit_sound = sounds.optional(self.exit.as_deref(), rate);
     }
 }
