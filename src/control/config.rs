@@ -146,6 +146,38 @@ pub struct Config {
     pub module: ModuleConfig,
     pub profiles: HashMap<String, Profile>,
     pub rooms: Vec<RoomConfig>,
+    pub webhooks: WebhookConfig,
+}
+
+/// `[webhooks]`: huddle posting events to the callback URLs itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebhookConfig {
+    pub enabled: bool,
+    /// URL prefixes a callback URL must start with to be delivered.
+    pub allow: Vec<String>,
+    /// HMAC-SHA1 key of the signature header; empty = no header.
+    pub secret: String,
+    pub timeout_ms: u64,
+    pub max_attempts: u32,
+    /// First retry delay; it doubles with each further attempt.
+    pub retry_base_ms: u64,
+    pub queue: usize,
+    pub workers: usize,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            enabled: false,
+            allow: Vec::new(),
+            secret: String::new(),
+            timeout_ms: 5_000,
+            max_attempts: 4,
+            retry_base_ms: 1_000,
+            queue: 1_000,
+            workers: 2,
+        }
+    }
 }
 
 impl Config {
@@ -219,6 +251,37 @@ struct RawConfig {
     profiles: BTreeMap<String, RawProfile>,
     #[serde(default)]
     rooms: Vec<RawRoom>,
+    #[serde(default)]
+    webhooks: RawWebhooks,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawWebhooks {
+    enabled: bool,
+    allow: Vec<String>,
+    secret: String,
+    timeout_ms: i64,
+    max_attempts: i64,
+    retry_base_ms: i64,
+    queue: i64,
+    workers: i64,
+}
+
+impl Default for RawWebhooks {
+    fn default() -> Self {
+        let d = WebhookConfig::default();
+        RawWebhooks {
+            enabled: d.enabled,
+            allow: d.allow,
+            secret: d.secret,
+            timeout_ms: d.timeout_ms as i64,
+            max_attempts: i64::from(d.max_attempts),
+            retry_base_ms: d.retry_base_ms as i64,
+            queue: d.queue as i64,
+            workers: d.workers as i64,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -739,11 +802,51 @@ pub fn parse_config(text: &str, origin: &Path) -> Result<Config, ConfigError> {
         }
         rooms.push(room);
     }
+    let webhooks = resolve_webhooks(&v, &raw.webhooks)?;
     Ok(Config {
         path: origin.to_path_buf(),
         module,
         profiles,
         rooms,
+        webhooks,
+    })
+}
+
+fn resolve_webhooks(v: &Validator, w: &RawWebhooks) -> Result<WebhookConfig, ConfigError> {
+    let p = |key: &str| [k("webhooks"), k(key)];
+    let mut allow = Vec::new();
+    for (i, prefix) in w.allow.iter().enumerate() {
+        let path = [k("webhooks"), k("allow"), Seg::Index(i)];
+        v.text_value(&path, prefix)?;
+        if prefix.starts_with("https://") {
+            return Err(v.err(
+                &path,
+                "https:// is not delivered by this build (no TLS stack): post to a local \
+                 TLS-terminating proxy over http://, or let the host deliver",
+            ));
+        }
+        // A bare "http://" would allow every host: name one.
+        if !prefix.starts_with("http://") || prefix.len() <= "http://".len() {
+            return Err(v.err(&path, "must be http://<host>[...]"));
+        }
+        allow.push(prefix.clone());
+    }
+    if w.enabled && allow.is_empty() {
+        return Err(v.err(
+            &p("allow"),
+            "webhooks are enabled but no URL prefix is allowed",
+        ));
+    }
+    v.text_value(&p("secret"), &w.secret)?;
+    Ok(WebhookConfig {
+        enabled: w.enabled,
+        allow,
+        secret: w.secret.clone(),
+        timeout_ms: v.int(&p("timeout_ms"), w.timeout_ms, 50, 60_000)? as u64,
+        max_attempts: v.int(&p("max_attempts"), w.max_attempts, 1, 10)? as u32,
+        retry_base_ms: v.int(&p("retry_base_ms"), w.retry_base_ms, 10, 60_000)? as u64,
+        queue: v.int(&p("queue"), w.queue, 1, 100_000)? as usize,
+        workers: v.int(&p("workers"), w.workers, 1, 16)? as usize,
     })
 }
 

@@ -12,6 +12,7 @@ mod recorder;
 mod rooms;
 mod settings;
 mod sounds;
+pub mod webhooks;
 
 pub use crate::room::InFrame;
 pub use module::{CallerInfo, Module};

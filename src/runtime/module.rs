@@ -25,6 +25,7 @@ use super::recorder::Recorder;
 use super::rooms::{self, MemberPort, RoomCell, TickOutcome};
 use super::settings::{member_spec, room_settings, CallSounds};
 use super::sounds::SoundCache;
+use super::webhooks::WebhookHost;
 
 /// At most this many live rooms per module instance.
 pub const MAX_ROOMS: usize = 10_000;
@@ -131,6 +132,9 @@ pub struct Module {
 impl Module {
     pub fn load(host: Arc<dyn Host>, config_path: &Path) -> Result<Arc<Module>, String> {
         let config = load_config(config_path).map_err(|e| e.to_string())?;
+        // Opt-in: events then also go to their callback URLs, off every
+        // huddle and host thread (see webhooks.rs). Set at load only.
+        let host = WebhookHost::wrap(host, &config.webhooks);
         let outbox = Outbox::new();
         let sink = LogSink::new(config.module.log_level, outbox.clone());
         let _scope = Scope::enter(&sink);
@@ -216,6 +220,9 @@ impl Module {
         let config = load_config(&self.config_path).map_err(|e| e.to_string())?;
         if config.module.timer != self.shared.timer {
             log::warn!(target: "huddle::config", "reload: the timer mode changes only at the next load");
+        }
+        if config.webhooks != self.shared.config().webhooks {
+            log::warn!(target: "huddle::config", "reload: [webhooks] changes only at the next load");
         }
         self.sink.set_level(config.module.log_level);
         self.shared.sounds.clear();
