@@ -341,6 +341,8 @@ fn a_500_is_retried_and_order_is_kept() {
         seqs, expected,
         "the first event three times, then the rest in order"
     );
+    h.flush();
+    assert!(h.logged("HTTP 500; retry 1 of 3"), "{:?}", h.logs());
 }
 
 #[test]

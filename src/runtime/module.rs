@@ -132,12 +132,12 @@ pub struct Module {
 impl Module {
     pub fn load(host: Arc<dyn Host>, config_path: &Path) -> Result<Arc<Module>, String> {
         let config = load_config(config_path).map_err(|e| e.to_string())?;
-        // Opt-in: events then also go to their callback URLs, off every
-        // huddle and host thread (see webhooks.rs). Set at load only.
-        let host = WebhookHost::wrap(host, &config.webhooks);
         let outbox = Outbox::new();
         let sink = LogSink::new(config.module.log_level, outbox.clone());
         let _scope = Scope::enter(&sink);
+        // Opt-in: events then also go to their callback URLs, off every
+        // huddle and host thread (see webhooks.rs). Set at load only.
+        let host = WebhookHost::wrap(host, &config.webhooks, &sink);
         let wall_epoch_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)

@@ -28,6 +28,8 @@ use sha1::Sha1;
 use crate::control::config::WebhookConfig;
 use crate::host::{Channel, Event, Host, OutFrame};
 
+use super::logging::{LogSink, Scope};
+
 /// The header carrying the request signature.
 pub const SIGNATURE_HEADER: &str = "X-Huddle-Signature";
 
@@ -86,7 +88,7 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
-    pub fn start(config: &WebhookConfig) -> Webhooks {
+    pub fn start(config: &WebhookConfig, sink: &Arc<LogSink>) -> Webhooks {
         let timeout = Duration::from_millis(config.timeout_ms);
         let agent = ureq::AgentBuilder::new()
             .timeout(timeout)
@@ -104,10 +106,13 @@ impl Webhooks {
         });
         let workers = (0..config.workers)
             .filter_map(|i| {
-                let inner = inner.clone();
+                let (inner, sink) = (inner.clone(), sink.clone());
                 std::thread::Builder::new()
                     .name(format!("huddle-webhook-{i}"))
-                    .spawn(move || inner.work())
+                    .spawn(move || {
+                        let _scope = Scope::enter(&sink);
+                        inner.work()
+                    })
                     .map_err(|e| log::error!(target: "huddle::webhooks", "cannot start a webhook worker: {e}"))
                     .ok()
             })
@@ -473,7 +478,7 @@ pub struct WebhookHost {
 
 impl WebhookHost {
     /// `host` as is when webhooks are off; wrapped when they are on.
-    pub fn wrap(host: Arc<dyn Host>, config: &WebhookConfig) -> Arc<dyn Host> {
+    pub fn wrap(host: Arc<dyn Host>, config: &WebhookConfig, sink: &Arc<LogSink>) -> Arc<dyn Host> {
         if !config.enabled {
             return host;
         }
@@ -481,7 +486,7 @@ impl WebhookHost {
             config.workers, config.allow.len());
         Arc::new(WebhookHost {
             inner: host,
-            hooks: Webhooks::start(config),
+            hooks: Webhooks::start(config, sink),
         })
     }
 }
