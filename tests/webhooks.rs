@@ -64,9 +64,12 @@ fn form_decode(s: &str) -> String {
 }
 
 /// How the server answers a request to a path.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Behaviour {
     Ok,
+    /// 200 with this body.
+    Serve(Vec<u8>),
+    NotFound,
     /// 500 to the first N requests to the path, then 200.
     FailFirst(usize),
     /// Reads the request and never answers.
@@ -80,7 +83,8 @@ struct Server {
 }
 
 impl Server {
-    fn start(behaviour: fn(&str) -> Behaviour) -> Server {
+    fn start(behaviour: impl Fn(&str) -> Behaviour + Send + Sync + 'static) -> Server {
+        let behaviour: Arc<dyn Fn(&str) -> Behaviour + Send + Sync> = Arc::new(behaviour);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -94,7 +98,10 @@ impl Server {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let (reqs, seen, stopping) = (reqs.clone(), seen.clone(), stopping.clone());
-                        std::thread::spawn(move || serve(stream, behaviour, reqs, seen, stopping));
+                        let behaviour = behaviour.clone();
+                        std::thread::spawn(move || {
+                            serve(stream, &*behaviour, reqs, seen, stopping)
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
@@ -140,7 +147,7 @@ impl Drop for Server {
 
 fn serve(
     stream: TcpStream,
-    behaviour: fn(&str) -> Behaviour,
+    behaviour: &(dyn Fn(&str) -> Behaviour + Send + Sync),
     reqs: Arc<Mutex<Vec<Request>>>,
     seen: Arc<Mutex<HashMap<String, usize>>>,
     stop: Arc<AtomicBool>,
@@ -184,8 +191,14 @@ fn serve(
         *n += 1;
         *n
     };
+    let mut body = Vec::new();
     let status = match behaviour(&base) {
         Behaviour::Ok => "200 OK",
+        Behaviour::Serve(b) => {
+            body = b;
+            "200 OK"
+        }
+        Behaviour::NotFound => "404 Not Found",
         Behaviour::FailFirst(k) if n <= k => "500 Internal Server Error",
         Behaviour::FailFirst(_) => "200 OK",
         Behaviour::Silent => {
@@ -200,8 +213,10 @@ fn serve(
     let mut stream = stream;
     let _ = write!(
         stream,
-        "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
     );
+    let _ = stream.write_all(&body);
 }
 
 /// `extra` may override any key but the first three (TOML refuses a key twice).

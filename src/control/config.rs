@@ -47,6 +47,8 @@ pub struct ModuleConfig {
     pub sounds_dir: PathBuf,
     pub recordings_dir: PathBuf,
     pub public_recording_url: Option<String>,
+    /// URL prefixes a `waitUrl` over HTTP may be fetched from; empty = none.
+    pub wait_url_allow: Vec<String>,
     /// Subscription words or event names (see `room::events::is_suppress_token`).
     pub suppress_events: Vec<String>,
 }
@@ -294,6 +296,7 @@ struct RawModule {
     recordings_dir: String,
     public_recording_url: String,
     suppress_events: Vec<String>,
+    wait_url_allow: Vec<String>,
 }
 
 impl Default for RawModule {
@@ -306,6 +309,7 @@ impl Default for RawModule {
             recordings_dir: "recordings".into(),
             public_recording_url: String::new(),
             suppress_events: Vec::new(),
+            wait_url_allow: Vec::new(),
         }
     }
 }
@@ -918,7 +922,23 @@ fn resolve_module(v: &Validator, m: &RawModule, base: &Path) -> Result<ModuleCon
             suppress_events.push(name.clone());
         }
     }
+    let mut wait_url_allow = Vec::new();
+    for (i, prefix) in m.wait_url_allow.iter().enumerate() {
+        let path = [k("module"), k("wait_url_allow"), Seg::Index(i)];
+        v.text_value(&path, prefix)?;
+        if prefix.starts_with("https://") {
+            return Err(v.err(
+                &path,
+                "https:// is not fetched by this build (no TLS stack): use http:// or a local file",
+            ));
+        }
+        if !prefix.starts_with("http://") || prefix.len() <= "http://".len() {
+            return Err(v.err(&path, "must be http://<host>[...]"));
+        }
+        wait_url_allow.push(prefix.clone());
+    }
     Ok(ModuleConfig {
+        wait_url_allow,
         timer,
         mixer_threads,
         log_level,

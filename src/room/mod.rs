@@ -354,6 +354,15 @@ impl Room {
         self.locked
     }
 
+    /// A member's own wait music, fetched after it joined (`waitUrl` over
+    /// HTTP): from the start of the clip.
+    pub fn set_wait_music(&mut self, id: MemberId, music: Arc<[i16]>) {
+        if let Some(m) = self.member_mut(id) {
+            m.hold_music = Some(music);
+            m.hold_pos = 0;
+        }
+    }
+
     /// The lock an operator set before the conference existed: no event,
     /// the conference has not begun and the lock was reported to nobody.
     pub fn preset_lock(&mut self, locked: bool) {

@@ -12,6 +12,7 @@ mod recorder;
 mod rooms;
 mod settings;
 mod sounds;
+mod wait_url;
 pub mod webhooks;
 
 pub use crate::room::InFrame;

@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::audio::level::{rfc6464_to_dbov, SILENCE_DBOV};
 use crate::audio::opus_packet::silk_voice_activity;
-use crate::control::app_args::parse_app_args;
+use crate::control::app_args::{parse_app_args, HttpMethod};
 use crate::control::config::{load_config, Config, Timer};
 use crate::host::{cause, Channel, Codec, Host};
 use crate::room::member::validate_frame;
@@ -25,6 +25,7 @@ use super::recorder::Recorder;
 use super::rooms::{self, MemberPort, RoomCell, TickOutcome};
 use super::settings::{member_spec, room_settings, CallSounds};
 use super::sounds::SoundCache;
+use super::wait_url::{self, WaitFetcher};
 use super::webhooks::WebhookHost;
 
 /// At most this many live rooms per module instance.
@@ -51,6 +52,8 @@ pub struct Shared {
     pub sounds: SoundCache,
     pub recorder: Recorder,
     pub rooms: Mutex<HashMap<RoomKey, Arc<RoomCell>>>,
+    /// Fetches `waitUrl`s given over HTTP.
+    pub waits: WaitFetcher,
     /// What operators prepared on configured rooms nobody has called yet.
     pub idle: IdleRooms,
     pub timer: Timer,
@@ -138,6 +141,7 @@ impl Module {
         // Opt-in: events then also go to their callback URLs, off every
         // huddle and host thread (see webhooks.rs). Set at load only.
         let host = WebhookHost::wrap(host, &config.webhooks, &sink);
+        let wait_url_allow = config.module.wait_url_allow.clone();
         let wall_epoch_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -155,6 +159,7 @@ impl Module {
             sounds: SoundCache::default(),
             rooms: Mutex::new(HashMap::new()),
             idle: IdleRooms::default(),
+            waits: WaitFetcher::start(wait_url_allow, &sink),
             timer,
             manual_now: AtomicU64::new(0),
             start: Instant::now(),
@@ -388,6 +393,19 @@ impl Module {
         let result = state.room.join(spec, now);
         let outcome = match result {
             Ok(id) => {
+                if let Some(url) = args
+                    .opts
+                    .wait_url
+                    .as_deref()
+                    .filter(|u| wait_url::is_remote(u))
+                {
+                    let method = match args.opts.wait_method {
+                        Some(HttpMethod::Get) => wait_url::Method::Get,
+                        _ => wait_url::Method::Post,
+                    };
+                    let rate = state.room.settings.rate;
+                    self.shared.waits.request(url, method, rate, &cell, id);
+                }
                 let port = Arc::new(MemberPort::new(
                     id,
                     channel.clone(),

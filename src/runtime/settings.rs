@@ -117,8 +117,10 @@ pub fn member_spec(
     let moderator = o.moderator == Some(true);
     let wait_music = match (&o.wait_url, o.no_moh) {
         (_, Some(true)) => Some(Arc::<[i16]>::from(Vec::new())),
+        // Fetched after the join (wait_url.rs); the room's music until then.
+        (Some(url), _) if super::wait_url::is_remote(url) => None,
         (Some(url), _) => {
-            let path = resolve(base, url);
+            let path = resolve(base, super::wait_url::local_path(url));
             sounds.optional(Some(&path), rate)
         }
         _ => None,
