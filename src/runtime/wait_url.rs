@@ -62,11 +62,13 @@ struct Job {
 }
 
 type CacheKey = (String, Method, u32);
+/// A rendered clip and when it was made.
+type Cached = (Arc<[i16]>, Instant);
 
 struct Inner {
     allow: Vec<String>,
     agent: ureq::Agent,
-    cache: Mutex<HashMap<CacheKey, (Arc<[i16]>, Instant)>>,
+    cache: Mutex<HashMap<CacheKey, Cached>>,
 }
 
 pub struct WaitFetcher {
