@@ -465,3 +465,144 @@ fn a_full_queue_drops_the_oldest_and_says_so() {
     let _ = a;
     assert!(h.logged("webhook queue full"), "{:?}", h.logs());
 }
+
+// ---- waitUrl over HTTP
+
+/// A 0.5 s tone as WAV bytes (written with the test's own WAV writer).
+fn tone_wav_bytes(dir: &std::path::Path, name: &str, freq: f64) -> Vec<u8> {
+    let path = dir.join(name);
+    write_tone_wav(&path, RATE, freq, 0.5, 8000.0);
+    std::fs::read(path).unwrap()
+}
+
+/// A harness whose room music is MOH and whose waitUrls may come from `port`.
+fn wait_harness(dir: std::path::PathBuf, port: u16) -> Harness {
+    write_tone_wav(&dir.join("sounds/hold.wav"), RATE, MOH, 2.0, 6000.0);
+    Harness::in_dir(
+        dir,
+        &format!("{MODULE_MANUAL}wait_url_allow = [\"http://127.0.0.1:{port}/\"]\n"),
+    )
+}
+
+/// Advances in ticks until `channel` hears `freq` (the fetch runs in real
+/// time beside the manual clock); bounded in ticks and wall time.
+fn advance_until_heard(h: &Harness, channel: &str, freq: f64) -> bool {
+    let deadline = Instant::now() + WAIT;
+    for _ in 0..2_000 {
+        h.advance(TICK_MS);
+        if h.hears(channel, freq, TICK_MS) > AUDIBLE / 4.0 {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+/// Amplitude of `freq` in `[from_ms, to_ms)` of what `channel` heard.
+fn window(h: &Harness, channel: &str, freq: f64, from_ms: usize, to_ms: usize) -> f64 {
+    let pcm = h.heard(channel).pcm;
+    let at = |ms: usize| (ms * RATE as usize / 1000).min(pcm.len());
+    tone_amplitude(&pcm[at(from_ms)..at(to_ms)], freq, RATE)
+}
+
+#[test]
+fn a_wait_url_document_is_followed_play_pause_redirect() {
+    let dir = scratch_dir("waiturl");
+    let (a_wav, b_wav) = (
+        tone_wav_bytes(&dir, "a.wav", A),
+        tone_wav_bytes(&dir, "b.wav", B),
+    );
+    let server = Server::start(move |path| match path {
+        "/doc.xml" => Behaviour::Serve(
+            b"<?xml version=\"1.0\"?>\n<Response>\n  <Play loop=\"2\">/clips/a.wav</Play>\n  \
+              <Pause length=\"1\"/>\n  <Redirect method=\"GET\">/next/doc2.xml</Redirect>\n  \
+              <Play>never.wav</Play>\n</Response>\n"
+                .to_vec(),
+        ),
+        "/next/doc2.xml" => Behaviour::Serve(b"<Response><Play>b.wav</Play></Response>".to_vec()),
+        "/clips/a.wav" => Behaviour::Serve(a_wav.clone()),
+        "/next/b.wav" => Behaviour::Serve(b_wav.clone()),
+        _ => Behaviour::NotFound,
+    });
+    let h = wait_harness(dir, server.port);
+    let url = server.url("/doc.xml");
+    h.join("a", &format!("{{waitUrl={url},waitMethod=GET}}r"))
+        .unwrap();
+    assert!(
+        advance_until_heard(&h, "a", A),
+        "the document's first clip plays"
+    );
+    // The clip started at the tick just heard: 20 ms of it are gone. Then:
+    // A twice (to 980 ms), a second of silence, B (to 2480 ms), and again.
+    h.clear_heard();
+    h.advance(3_000);
+    assert!(window(&h, "a", A, 100, 900) > AUDIBLE, "A, looped twice");
+    assert!(window(&h, "a", MOH, 100, 900) < SILENT, "no room music now");
+    let pause = &h.heard("a").pcm[(1_100 * 16)..(1_900 * 16)];
+    assert!(
+        rms(pause) < SILENT,
+        "the pause is silent: rms {}",
+        rms(pause)
+    );
+    assert!(
+        window(&h, "a", B, 2_050, 2_400) > AUDIBLE,
+        "B after the redirect"
+    );
+    assert!(
+        window(&h, "a", A, 2_550, 2_950) > AUDIBLE,
+        "and round again"
+    );
+    let reqs = server.requests();
+    let paths: Vec<(&str, &str)> = reqs
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("GET", "/doc.xml"),
+            ("GET", "/clips/a.wav"),
+            ("GET", "/next/doc2.xml"),
+            ("GET", "/next/b.wav"),
+        ],
+        "waitMethod and the redirect's method honoured; nothing after <Redirect>"
+    );
+}
+
+#[test]
+fn an_unreachable_wait_url_falls_back_to_the_room_music() {
+    let dir = scratch_dir("waiturl404");
+    let server = Server::start(|_| Behaviour::NotFound);
+    let h = wait_harness(dir, server.port);
+    let url = server.url("/missing.wav");
+    h.join("a", &format!("{{waitUrl={url}}}r")).unwrap();
+    let reqs = server.wait_for("/missing.wav", 1, WAIT);
+    assert_eq!(reqs[0].method, "POST", "waitMethod defaults to POST");
+    // The error reaches the log; the caller hears the room's music.
+    let deadline = Instant::now() + WAIT;
+    while !h.logged("HTTP 404") && Instant::now() < deadline {
+        h.advance(TICK_MS);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(h.logged("HTTP 404"), "{:?}", h.logs());
+    h.clear_heard();
+    h.advance(1_000);
+    assert!(
+        h.hears("a", MOH, 800) > AUDIBLE / 2.0,
+        "music on hold, not silence"
+    );
+    // A URL outside the allow-list is never fetched.
+    let other = Server::start(|_| Behaviour::Ok);
+    h.join("b", &format!("{{waitUrl={}}}r2", other.url("/x.wav")))
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !h.logged("wait_url_allow") && Instant::now() < deadline {
+        h.advance(TICK_MS);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(h.logged("wait_url_allow"), "{:?}", h.logs());
+    assert!(other.requests().is_empty());
+}
