@@ -816,25 +816,39 @@ pub fn parse_config(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     })
 }
 
-fn resolve_webhooks(v: &Validator, w: &RawWebhooks) -> Result<WebhookConfig, ConfigError> {
-    let p = |key: &str| [k("webhooks"), k(key)];
-    let mut allow = Vec::new();
-    for (i, prefix) in w.allow.iter().enumerate() {
-        let path = [k("webhooks"), k("allow"), Seg::Index(i)];
+/// A list of `http://` URL prefixes (allow-lists of where huddle may
+/// connect). `no_tls` explains why `https://` is refused.
+fn http_prefixes(
+    v: &Validator,
+    table: &str,
+    key: &str,
+    list: &[String],
+    no_tls: &str,
+) -> Result<Vec<String>, ConfigError> {
+    for (i, prefix) in list.iter().enumerate() {
+        let path = [k(table), k(key), Seg::Index(i)];
         v.text_value(&path, prefix)?;
         if prefix.starts_with("https://") {
-            return Err(v.err(
-                &path,
-                "https:// is not delivered by this build (no TLS stack): post to a local \
-                 TLS-terminating proxy over http://, or let the host deliver",
-            ));
+            return Err(v.err(&path, no_tls));
         }
         // A bare "http://" would allow every host: name one.
         if !prefix.starts_with("http://") || prefix.len() <= "http://".len() {
             return Err(v.err(&path, "must be http://<host>[...]"));
         }
-        allow.push(prefix.clone());
     }
+    Ok(list.to_vec())
+}
+
+fn resolve_webhooks(v: &Validator, w: &RawWebhooks) -> Result<WebhookConfig, ConfigError> {
+    let p = |key: &str| [k("webhooks"), k(key)];
+    let allow = http_prefixes(
+        v,
+        "webhooks",
+        "allow",
+        &w.allow,
+        "https:// is not delivered by this build (no TLS stack): post to a local \
+         TLS-terminating proxy over http://, or let the host deliver",
+    )?;
     if w.enabled && allow.is_empty() {
         return Err(v.err(
             &p("allow"),
@@ -922,21 +936,13 @@ fn resolve_module(v: &Validator, m: &RawModule, base: &Path) -> Result<ModuleCon
             suppress_events.push(name.clone());
         }
     }
-    let mut wait_url_allow = Vec::new();
-    for (i, prefix) in m.wait_url_allow.iter().enumerate() {
-        let path = [k("module"), k("wait_url_allow"), Seg::Index(i)];
-        v.text_value(&path, prefix)?;
-        if prefix.starts_with("https://") {
-            return Err(v.err(
-                &path,
-                "https:// is not fetched by this build (no TLS stack): use http:// or a local file",
-            ));
-        }
-        if !prefix.starts_with("http://") || prefix.len() <= "http://".len() {
-            return Err(v.err(&path, "must be http://<host>[...]"));
-        }
-        wait_url_allow.push(prefix.clone());
-    }
+    let wait_url_allow = http_prefixes(
+        v,
+        "module",
+        "wait_url_allow",
+        &m.wait_url_allow,
+        "https:// is not fetched by this build (no TLS stack): use http:// or a local file",
+    )?;
     Ok(ModuleConfig {
         wait_url_allow,
         timer,
@@ -1207,6 +1213,21 @@ mod tests {
 
     fn err(text: &str) -> ConfigError {
         parse(text).expect_err(text)
+    }
+
+    #[test]
+    fn webhook_and_wait_url_prefixes_are_checked() {
+        let e = err("[webhooks]\nenabled = true\n");
+        assert_eq!(e.key.as_deref(), Some("webhooks.allow"), "{e}");
+        let e = err("[webhooks]\nallow = [\"http://a/\", \"https://b/\"]\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.problem.contains("TLS"), "{e}");
+        let e = err("[module]\nwait_url_allow = [\"http://\"]\n");
+        assert!(e.problem.contains("http://<host>"), "{e}");
+        let e = err("[webhooks]\nqueue = 0\n");
+        assert_eq!(e.key.as_deref(), Some("webhooks.queue"), "{e}");
+        let e = err("[webhooks]\nretries = 3\n");
+        assert!(e.to_string().contains("retries"), "{e}");
     }
 
     #[test]

@@ -847,31 +847,25 @@ impl Room {
             f.status_callback = offered.status_callback;
             f.status_callback_method = offered.status_callback_method;
         }
-        if f.status_callback_event.is_none() {
-            f.status_callback_event = offered.status_callback_event;
-        }
         if f.recording_status_callback.is_none() && offered.recording_status_callback.is_some() {
             f.recording_status_callback = offered.recording_status_callback;
             f.recording_status_callback_method = offered.recording_status_callback_method;
         }
-        if f.recording_status_callback_event.is_none() {
-            f.recording_status_callback_event = offered.recording_status_callback_event;
+        fn keep_first<T>(slot: &mut Option<T>, offered: Option<T>) {
+            if slot.is_none() {
+                *slot = offered;
+            }
         }
-        if f.record_from_start.is_none() {
-            f.record_from_start = offered.record_from_start;
-        }
-        if f.trim_silence.is_none() {
-            f.trim_silence = offered.trim_silence;
-        }
-        if f.event_callback_url.is_none() {
-            f.event_callback_url = offered.event_callback_url;
-        }
-        if f.record_beep.is_none() {
-            f.record_beep = offered.record_beep;
-        }
-        if f.recording_timeout_ms.is_none() {
-            f.recording_timeout_ms = offered.recording_timeout_ms;
-        }
+        keep_first(&mut f.status_callback_event, offered.status_callback_event);
+        keep_first(
+            &mut f.recording_status_callback_event,
+            offered.recording_status_callback_event,
+        );
+        keep_first(&mut f.record_from_start, offered.record_from_start);
+        keep_first(&mut f.trim_silence, offered.trim_silence);
+        keep_first(&mut f.event_callback_url, offered.event_callback_url);
+        keep_first(&mut f.record_beep, offered.record_beep);
+        keep_first(&mut f.recording_timeout_ms, offered.recording_timeout_ms);
     }
 
     /// The conference starts once two members are in and one of them may start it.
