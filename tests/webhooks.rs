@@ -69,6 +69,8 @@ enum Behaviour {
     Ok,
     /// 200 with this body.
     Serve(Vec<u8>),
+    /// The same, after this long.
+    SlowServe(Duration, Vec<u8>),
     NotFound,
     /// 500 to the first N requests to the path, then 200.
     FailFirst(usize),
@@ -195,6 +197,11 @@ fn serve(
     let status = match behaviour(&base) {
         Behaviour::Ok => "200 OK",
         Behaviour::Serve(b) => {
+            body = b;
+            "200 OK"
+        }
+        Behaviour::SlowServe(delay, b) => {
+            std::thread::sleep(delay);
             body = b;
             "200 OK"
         }
@@ -605,4 +612,30 @@ fn an_unreachable_wait_url_falls_back_to_the_room_music() {
     }
     assert!(h.logged("wait_url_allow"), "{:?}", h.logs());
     assert!(other.requests().is_empty());
+}
+
+#[test]
+fn the_room_music_plays_while_the_wait_url_is_fetched() {
+    let dir = scratch_dir("waiturlslow");
+    let a_wav = tone_wav_bytes(&dir, "a.wav", A);
+    let server = Server::start(move |path| match path {
+        "/slow.wav" => Behaviour::SlowServe(Duration::from_millis(1_500), a_wav.clone()),
+        _ => Behaviour::NotFound,
+    });
+    let h = wait_harness(dir, server.port);
+    let started = Instant::now();
+    h.join("a", &format!("{{waitUrl={}}}r", server.url("/slow.wav")))
+        .unwrap();
+    // Half a second of media while the server takes 1.5 s to answer.
+    h.advance(500);
+    assert!(
+        started.elapsed() < Duration::from_millis(1_200),
+        "the join and the ticks did not wait for the fetch"
+    );
+    assert!(
+        h.hears("a", MOH, 400) > AUDIBLE / 2.0,
+        "room music meanwhile"
+    );
+    assert!(h.hears("a", A, 400) < SILENT);
+    assert!(advance_until_heard(&h, "a", A), "then the fetched clip");
 }
