@@ -75,9 +75,8 @@ struct Inner {
     config: WebhookConfig,
     queues: Mutex<Queues>,
     wake: Condvar,
+    /// Requests dropped because the queue was full (said in each drop's log line).
     dropped: AtomicU64,
-    delivered: AtomicU64,
-    failed: AtomicU64,
     agent: ureq::Agent,
 }
 
@@ -100,8 +99,6 @@ impl Webhooks {
             queues: Mutex::new(Queues::default()),
             wake: Condvar::new(),
             dropped: AtomicU64::new(0),
-            delivered: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
             agent,
         });
         let workers = (0..config.workers)
@@ -126,11 +123,6 @@ impl Webhooks {
     /// Queues the requests `event` calls for. Never blocks on the network.
     pub fn enqueue(&self, event: &Event) {
         self.inner.enqueue(event);
-    }
-
-    /// Requests dropped because the queue was full.
-    pub fn dropped(&self) -> u64 {
-        self.inner.dropped.load(Ordering::Relaxed)
     }
 
     /// Stops the workers: what is queued gets `DRAIN_ON_SHUTDOWN`, without
@@ -307,10 +299,7 @@ impl Inner {
             q = self.lock();
             q.busy.remove(&conf);
             let retry = match outcome {
-                Outcome::Done => {
-                    self.delivered.fetch_add(1, Ordering::Relaxed);
-                    false
-                }
+                Outcome::Done => false,
                 Outcome::Retry(why) => {
                     let attempts = job.attempts + 1;
                     if attempts < self.config.max_attempts && q.stopping.is_none() {
@@ -327,14 +316,12 @@ impl Inner {
                         }
                         true
                     } else {
-                        self.failed.fetch_add(1, Ordering::Relaxed);
                         log::warn!(target: "huddle::webhooks", "{} for conference {conf}: {why}; giving up after {attempts} attempt(s)",
                             job.url);
                         false
                     }
                 }
                 Outcome::Refused(why) => {
-                    self.failed.fetch_add(1, Ordering::Relaxed);
                     log::warn!(target: "huddle::webhooks", "{} for conference {conf}: {why}; not retried", job.url);
                     false
                 }
