@@ -145,7 +145,23 @@ pub fn load_sound(path: &Path, rate: u32) -> Result<Vec<i16>, SoundError> {
     File::open(path)
         .and_then(|f| f.take(MAX_SOUND_BYTES + 1).read_to_end(&mut bytes))
         .map_err(|e| fail(SoundProblem::Io(e.to_string())))?;
-    check_format(&bytes).map_err(fail)?;
+    decode_sound(&bytes, rate, path)
+}
+
+/// [`load_sound`] for a WAV already in memory (fetched over HTTP, say);
+/// `origin` names it in errors.
+pub fn decode_sound(bytes: &[u8], rate: u32, origin: &Path) -> Result<Vec<i16>, SoundError> {
+    let fail = |problem| SoundError {
+        path: origin.to_path_buf(),
+        problem,
+    };
+    if rate == 0 || rate > MAX_RATE {
+        return Err(fail(SoundProblem::BadTargetRate(rate)));
+    }
+    if bytes.len() as u64 > MAX_SOUND_BYTES {
+        return Err(fail(SoundProblem::TooLarge(bytes.len() as u64)));
+    }
+    check_format(bytes).map_err(fail)?;
 
     let malformed = |e: hound::Error| SoundProblem::Malformed(e.to_string());
     let reader = hound::WavReader::new(Cursor::new(&bytes)).map_err(|e| fail(malformed(e)))?;

@@ -172,6 +172,20 @@ pub struct JoinOptions {
     pub recording_status_callback_method: Option<HttpMethod>,
     pub recording_status_callback_events: Option<Vec<RecordingEvent>>,
     pub region: Option<String>,
+    /// `eventCallbackUrl=`: POSTed when the conference ends (first setter).
+    pub event_callback_url: Option<String>,
+    /// `recordBeep=`: a beep when a recording starts (first setter).
+    pub record_beep: Option<bool>,
+    /// `announceCallerName=`: record and announce this caller's name, or
+    /// not, whatever the room says.
+    pub announce_caller_name: Option<bool>,
+    /// `enterSound=` / `exitSound=`: files under the sounds directory played
+    /// when this caller enters / leaves, instead of the room's.
+    pub enter_sound: Option<String>,
+    pub exit_sound: Option<String>,
+    /// `recordingTimeout=` seconds with nobody heard before a recording
+    /// stops, 0..86400, 0 = never (first setter).
+    pub recording_timeout_s: Option<u32>,
     pub jitter_buffer_size: Option<JitterBufferSize>,
     pub codec: Option<Codec>,
     /// `bitrate=` in bit/s (6000..510000, Opus' range).
@@ -592,6 +606,12 @@ fn apply_attribute(cx: &Ctx, a: &mut AppArgs, key: &str, v: &str) -> Result<(), 
             )?)
         }
         "region" => o.region = Some(parse_text(cx, key, v)?),
+        "eventCallbackUrl" => o.event_callback_url = Some(parse_text(cx, key, v)?),
+        "recordBeep" => o.record_beep = Some(parse_bool(cx, key, v)?),
+        "announceCallerName" => o.announce_caller_name = Some(parse_bool(cx, key, v)?),
+        "enterSound" => o.enter_sound = Some(parse_text(cx, key, v)?),
+        "exitSound" => o.exit_sound = Some(parse_text(cx, key, v)?),
+        "recordingTimeout" => o.recording_timeout_s = Some(parse_range(cx, key, v, 0, 86_400)?),
         "jitterBufferSize" => {
             o.jitter_buffer_size = Some(match v {
                 "off" => JitterBufferSize::Off,

@@ -14,9 +14,9 @@ use crate::room::invite::{check_pattern, InvitePolicy, InviteRules};
 use serde::Deserialize;
 use toml_edit::{ImDocument, Item, Table, Value};
 
-use super::app_args::StatusEvent;
 use super::dtmf::{default_caller_map, default_moderator_map, DigitMap, DtmfError};
 use super::{validate_account, validate_pin, validate_room_name};
+use crate::room::events;
 
 /// A config bigger than this is certainly not hand-written; refusing it
 /// keeps the line lookup and validation cheap.
@@ -49,7 +49,10 @@ pub struct ModuleConfig {
     pub sounds_dir: PathBuf,
     pub recordings_dir: PathBuf,
     pub public_recording_url: Option<String>,
-    pub suppress_events: Vec<StatusEvent>,
+    /// URL prefixes a `waitUrl` over HTTP may be fetched from; empty = none.
+    pub wait_url_allow: Vec<String>,
+    /// Subscription words or event names (see `room::events::is_suppress_token`).
+    pub suppress_events: Vec<String>,
     /// Folders outside `sounds_dir` that sound files named in this config
     /// may come from; nothing else outside `sounds_dir` is accepted.
     pub allowed_sound_dirs: Vec<PathBuf>,
@@ -170,6 +173,38 @@ pub struct Config {
     pub module: ModuleConfig,
     pub profiles: HashMap<String, Profile>,
     pub rooms: Vec<RoomConfig>,
+    pub webhooks: WebhookConfig,
+}
+
+/// `[webhooks]`: huddle posting events to the callback URLs itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebhookConfig {
+    pub enabled: bool,
+    /// URL prefixes a callback URL must start with to be delivered.
+    pub allow: Vec<String>,
+    /// HMAC-SHA1 key of the signature header; empty = no header.
+    pub secret: String,
+    pub timeout_ms: u64,
+    pub max_attempts: u32,
+    /// First retry delay; it doubles with each further attempt.
+    pub retry_base_ms: u64,
+    pub queue: usize,
+    pub workers: usize,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            enabled: false,
+            allow: Vec::new(),
+            secret: String::new(),
+            timeout_ms: 5_000,
+            max_attempts: 4,
+            retry_base_ms: 1_000,
+            queue: 1_000,
+            workers: 2,
+        }
+    }
 }
 
 impl Config {
@@ -289,6 +324,37 @@ struct RawConfig {
     profiles: BTreeMap<String, RawProfile>,
     #[serde(default)]
     rooms: Vec<RawRoom>,
+    #[serde(default)]
+    webhooks: RawWebhooks,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawWebhooks {
+    enabled: bool,
+    allow: Vec<String>,
+    secret: String,
+    timeout_ms: i64,
+    max_attempts: i64,
+    retry_base_ms: i64,
+    queue: i64,
+    workers: i64,
+}
+
+impl Default for RawWebhooks {
+    fn default() -> Self {
+        let d = WebhookConfig::default();
+        RawWebhooks {
+            enabled: d.enabled,
+            allow: d.allow,
+            secret: d.secret,
+            timeout_ms: d.timeout_ms as i64,
+            max_attempts: i64::from(d.max_attempts),
+            retry_base_ms: d.retry_base_ms as i64,
+            queue: d.queue as i64,
+            workers: d.workers as i64,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -304,6 +370,7 @@ struct RawModule {
     allowed_sound_dirs: Vec<String>,
     recording_file_mode: String,
     recording_dir_mode: String,
+    wait_url_allow: Vec<String>,
 }
 
 impl Default for RawModule {
@@ -319,6 +386,7 @@ impl Default for RawModule {
             allowed_sound_dirs: Vec::new(),
             recording_file_mode: "0640".into(),
             recording_dir_mode: "0750".into(),
+            wait_url_allow: Vec::new(),
         }
     }
 }
@@ -870,11 +938,65 @@ pub fn parse_config(text: &str, origin: &Path) -> Result<Config, ConfigError> {
         }
         rooms.push(room);
     }
+    let webhooks = resolve_webhooks(&v, &raw.webhooks)?;
     Ok(Config {
         path: origin.to_path_buf(),
         module,
         profiles,
         rooms,
+        webhooks,
+    })
+}
+
+/// A list of `http://` URL prefixes (allow-lists of where huddle may
+/// connect). `no_tls` explains why `https://` is refused.
+fn http_prefixes(
+    v: &Validator,
+    table: &str,
+    key: &str,
+    list: &[String],
+    no_tls: &str,
+) -> Result<Vec<String>, ConfigError> {
+    for (i, prefix) in list.iter().enumerate() {
+        let path = [k(table), k(key), Seg::Index(i)];
+        v.text_value(&path, prefix)?;
+        if prefix.starts_with("https://") {
+            return Err(v.err(&path, no_tls));
+        }
+        // A bare "http://" would allow every host: name one.
+        if !prefix.starts_with("http://") || prefix.len() <= "http://".len() {
+            return Err(v.err(&path, "must be http://<host>[...]"));
+        }
+    }
+    Ok(list.to_vec())
+}
+
+fn resolve_webhooks(v: &Validator, w: &RawWebhooks) -> Result<WebhookConfig, ConfigError> {
+    let p = |key: &str| [k("webhooks"), k(key)];
+    let allow = http_prefixes(
+        v,
+        "webhooks",
+        "allow",
+        &w.allow,
+        "https:// is not delivered by this build (no TLS stack): post to a local \
+         TLS-terminating proxy over http://, or let the host deliver",
+    )?;
+    if w.enabled && allow.is_empty() {
+        return Err(v.err(
+            &p("allow"),
+            "webhooks are enabled but no URL prefix is allowed",
+        ));
+    }
+    v.text_value(&p("secret"), &w.secret)?;
+    Ok(WebhookConfig {
+        enabled: w.enabled,
+        allow,
+        secret: w.secret.clone(),
+        timeout_ms: v.int(&p("timeout_ms"), w.timeout_ms, 50, 60_000)? as u64,
+        max_attempts: v.int(&p("max_attempts"), w.max_attempts, 1, 10)? as u32,
+        retry_base_ms: v.int(&p("retry_base_ms"), w.retry_base_ms, 10, 60_000)? as u64,
+        queue: v.int(&p("queue"), w.queue, 1, 100_000)? as usize,
+        workers: v.int(&p("workers"), w.workers, 1, 16)? as usize,
     })
 }
 
@@ -933,18 +1055,17 @@ fn resolve_module(v: &Validator, m: &RawModule, base: &Path) -> Result<ModuleCon
     };
     let mut suppress_events = Vec::new();
     for (i, name) in m.suppress_events.iter().enumerate() {
-        let Some(ev) = StatusEvent::from_name(name) else {
-            let names: Vec<&str> = StatusEvent::ALL.iter().map(|e| e.name()).collect();
+        if !events::is_suppress_token(name) {
             return Err(v.err(
                 &[k("module"), k("suppress_events"), Seg::Index(i)],
                 format!(
-                    "unknown event '{name}' (expected any of: {})",
-                    names.join(", ")
+                    "unknown event '{name}' (expected a word: {}; or an event name such as participant-join)",
+                    events::SUBSCRIPTION_WORDS.join(", ")
                 ),
             ));
-        };
-        if !suppress_events.contains(&ev) {
-            suppress_events.push(ev);
+        }
+        if !suppress_events.contains(name) {
+            suppress_events.push(name.clone());
         }
     }
     let mut allowed_sound_dirs = Vec::new();
@@ -972,7 +1093,15 @@ fn resolve_module(v: &Validator, m: &RawModule, base: &Path) -> Result<ModuleCon
             )
         })
     };
+    let wait_url_allow = http_prefixes(
+        v,
+        "module",
+        "wait_url_allow",
+        &m.wait_url_allow,
+        "https:// is not fetched by this build (no TLS stack): use http:// or a local file",
+    )?;
     Ok(ModuleConfig {
+        wait_url_allow,
         timer,
         mixer_threads,
         log_level,
@@ -1289,6 +1418,21 @@ mod tests {
 
     fn err(text: &str) -> ConfigError {
         parse(text).expect_err(text)
+    }
+
+    #[test]
+    fn webhook_and_wait_url_prefixes_are_checked() {
+        let e = err("[webhooks]\nenabled = true\n");
+        assert_eq!(e.key.as_deref(), Some("webhooks.allow"), "{e}");
+        let e = err("[webhooks]\nallow = [\"http://a/\", \"https://b/\"]\n");
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.problem.contains("TLS"), "{e}");
+        let e = err("[module]\nwait_url_allow = [\"http://\"]\n");
+        assert!(e.problem.contains("http://<host>"), "{e}");
+        let e = err("[webhooks]\nqueue = 0\n");
+        assert_eq!(e.key.as_deref(), Some("webhooks.queue"), "{e}");
+        let e = err("[webhooks]\nretries = 3\n");
+        assert!(e.to_string().contains("retries"), "{e}");
     }
 
     #[test]

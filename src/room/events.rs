@@ -57,6 +57,30 @@ pub fn subscribed(name: &str, subscription: Option<&[String]>) -> bool {
     }
 }
 
+/// The subscription word that selects `name` (`None`: always delivered or unknown).
+fn word_of(name: &str) -> Option<&'static str> {
+    CATALOGUE
+        .iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, w)| *w)
+}
+
+/// Whether `token` belongs to the `suppress_events` vocabulary: a
+/// subscription word (drops every event that word selects) or an event name
+/// from the catalogue (drops exactly that event, also one that is otherwise
+/// always delivered).
+pub fn is_suppress_token(token: &str) -> bool {
+    SUBSCRIPTION_WORDS.contains(&token) || CATALOGUE.iter().any(|(n, _)| *n == token)
+}
+
+/// Whether the `suppress_events` tokens drop the event `name`.
+pub fn suppressed(name: &str, tokens: &[String]) -> bool {
+    let word = word_of(name);
+    tokens
+        .iter()
+        .any(|t| t == name || word.is_some_and(|w| w == t))
+}
+
 pub fn event(name: &str, fields: Vec<(&'static str, String)>) -> Event {
     Event {
         name: name.to_string(),
@@ -126,5 +150,21 @@ mod tests {
         assert!(!subscribed("participant-mute", Some(&subs)));
         assert!(subscribed("pin-failed", Some(&subs)));
         assert!(subscribed("participant-mute", None));
+    }
+
+    #[test]
+    fn suppression_speaks_words_and_event_names() {
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(suppressed("participant-join", &t(&["join"])));
+        assert!(suppressed(
+            "participant-speech-while-muted",
+            &t(&["speaker"])
+        ));
+        assert!(suppressed("participant-kick", &t(&["leave"])));
+        assert!(!suppressed("participant-leave", &t(&["join"])));
+        assert!(suppressed("pin-failed", &t(&["pin-failed"])));
+        assert!(!suppressed("participant-leave", &t(&["participant-kick"])));
+        assert!(is_suppress_token("speaker") && is_suppress_token("recording-completed"));
+        assert!(!is_suppress_token("explode") && !is_suppress_token("Join"));
     }
 }

@@ -357,6 +357,21 @@ impl Room {
         self.locked
     }
 
+    /// A member's own wait music, fetched after it joined (`waitUrl` over
+    /// HTTP): from the start of the clip.
+    pub fn set_wait_music(&mut self, id: MemberId, music: Arc<[i16]>) {
+        if let Some(m) = self.member_mut(id) {
+            m.hold_music = Some(music);
+            m.hold_pos = 0;
+        }
+    }
+
+    /// The lock an operator set before the conference existed: no event,
+    /// the conference has not begun and the lock was reported to nobody.
+    pub fn preset_lock(&mut self, locked: bool) {
+        self.locked = locked;
+    }
+
     pub fn recording(&self) -> RecordingState {
         self.recording
     }
@@ -739,7 +754,11 @@ impl Room {
             },
             None => None,
         };
-        if self.settings.announce_caller_name {
+        let announce_name = self
+            .member_ref(id)
+            .and_then(|m| m.spec.announce_name)
+            .unwrap_or(self.settings.announce_caller_name);
+        if announce_name {
             let prompt = self.settings.sounds.name_prompt.clone();
             let rate = u64::from(self.settings.rate);
             let name_len = (NAME_MS * rate / 1000) as usize;
@@ -796,12 +815,26 @@ impl Room {
         if coaching {
             self.emit_for("participant-coach", id, vec![]);
         }
-        if self.announce && beep.on_enter() && self.started && !ghost {
-            let tone = self.settings.sounds.enter.clone();
-            let name = self.member_ref(id).and_then(|m| m.name_clip.clone());
+        let was_started = self.started;
+        self.check_start(now_ms);
+        // A join that starts the conference is announced too when the caller
+        // recorded a name: the members who waited must hear who arrived.
+        let name = self
+            .member_ref(id)
+            .and_then(|m| m.name_clip.clone())
+            .filter(|n| !n.is_empty());
+        if self.announce
+            && beep.on_enter()
+            && self.started
+            && !ghost
+            && (was_started || name.is_some())
+        {
+            let tone = self
+                .member_ref(id)
+                .and_then(|m| m.spec.enter_sound.clone())
+                .or_else(|| self.settings.sounds.enter.clone());
             self.play_room(then(tone, name), Some(id));
         }
-        self.check_start(now_ms);
         if !self.started && self.member_count() == 1 {
             let alone = self.settings.sounds.alone.clone();
             if let Some(m) = self.member_mut(id) {
@@ -817,22 +850,25 @@ impl Room {
             f.status_callback = offered.status_callback;
             f.status_callback_method = offered.status_callback_method;
         }
-        if f.status_callback_event.is_none() {
-            f.status_callback_event = offered.status_callback_event;
-        }
         if f.recording_status_callback.is_none() && offered.recording_status_callback.is_some() {
             f.recording_status_callback = offered.recording_status_callback;
             f.recording_status_callback_method = offered.recording_status_callback_method;
         }
-        if f.recording_status_callback_event.is_none() {
-            f.recording_status_callback_event = offered.recording_status_callback_event;
+        fn keep_first<T>(slot: &mut Option<T>, offered: Option<T>) {
+            if slot.is_none() {
+                *slot = offered;
+            }
         }
-        if f.record_from_start.is_none() {
-            f.record_from_start = offered.record_from_start;
-        }
-        if f.trim_silence.is_none() {
-            f.trim_silence = offered.trim_silence;
-        }
+        keep_first(&mut f.status_callback_event, offered.status_callback_event);
+        keep_first(
+            &mut f.recording_status_callback_event,
+            offered.recording_status_callback_event,
+        );
+        keep_first(&mut f.record_from_start, offered.record_from_start);
+        keep_first(&mut f.trim_silence, offered.trim_silence);
+        keep_first(&mut f.event_callback_url, offered.event_callback_url);
+        keep_first(&mut f.record_beep, offered.record_beep);
+        keep_first(&mut f.recording_timeout_ms, offered.recording_timeout_ms);
     }
 
     /// The conference starts once two members are in and one of them may start it.
@@ -869,8 +905,10 @@ impl Room {
                 path,
                 source: source.to_string(),
             }));
-        let beep = self.settings.sounds.record_beep.clone();
-        self.play_room(beep, None);
+        if self.first.record_beep.unwrap_or(self.settings.record_beep) {
+            let beep = self.settings.sounds.record_beep.clone();
+            self.play_room(beep, None);
+        }
         true
     }
 
@@ -911,7 +949,11 @@ impl Room {
                 vec![("Reason", reason.to_string())],
             );
             if self.announce && beep.on_exit() && self.started && !ghost {
-                let tone = self.settings.sounds.exit.clone();
+                let tone = self.members[idx]
+                    .spec
+                    .exit_sound
+                    .clone()
+                    .or_else(|| self.settings.sounds.exit.clone());
                 let name = self.members[idx].name_clip.clone();
                 self.play_room(then(tone, name), Some(id));
             }
@@ -927,9 +969,9 @@ impl Room {
         if end_on_exit && !self.ended {
             self.end("participant-with-end-conference-on-exit-left", call_id);
         } else if was_admitted && self.member_count() == 0 && !self.ended {
-            self.end("last-participant-left", String::new());
+            self.end("last-participant-left", call_id);
         } else if was_admitted && self.end_below_two && self.member_count() < 2 && !self.ended {
-            self.end("fewer-than-two-participants", String::new());
+            self.end("fewer-than-two-participants", call_id);
         } else if self.members.is_empty() && !self.ended {
             // Only callers who never got in: no conference to end, just go,
             // unless recent wrong PINs must be remembered (see `linger_over`).
@@ -1013,7 +1055,10 @@ impl Room {
         if heard {
             self.last_heard_ms = now_ms;
         }
-        let timeout = self.settings.recording_timeout_ms;
+        let timeout = self
+            .first
+            .recording_timeout_ms
+            .unwrap_or(self.settings.recording_timeout_ms);
         if timeout > 0
             && self.recording == RecordingState::Running
             && now_ms.saturating_sub(self.last_heard_ms) >= timeout
@@ -1046,9 +1091,20 @@ impl Room {
         }
         // A room nobody ever got into had no conference to end.
         if self.ever_admitted {
-            let mut fields = vec![("ReasonConferenceEnded", reason.to_string())];
-            if !ended_by.is_empty() {
-                fields.push(("CallSidEndingConference", ended_by));
+            // Whole seconds from conference-start (0 if it never started).
+            let duration_s = self
+                .started_ms
+                .map_or(0, |t| self.now_ms.saturating_sub(t) / 1000);
+            // Always present, so a receiver can rely on the keys; empty when
+            // no call ended it (the API's `end`).
+            let mut fields = vec![
+                ("ReasonConferenceEnded", reason.to_string()),
+                ("CallSidEndingConference", ended_by.clone()),
+                ("CallSidLegacy", ended_by),
+                ("ConferenceDuration", duration_s.to_string()),
+            ];
+            if let Some(url) = &self.first.event_callback_url {
+                fields.push(("EventCallbackUrl", url.clone()));
             }
             self.emit("conference-end", fields);
         }
@@ -1664,6 +1720,8 @@ impl Room {
         });
         let mut fields = vec![
             ("CallSid", m.spec.call_id.clone()),
+            // The seeds' backward-compatible copy of CallSid; huddle has one id.
+            ("CallSidLegacy", m.spec.call_id.clone()),
             ("From", m.spec.from.clone()),
             ("To", m.spec.to.clone()),
             ("ParticipantLabel", m.spec.label.clone()),
@@ -1683,7 +1741,7 @@ impl Room {
 
     /// Queues an event with the conference fields, numbered if delivered.
     fn emit(&mut self, name: &str, extra: Vec<(&'static str, String)>) {
-        if self.settings.suppress_events.iter().any(|s| s == name) {
+        if events::suppressed(name, &self.settings.suppress_events) {
             return;
         }
         if !events::subscribed(name, self.first.status_callback_event.as_deref()) {

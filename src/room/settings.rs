@@ -21,6 +21,8 @@ pub struct Sounds {
     pub alone: Option<Arc<[i16]>>,
     pub kicked: Option<Arc<[i16]>>,
     pub refused: Option<Arc<[i16]>>,
+    /// Loaded even when the profile's `record_beep` is off: a caller's
+    /// `recordBeep=true` may still ask for it.
     pub record_beep: Option<Arc<[i16]>>,
     /// "Say your name after the tone".
     pub name_prompt: Option<Arc<[i16]>>,
@@ -56,6 +58,8 @@ pub struct RoomSettings {
     pub recording_enabled: bool,
     /// 0 = recordings never time out for silence.
     pub recording_timeout_ms: u64,
+    /// The profile's `record_beep` (a first setter's `recordBeep` wins).
+    pub record_beep: bool,
     /// One extra track per member while recording.
     pub multitrack: bool,
     /// Joiners say their name; it is played to the room on entry and exit.
@@ -103,6 +107,12 @@ pub struct FirstSetter {
     pub recording_status_callback_event: Option<Vec<String>>,
     pub record_from_start: Option<bool>,
     pub trim_silence: Option<bool>,
+    /// `eventCallbackUrl`: where `conference-end` is posted.
+    pub event_callback_url: Option<String>,
+    /// `recordBeep`: overrides the profile's `record_beep`.
+    pub record_beep: Option<bool>,
+    /// `recordingTimeout` in ms: overrides the profile's `recording_timeout_s`.
+    pub recording_timeout_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -137,4 +147,10 @@ pub struct MemberSpec {
     /// The codec to send before the member's first frame shows what it uses.
     pub out_codec: Option<crate::host::Codec>,
     pub first_setter: FirstSetter,
+    /// `announceCallerName=`: this caller's own choice over the room's.
+    pub announce_name: Option<bool>,
+    /// `enterSound=` / `exitSound=`: played for this member's entry / exit
+    /// instead of the room's sounds.
+    pub enter_sound: Option<Arc<[i16]>>,
+    pub exit_sound: Option<Arc<[i16]>>,
 }

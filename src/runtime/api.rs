@@ -10,8 +10,10 @@ use crate::control::api::{
     help_text, parse_api, ApiCommand, ApiError, ApiErrorCode, Level, MemberTarget, RecordAction,
     Relation, RoomParam, RoomRef, RoomSetting,
 };
+use crate::control::config::RoomConfig;
 use crate::room::{
-    Adjust, Command, CommandError, MemberView, RecordingCommand, Relation as RoomRelation, Target,
+    Adjust, Command, CommandError, MemberView, RecordingCommand, Relation as RoomRelation, Room,
+    Target,
 };
 
 use super::module::Module;
@@ -76,6 +78,111 @@ fn find_room(module: &Module, r: &RoomRef) -> Result<Arc<RoomCell>, ApiError> {
     }
 }
 
+/// A configured room (`[[rooms]]`) with no conference running: the one a
+/// caller of `r` would create. `None` when the config has no such room.
+fn idle_room(module: &Module, r: &RoomRef) -> Option<Result<RoomConfig, ApiError>> {
+    let config = module.config();
+    if let Some(account) = &r.account {
+        return config.room(account, &r.name).cloned().map(Ok);
+    }
+    let mut named = config.rooms.iter().filter(|c| c.name == r.name);
+    let first = named.next()?.clone();
+    if named.next().is_some() {
+        return Some(Err(ApiError::new(
+            ApiErrorCode::BadArguments,
+            format!(
+                "room '{}' is configured for several accounts: say account/name",
+                r.name
+            ),
+        )));
+    }
+    Some(Ok(first))
+}
+
+/// `<account/name|name>` of a configured room.
+fn config_display(cfg: &RoomConfig) -> String {
+    match &cfg.account {
+        Some(a) => format!("{a}/{}", cfg.name),
+        None => cfg.name.clone(),
+    }
+}
+
+/// Configured rooms with no conference running: every `[[rooms]]` entry
+/// that no live room of the same name (and account, if it names one) stands for.
+fn idle_rooms(module: &Module, live: &[Arc<RoomCell>]) -> Vec<RoomConfig> {
+    let config = module.config();
+    config
+        .rooms
+        .iter()
+        .filter(|cfg| {
+            !live
+                .iter()
+                .any(|c| c.name == cfg.name && cfg.account.as_ref().is_none_or(|a| *a == c.account))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The idle room as its first caller would find it (with what operators prepared).
+fn idle_scratch(module: &Module, cfg: &RoomConfig) -> Result<Room, ApiError> {
+    module
+        .shared
+        .idle
+        .scratch(&module.shared, &module.config(), cfg)
+        .ok_or_else(|| {
+            ApiError::new(
+                ApiErrorCode::Internal,
+                format!("room '{}': unknown profile '{}'", cfg.name, cfg.profile),
+            )
+        })
+}
+
+/// A command on a room that is not running: the operator may prepare a
+/// configured room (lock, PINs, limits, music); anything about members
+/// needs a conference.
+fn idle_command(
+    module: &Module,
+    r: &RoomRef,
+    cmd: Command,
+    not_live: ApiError,
+) -> Result<String, ApiError> {
+    let Some(cfg) = idle_room(module, r) else {
+        return Err(not_live);
+    };
+    let cfg = cfg?;
+    let prepares = matches!(
+        cmd,
+        Command::Lock
+            | Command::Unlock
+            | Command::SetPin(_)
+            | Command::SetHostPin(_)
+            | Command::SetMaxMembers(_)
+            | Command::SetMusic(_)
+    );
+    if !prepares {
+        return Err(ApiError::new(
+            ApiErrorCode::UnknownRoom,
+            format!("room '{r}' is configured but idle: nobody has called it yet"),
+        ));
+    }
+    module
+        .shared
+        .idle
+        .command(&module.shared, &module.config(), &cfg, cmd)
+        .map_err(|e| command_error(r, e))
+}
+
+/// The mixing rate of a live or idle room (for loading a sound at it).
+fn room_rate(module: &Module, r: &RoomRef) -> Result<u32, ApiError> {
+    match find_room(module, r) {
+        Ok(cell) => Ok(cell.lock().room.settings.rate),
+        Err(e) => match idle_room(module, r) {
+            Some(cfg) => Ok(idle_scratch(module, &cfg?)?.settings.rate),
+            None => Err(e),
+        },
+    }
+}
+
 fn target(t: MemberTarget) -> Target {
     match t {
         MemberTarget::Id(id) => Target::Id(id),
@@ -107,7 +214,10 @@ fn command_error(room: &RoomRef, e: CommandError) -> ApiError {
 
 /// Runs a room command with the room locked, then hands its outputs on.
 fn room_command(module: &Module, r: &RoomRef, cmd: Command) -> Result<String, ApiError> {
-    let cell = find_room(module, r)?;
+    let cell = match find_room(module, r) {
+        Ok(cell) => cell,
+        Err(e) => return idle_command(module, r, cmd, e),
+    };
     let now = module.now_ms();
     let mut state = cell.lock();
     let result = state.room.command(None, cmd, now);
@@ -162,10 +272,10 @@ pub fn confined(base: &Path, name: &str) -> Result<PathBuf, String> {
     Ok(joined)
 }
 
-fn load_sound(module: &Module, cell: &Arc<RoomCell>, file: &str) -> Result<Arc<[i16]>, ApiError> {
+fn load_sound(module: &Module, room: &RoomRef, file: &str) -> Result<Arc<[i16]>, ApiError> {
     let config = module.config();
     let path = confined(&config.module.sounds_dir, file).map_err(ApiError::refused)?;
-    let rate = cell.lock().room.settings.rate;
+    let rate = room_rate(module, room)?;
     module
         .shared
         .sounds
@@ -179,20 +289,39 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
         ApiCommand::Help => text(help_text().to_string()),
         ApiCommand::List { room: None } => {
             let cells = module.shared.live_rooms();
+            let idle: Vec<(RoomConfig, Room)> = idle_rooms(module, &cells)
+                .into_iter()
+                .filter_map(|cfg| idle_scratch(module, &cfg).ok().map(|r| (cfg, r)))
+                .collect();
             if json_out {
-                return Ok(Reply::Json(Value::Array(
-                    cells.iter().map(|c| room_json(module, c, false)).collect(),
-                )));
+                let live = cells.iter().map(|c| room_json(module, c, false));
+                let idle = idle.iter().map(|(cfg, r)| idle_json(cfg, r));
+                return Ok(Reply::Json(Value::Array(live.chain(idle).collect())));
             }
-            let mut out = format!("{} room(s)\n", cells.len());
+            let mut out = format!("{} room(s)\n", cells.len() + idle.len());
             for c in cells {
                 out.push_str(&room_line(module, &c));
+                out.push('\n');
+            }
+            for (cfg, r) in &idle {
+                out.push_str(&idle_line(cfg, r));
                 out.push('\n');
             }
             text(out)
         }
         ApiCommand::List { room: Some(r) } => {
-            let cell = find_room(module, &r)?;
+            let cell = match find_room(module, &r) {
+                Ok(cell) => cell,
+                Err(e) => {
+                    let cfg = idle_room(module, &r).ok_or(e)??;
+                    let room = idle_scratch(module, &cfg)?;
+                    return if json_out {
+                        Ok(Reply::Json(idle_json(&cfg, &room)))
+                    } else {
+                        text(format!("{}\n", idle_line(&cfg, &room)))
+                    };
+                }
+            };
             if json_out {
                 return Ok(Reply::Json(room_json(module, &cell, true)));
             }
@@ -206,7 +335,11 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
         }
         ApiCommand::Count { room } => {
             let n: usize = match room {
-                Some(r) => find_room(module, &r)?.lock().room.member_count(),
+                Some(r) => match find_room(module, &r) {
+                    Ok(cell) => cell.lock().room.member_count(),
+                    // A configured room nobody called holds nobody.
+                    Err(e) => idle_room(module, &r).ok_or(e)?.map(|_| 0)?,
+                },
                 None => module
                     .shared
                     .live_rooms()
@@ -247,7 +380,7 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
             file,
         } => {
             let music = match file {
-                Some(f) => Some(load_sound(module, &find_room(module, &room)?, &f)?),
+                Some(f) => Some(load_sound(module, &room, &f)?),
                 None => None,
             };
             text(room_command(
@@ -301,7 +434,7 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
             Command::Energy(target(t), adjust(level)),
         )?),
         ApiCommand::Play { room, file, member } => {
-            let sound = load_sound(module, &find_room(module, &room)?, &file)?;
+            let sound = load_sound(module, &room, &file)?;
             text(room_command(
                 module,
                 &room,
@@ -341,28 +474,19 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
                 RoomSetting::Locked(true) => Command::Lock,
                 RoomSetting::Locked(false) => Command::Unlock,
                 RoomSetting::Moh(file) => Command::SetMusic(match file {
-                    Some(f) => Some(load_sound(module, &find_room(module, &room)?, &f)?),
+                    Some(f) => Some(load_sound(module, &room, &f)?),
                     None => None,
                 }),
             };
             text(room_command(module, &room, cmd)?)
         }
         ApiCommand::Get { room, param } => {
-            let cell = find_room(module, &room)?;
-            let state = cell.lock();
-            let s = &state.room.settings;
-            // PINs are never printed: an operator console is not a safe place for them.
-            let value = match param {
-                RoomParam::MaxMembers => s.max_members.to_string(),
-                RoomParam::Pin => if s.pin.is_some() { "set" } else { "none" }.to_string(),
-                RoomParam::HostPin => if s.host_pin.is_some() { "set" } else { "none" }.to_string(),
-                RoomParam::Locked => state.room.locked().to_string(),
-                RoomParam::Moh => if s.sounds.moh.is_some() {
-                    "set"
-                } else {
-                    "none"
+            let value = match find_room(module, &room) {
+                Ok(cell) => room_param(&cell.lock().room, param),
+                Err(e) => {
+                    let cfg = idle_room(module, &room).ok_or(e)??;
+                    room_param(&idle_scratch(module, &cfg)?, param)
                 }
-                .to_string(),
             };
             if json_out {
                 Ok(Reply::Json(json!({"param": param.name(), "value": value})))
@@ -408,6 +532,20 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
                 )
             })
         }
+    }
+}
+
+/// A `get` value. PINs are never printed: an operator console is not a
+/// safe place for them.
+fn room_param(r: &Room, param: RoomParam) -> String {
+    let s = &r.settings;
+    let set = |b: bool| if b { "set" } else { "none" }.to_string();
+    match param {
+        RoomParam::MaxMembers => s.max_members.to_string(),
+        RoomParam::Pin => set(s.pin.is_some()),
+        RoomParam::HostPin => set(s.host_pin.is_some()),
+        RoomParam::Locked => r.locked().to_string(),
+        RoomParam::Moh => set(s.sounds.moh.is_some()),
     }
 }
 
@@ -497,6 +635,32 @@ fn room_line(module: &Module, cell: &RoomCell) -> String {
     )
 }
 
+/// A configured room nobody has called: the `list` line, marked `idle=yes`.
+fn idle_line(cfg: &RoomConfig, r: &Room) -> String {
+    format!(
+        "{} members=0 started=no locked={} recording=off rate={} runtime=0s idle=yes",
+        config_display(cfg),
+        if r.locked() { "yes" } else { "no" },
+        r.settings.rate,
+    )
+}
+
+fn idle_json(cfg: &RoomConfig, r: &Room) -> Value {
+    json!({
+        "account": cfg.account.clone().unwrap_or_default(),
+        "name": cfg.name,
+        "idle": true,
+        "members": 0,
+        "started": false,
+        "locked": r.locked(),
+        "recording": "off",
+        "rate": r.settings.rate,
+        "interval_ms": r.settings.interval_ms,
+        "max_members": r.settings.max_members,
+        "runtime_s": 0,
+    })
+}
+
 fn recording_word(r: crate::room::RecordingState) -> &'static str {
     match r {
         crate::room::RecordingState::Off => "off",
@@ -511,6 +675,7 @@ fn room_json(module: &Module, cell: &RoomCell, with_members: bool) -> Value {
     let mut v = json!({
         "account": cell.account,
         "name": cell.name,
+        "idle": false,
         "conference_sid": r.sid,
         "members": r.member_count(),
         "started": r.started(),

@@ -3,6 +3,7 @@
 //! realtime mixer pool, and carries their outputs to the host.
 
 mod api;
+mod idle_rooms;
 pub mod logging;
 mod module;
 pub mod outbox;
@@ -11,6 +12,8 @@ mod recorder;
 mod rooms;
 mod settings;
 mod sounds;
+mod wait_url;
+pub mod webhooks;
 
 pub use crate::room::InFrame;
 pub use module::{CallerInfo, Module};

@@ -10,20 +10,23 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::audio::level::{rfc6464_to_dbov, SILENCE_DBOV};
 use crate::audio::opus_packet::silk_voice_activity;
-use crate::control::app_args::parse_app_args;
+use crate::control::app_args::{parse_app_args, HttpMethod};
 use crate::control::config::{load_config, Config, Profile, Timer};
 use crate::host::{cause, Channel, Codec, Host};
 use crate::room::member::validate_frame;
 use crate::room::{Command, InFrame, Room, BAD_FRAME_LOG_EVERY_MS};
 use crate::status::Status;
 
+use super::idle_rooms::IdleRooms;
 use super::logging::{LogSink, Scope};
 use super::outbox::{HostCall, Outbox};
 use super::pool::Pool;
 use super::recorder::Recorder;
 use super::rooms::{self, MemberPort, RoomCell, TickOutcome};
-use super::settings::{member_spec, room_settings};
+use super::settings::{member_spec, room_settings, CallSounds};
 use super::sounds::SoundCache;
+use super::wait_url::{self, WaitFetcher};
+use super::webhooks::WebhookHost;
 
 /// One line per member per this many ms about digits over its budget.
 const DTMF_LOG_EVERY_MS: u64 = 10_000;
@@ -55,6 +58,10 @@ pub struct Shared {
     pub sounds: SoundCache,
     pub recorder: Recorder,
     pub rooms: Mutex<HashMap<RoomKey, Arc<RoomCell>>>,
+    /// Fetches `waitUrl`s given over HTTP.
+    pub waits: WaitFetcher,
+    /// What operators prepared on configured rooms nobody has called yet.
+    pub idle: IdleRooms,
     pub timer: Timer,
     /// Manual timer: room time in ms. Realtime: unused.
     manual_now: AtomicU64,
@@ -155,6 +162,10 @@ impl Module {
         let outbox = Outbox::new();
         let sink = LogSink::new(config.module.log_level, outbox.clone());
         let _scope = Scope::enter(&sink);
+        // Opt-in: events then also go to their callback URLs, off every
+        // huddle and host thread (see webhooks.rs). Set at load only.
+        let host = WebhookHost::wrap(host, &config.webhooks, &sink);
+        let wait_url_allow = config.module.wait_url_allow.clone();
         let wall_epoch_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -171,6 +182,8 @@ impl Module {
             config: RwLock::new(Arc::new(config)),
             sounds: SoundCache::default(),
             rooms: Mutex::new(HashMap::new()),
+            idle: IdleRooms::default(),
+            waits: WaitFetcher::start(wait_url_allow, &sink),
             timer,
             manual_now: AtomicU64::new(0),
             start: Instant::now(),
@@ -243,8 +256,12 @@ impl Module {
         if config.module.timer != self.shared.timer {
             log::warn!(target: "huddle::config", "reload: the timer mode changes only at the next load");
         }
+        if config.webhooks != self.shared.config().webhooks {
+            log::warn!(target: "huddle::config", "reload: [webhooks] changes only at the next load");
+        }
         self.sink.set_level(config.module.log_level);
         self.shared.sounds.clear();
+        self.shared.idle.clear();
         let config = Arc::new(config);
         *self
             .shared
@@ -324,6 +341,10 @@ impl Module {
                 return refuse(cause::CALL_REJECTED, &format!("waitUrl: {why}"));
             }
         }
+        let call_sounds = match CallSounds::check(&args, &config.module.sounds_dir) {
+            Ok(s) => s,
+            Err(why) => return refuse(cause::CALL_REJECTED, &why),
+        };
         let room_cfg = config.room(&caller.account, &args.room);
         let profile_name = args
             .profile
@@ -376,7 +397,10 @@ impl Module {
                         self.shared.wall_epoch_ms,
                         sid_n,
                     );
-                    let room = Room::new(settings, sid, now);
+                    let mut room = Room::new(settings, sid, now);
+                    if let Some(cfg) = room_cfg {
+                        self.shared.idle.hand_over(cfg, &mut room);
+                    }
                     let cell = Arc::new(RoomCell::new(
                         caller.account.clone(),
                         args.room.clone(),
@@ -389,7 +413,7 @@ impl Module {
             }
         };
         let mut state = cell.lock();
-        let spec = member_spec(
+        let mut spec = member_spec(
             &caller,
             &args,
             &state.room.settings,
@@ -397,9 +421,23 @@ impl Module {
             &self.shared.sounds,
             &config.module.sounds_dir,
         );
+        call_sounds.load_into(&mut spec, state.room.settings.rate, &self.shared.sounds);
         let result = state.room.join(spec, now);
         let outcome = match result {
             Ok(id) => {
+                if let Some(url) = args
+                    .opts
+                    .wait_url
+                    .as_deref()
+                    .filter(|u| wait_url::is_remote(u))
+                {
+                    let method = match args.opts.wait_method {
+                        Some(HttpMethod::Get) => wait_url::Method::Get,
+                        _ => wait_url::Method::Post,
+                    };
+                    let rate = state.room.settings.rate;
+                    self.shared.waits.request(url, method, rate, &cell, id);
+                }
                 let port = Arc::new(MemberPort::new(
                     id,
                     channel.clone(),

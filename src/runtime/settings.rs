@@ -59,11 +59,7 @@ pub fn room_settings(
         alone: load(&s.alone),
         kicked: load(&s.kicked),
         refused: load(&s.denied).or_else(|| tone(ToneKind::Refuse)),
-        record_beep: if profile.record_beep {
-            load(&s.recording_started).or_else(|| tone(ToneKind::Record))
-        } else {
-            None
-        },
+        record_beep: load(&s.recording_started).or_else(|| tone(ToneKind::Record)),
         name_prompt: tone(ToneKind::Record),
     };
     // A dynamic room has no PIN until an operator sets one (`pin <room> <digits>`):
@@ -98,17 +94,13 @@ pub fn room_settings(
         share_encodes: profile.share_encodes,
         recording_enabled: room.is_none_or(|r| r.recording_enabled),
         recording_timeout_ms: u64::from(profile.recording_timeout_s) * 1000,
+        record_beep: profile.record_beep,
         multitrack: profile.multitrack,
         announce_caller_name: room.is_some_and(|r| r.announce_caller_name),
         auto_record: room.map_or(profile.auto_record, |r| r.auto_record),
         sounds,
         wall_epoch_ms,
-        suppress_events: config
-            .module
-            .suppress_events
-            .iter()
-            .map(|e| e.name().to_string())
-            .collect(),
+        suppress_events: config.module.suppress_events.clone(),
         seed,
         invite: profile.invite.clone(),
     }
@@ -146,13 +138,17 @@ pub fn member_spec(
     }
     let wait_music = match (&o.wait_url, o.no_moh) {
         (_, Some(true)) => Some(Arc::<[i16]>::from(Vec::new())),
-        (Some(url), _) => match super::api::confined(sounds_dir, url) {
-            Ok(path) => sounds.optional(Some(&path), rate),
-            Err(e) => {
-                log::warn!(target: "huddle::app", "waitUrl: {e}; using the room's music");
-                None
+        // Fetched after the join (wait_url.rs); the room's music until then.
+        (Some(url), _) if super::wait_url::is_remote(url) => None,
+        (Some(url), _) => {
+            match super::api::confined(sounds_dir, super::wait_url::local_path(url)) {
+                Ok(path) => sounds.optional(Some(&path), rate),
+                Err(e) => {
+                    log::warn!(target: "huddle::app", "waitUrl: {e}; using the room's music");
+                    None
+                }
             }
-        },
+        }
         _ => None,
     };
     let mut opus = default_opus();
@@ -214,7 +210,14 @@ pub fn member_spec(
                 .map(|e| e.iter().map(|x| x.name().to_string()).collect()),
             record_from_start: o.record.map(|r| r == app_args::RecordMode::RecordFromStart),
             trim_silence: o.trim.map(|t| t == app_args::Trim::TrimSilence),
+            event_callback_url: o.event_callback_url.clone(),
+            record_beep: o.record_beep,
+            recording_timeout_ms: o.recording_timeout_s.map(|s| u64::from(s) * 1000),
         },
+        announce_name: o.announce_caller_name,
+        // Filled in by `CallSounds::load_into`, once the file names are checked.
+        enter_sound: None,
+        exit_sound: None,
     }
 }
 
@@ -238,5 +241,38 @@ pub fn codec_of(c: app_args::Codec) -> Codec {
     match c {
         app_args::Codec::L16 => Codec::L16,
         app_args::Codec::Opus => Codec::Opus,
+    }
+}
+
+/// A caller's own enter/exit sounds (`enterSound`, `exitSound`), checked
+/// before the caller gets anywhere: like the API's `play`, only files inside
+/// the sounds directory, and a missing file refuses the call with its name.
+#[derive(Debug, Default)]
+pub struct CallSounds {
+    enter: Option<PathBuf>,
+    exit: Option<PathBuf>,
+}
+
+impl CallSounds {
+    pub fn check(args: &AppArgs, sounds_dir: &Path) -> Result<CallSounds, String> {
+        let one = |key: &str, name: &Option<String>| -> Result<Option<PathBuf>, String> {
+            let Some(name) = name else { return Ok(None) };
+            let path = super::api::confined(sounds_dir, name).map_err(|e| format!("{key}: {e}"))?;
+            if !path.is_file() {
+                return Err(format!("{key}: no file {name} in the sounds directory"));
+            }
+            Ok(Some(path))
+        };
+        Ok(CallSounds {
+            enter: one("enterSound", &args.opts.enter_sound)?,
+            exit: one("exitSound", &args.opts.exit_sound)?,
+        })
+    }
+
+    /// Decodes the files at the room's rate; one that does not decode is
+    /// logged and the room's sound plays instead.
+    pub fn load_into(&self, spec: &mut MemberSpec, rate: u32, sounds: &SoundCache) {
+        spec.enter_sound = sounds.optional(self.enter.as_deref(), rate);
+        spec.exit_sound = sounds.optional(self.exit.as_deref(), rate);
     }
 }
