@@ -148,7 +148,8 @@ def main():
         step("dave's wrong PIN: pin-failed, hung up with CALL_REJECTED (21)")
         eve = fsrun.wait_until("eve hung up", lambda: hangups(esl, "eve"), 20)[0]
         assert eve.get("Hangup-Cause") == "CALL_REJECTED", f"eve: {eve.get('Hangup-Cause')}"
-        assert "bogus" in open(os.path.join(run, "freeswitch.log")).read()
+        fsrun.wait_until("the log line naming the flag", lambda: "bogus"
+                         in open(os.path.join(run, "freeswitch.log")).read(), 10)
         step("eve's app data with an unknown flag: CALL_REJECTED, the log names the flag")
 
         rows = member_lines(fs, 3000)
@@ -214,7 +215,9 @@ def main():
                                  '    <param name="dial-template"'))
         reply = fs.api("reload mod_huddle")
         assert "-ERR" in reply, reply
-        assert "unknown param 'colour'" in open(os.path.join(run, "freeswitch.log")).read()
+        # FreeSWITCH's logger thread writes the file after the API reply returns.
+        fsrun.wait_until("the log line naming the unknown param", lambda: "unknown param 'colour'"
+                         in open(os.path.join(run, "freeswitch.log")).read(), 10)
         with open(xml, "w") as f:
             f.write(good)
         assert "+OK" in fs.api("reloadxml")
