@@ -27,6 +27,8 @@ WANTED=(
     "espeak-ng:espeak-ng"
     "sox:sox"
     "python3:python3"
+    # tests/webhooks.rs makes its test CAs and certificates with the openssl CLI.
+    "openssl:openssl"
     # janus.plugin.huddle (ffi/janus) and its tests: Debian's Janus, its
     # headers and demo page, janus.js, and headless Chromium.
     "make:make"

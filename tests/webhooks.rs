@@ -7,7 +7,8 @@ use common::*;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -80,12 +81,29 @@ enum Behaviour {
 
 struct Server {
     port: u16,
+    scheme: &'static str,
     requests: Arc<Mutex<Vec<Request>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl Server {
     fn start(behaviour: impl Fn(&str) -> Behaviour + Send + Sync + 'static) -> Server {
+        Self::start_with(None, behaviour)
+    }
+
+    /// An HTTPS server presenting `cert` (a certificate and its key).
+    fn start_tls(
+        cert: &ServerCert,
+        behaviour: impl Fn(&str) -> Behaviour + Send + Sync + 'static,
+    ) -> Server {
+        Self::start_with(Some(cert.server_config()), behaviour)
+    }
+
+    fn start_with(
+        tls: Option<Arc<rustls::ServerConfig>>,
+        behaviour: impl Fn(&str) -> Behaviour + Send + Sync + 'static,
+    ) -> Server {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let behaviour: Arc<dyn Fn(&str) -> Behaviour + Send + Sync> = Arc::new(behaviour);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -100,9 +118,18 @@ impl Server {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let (reqs, seen, stopping) = (reqs.clone(), seen.clone(), stopping.clone());
-                        let behaviour = behaviour.clone();
-                        std::thread::spawn(move || {
-                            serve(stream, &*behaviour, reqs, seen, stopping)
+                        let (behaviour, tls) = (behaviour.clone(), tls.clone());
+                        stream.set_nonblocking(false).ok();
+                        stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                        std::thread::spawn(move || match tls {
+                            None => serve(stream, &*behaviour, reqs, seen, stopping),
+                            Some(config) => {
+                                let conn = rustls::ServerConnection::new(config).unwrap();
+                                let mut tls = rustls::StreamOwned::new(conn, stream);
+                                serve(&mut tls, &*behaviour, reqs, seen, stopping);
+                                tls.conn.send_close_notify();
+                                let _ = tls.flush();
+                            }
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
@@ -111,13 +138,14 @@ impl Server {
         });
         Server {
             port,
+            scheme,
             requests,
             stop,
         }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("{}://127.0.0.1:{}{path}", self.scheme, self.port)
     }
 
     fn requests(&self) -> Vec<Request> {
@@ -148,14 +176,13 @@ impl Drop for Server {
 }
 
 fn serve(
-    stream: TcpStream,
+    mut stream: impl Read + Write,
     behaviour: &(dyn Fn(&str) -> Behaviour + Send + Sync),
     reqs: Arc<Mutex<Vec<Request>>>,
     seen: Arc<Mutex<HashMap<String, usize>>>,
     stop: Arc<AtomicBool>,
 ) {
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut reader = BufReader::new(&mut stream);
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
         return;
@@ -179,6 +206,7 @@ fn serve(
         .unwrap_or(0);
     let mut body = vec![0; len.min(1 << 20)];
     reader.read_exact(&mut body).ok();
+    drop(reader);
     let req = Request {
         method,
         path: path.clone(),
@@ -217,7 +245,6 @@ fn serve(
             return;
         }
     };
-    let mut stream = stream;
     let _ = write!(
         stream,
         "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -244,6 +271,175 @@ fn webhooks_config(port: u16, extra: &str) -> String {
 }
 
 const WAIT: Duration = Duration::from_secs(10);
+
+// ---- HTTPS
+
+/// A server certificate for 127.0.0.1 and the CA that signed it, made by the
+/// openssl CLI: an implementation apart from the rustls huddle uses.
+struct ServerCert {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl ServerCert {
+    fn make(dir: &Path, tag: &str) -> ServerCert {
+        let file = |name: &str| dir.join(format!("{tag}-{name}"));
+        let (ca, ca_key, key, csr, cert, ext) = (
+            file("ca.pem"),
+            file("ca.key"),
+            file("server.key"),
+            file("server.csr"),
+            file("server.pem"),
+            file("server.ext"),
+        );
+        std::fs::write(
+            &ext,
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let p = |p: &PathBuf| p.to_str().unwrap().to_string();
+        let subject = format!("/CN=huddle test CA {tag}");
+        openssl(
+            &[&["req", "-x509"][..], &ec[..], &["-days", "2", "-subj", &subject]].concat(),
+            &[("-keyout", p(&ca_key)), ("-out", p(&ca))],
+            &[
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign",
+            ],
+        );
+        openssl(
+            &[&["req"][..], &ec[..], &["-subj", "/CN=127.0.0.1"]].concat(),
+            &[("-keyout", p(&key)), ("-out", p(&csr))],
+            &[],
+        );
+        openssl(
+            &["x509", "-req", "-days", "2", "-CAcreateserial"],
+            &[
+                ("-in", p(&csr)),
+                ("-CA", p(&ca)),
+                ("-CAkey", p(&ca_key)),
+                ("-out", p(&cert)),
+                ("-extfile", p(&ext)),
+            ],
+            &[],
+        );
+        ServerCert { ca, cert, key }
+    }
+
+    fn server_config(&self) -> Arc<rustls::ServerConfig> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&self.cert)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(&self.key).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(chain, key)
+                .unwrap(),
+        )
+    }
+}
+
+fn openssl(args: &[&str], files: &[(&str, String)], tail: &[&str]) {
+    let mut cmd = std::process::Command::new("openssl");
+    cmd.args(args);
+    for (flag, path) in files {
+        cmd.args([flag, path.as_str()]);
+    }
+    cmd.args(tail);
+    let out = cmd.output().expect("the openssl CLI runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Webhooks to `server` (http or https), huddle trusting `ca` besides the system's CAs.
+fn tls_webhooks_config(server: &Server, ca: &Path) -> String {
+    format!(
+        "{MODULE_MANUAL}tls_ca_file = \"{}\"\n[webhooks]\nenabled = true\n\
+         allow = [\"{}\"]\nsecret = \"s3cret\"\ntimeout_ms = 2000\nretry_base_ms = 50\n",
+        ca.display(),
+        server.url("/")
+    )
+}
+
+#[test]
+fn https_callbacks_reach_a_server_certified_by_the_configured_ca() {
+    let dir = scratch_dir("https");
+    let cert = ServerCert::make(&dir, "good");
+    let server = Server::start_tls(&cert, |_| Behaviour::Ok);
+    let h = Harness::in_dir(dir, &tls_webhooks_config(&server, &cert.ca));
+    let cb = server.url("/status");
+    assert!(cb.starts_with("https://"));
+    let a = h
+        .join("a", &format!("{{statusCallback={cb},beep=false}}secure"))
+        .unwrap();
+    let b = h.join("b", "{beep=false}secure").unwrap();
+    h.hangup(&a);
+    h.hangup(&b);
+    let delivered = h.events();
+    let posts = server.wait_for("/status", delivered.len(), WAIT);
+    let names: Vec<String> = posts
+        .iter()
+        .map(|r| r.param("StatusCallbackEvent").unwrap())
+        .collect();
+    let expected: Vec<String> = delivered.iter().map(|e| e.name.clone()).collect();
+    assert_eq!(names, expected, "every event, in order, over TLS");
+    // The signature covers the https URL the application sees.
+    let url = server.url(&posts[0].path);
+    assert_eq!(
+        posts[0].headers.get("x-huddle-signature"),
+        Some(&python_signature("s3cret", &url, &posts[0].params()))
+    );
+}
+
+#[test]
+fn an_untrusted_https_server_is_refused_with_the_url_and_the_reason() {
+    let dir = scratch_dir("https-untrusted");
+    let trusted = ServerCert::make(&dir, "trusted");
+    // Signed by a CA huddle was not told about (and the system does not know).
+    let stranger = ServerCert::make(&dir, "stranger");
+    let server = Server::start_tls(&stranger, |_| Behaviour::Ok);
+    let h = Harness::in_dir(dir, &tls_webhooks_config(&server, &trusted.ca));
+    let cb = server.url("/status");
+    h.join(
+        "a",
+        &format!("{{statusCallback={cb},statusCallbackEvent=join}}r"),
+    )
+    .unwrap();
+    let deadline = Instant::now() + WAIT;
+    let refusal = |h: &Harness| {
+        h.logs()
+            .into_iter()
+            .filter(|l| l.contains(&cb) && l.contains("certificate"))
+            .collect::<Vec<_>>()
+    };
+    while refusal(&h).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        h.flush();
+    }
+    let lines = refusal(&h);
+    assert_eq!(lines.len(), 1, "one refusal, not retried: {:?}", h.logs());
+    assert!(
+        lines[0].contains("not trusted") && lines[0].contains("UnknownIssuer"),
+        "{}",
+        lines[0]
+    );
+    h.shutdown();
+    assert!(server.requests().is_empty(), "no request reached it");
+}
 
 #[test]
 fn events_are_posted_in_order_with_the_seed_parameters_and_a_signature() {
@@ -489,6 +685,30 @@ fn wait_harness(dir: std::path::PathBuf, port: u16) -> Harness {
         dir,
         &format!("{MODULE_MANUAL}wait_url_allow = [\"http://127.0.0.1:{port}/\"]\n"),
     )
+}
+
+#[test]
+fn a_wait_url_is_fetched_over_https() {
+    let dir = scratch_dir("waiturl-https");
+    let a_wav = tone_wav_bytes(&dir, "a.wav", A);
+    let cert = ServerCert::make(&dir, "wait");
+    let server = Server::start_tls(&cert, move |path| match path {
+        "/a.wav" => Behaviour::Serve(a_wav.clone()),
+        _ => Behaviour::NotFound,
+    });
+    write_tone_wav(&dir.join("sounds/hold.wav"), RATE, MOH, 2.0, 6000.0);
+    let h = Harness::in_dir(
+        dir,
+        &format!(
+            "{MODULE_MANUAL}tls_ca_file = \"{}\"\nwait_url_allow = [\"{}\"]\n",
+            cert.ca.display(),
+            server.url("/")
+        ),
+    );
+    h.join("a", &format!("{{waitUrl={}}}r", server.url("/a.wav")))
+        .unwrap();
+    assert!(advance_until_heard(&h, "a", A), "the clip fetched over TLS");
+    assert_eq!(server.requests().len(), 1);
 }
 
 /// Advances in ticks until `channel` hears `freq` (the fetch runs in real
