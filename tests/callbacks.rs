@@ -29,6 +29,104 @@ fn suppress_events_drops_words_and_event_names() {
     assert!(names.iter().any(|n| n == "participant-mute"), "{names:?}");
 }
 
+/// The events of a conference with joins, mutes, talk, a lock and a leave,
+/// under `suppress_events = [tokens]`.
+fn event_names_suppressing(tokens: &str) -> Vec<String> {
+    let h = Harness::with_config(&format!("{MODULE_MANUAL}suppress_events = [{tokens}]\n"));
+    let a = h.join("a", "{beep=false}r").unwrap();
+    let b = h.join("b", "{beep=false}r").unwrap();
+    h.talk(&[(&a, A)], 1_000);
+    h.advance(1_000);
+    h.api("mute r 2");
+    h.api("unmute r 2");
+    h.api("hold r 2");
+    h.api("unhold r 2");
+    h.api("lock r");
+    h.api("unlock r");
+    h.hangup(&b);
+    h.event_names()
+}
+
+fn assert_suppressed(names: &[String], gone: &[&str], kept: &[&str]) {
+    for g in gone {
+        assert!(!names.iter().any(|n| n == g), "{g} arrived: {names:?}");
+    }
+    for k in kept {
+        assert!(names.iter().any(|n| n == k), "{k} missing: {names:?}");
+    }
+}
+
+#[test]
+fn suppress_events_takes_freeswitch_words() {
+    let names = event_names_suppressing(
+        "\"add-member\", \"mute-member\", \"start-talking\", \"lock\", \"del-member\"",
+    );
+    assert_suppressed(
+        &names,
+        &[
+            "participant-join",
+            "participant-mute",
+            "participant-unmute",
+            "participant-speech-start",
+            "conference-lock",
+            "participant-leave",
+        ],
+        &[
+            "conference-start",
+            "participant-speech-stop",
+            "participant-hold",
+            "participant-unhold",
+            "conference-unlock",
+        ],
+    );
+}
+
+#[test]
+fn suppress_events_takes_event_names_one_at_a_time() {
+    let names = event_names_suppressing("\"participant-unmute\", \"conference-unlock\"");
+    assert_suppressed(
+        &names,
+        &["participant-unmute", "conference-unlock"],
+        &["participant-mute", "conference-lock", "participant-join"],
+    );
+}
+
+#[test]
+fn suppress_events_takes_subscription_words() {
+    let names = event_names_suppressing("\"hold\", \"speaker\"");
+    assert_suppressed(
+        &names,
+        &[
+            "participant-hold",
+            "participant-unhold",
+            "participant-speech-start",
+            "participant-speech-stop",
+        ],
+        &["participant-mute", "participant-join", "conference-lock"],
+    );
+}
+
+#[test]
+fn a_freeswitch_word_huddle_has_no_event_for_is_refused() {
+    let dir = scratch_dir("suppress-fs");
+    let path = dir.join("huddle.conf");
+    std::fs::write(
+        &path,
+        format!("{MODULE_MANUAL}suppress_events = [\"add-member\", \"dtmf\"]\n"),
+    )
+    .unwrap();
+    let host = std::sync::Arc::new(FakeHost::default());
+    let err = match huddle::runtime::Module::load(host, &path) {
+        Ok(_) => panic!("a config suppressing dtmf loaded"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("huddle.conf:7"), "{err}");
+    assert!(
+        err.contains("'dtmf'") && err.contains("never sends"),
+        "{err}"
+    );
+}
+
 #[test]
 fn an_unknown_suppress_word_names_its_line() {
     let dir = scratch_dir("suppress");
@@ -351,6 +449,47 @@ fn announce_caller_name_is_a_per_call_choice() {
     // The room announces names; this caller opts out and is in at once.
     let h = Harness::new("[[rooms]]\nname = \"named\"\nannounce_caller_name = true\n");
     h.join("a", "{announceCallerName=false}named").unwrap();
+    assert_eq!(h.events_named("participant-join").len(), 1);
+}
+
+#[test]
+fn freeswitch_style_app_data_takes_the_per_call_choices() {
+    // flags{announce-name}: announced by name in a room that does not announce.
+    let h = Harness::new("");
+    write_tone_wav(&h.dir.join("sounds/in.wav"), RATE, FILE_TONE, 0.5, 8000.0);
+    h.join("a", "r+flags{nobeep}").unwrap();
+    h.join("b", "r+flags{nobeep}").unwrap();
+    h.advance(200);
+    let c = h.join("c", "r+flags{announce-name}").unwrap();
+    assert_eq!(
+        h.events_named("participant-join").len(),
+        2,
+        "c is saying its name first"
+    );
+    h.talk(&[(&c, D)], 2_000);
+    h.advance(600);
+    assert_eq!(h.events_named("participant-join").len(), 3);
+    h.clear_heard();
+    h.advance(1_500);
+    assert!(
+        h.hears("a", D, 1_500) > AUDIBLE / 4.0,
+        "the room hears c's name"
+    );
+    // settings{enter-sound=...}: this caller's own enter sound.
+    h.clear_heard();
+    h.join("d", "r+settings{enter-sound=in.wav}").unwrap();
+    h.advance(600);
+    assert!(
+        h.hears("a", FILE_TONE, 600) > AUDIBLE / 4.0,
+        "d's own enter sound"
+    );
+    // A file outside the sounds directory refuses the call, as the attribute does.
+    assert!(h
+        .join("x", "r+settings{exit-sound=../huddle.conf}")
+        .is_err());
+    // flags{no-announce-name}: in at once in a room that announces names.
+    let h = Harness::new("[[rooms]]\nname = \"named\"\nannounce_caller_name = true\n");
+    h.join("a", "named+flags{no-announce-name}").unwrap();
     assert_eq!(h.events_named("participant-join").len(), 1);
 }
 
