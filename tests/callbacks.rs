@@ -106,20 +106,25 @@ fn suppress_events_takes_subscription_words() {
     );
 }
 
-#[test]
-fn a_freeswitch_word_huddle_has_no_event_for_is_refused() {
-    let dir = scratch_dir("suppress-fs");
+/// The error loading MODULE_MANUAL + `suppress_events = [tokens]` gives.
+fn suppress_load_error(tokens: &str) -> String {
+    let dir = scratch_dir("suppress");
     let path = dir.join("huddle.conf");
     std::fs::write(
         &path,
-        format!("{MODULE_MANUAL}suppress_events = [\"add-member\", \"dtmf\"]\n"),
+        format!("{MODULE_MANUAL}suppress_events = [{tokens}]\n"),
     )
     .unwrap();
     let host = std::sync::Arc::new(FakeHost::default());
-    let err = match huddle::runtime::Module::load(host, &path) {
-        Ok(_) => panic!("a config suppressing dtmf loaded"),
+    match huddle::runtime::Module::load(host, &path) {
+        Ok(_) => panic!("a config suppressing {tokens} loaded"),
         Err(e) => e.to_string(),
-    };
+    }
+}
+
+#[test]
+fn a_freeswitch_word_huddle_has_no_event_for_is_refused() {
+    let err = suppress_load_error("\"add-member\", \"dtmf\"");
     assert!(err.contains("huddle.conf:7"), "{err}");
     assert!(
         err.contains("'dtmf'") && err.contains("never sends"),
@@ -129,18 +134,7 @@ fn a_freeswitch_word_huddle_has_no_event_for_is_refused() {
 
 #[test]
 fn an_unknown_suppress_word_names_its_line() {
-    let dir = scratch_dir("suppress");
-    let path = dir.join("huddle.conf");
-    std::fs::write(
-        &path,
-        format!("{MODULE_MANUAL}suppress_events = [\"start\", \"talking\"]\n"),
-    )
-    .unwrap();
-    let host = std::sync::Arc::new(FakeHost::default());
-    let err = match huddle::runtime::Module::load(host, &path) {
-        Ok(_) => panic!("a config with an unknown event loaded"),
-        Err(e) => e.to_string(),
-    };
+    let err = suppress_load_error("\"start\", \"talking\"");
     // MODULE_MANUAL is 6 lines after its leading newline: the key is on line 7.
     assert!(err.contains("huddle.conf:7"), "{err}");
     assert!(err.contains("talking"), "{err}");
@@ -423,14 +417,10 @@ fn an_idle_room_prepared_by_the_operator_keeps_it_for_its_first_caller() {
     assert_eq!(h.api("get acme/sales max_members"), "+OK max_members 25");
 }
 
-#[test]
-fn announce_caller_name_is_a_per_call_choice() {
-    // The room does not announce names; this caller asks to be announced.
-    let h = Harness::new("");
-    let a = h.join("a", "{beep=false}r").unwrap();
-    let b = h.join("b", "{beep=false}r").unwrap();
-    h.talk(&[(&a, A), (&b, B)], 200);
-    let c = h.join("c", "{announceCallerName=true}r").unwrap();
+/// `c` joins a running room of a and b with `app`, says its name (a tone
+/// at D) before it is in, and a hears the name.
+fn c_is_announced_by_name(h: &Harness, app: &str) {
+    let c = h.join("c", app).unwrap();
     assert_eq!(
         h.events_named("participant-join").len(),
         2,
@@ -445,6 +435,16 @@ fn announce_caller_name_is_a_per_call_choice() {
         h.hears("a", D, 1_500) > AUDIBLE / 4.0,
         "the room hears c's name"
     );
+}
+
+#[test]
+fn announce_caller_name_is_a_per_call_choice() {
+    // The room does not announce names; this caller asks to be announced.
+    let h = Harness::new("");
+    let a = h.join("a", "{beep=false}r").unwrap();
+    let b = h.join("b", "{beep=false}r").unwrap();
+    h.talk(&[(&a, A), (&b, B)], 200);
+    c_is_announced_by_name(&h, "{announceCallerName=true}r");
 
     // The room announces names; this caller opts out and is in at once.
     let h = Harness::new("[[rooms]]\nname = \"named\"\nannounce_caller_name = true\n");
@@ -460,21 +460,7 @@ fn freeswitch_style_app_data_takes_the_per_call_choices() {
     h.join("a", "r+flags{nobeep}").unwrap();
     h.join("b", "r+flags{nobeep}").unwrap();
     h.advance(200);
-    let c = h.join("c", "r+flags{announce-name}").unwrap();
-    assert_eq!(
-        h.events_named("participant-join").len(),
-        2,
-        "c is saying its name first"
-    );
-    h.talk(&[(&c, D)], 2_000);
-    h.advance(600);
-    assert_eq!(h.events_named("participant-join").len(), 3);
-    h.clear_heard();
-    h.advance(1_500);
-    assert!(
-        h.hears("a", D, 1_500) > AUDIBLE / 4.0,
-        "the room hears c's name"
-    );
+    c_is_announced_by_name(&h, "r+flags{announce-name}");
     // settings{enter-sound=...}: this caller's own enter sound.
     h.clear_heard();
     h.join("d", "r+settings{enter-sound=in.wav}").unwrap();

@@ -298,11 +298,22 @@ impl ServerCert {
             "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
         )
         .unwrap();
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
         let p = |p: &PathBuf| p.to_str().unwrap().to_string();
         let subject = format!("/CN=huddle test CA {tag}");
         openssl(
-            &[&["req", "-x509"][..], &ec[..], &["-days", "2", "-subj", &subject]].concat(),
+            &[
+                &["req", "-x509"][..],
+                &ec[..],
+                &["-days", "2", "-subj", &subject],
+            ]
+            .concat(),
             &[("-keyout", p(&ca_key)), ("-out", p(&ca))],
             &[
                 "-addext",
@@ -389,14 +400,7 @@ fn https_callbacks_reach_a_server_certified_by_the_configured_ca() {
     let b = h.join("b", "{beep=false}secure").unwrap();
     h.hangup(&a);
     h.hangup(&b);
-    let delivered = h.events();
-    let posts = server.wait_for("/status", delivered.len(), WAIT);
-    let names: Vec<String> = posts
-        .iter()
-        .map(|r| r.param("StatusCallbackEvent").unwrap())
-        .collect();
-    let expected: Vec<String> = delivered.iter().map(|e| e.name.clone()).collect();
-    assert_eq!(names, expected, "every event, in order, over TLS");
+    let posts = every_event_posted(&h, &server, "/status");
     // The signature covers the https URL the application sees.
     let url = server.url(&posts[0].path);
     assert_eq!(
@@ -458,15 +462,8 @@ fn events_are_posted_in_order_with_the_seed_parameters_and_a_signature() {
     h.advance(2_000);
     h.hangup(&a);
     h.hangup(&b);
-    let delivered = h.events();
-    let posts = server.wait_for("/status", delivered.len(), WAIT);
     // Every event of the room, in SequenceNumber order, with its fields.
-    let names: Vec<String> = posts
-        .iter()
-        .map(|r| r.param("StatusCallbackEvent").unwrap())
-        .collect();
-    let expected: Vec<String> = delivered.iter().map(|e| e.name.clone()).collect();
-    assert_eq!(names, expected);
+    let posts = every_event_posted(&h, &server, "/status");
     let seqs: Vec<u64> = posts
         .iter()
         .map(|r| r.param("SequenceNumber").unwrap().parse().unwrap())
@@ -502,6 +499,20 @@ fn events_are_posted_in_order_with_the_seed_parameters_and_a_signature() {
             "{url}"
         );
     }
+}
+
+/// Waits for a post to `path` per event the host got, and checks they are
+/// those events in order.
+fn every_event_posted(h: &Harness, server: &Server, path: &str) -> Vec<Request> {
+    let delivered = h.events();
+    let posts = server.wait_for(path, delivered.len(), WAIT);
+    let names: Vec<String> = posts
+        .iter()
+        .map(|r| r.param("StatusCallbackEvent").unwrap())
+        .collect();
+    let expected: Vec<String> = delivered.iter().map(|e| e.name.clone()).collect();
+    assert_eq!(names, expected, "every event, in order");
+    posts
 }
 
 /// X-Twilio-Signature-style: base64(HMAC-SHA1(secret, url + k1v1k2v2...)),
