@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use huddle::audio::mix::{accumulate, subtract};
-use huddle::ffi::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
+use huddle::audio::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
 use serde_json::json;
 
 use super::abi::{self, audio, Huddle, Member, Sink, L16, OPUS};

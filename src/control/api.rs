@@ -8,6 +8,8 @@
 use std::fmt;
 use std::sync::OnceLock;
 
+use crate::room::Relation;
+
 use super::{excerpt, validate_account, validate_pin, validate_room_name};
 
 pub const MAX_API_LINE_LEN: usize = 4096;
@@ -142,13 +144,6 @@ pub enum RecordAction {
     Stop,
     Pause,
     Resume,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Relation {
-    NoHear,
-    NoSpeak,
-    Clear,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use crate::audio::level::{rfc6464_to_dbov, rms_dbov, SILENCE_DBOV};
 use crate::audio::limiter::Limiter;
+use crate::audio::opus::{OpusDecoder, OpusError, OPUS_RATES};
 use crate::audio::opus_packet::{silk_has_fec, silk_voice_activity};
 use crate::audio::resample::Resampler;
 use crate::audio::vad::{Vad, VadChange};
-use crate::ffi::opus::{OpusDecoder, OpusError, OPUS_RATES};
-use crate::host::Codec;
+use crate::room::io::Codec;
 
 use super::settings::MemberSpec;
 
@@ -429,7 +429,7 @@ impl Input {
                     }
                     &mut self.scratch[..n]
                 };
-                crate::ffi::pcm::samples_from_bytes(&frame.data[..2 * n], dst);
+                crate::audio::pcm::samples_from_bytes(&frame.data[..2 * n], dst);
                 if frame.rate == room_rate {
                     return if n == self.pcm.len() {
                         Ok(())

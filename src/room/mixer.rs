@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use crate::audio::limiter::Limiter;
 use crate::audio::mix::{accumulate, accumulate_scaled, apply_gain_i16, db_to_q12, subtract};
+use crate::audio::opus::{EncoderSettings, OpusEncoder};
 use crate::audio::resample::Resampler;
 use crate::audio::vad::VadChange;
-use crate::ffi::opus::{EncoderSettings, OpusEncoder};
-use crate::host::{Codec, OutFrame};
+use crate::room::io::{Codec, OutFrame};
 
 use super::log_limit::BAD_FRAME_LOG_EVERY_MS;
 use super::member::{Format, Member, MemberId};
@@ -93,7 +93,7 @@ impl OutStream {
         match format.codec {
             Codec::L16 => {
                 self.bytes.resize(converted.len() * 2, 0);
-                crate::ffi::pcm::bytes_from_samples(converted, &mut self.bytes);
+                crate::audio::pcm::bytes_from_samples(converted, &mut self.bytes);
                 true
             }
             Codec::Opus => {

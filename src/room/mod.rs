@@ -9,6 +9,7 @@
 pub mod admission;
 pub mod events;
 pub mod invite;
+pub mod io;
 pub mod log_limit;
 pub mod member;
 mod mixer;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 use crate::audio::limiter::Limiter;
 use crate::audio::vad::Vad;
-use crate::host::{cause, Channel, Event, OutFrame};
+use crate::room::io::{cause, Channel, Event, OutFrame};
 
 use admission::{check_pin, FailureWindow, PinCheck, PinEntry};
 pub use log_limit::{LogLimit, BAD_FRAME_LOG_EVERY_MS};
@@ -509,16 +510,16 @@ impl Room {
             // said, else L16 at the room rate. Opus goes out at 48 kHz unless the
             // room rate is one Opus has.
             out_format: match spec.out_codec {
-                Some(crate::host::Codec::Opus) => Format {
-                    codec: crate::host::Codec::Opus,
-                    rate: if crate::ffi::opus::OPUS_RATES.contains(&settings.rate) {
+                Some(crate::room::io::Codec::Opus) => Format {
+                    codec: crate::room::io::Codec::Opus,
+                    rate: if crate::audio::opus::OPUS_RATES.contains(&settings.rate) {
                         settings.rate
                     } else {
                         48_000
                     },
                 },
                 _ => Format {
-                    codec: crate::host::Codec::L16,
+                    codec: crate::room::io::Codec::L16,
                     rate: settings.rate,
                 },
             },

@@ -471,11 +471,11 @@ fn open(
     } else {
         format!("{relative}.wav")
     };
-    let mut full = super::api::confined(dir, &relative)?;
+    let mut full = super::paths::confined(dir, &relative)?;
     if let Some(parent) = full.parent() {
         make_dirs(parent, dir_mode)?;
         // The directory now exists: check again that no link led it elsewhere.
-        super::api::confined(dir, &relative)?;
+        super::paths::confined(dir, &relative)?;
     }
     let claimed = &shared.recorder.claimed;
     let taken = |p: &Path| {
@@ -501,7 +501,7 @@ fn open(
                     full.display()
                 )
             })?;
-        full = super::api::confined(dir, &free)?;
+        full = super::paths::confined(dir, &free)?;
         relative = free;
     }
     let id = shared.recorder.next_id.fetch_add(1, Ordering::Relaxed);
