@@ -7,7 +7,7 @@
 //! panic inside the audio tick.
 //!
 //! The hot kernels run through [`widest`], which picks AVX2 code when the
-//! CPU has it (`src/ffi/simd.rs`).
+//! CPU has it (`src/audio/native/simd.rs`).
 
 use crate::audio::simd::widest;
 
