@@ -9,7 +9,7 @@ mod module;
 mod operator;
 pub mod outbox;
 pub(crate) mod panics;
-mod paths;
+pub(crate) mod paths;
 mod pool;
 mod recorder;
 mod resolve;
