@@ -10,7 +10,7 @@ use common::*;
 
 use std::collections::BTreeSet;
 
-use huddle::host::Event;
+use huddle::room::io::Event;
 
 struct Row {
     seed: String,

@@ -2,15 +2,18 @@
 //!
 //! Two grammars are accepted:
 //!
-//! * FreeSWITCH style: `name[@profile][+pin][+flags{f1|f2|...}]`, e.g.
-//!   `3000@wideband+1234+flags{moderator|endconf}`. Flags:
+//! * FreeSWITCH style: `name[@profile][+pin][+flags{f1|f2|...}][+settings{k=v|...}]`,
+//!   e.g. `3000@wideband+1234+flags{moderator|endconf}`. Flags:
 //!   `moderator`, `mute` (join muted), `deaf`, `hold` (join on hold),
 //!   `endconf` (end the room when this member leaves), `wait-mod` (do not
 //!   start the room: wait for a moderator/host), `mintwo` (end the room when
 //!   fewer than two members remain), `nomoh` (no music while alone/waiting),
 //!   `nobeep` (no enter/exit sound), `join-only` (only join an existing room,
 //!   never create one), `ghost` (not counted, not announced),
-//!   `mute-non-moderator` (room flag used if this caller creates the room).
+//!   `mute-non-moderator` (room flag used if this caller creates the room),
+//!   `announce-name` / `no-announce-name` (this caller is, or is not,
+//!   announced by name, whatever the room says). Settings, this caller's own
+//!   values over the room's: `enter-sound=<file>`, `exit-sound=<file>`.
 //!
 //! * `<Conference>` attribute style: `{key=value,...}Room Name`, with keys
 //!   spelled as Twilio spells them (see [`JoinOptions`]). A `\` escapes the
@@ -318,17 +321,15 @@ fn parse_fs_style(cx: &Ctx, s: &str) -> Result<AppArgs, AppArgsError> {
         return Ok(args);
     };
     let mut seen_flags = false;
-    // Flags may hold no '+', so splitting on it is unambiguous.
+    let mut seen_settings = false;
+    // Flags and settings may hold no '+', so splitting on it is unambiguous.
     for part in rest.split('+') {
-        if let Some(body) = part.strip_prefix("flags{") {
-            let Some(body) = body.strip_suffix('}') else {
-                return Err(cx.err("unterminated flags list (missing '}')", part));
-            };
-            if seen_flags {
-                return Err(cx.err("flags given twice", part));
+        if let Some(items) = braced(cx, part, "settings", &mut seen_settings)? {
+            for setting in items {
+                apply_setting(cx, &mut args.opts, setting)?;
             }
-            seen_flags = true;
-            for flag in body.split('|').map(str::trim).filter(|f| !f.is_empty()) {
+        } else if let Some(items) = braced(cx, part, "flags", &mut seen_flags)? {
+            for flag in items {
                 apply_flag(cx, &mut args.opts, flag)?;
             }
         } else if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
@@ -351,6 +352,27 @@ fn parse_fs_style(cx: &Ctx, s: &str) -> Result<AppArgs, AppArgsError> {
     Ok(args)
 }
 
+/// The `|`-separated items of `part` when it is `name{...}` (given once).
+fn braced<'a>(
+    cx: &Ctx,
+    part: &'a str,
+    name: &str,
+    seen: &mut bool,
+) -> Result<Option<impl Iterator<Item = &'a str>>, AppArgsError> {
+    let Some(body) = part.strip_prefix(name).and_then(|b| b.strip_prefix('{')) else {
+        return Ok(None);
+    };
+    let Some(body) = body.strip_suffix('}') else {
+        return Err(cx.err(format!("unterminated {name} list (missing '}}')"), part));
+    };
+    if std::mem::replace(seen, true) {
+        return Err(cx.err(format!("{name} given twice"), part));
+    }
+    Ok(Some(
+        body.split('|').map(str::trim).filter(|f| !f.is_empty()),
+    ))
+}
+
 fn apply_flag(cx: &Ctx, o: &mut JoinOptions, flag: &str) -> Result<(), AppArgsError> {
     let t = Some(true);
     match flag {
@@ -366,8 +388,39 @@ fn apply_flag(cx: &Ctx, o: &mut JoinOptions, flag: &str) -> Result<(), AppArgsEr
         "join-only" => o.join_only = t,
         "ghost" => o.ghost = t,
         "mute-non-moderator" => o.mute_non_moderators = t,
+        "announce-name" | "no-announce-name" => {
+            let on = flag == "announce-name";
+            if o.announce_caller_name.is_some_and(|was| was != on) {
+                return Err(cx.err(
+                    "announce-name and no-announce-name contradict each other",
+                    flag,
+                ));
+            }
+            o.announce_caller_name = Some(on);
+        }
         _ => return Err(cx.err("unknown flag", flag)),
     }
+    Ok(())
+}
+
+/// One `key=value` of `+settings{...}`: what the `<Conference>` attributes
+/// `enterSound`/`exitSound` set, in FreeSWITCH spelling.
+fn apply_setting(cx: &Ctx, o: &mut JoinOptions, setting: &str) -> Result<(), AppArgsError> {
+    let Some((key, value)) = setting.split_once('=') else {
+        return Err(cx.err(
+            "a setting is key=value (enter-sound=<file>, exit-sound=<file>), got",
+            setting,
+        ));
+    };
+    let slot = match key.trim() {
+        "enter-sound" => &mut o.enter_sound,
+        "exit-sound" => &mut o.exit_sound,
+        _ => return Err(cx.err("unknown setting (expected enter-sound or exit-sound)", key)),
+    };
+    if slot.is_some() {
+        return Err(cx.err("setting given twice", key));
+    }
+    *slot = Some(parse_text(cx, key.trim(), value.trim())?);
     Ok(())
 }
 
@@ -698,6 +751,15 @@ mod tests {
         );
         let a = parse_app_args("x+flags{}").unwrap();
         assert_eq!(a.opts, JoinOptions::default());
+        let a = parse_app_args(
+            "x+flags{announce-name}+settings{enter-sound=in.wav|exit-sound=a/out.wav}",
+        )
+        .unwrap();
+        assert_eq!(a.opts.announce_caller_name, Some(true));
+        assert_eq!(a.opts.enter_sound.as_deref(), Some("in.wav"));
+        assert_eq!(a.opts.exit_sound.as_deref(), Some("a/out.wav"));
+        let a = parse_app_args("x+settings{}+flags{no-announce-name}").unwrap();
+        assert_eq!(a.opts.announce_caller_name, Some(false));
         let a = parse_app_args("x+flags{moderator}+42").unwrap();
         assert_eq!(a.pin.as_deref(), Some("42"));
     }
@@ -720,6 +782,18 @@ mod tests {
             .problem
             .contains("twice"));
         assert!(parse_app_args("3000++1").is_err());
+        for (bad, says) in [
+            ("x+flags{announce-name|no-announce-name}", "contradict"),
+            ("x+settings{enter-sound=a.wav|enter-sound=b.wav}", "twice"),
+            ("x+settings{volume=3}", "unknown setting"),
+            ("x+settings{enter-sound}", "key=value"),
+            ("x+settings{exit-sound=}", "needs a value"),
+            ("x+settings{exit-sound=a.wav", "unterminated"),
+            ("x+settings{}+settings{}", "settings given twice"),
+        ] {
+            let e = parse_app_args(bad).unwrap_err();
+            assert!(e.problem.contains(says), "{bad}: {e}");
+        }
         assert!(parse_app_args("3000+123456789012345678901")
             .unwrap_err()
             .problem

@@ -65,20 +65,91 @@ fn word_of(name: &str) -> Option<&'static str> {
         .and_then(|(_, w)| *w)
 }
 
-/// Whether `token` belongs to the `suppress_events` vocabulary: a
-/// subscription word (drops every event that word selects) or an event name
-/// from the catalogue (drops exactly that event, also one that is otherwise
-/// always delivered).
-pub fn is_suppress_token(token: &str) -> bool {
-    SUBSCRIPTION_WORDS.contains(&token) || CATALOGUE.iter().any(|(n, _)| *n == token)
+/// FreeSWITCH `mod_conference` `suppress-events` words that name an event
+/// huddle sends, and the events each drops (FreeSWITCH's one word covers
+/// both halves of a pair, e.g. `mute-member` mutes and unmutes).
+pub const FREESWITCH_WORDS: &[(&str, &[&str])] = &[
+    ("add-member", &["participant-join"]),
+    ("del-member", &["participant-leave"]),
+    ("kick-member", &["participant-kick"]),
+    ("start-talking", &["participant-speech-start"]),
+    ("stop-talking", &["participant-speech-stop"]),
+    ("mute-detect", &["participant-speech-while-muted"]),
+    ("mute-member", &["participant-mute", "participant-unmute"]),
+    ("deaf-member", &["participant-deaf", "participant-undeaf"]),
+    ("hold-member", &["participant-hold", "participant-unhold"]),
+    ("lock", &["conference-lock"]),
+    ("unlock", &["conference-unlock"]),
+    (
+        "record",
+        &[
+            "recording-in-progress",
+            "recording-completed",
+            "recording-failed",
+            "recording-absent",
+        ],
+    ),
+];
+
+/// FreeSWITCH `suppress-events` words for events huddle never sends: a
+/// config that names one is refused with that explanation rather than
+/// accepted for a suppression that does nothing.
+const FREESWITCH_WITHOUT_EVENT: &[&str] = &[
+    "energy-level",
+    "volume-level",
+    "gain-level",
+    "dtmf",
+    "dtmf-member",
+    "energy-level-member",
+    "volume-in-member",
+    "volume-out-member",
+    "play-file",
+    "play-file-done",
+    "play-file-member",
+    "speak-text",
+    "speak-text-member",
+    "transfer",
+    "bgdial-result",
+    "floor-change",
+    "hup-member",
+    "blind-member",
+    "set-position-member",
+];
+
+/// Checks a `suppress_events` token: a subscription word (drops every event
+/// that word selects), a FreeSWITCH word (drops the events in
+/// [`FREESWITCH_WORDS`]) or an event name from the catalogue (drops exactly
+/// that event, also one that is otherwise always delivered).
+pub fn check_suppress_token(token: &str) -> Result<(), String> {
+    if SUBSCRIPTION_WORDS.contains(&token)
+        || FREESWITCH_WORDS.iter().any(|(w, _)| *w == token)
+        || CATALOGUE.iter().any(|(n, _)| *n == token)
+    {
+        return Ok(());
+    }
+    if FREESWITCH_WITHOUT_EVENT.contains(&token) {
+        return Err(format!(
+            "'{token}' is a FreeSWITCH event huddle never sends: there is nothing to suppress"
+        ));
+    }
+    let fs: Vec<&str> = FREESWITCH_WORDS.iter().map(|(w, _)| *w).collect();
+    Err(format!(
+        "unknown event '{token}' (expected a word: {}; a FreeSWITCH word: {}; or an event name such as participant-join)",
+        SUBSCRIPTION_WORDS.join(", "),
+        fs.join(", ")
+    ))
 }
 
 /// Whether the `suppress_events` tokens drop the event `name`.
 pub fn suppressed(name: &str, tokens: &[String]) -> bool {
     let word = word_of(name);
-    tokens
-        .iter()
-        .any(|t| t == name || word.is_some_and(|w| w == t))
+    tokens.iter().any(|t| {
+        t == name
+            || word.is_some_and(|w| w == t)
+            || FREESWITCH_WORDS
+                .iter()
+                .any(|(w, names)| w == t && names.contains(&name))
+    })
 }
 
 pub fn event(name: &str, fields: Vec<(&'static str, String)>) -> Event {
@@ -164,7 +235,26 @@ mod tests {
         assert!(!suppressed("participant-leave", &t(&["join"])));
         assert!(suppressed("pin-failed", &t(&["pin-failed"])));
         assert!(!suppressed("participant-leave", &t(&["participant-kick"])));
-        assert!(is_suppress_token("speaker") && is_suppress_token("recording-completed"));
-        assert!(!is_suppress_token("explode") && !is_suppress_token("Join"));
+        assert!(check_suppress_token("speaker").is_ok());
+        assert!(check_suppress_token("recording-completed").is_ok());
+        assert!(check_suppress_token("explode").is_err() && check_suppress_token("Join").is_err());
+        assert!(suppressed("participant-unmute", &t(&["mute-member"])));
+        assert!(suppressed("recording-failed", &t(&["record"])));
+        assert!(!suppressed("participant-mute", &t(&["deaf-member"])));
+        let e = check_suppress_token("dtmf").unwrap_err();
+        assert!(e.contains("never sends"), "{e}");
+    }
+
+    #[test]
+    fn every_freeswitch_word_names_events_of_the_catalogue() {
+        for (word, names) in FREESWITCH_WORDS {
+            assert!(
+                !SUBSCRIPTION_WORDS.contains(word),
+                "{word} means two things"
+            );
+            for n in *names {
+                assert!(CATALOGUE.iter().any(|(c, _)| c == n), "{word}: {n}");
+            }
+        }
     }
 }

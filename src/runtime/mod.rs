@@ -3,6 +3,7 @@
 //! realtime mixer pool, and carries their outputs to the host.
 
 mod host;
+mod http_client;
 mod idle_rooms;
 pub mod logging;
 mod module;

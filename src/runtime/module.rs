@@ -165,8 +165,9 @@ impl Module {
         let _scope = Scope::enter(&sink);
         // Opt-in: events then also go to their callback URLs, off every
         // huddle and host thread (see webhooks.rs). Set at load only.
-        let host = WebhookHost::wrap(host, &config.webhooks, &sink);
+        let host = WebhookHost::wrap(host, &config.webhooks, &config.module.tls_roots, &sink);
         let wait_url_allow = config.module.wait_url_allow.clone();
+        let tls_roots = config.module.tls_roots.clone();
         let wall_epoch_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -184,7 +185,7 @@ impl Module {
             sounds: SoundCache::default(),
             rooms: Mutex::new(HashMap::new()),
             idle: IdleRooms::default(),
-            waits: WaitFetcher::start(wait_url_allow, &sink),
+            waits: WaitFetcher::start(wait_url_allow, &tls_roots, &sink),
             timer,
             manual_now: AtomicU64::new(0),
             start: Instant::now(),

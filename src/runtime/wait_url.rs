@@ -21,9 +21,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{bounded, Receiver, Sender, TrySendError};
 
+use rustls::pki_types::CertificateDer;
+
 use crate::audio::wav::decode_sound;
 use crate::room::MemberId;
 
+use super::http_client::{self, Failure};
 use super::logging::{LogSink, Scope};
 use super::rooms::RoomCell;
 
@@ -78,15 +81,17 @@ pub struct WaitFetcher {
 
 impl WaitFetcher {
     /// `allow`: URL prefixes a remote `waitUrl` (and what its document
-    /// names) may be fetched from; empty = none.
-    pub fn start(allow: Vec<String>, sink: &Arc<LogSink>) -> WaitFetcher {
+    /// names) may be fetched from; empty = none. `tls_roots`: CAs trusted
+    /// besides the system's.
+    pub fn start(
+        allow: Vec<String>,
+        tls_roots: &[CertificateDer<'static>],
+        sink: &Arc<LogSink>,
+    ) -> WaitFetcher {
         let (tx, rx) = bounded::<Option<Job>>(QUEUE);
         let inner = Arc::new(Inner {
             allow,
-            agent: ureq::AgentBuilder::new()
-                .timeout(TIMEOUT)
-                .redirects(0)
-                .build(),
+            agent: http_client::agent(TIMEOUT, tls_roots),
             cache: Mutex::new(HashMap::new()),
         });
         let sink = sink.clone();
@@ -199,10 +204,7 @@ impl Inner {
                 .set("Content-Type", "application/x-www-form-urlencoded")
                 .send_string(""),
         }
-        .map_err(|e| match e {
-            ureq::Error::Status(code, _) => format!("HTTP {code}"),
-            ureq::Error::Transport(t) => t.to_string(),
-        })?;
+        .map_err(|e| Failure::from(e).to_string())?;
         let mut body = Vec::new();
         response
             .into_reader()

@@ -11,7 +11,8 @@
 //! - a conference whose server is slow or silent holds one worker at most,
 //!   so other rooms' callbacks keep flowing while workers remain;
 //! - 5xx answers and transport failures (timeouts, refused connections) are
-//!   retried with doubling delays up to `max_attempts`; other answers end it;
+//!   retried with doubling delays up to `max_attempts`; other answers, and a
+//!   TLS certificate that is not trusted, end it;
 //! - the queue is bounded: when full the oldest waiting request is dropped,
 //!   counted and logged, and queuing never blocks.
 
@@ -25,10 +26,13 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
+use rustls::pki_types::CertificateDer;
+
 use crate::control::config::WebhookConfig;
 use crate::room::io::{Channel, Event, OutFrame};
 use crate::runtime::Host;
 
+use super::http_client::{self, Failure};
 use super::logging::{LogSink, Scope};
 
 /// The header carrying the request signature.
@@ -88,13 +92,13 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
-    pub fn start(config: &WebhookConfig, sink: &Arc<LogSink>) -> Webhooks {
-        let timeout = Duration::from_millis(config.timeout_ms);
-        let agent = ureq::AgentBuilder::new()
-            .timeout(timeout)
-            // A redirect would post the event somewhere the allow-list never saw.
-            .redirects(0)
-            .build();
+    /// `tls_roots`: CAs trusted besides the system's (`[module] tls_ca_file`).
+    pub fn start(
+        config: &WebhookConfig,
+        tls_roots: &[CertificateDer<'static>],
+        sink: &Arc<LogSink>,
+    ) -> Webhooks {
+        let agent = http_client::agent(Duration::from_millis(config.timeout_ms), tls_roots);
         let inner = Arc::new(Inner {
             config: config.clone(),
             queues: Mutex::new(Queues::default()),
@@ -370,13 +374,10 @@ impl Inner {
                 req.call()
             }
         };
-        match result {
+        match result.map_err(Failure::from) {
             Ok(_) => Outcome::Done,
-            Err(ureq::Error::Status(code, _)) if code >= 500 => {
-                Outcome::Retry(format!("HTTP {code}"))
-            }
-            Err(ureq::Error::Status(code, _)) => Outcome::Refused(format!("HTTP {code}")),
-            Err(ureq::Error::Transport(t)) => Outcome::Retry(t.to_string()),
+            Err(f) if f.retry() => Outcome::Retry(f.to_string()),
+            Err(f) => Outcome::Refused(f.to_string()),
         }
     }
 }
@@ -466,7 +467,12 @@ pub struct WebhookHost {
 
 impl WebhookHost {
     /// `host` as is when webhooks are off; wrapped when they are on.
-    pub fn wrap(host: Arc<dyn Host>, config: &WebhookConfig, sink: &Arc<LogSink>) -> Arc<dyn Host> {
+    pub fn wrap(
+        host: Arc<dyn Host>,
+        config: &WebhookConfig,
+        tls_roots: &[CertificateDer<'static>],
+        sink: &Arc<LogSink>,
+    ) -> Arc<dyn Host> {
         if !config.enabled {
             return host;
         }
@@ -474,7 +480,7 @@ impl WebhookHost {
             config.workers, config.allow.len());
         Arc::new(WebhookHost {
             inner: host,
-            hooks: Webhooks::start(config, sink),
+            hooks: Webhooks::start(config, tls_roots, sink),
         })
     }
 }

@@ -58,7 +58,8 @@ pub struct ModuleConfig {
     pub public_recording_url: Option<String>,
     /// URL prefixes a `waitUrl` over HTTP may be fetched from; empty = none.
     pub wait_url_allow: Vec<String>,
-    /// Subscription words or event names (see `room::events::is_suppress_token`).
+    /// Subscription words, FreeSWITCH words or event names (see
+    /// `room::events::check_suppress_token`).
     pub suppress_events: Vec<String>,
     /// Folders outside `sounds_dir` that sound files named in this config
     /// may come from; nothing else outside `sounds_dir` is accepted.
@@ -67,6 +68,9 @@ pub struct ModuleConfig {
     /// for them, applied whatever the process umask is.
     pub recording_file_mode: u32,
     pub recording_dir_mode: u32,
+    /// `tls_ca_file`'s certificates: CAs an https:// webhook or waitUrl
+    /// server may be certified by, besides the system's. Read at load.
+    pub tls_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 /// Who may be made a moderator by the dialplan's app data

@@ -63,6 +63,7 @@ pub(super) struct RawModule {
     pub(super) recording_file_mode: String,
     pub(super) recording_dir_mode: String,
     pub(super) wait_url_allow: Vec<String>,
+    pub(super) tls_ca_file: String,
 }
 
 impl Default for RawModule {
@@ -79,6 +80,7 @@ impl Default for RawModule {
             recording_file_mode: "0640".into(),
             recording_dir_mode: "0750".into(),
             wait_url_allow: Vec::new(),
+            tls_ca_file: String::new(),
         }
     }
 }

@@ -12,27 +12,60 @@ use super::raw::*;
 use super::validator::clip;
 use super::*;
 
-/// A list of `http://` URL prefixes (allow-lists of where huddle may
-/// connect). `no_tls` explains why `https://` is refused.
+/// A list of `http://` or `https://` URL prefixes (allow-lists of where
+/// huddle may connect).
 pub(super) fn http_prefixes(
     v: &Validator,
     table: &str,
     key: &str,
     list: &[String],
-    no_tls: &str,
 ) -> Result<Vec<String>, ConfigError> {
     for (i, prefix) in list.iter().enumerate() {
         let path = [k(table), k(key), Seg::Index(i)];
         v.text_value(&path, prefix)?;
-        if prefix.starts_with("https://") {
-            return Err(v.err(&path, no_tls));
-        }
+        let host = prefix
+            .strip_prefix("http://")
+            .or_else(|| prefix.strip_prefix("https://"));
         // A bare "http://" would allow every host: name one.
-        if !prefix.starts_with("http://") || prefix.len() <= "http://".len() {
-            return Err(v.err(&path, "must be http://<host>[...]"));
+        if host.is_none_or(str::is_empty) {
+            return Err(v.err(&path, "must be http://<host>[...] or https://<host>[...]"));
         }
     }
     Ok(list.to_vec())
+}
+
+/// The certificates of `[module] tls_ca_file` (PEM), checked here so a bad
+/// file names its line rather than failing every request later.
+fn tls_roots(
+    v: &Validator,
+    base: &Path,
+    file: &str,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, ConfigError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let key = [k("module"), k("tls_ca_file")];
+    if file.is_empty() {
+        return Ok(Vec::new());
+    }
+    v.text_value(&key, file)?;
+    let path = v.resolve_path(base, file);
+    let bad = |why: String| v.err(&key, format!("{}: {why}", path.display()));
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&path)
+        .map_err(|e| bad(e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(format!("not a PEM certificate file ({e})")))?;
+    if certs.is_empty() {
+        return Err(bad(
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+        ));
+    }
+    let mut store = rustls::RootCertStore::empty();
+    for (i, cert) in certs.iter().enumerate() {
+        store
+            .add(cert.clone())
+            .map_err(|e| bad(format!("certificate {} is not a usable CA: {e}", i + 1)))?;
+    }
+    Ok(certs)
 }
 
 pub(super) fn resolve_webhooks(
@@ -40,14 +73,7 @@ pub(super) fn resolve_webhooks(
     w: &RawWebhooks,
 ) -> Result<WebhookConfig, ConfigError> {
     let p = |key: &str| [k("webhooks"), k(key)];
-    let allow = http_prefixes(
-        v,
-        "webhooks",
-        "allow",
-        &w.allow,
-        "https:// is not delivered by this build (no TLS stack): post to a local \
-         TLS-terminating proxy over http://, or let the host deliver",
-    )?;
+    let allow = http_prefixes(v, "webhooks", "allow", &w.allow)?;
     if w.enabled && allow.is_empty() {
         return Err(v.err(
             &p("allow"),
@@ -126,14 +152,8 @@ pub(super) fn resolve_module(
     };
     let mut suppress_events = Vec::new();
     for (i, name) in m.suppress_events.iter().enumerate() {
-        if !events::is_suppress_token(name) {
-            return Err(v.err(
-                &[k("module"), k("suppress_events"), Seg::Index(i)],
-                format!(
-                    "unknown event '{name}' (expected a word: {}; or an event name such as participant-join)",
-                    events::SUBSCRIPTION_WORDS.join(", ")
-                ),
-            ));
+        if let Err(why) = events::check_suppress_token(name) {
+            return Err(v.err(&[k("module"), k("suppress_events"), Seg::Index(i)], why));
         }
         if !suppress_events.contains(name) {
             suppress_events.push(name.clone());
@@ -164,15 +184,10 @@ pub(super) fn resolve_module(
             )
         })
     };
-    let wait_url_allow = http_prefixes(
-        v,
-        "module",
-        "wait_url_allow",
-        &m.wait_url_allow,
-        "https:// is not fetched by this build (no TLS stack): use http:// or a local file",
-    )?;
+    let wait_url_allow = http_prefixes(v, "module", "wait_url_allow", &m.wait_url_allow)?;
     Ok(ModuleConfig {
         wait_url_allow,
+        tls_roots: tls_roots(v, base, &m.tls_ca_file)?,
         timer,
         mixer_threads,
         log_level,

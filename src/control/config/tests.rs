@@ -14,15 +14,49 @@ fn err(text: &str) -> ConfigError {
 fn webhook_and_wait_url_prefixes_are_checked() {
     let e = err("[webhooks]\nenabled = true\n");
     assert_eq!(e.key.as_deref(), Some("webhooks.allow"), "{e}");
-    let e = err("[webhooks]\nallow = [\"http://a/\", \"https://b/\"]\n");
+    let c = parse("[webhooks]\nallow = [\"http://a/\", \"https://b/\"]\n").unwrap();
+    assert_eq!(c.webhooks.allow, ["http://a/", "https://b/"]);
+    let e = err("[webhooks]\nallow = [\"http://a/\", \"https://\"]\n");
     assert_eq!(e.line, Some(2), "{e}");
-    assert!(e.problem.contains("TLS"), "{e}");
+    assert!(e.problem.contains("https://<host>"), "{e}");
     let e = err("[module]\nwait_url_allow = [\"http://\"]\n");
+    assert!(e.problem.contains("http://<host>"), "{e}");
+    let e = err("[module]\nwait_url_allow = [\"ftp://a/\"]\n");
     assert!(e.problem.contains("http://<host>"), "{e}");
     let e = err("[webhooks]\nqueue = 0\n");
     assert_eq!(e.key.as_deref(), Some("webhooks.queue"), "{e}");
     let e = err("[webhooks]\nretries = 3\n");
     assert!(e.to_string().contains("retries"), "{e}");
+}
+
+#[test]
+fn a_tls_ca_file_must_hold_ca_certificates() {
+    let dir = std::env::temp_dir().join(format!("huddle-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = |file: &str| {
+        format!(
+            "\n[module]\ntls_ca_file = \"{}\"\n",
+            dir.join(file).display()
+        )
+    };
+    let e = err(&conf("missing.pem"));
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(3), Some("module.tls_ca_file")),
+        "{e}"
+    );
+    assert!(e.problem.contains("missing.pem"), "{e}");
+    std::fs::write(dir.join("empty.pem"), "not a certificate\n").unwrap();
+    let e = err(&conf("empty.pem"));
+    assert!(e.problem.contains("no PEM certificate"), "{e}");
+    std::fs::write(
+        dir.join("garbage.pem"),
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let e = err(&conf("garbage.pem"));
+    assert!(e.problem.contains("not a usable CA"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -367,6 +367,14 @@ fn marker_of(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// The first participant's `recordingStatusCallback` and its method.
+fn recording_callback(first: &crate::room::settings::FirstSetter) -> Option<(String, String)> {
+    first.recording_status_callback.clone().map(|u| {
+        let method = first.recording_status_callback_method.clone();
+        (u, method.unwrap_or_else(|| "POST".to_string()))
+    })
+}
+
 fn rec_fields(
     info: &EventInfo,
     status: &str,

@@ -69,17 +69,16 @@ pub fn apply(
                 Err(why) => {
                     log::error!(target: "huddle::recording", "room {}: recording not started: {why}", cell.display_name());
                     state.room.recording_ended();
+                    let first = state.room.first_setter();
+                    // A recording that never started still reports to the
+                    // recording callback, like one that failed later.
                     let info = EventInfo {
                         sid: String::new(),
                         url: String::new(),
                         source,
                         start_time: String::new(),
-                        callback: None,
-                        events: state
-                            .room
-                            .first_setter()
-                            .recording_status_callback_event
-                            .clone(),
+                        callback: recording_callback(first),
+                        events: first.recording_status_callback_event.clone(),
                     };
                     let mut fields = rec_fields(&info, "failed", None);
                     fields.push(("ErrorMessage", why));
@@ -184,15 +183,7 @@ pub(super) fn open(
         url,
         source: source.to_string(),
         start_time: rfc2822(wall),
-        callback: first.recording_status_callback.clone().map(|u| {
-            (
-                u,
-                first
-                    .recording_status_callback_method
-                    .clone()
-                    .unwrap_or_else(|| "POST".to_string()),
-            )
-        }),
+        callback: recording_callback(first),
         events: first.recording_status_callback_event.clone(),
     };
     let marker = format!(
