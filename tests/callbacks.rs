@@ -510,3 +510,28 @@ fn enter_and_exit_sounds_are_per_call_choices() {
         "the log names the file"
     );
 }
+
+#[test]
+fn suppress_events_also_drops_a_recovered_recording() {
+    for (tokens, expected) in [("\"record\"", 0), ("\"join\"", 1)] {
+        let dir = scratch_dir("recovered");
+        let wav = dir.join("recordings/left.wav");
+        write_tone_wav(&wav, RATE, A, 0.5, 8000.0);
+        std::fs::write(
+            dir.join("recordings/left.wav.inprogress"),
+            "conference_sid=CF1\naccount=\nroom=r\nrecording_sid=RE1\nurl=file:///left.wav\n",
+        )
+        .unwrap();
+        let h = Harness::in_dir(
+            dir,
+            &format!("{MODULE_MANUAL}suppress_events = [{tokens}]\n"),
+        );
+        assert_eq!(
+            h.events_named("recording-completed").len(),
+            expected,
+            "suppressing {tokens}: {:?}",
+            h.event_names()
+        );
+        assert!(h.logged("recovered unfinished recording"), "{:?}", h.logs());
+    }
+}

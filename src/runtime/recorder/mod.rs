@@ -294,24 +294,29 @@ impl Recorder {
                         / u64::from(report.rate.max(1))
                         / u64::from(report.channels.max(1));
                     log::warn!(target: "huddle::recording", "recovered unfinished recording {} ({secs} s)", wav.display());
-                    shared
-                        .outbox
-                        .push(HostCall::Event(crate::room::events::event(
-                            "recording-completed",
-                            vec![
-                                ("AccountSid", field("account")),
-                                ("ConferenceSid", field("conference_sid")),
-                                ("FriendlyName", field("room")),
-                                ("StatusCallbackEvent", "recording-completed".to_string()),
-                                ("RecordingSid", field("recording_sid")),
-                                ("RecordingUrl", field("url")),
-                                ("RecordingStatus", "completed".to_string()),
-                                ("RecordingFileSize", size.to_string()),
-                                ("RecordingDuration", secs.to_string()),
-                                ("RecordingChannels", report.channels.to_string()),
-                                ("Recovered", "true".to_string()),
-                            ],
-                        )));
+                    // No room is behind this event to filter it: suppress_events
+                    // is applied here, as the room applies it to its own.
+                    let suppress = &shared.config().module.suppress_events;
+                    if !crate::room::events::suppressed("recording-completed", suppress) {
+                        shared
+                            .outbox
+                            .push(HostCall::Event(crate::room::events::event(
+                                "recording-completed",
+                                vec![
+                                    ("AccountSid", field("account")),
+                                    ("ConferenceSid", field("conference_sid")),
+                                    ("FriendlyName", field("room")),
+                                    ("StatusCallbackEvent", "recording-completed".to_string()),
+                                    ("RecordingSid", field("recording_sid")),
+                                    ("RecordingUrl", field("url")),
+                                    ("RecordingStatus", "completed".to_string()),
+                                    ("RecordingFileSize", size.to_string()),
+                                    ("RecordingDuration", secs.to_string()),
+                                    ("RecordingChannels", report.channels.to_string()),
+                                    ("Recovered", "true".to_string()),
+                                ],
+                            )));
+                    }
                     let _ = std::fs::remove_file(&marker);
                 }
                 Err(e) => {
