@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -70,7 +70,10 @@ type Cached = (Arc<[i16]>, Instant);
 
 struct Inner {
     allow: Vec<String>,
-    agent: ureq::Agent,
+    tls_roots: Vec<CertificateDer<'static>>,
+    /// Made at the first fetch: most modules never fetch, and the client
+    /// reads the system's CA store.
+    agent: OnceLock<ureq::Agent>,
     cache: Mutex<HashMap<CacheKey, Cached>>,
 }
 
@@ -91,7 +94,8 @@ impl WaitFetcher {
         let (tx, rx) = bounded::<Option<Job>>(QUEUE);
         let inner = Arc::new(Inner {
             allow,
-            agent: http_client::agent(TIMEOUT, tls_roots),
+            tls_roots: tls_roots.to_vec(),
+            agent: OnceLock::new(),
             cache: Mutex::new(HashMap::new()),
         });
         let sink = sink.clone();
@@ -190,6 +194,11 @@ impl Inner {
         Ok(music)
     }
 
+    fn agent(&self) -> &ureq::Agent {
+        self.agent
+            .get_or_init(|| http_client::agent(TIMEOUT, &self.tls_roots))
+    }
+
     fn fetch(&self, url: &str, method: Method) -> Result<Vec<u8>, String> {
         if !self.allow.iter().any(|p| url.starts_with(p.as_str())) {
             return Err(format!(
@@ -197,9 +206,9 @@ impl Inner {
             ));
         }
         let response = match method {
-            Method::Get => self.agent.get(url).call(),
+            Method::Get => self.agent().get(url).call(),
             Method::Post => self
-                .agent
+                .agent()
                 .post(url)
                 .set("Content-Type", "application/x-www-form-urlencoded")
                 .send_string(""),
