@@ -703,23 +703,47 @@ fn a_wait_url_is_fetched_over_https() {
     let dir = scratch_dir("waiturl-https");
     let a_wav = tone_wav_bytes(&dir, "a.wav", A);
     let cert = ServerCert::make(&dir, "wait");
-    let server = Server::start_tls(&cert, move |path| match path {
+    let stranger = ServerCert::make(&dir, "wait-stranger");
+    let serve_a = move |path: &str| match path {
         "/a.wav" => Behaviour::Serve(a_wav.clone()),
         _ => Behaviour::NotFound,
-    });
+    };
+    let server = Server::start_tls(&cert, serve_a.clone());
+    let untrusted = Server::start_tls(&stranger, serve_a);
     write_tone_wav(&dir.join("sounds/hold.wav"), RATE, MOH, 2.0, 6000.0);
     let h = Harness::in_dir(
         dir,
         &format!(
-            "{MODULE_MANUAL}tls_ca_file = \"{}\"\nwait_url_allow = [\"{}\"]\n",
+            "{MODULE_MANUAL}tls_ca_file = \"{}\"\nwait_url_allow = [\"{}\", \"{}\"]\n",
             cert.ca.display(),
-            server.url("/")
+            server.url("/"),
+            untrusted.url("/")
         ),
     );
     h.join("a", &format!("{{waitUrl={}}}r", server.url("/a.wav")))
         .unwrap();
     assert!(advance_until_heard(&h, "a", A), "the clip fetched over TLS");
     assert_eq!(server.requests().len(), 1);
+    // A server whose certificate huddle does not trust: the log says which
+    // and why, and the caller hears the room's music.
+    let bad = untrusted.url("/a.wav");
+    h.join("b", &format!("{{waitUrl={bad}}}r2")).unwrap();
+    assert!(advance_until_heard(&h, "b", MOH), "the room's music");
+    let deadline = Instant::now() + WAIT;
+    let refused = |h: &Harness| {
+        h.logged(&format!(
+            "waitUrl {bad}: TLS: the server's certificate is not trusted (UnknownIssuer)"
+        ))
+    };
+    while !refused(&h) && Instant::now() < deadline {
+        h.advance(TICK_MS);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(refused(&h), "{:?}", h.logs());
+    assert!(untrusted.requests().is_empty());
+    h.clear_heard();
+    h.advance(500);
+    assert!(h.hears("b", A, 400) < SILENT, "never the untrusted clip");
 }
 
 /// Advances in ticks until `channel` hears `freq` (the fetch runs in real
