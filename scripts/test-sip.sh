@@ -5,6 +5,9 @@
 #   - two callers in room 1234 each play a speech clip (espeak-ng -> sox ->
 #     PCMU pcap); tcpdump captures what huddle-sip sends to each SIPp; each
 #     must hear the other's clip (waveform correlation) and not its own;
+#   - the same in a 16 kHz room between a PCMU caller and a G.722 caller
+#     whose audio is coded and decoded by spandsp (tests/sip/g722kit.py), an
+#     implementation independent of huddle-sip's ffi/common/g722.c;
 #   - meanwhile: random bytes and stray RTP on every media port, malformed
 #     SIP, INVITEs without SDP / with no common codec / to unknown numbers
 #     (488/488/404), an INVITE flood beyond max_calls (200 or 503 each);
@@ -45,7 +48,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "build huddle-sip; the G.711 and config unit tests"
+step "build huddle-sip; the G.711, G.722 and config unit tests"
 # Under AddressSanitizer and UBSan: a memory error in the host fails the test.
 make -s -C ffi/sip BUILD="$work/build" CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" all test
 bin="$work/build/huddle-sip"
@@ -53,6 +56,7 @@ bin="$work/build/huddle-sip"
 read -r sip_port rtp_base mp_a mp_b mp_pin mp_bad mp_info mp_hold mp_kick mp_flood mp_flood2 mp_uas mp_expire \
     lp1 lp2 lp3 lp4 lp5 lp6 lp7 lp8 lp9 lp10 uas_port < <(python3 tests/sip/freeports.py 24 4)
 read -r rtp_base < <(python3 tests/sip/freeports.py 1 200)
+read -r lp11 lp12 mp_c mp_d < <(python3 tests/sip/freeports.py 4 4)
 
 step "configuration (SIP on $sip_port, RTP $rtp_base-$((rtp_base + 199)))"
 cat >"$work/huddle.conf" <<CONF
@@ -69,6 +73,11 @@ rate = 8000
 jitter_buffer_frames = 4
 pin_first_digit_timeout_ms = 8000
 pin_failures_per_minute = 0
+
+# G.722 callers keep their 16 kHz audio in this profile's rooms.
+[profiles.wide]
+rate = 16000
+jitter_buffer_frames = 4
 
 [[rooms]]
 name = "777"
@@ -94,7 +103,7 @@ huddle_config = "huddle.conf"
 rtp_ip = "127.0.0.1"
 rtp_port_min = $rtp_base
 rtp_port_max = $((rtp_base + 199))
-codecs = ["PCMU", "PCMA", "opus"]
+codecs = ["PCMU", "PCMA", "G722", "opus"]
 max_calls = 40
 control_socket = "ctl.sock"
 event_log = "events.jsonl"
@@ -115,12 +124,16 @@ match = '^880([0-9]+)\$'
 app = "flood\$1"
 
 [[dialplan]]
+match = '^1237\$'
+app = "1237@wide"
+
+[[dialplan]]
 match = '^([0-9]{3,8})\$'
 app = "\$1"
 CONF
 "$bin" --check-config -c "$work/sip.conf" >"$work/check.out" 2>&1 ||
     { cat "$work/check.out"; fail "--check-config refused a valid config"; }
-grep -q "are valid (4 dialplan rule(s))" "$work/check.out"
+grep -q "are valid (5 dialplan rule(s))" "$work/check.out"
 sed 's/^max_calls = 40$/max_cals = 40/' "$work/sip.conf" >"$work/bad.conf"
 if "$bin" --check-config -c "$work/bad.conf" >"$work/bad.out" 2>&1; then
     fail "--check-config accepted an unknown key"
@@ -137,9 +150,12 @@ grep -q "badre.conf:2: dialplan match '(\['" "$work/badre.out" ||
 step "speech clips and pcaps"
 espeak-ng -w "$work/a.wav" "Alpha bravo charlie, the quick brown fox."
 espeak-ng -v en+f3 -w "$work/b.wav" "Seven eight nine, jumps over the lazy dog."
-for x in a b; do
+espeak-ng -v en+m3 -w "$work/c.wav" "Wideband hotel india, one two three four."
+for x in a b c; do
     sox "$work/$x.wav" -r 8000 -c 1 -b 16 -e signed-integer -t raw "$work/$x.raw" norm -3
 done
+sox "$work/c.wav" -r 16000 -c 1 -b 16 -e signed-integer -t raw "$work/c16.raw" norm -3
+python3 tests/sip/g722kit.py pcap "$work/c.pcap" 5 "$work/c16.raw" 1
 # A speaks from 1.5 s, B from 5 s: both are in the room by then.
 $kit pcap "$work/a.pcap" silence:1.5 "speech:$work/a.raw" silence:4.5
 $kit pcap "$work/b.pcap" silence:5 "speech:$work/b.raw" silence:1
@@ -154,6 +170,9 @@ scenario() { # template pcap out [cause [extra INVITE headers, \n between]]
 timer='Supported: timer\n      Session-Expires: 4;refresher=uac'
 scenario call.xml.in a.pcap a.xml
 scenario call.xml.in b.pcap b.xml
+# carol offers only G.722 (PT 9, RFC 3551's G722/8000).
+scenario call.xml.in c.pcap c.xml
+sed -i -e 's|RTP/AVP 0 101|RTP/AVP 9 101|' -e 's|a=rtpmap:0 PCMU/8000|a=rtpmap:9 G722/8000|' "$work/c.xml"
 scenario call.xml.in pin-ok.pcap pin-ok.xml
 scenario hungup.xml.in pin-bad.pcap pin-bad.xml 21
 scenario hungup.xml.in silence.pcap kick.xml 16
@@ -174,7 +193,7 @@ until [[ "$($probe "$sip_port" options)" == 200 ]]; do
     ((SECONDS < deadline)) || { cat "$work/server.log"; fail "huddle-sip does not answer OPTIONS"; }
 done
 
-tcpdump -i lo -U -w "$work/capture.pcap" "udp and (dst port $mp_a or dst port $mp_b or dst port $((mp_a + 1)))" \
+tcpdump -i lo -U -w "$work/capture.pcap" "udp and (dst port $mp_a or dst port $mp_b or dst port $((mp_a + 1)) or dst port $mp_c or dst port $mp_d)" \
     2>"$work/tcpdump.err" &
 pids+=($!)
 tcpdump_pid=$!
@@ -218,6 +237,9 @@ step "calls: two talkers, PIN right and wrong, INFO host PIN, hold, kick"
 sipp_run a a.xml 1234 "$lp1" "$mp_a" alice -d 10000
 wait_event participant-join alice 1 10
 sipp_run b b.xml 1234 "$lp2" "$mp_b" bob -d 9500
+sipp_run dave a.xml 1237 "$lp12" "$mp_d" dave -d 10000
+wait_event participant-join dave 1 10
+sipp_run carol c.xml 1237 "$lp11" "$mp_c" carol -d 9500
 sipp_run pinok pin-ok.xml 777 "$lp3" "$mp_pin" pinok -d 4000
 sipp_run pinbad pin-bad.xml 778 "$lp4" "$mp_bad" pinbad
 sipp_run info info.xml '9000*777' "$lp5" "$mp_info" infohost -d 5000
@@ -302,7 +324,7 @@ step "kick over the control socket"
 reply=$("$bin" --cli "$work/ctl.sock" conference kick 4444 all) || fail "kick: $reply"
 
 step "wait for the callers"
-for name in a b pinok pinbad info hold kick expire; do
+for name in a b dave carol pinok pinbad info hold kick expire; do
     pid_var="pid_$name"
     wait "${!pid_var}" || { cat "$work/$name.out" "$work"/*errors* 2>/dev/null | tail -30; fail "SIPp $name failed"; }
 done
@@ -326,6 +348,15 @@ check heard-a.raw b.raw 0.8 1.0  # alice hears bob
 check heard-b.raw a.raw 0.8 1.0  # bob hears alice
 check heard-a.raw a.raw 0 0.3    # nobody hears themselves
 check heard-b.raw b.raw 0 0.3
+# G.722 both ways through a 16 kHz room: carol's spandsp-coded speech,
+# decoded by huddle-sip, reaches dave; dave's, coded by huddle-sip,
+# decodes with spandsp at carol's end.
+$kit heard "$work/capture.pcap" "$mp_d" "$work/heard-d.raw"
+python3 tests/sip/g722kit.py heard "$work/capture.pcap" "$mp_c" "$work/heard-c.raw"
+check heard-d.raw c.raw 0.8 1.0  # dave (PCMU) hears carol (G.722)
+check heard-c.raw a.raw 0.8 1.0  # carol (G.722) hears dave (PCMU)
+check heard-c.raw c.raw 0 0.3
+check heard-d.raw a.raw 0 0.3
 
 # libre's RTCP: reports (SR 200 / RR 201) reach the talker's RTCP port.
 rtcp=$(python3 - "$work/capture.pcap" "$((mp_a + 1))" <<'PY'
@@ -340,6 +371,7 @@ echo "    RTCP reports to alice: $rtcp"
 
 step "events"
 (($(has_event participant-join pinok) == 1)) || fail "the right PIN did not admit"
+grep -q "carol joined '1237@wide' (codec pt 9)" "$work/server.log" || fail "the G.722 caller did not join with G.722"
 (($(has_event participant-join pinbad) == 0)) || fail "a wrong PIN admitted"
 grep -c '"event":"pin-failed"' "$work/events.jsonl" | grep -qx 3 || fail "expected 3 pin-failed events"
 (($(has_event participant-join infohost) == 1)) || fail "the INFO host PIN did not admit"

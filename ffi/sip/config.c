@@ -89,7 +89,7 @@ static int line_end_ok(char *p)
 
 static int known_codec(const char *c)
 {
-    static const char *const names[] = {"PCMU", "PCMA", "opus"};
+    static const char *const names[] = {"PCMU", "PCMA", "G722", "opus"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(c, names[i]) == 0)
             return 1;
@@ -107,8 +107,9 @@ static void defaults(sip_config *cfg)
     cfg->rtp_port_max = 32767;
     snprintf(cfg->codecs[0], sizeof cfg->codecs[0], "PCMU");
     snprintf(cfg->codecs[1], sizeof cfg->codecs[1], "PCMA");
-    snprintf(cfg->codecs[2], sizeof cfg->codecs[2], "opus");
-    cfg->codec_count = 3;
+    snprintf(cfg->codecs[2], sizeof cfg->codecs[2], "G722");
+    snprintf(cfg->codecs[3], sizeof cfg->codecs[3], "opus");
+    cfg->codec_count = 4;
     cfg->max_calls = 512;
     cfg->frame_ms = 20;
     cfg->session_expires_s = 1800;
@@ -210,7 +211,7 @@ static int sip_key(sip_config *cfg, const char *key, char *val, const char *path
             char c[16];
             if (parse_string(&p, c, sizeof c) != 0 || !known_codec(c))
                 return fail(err, errlen, path, line,
-                            "key 'sip.codecs': each entry is \"PCMU\", \"PCMA\" or \"opus\"");
+                            "key 'sip.codecs': each entry is \"PCMU\", \"PCMA\", \"G722\" or \"opus\"");
             if (cfg->codec_count == SIPCONF_MAX_CODECS)
                 return fail(err, errlen, path, line, "key 'sip.codecs': too many entries");
             memcpy(cfg->codecs[cfg->codec_count++], c, sizeof c);
