@@ -19,9 +19,16 @@
 #   - `conference dial` sends an INVITE to originate_uri (a SIPp UAS) and the
 #     answered leg joins the room;
 #   - `conference kick` over the control socket sends BYE with cause 16;
+#   - a caller renegotiates mid-call (UPDATE with SDP, re-INVITE, UPDATE
+#     without SDP): each is answered 200 and it still hears bob afterwards;
+#   - a room whose app data sets statusCallback: a local HTTP server gets
+#     participant-join and participant-leave POSTs carrying the SIP call's
+#     Call-ID, From and To (huddle's own webhook delivery, [webhooks]);
 #   - SIGTERM ends the server cleanly;
 #   - a second server with session_expires_s = 2 refreshes a call that asked
-#     for no timer with re-INVITEs every second.
+#     for no timer with re-INVITEs every second; it rings (ring_ms) before
+#     answering, and a caller that CANCELs while it rings gets 487 and never
+#     joins a room.
 # huddle-sip runs under ASan+UBSan (leaks checked at exit). 20-40 s on
 # 2 cores after the library is built. Needs root or
 # CAP_NET_RAW for tcpdump on lo.
@@ -56,7 +63,17 @@ bin="$work/build/huddle-sip"
 read -r sip_port rtp_base mp_a mp_b mp_pin mp_bad mp_info mp_hold mp_kick mp_flood mp_flood2 mp_uas mp_expire \
     lp1 lp2 lp3 lp4 lp5 lp6 lp7 lp8 lp9 lp10 uas_port < <(python3 tests/sip/freeports.py 24 4)
 read -r rtp_base < <(python3 tests/sip/freeports.py 1 200)
-read -r lp11 lp12 mp_c mp_d < <(python3 tests/sip/freeports.py 4 4)
+read -r lp11 lp12 lp13 lp14 lp15 mp_c mp_d mp_u mp_h mp_x < <(python3 tests/sip/freeports.py 10 4)
+
+# The webhook receiver: it picks its own port and says which.
+python3 tests/sip/hookserver.py "$work/hook.port" "$work/hooks.jsonl" 300 &
+pids+=($!)
+deadline=$((SECONDS + 10))
+until [[ -s "$work/hook.port" ]]; do
+    ((SECONDS < deadline)) || fail "the webhook receiver did not start"
+    sleep 0.05
+done
+hook_port=$(cat "$work/hook.port")
 
 step "configuration (SIP on $sip_port, RTP $rtp_base-$((rtp_base + 199)))"
 cat >"$work/huddle.conf" <<CONF
@@ -73,6 +90,11 @@ rate = 8000
 jitter_buffer_frames = 4
 pin_first_digit_timeout_ms = 8000
 pin_failures_per_minute = 0
+
+[webhooks]
+enabled = true
+allow = ["http://127.0.0.1:$hook_port/"]
+retry_base_ms = 100
 
 # G.722 callers keep their 16 kHz audio in this profile's rooms.
 [profiles.wide]
@@ -127,13 +149,18 @@ app = "flood\$1"
 match = '^1237\$'
 app = "1237@wide"
 
+# Room 1238 reports joins and leaves to the webhook receiver.
+[[dialplan]]
+match = '^1238\$'
+app = "{statusCallback=http://127.0.0.1:$hook_port/cb,statusCallbackEvent=join leave}1238"
+
 [[dialplan]]
 match = '^([0-9]{3,8})\$'
 app = "\$1"
 CONF
 "$bin" --check-config -c "$work/sip.conf" >"$work/check.out" 2>&1 ||
     { cat "$work/check.out"; fail "--check-config refused a valid config"; }
-grep -q "are valid (5 dialplan rule(s))" "$work/check.out"
+grep -q "are valid (6 dialplan rule(s))" "$work/check.out"
 sed 's/^max_calls = 40$/max_cals = 40/' "$work/sip.conf" >"$work/bad.conf"
 if "$bin" --check-config -c "$work/bad.conf" >"$work/bad.out" 2>&1; then
     fail "--check-config accepted an unknown key"
@@ -182,6 +209,8 @@ scenario hungup.xml.in silence.pcap kick.xml 16
 scenario hold.xml.in silence.pcap hold.xml 16 "$timer"
 scenario hungup.xml.in silence.pcap expire.xml 102 "$timer"
 scenario refreshed.xml.in silence.pcap refreshed.xml
+scenario update.xml.in silence.pcap update.xml
+scenario call.xml.in silence.pcap hooked.xml
 scenario info.xml.in silence.pcap info.xml
 
 step "start huddle-sip"
@@ -193,7 +222,7 @@ until [[ "$($probe "$sip_port" options)" == 200 ]]; do
     ((SECONDS < deadline)) || { cat "$work/server.log"; fail "huddle-sip does not answer OPTIONS"; }
 done
 
-tcpdump -i lo -U -w "$work/capture.pcap" "udp and (dst port $mp_a or dst port $mp_b or dst port $((mp_a + 1)) or dst port $mp_c or dst port $mp_d)" \
+tcpdump -i lo -U -w "$work/capture.pcap" "udp and (dst port $mp_a or dst port $mp_b or dst port $((mp_a + 1)) or dst port $mp_c or dst port $mp_d or dst port $mp_u)" \
     2>"$work/tcpdump.err" &
 pids+=($!)
 tcpdump_pid=$!
@@ -237,6 +266,8 @@ step "calls: two talkers, PIN right and wrong, INFO host PIN, hold, kick"
 sipp_run a a.xml 1234 "$lp1" "$mp_a" alice -d 10000
 wait_event participant-join alice 1 10
 sipp_run b b.xml 1234 "$lp2" "$mp_b" bob -d 9500
+sipp_run updater update.xml 1234 "$lp13" "$mp_u" updater -d 6500
+sipp_run hooked hooked.xml 1238 "$lp14" "$mp_h" hooked -d 1500 -trace_msg
 sipp_run dave a.xml 1237 "$lp12" "$mp_d" dave -d 10000
 wait_event participant-join dave 1 10
 sipp_run carol c.xml 1237 "$lp11" "$mp_c" carol -d 9500
@@ -324,7 +355,7 @@ step "kick over the control socket"
 reply=$("$bin" --cli "$work/ctl.sock" conference kick 4444 all) || fail "kick: $reply"
 
 step "wait for the callers"
-for name in a b dave carol pinok pinbad info hold kick expire; do
+for name in a b dave carol updater hooked pinok pinbad info hold kick expire; do
     pid_var="pid_$name"
     wait "${!pid_var}" || { cat "$work/$name.out" "$work"/*errors* 2>/dev/null | tail -30; fail "SIPp $name failed"; }
 done
@@ -348,6 +379,12 @@ check heard-a.raw b.raw 0.8 1.0  # alice hears bob
 check heard-b.raw a.raw 0.8 1.0  # bob hears alice
 check heard-a.raw a.raw 0 0.3    # nobody hears themselves
 check heard-b.raw b.raw 0 0.3
+# After its UPDATEs and re-INVITE (the first 2.5 s) the updater still
+# hears the room: bob speaks from 5 s.
+$kit heard "$work/capture.pcap" "$mp_u" "$work/heard-u.raw"
+check heard-u.raw b.raw 0.8 1.0
+grep -q "UPDATE with SDP answered" "$work/server.log" || fail "no UPDATE with SDP answered"
+grep -q "UPDATE answered" "$work/server.log" || fail "the UPDATE without SDP was not answered"
 # G.722 both ways through a 16 kHz room: carol's spandsp-coded speech,
 # decoded by huddle-sip, reaches dave; dave's, coded by huddle-sip,
 # decodes with spandsp at carol's end.
@@ -379,6 +416,35 @@ grep -c '"event":"pin-failed"' "$work/events.jsonl" | grep -qx 3 || fail "expect
 (($(has_event participant-unhold holder) == 1)) || fail "re-INVITE sendrecv did not unhold"
 (($(has_event participant-kick kickme) == 1)) || fail "no participant-kick"
 
+step "webhooks: participant-join and -leave for the call to room 1238"
+callid=$(grep -m1 -i '^Call-ID:' "$work"/hooked_*_messages.log | sed 's/^[^:]*: *//' | tr -d '\r')
+[[ -n "$callid" ]] || fail "no Call-ID in the hooked caller's SIPp log"
+hooks() { # prints how many POSTs of event $1 carry the SIP call's fields
+    python3 - "$work/hooks.jsonl" "$1" "$callid" <<'PY'
+import json, sys
+path, event, callid = sys.argv[1:]
+try:
+    lines = open(path).read().splitlines()
+except FileNotFoundError:
+    lines = []
+n = 0
+for l in lines:
+    r = json.loads(l)
+    f = r["fields"]
+    if (r["method"] == "POST" and r["path"] == "/cb" and f.get("StatusCallbackEvent") == event
+            and f.get("CallSid") == callid and f.get("From") == "hooked" and f.get("To") == "1238"
+            and f.get("FriendlyName") == "1238"):
+        n += 1
+print(n)
+PY
+}
+deadline=$((SECONDS + 10))
+until (($(hooks participant-join) == 1 && $(hooks participant-leave) == 1)); do
+    ((SECONDS < deadline)) || { cat "$work/hooks.jsonl" 2>/dev/null; fail "the webhook receiver did not get one participant-join and one participant-leave for Call-ID $callid"; }
+    sleep 0.1
+done
+echo "    webhook POSTs: $(wc -l <"$work/hooks.jsonl") (join and leave for $callid)"
+
 step "stop"
 kill -0 "$server" || fail "huddle-sip died (see $work/server.log)"
 kill -TERM "$server"
@@ -396,7 +462,7 @@ fi
 
 step "we refresh a caller that asks for no session timer (session_expires_s = 2)"
 sed -e 's/^event_log = .*/event_log = "events2.jsonl"/' -e 's/^control_socket = .*/control_socket = "ctl2.sock"/' \
-    -e 's/^\[sip\]$/[sip]\nsession_expires_s = 2/' "$work/sip.conf" >"$work/sip2.conf"
+    -e 's/^\[sip\]$/[sip]\nsession_expires_s = 2\nring_ms = 1500/' "$work/sip.conf" >"$work/sip2.conf"
 (cd "$work" && exec "$bin" -c sip2.conf >server2.log 2>&1) &
 server2=$!
 pids+=("$server2")
@@ -405,7 +471,16 @@ until [[ "$($probe "$sip_port" options)" == 200 ]]; do
     ((SECONDS < deadline)) || { cat "$work/server2.log"; fail "the second huddle-sip does not answer"; }
 done
 sipp_run refreshed refreshed.xml 1234 "$lp1" "$mp_a" refreshed
+(cd "$work" && exec timeout 30 sipp -sf "$root/tests/sip/cancel.xml" -s 1234 -key caller canceller -m 1 -l 1 \
+    -i 127.0.0.1 -p "$lp15" -mp "$mp_x" -nostdin -trace_err "127.0.0.1:$sip_port" >cancel.out 2>&1) &
+pid_cancel=$!
+pids+=("$pid_cancel")
+wait "$pid_cancel" || { tail -20 "$work/cancel.out" "$work"/cancel*errors* 2>/dev/null; fail "CANCEL while ringing: expected 200 to the CANCEL, 487 to the INVITE, no 200"; }
 wait "$pid_refreshed" || { tail -20 "$work/refreshed.out"; fail "huddle-sip did not refresh the session (re-INVITE)"; }
+# The cancelled caller never reached a room, though ring_ms has passed.
+(($(python3 -c 'import sys; print(sum("\"From\":\"canceller\"" in l for l in open(sys.argv[1])))' "$work/events2.jsonl") == 0)) ||
+    fail "the cancelled caller has events (joined a room)"
+grep -q "refreshed joined" "$work/server2.log" || fail "the ringing server never answered the refreshed caller"
 kill -TERM "$server2"
 wait "$server2" || fail "the second huddle-sip exited with status $?"
 printf -- '--> sip: OK (%ds)\n' "$((SECONDS - started))"

@@ -32,6 +32,7 @@ typedef struct call {
     struct sdp_media *sdpm;
     hrtp_dtmf dtmf;   /* RFC 4733: one digit per event */
     struct tmr refuse_tmr;
+    struct tmr ring_tmr; /* ring_ms: answers when it fires */
     huddle_member *member;
     bool outbound;
     bool answered;    /* 200 OK sent (inbound) or received (outbound) */

@@ -173,6 +173,7 @@ static int sip_key(sip_config *cfg, const char *key, char *val, const char *path
         {"rtp_port_min", 1024, 65534},  {"rtp_port_max", 1025, 65535},
         {"max_calls", 1, 10000},        {"frame_ms", 10, 60},
         {"session_expires_s", 0, 86400}, {"session_min_se_s", 1, 86400},
+        {"ring_ms", 0, 60000},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (strcmp(key, nums[i].key) != 0)
@@ -195,6 +196,8 @@ static int sip_key(sip_config *cfg, const char *key, char *val, const char *path
             cfg->frame_ms = (uint32_t)u;
         } else if (strcmp(key, "session_min_se_s") == 0)
             cfg->session_min_se_s = (uint32_t)u;
+        else if (strcmp(key, "ring_ms") == 0)
+            cfg->ring_ms = (uint32_t)u;
         else
             cfg->session_expires_s = (uint32_t)u;
         return 0;
