@@ -395,16 +395,25 @@ check heard-c.raw a.raw 0.8 1.0  # carol (G.722) hears dave (PCMU)
 check heard-c.raw c.raw 0 0.3
 check heard-d.raw a.raw 0 0.3
 
-# libre's RTCP: reports (SR 200 / RR 201) reach the talker's RTCP port.
-rtcp=$(python3 - "$work/capture.pcap" "$((mp_a + 1))" <<'PY'
-import sys
+# libre's RTCP: reports (SR 200 / RR 201) reach the talker's RTCP port,
+# and a sender report counts the RTP sent to her under that RTP's SSRC.
+rtcp=$(python3 - "$work/capture.pcap" "$mp_a" <<'PY'
+import struct, sys
 sys.path.insert(0, "tests/sip")
 import rtpkit
-print(sum(1 for _, d, p in rtpkit.read_pcap(sys.argv[1]) if d == int(sys.argv[2]) and len(p) >= 8 and p[1] in (200, 201)))
+port = int(sys.argv[2])
+pkts = list(rtpkit.read_pcap(sys.argv[1]))
+ssrcs = {struct.unpack("!I", p[8:12])[0] for _, d, p in pkts if d == port and len(p) > 12}
+reports = [p for _, d, p in pkts if d == port + 1 and len(p) >= 8 and p[1] in (200, 201)]
+counted = max([struct.unpack("!I", p[20:24])[0] for p in reports
+               if p[1] == 200 and len(p) >= 28 and struct.unpack("!I", p[4:8])[0] in ssrcs] or [0])
+print(len(reports), counted)
 PY
 )
-echo "    RTCP reports to alice: $rtcp"
-((rtcp >= 1)) || fail "no RTCP report reached alice's RTCP port"
+read -r n_rtcp sr_count <<<"$rtcp"
+echo "    RTCP reports to alice: $n_rtcp, the largest sender packet count: $sr_count"
+((n_rtcp >= 1)) || fail "no RTCP report reached alice's RTCP port"
+((sr_count >= 100)) || fail "no sender report counts the RTP sent to alice (largest count $sr_count)"
 
 step "events"
 (($(has_event participant-join pinok) == 1)) || fail "the right PIN did not admit"

@@ -66,7 +66,7 @@ typedef struct call {
     bool send_ok;     /* our direction allows sending */
     media_codec codec;
     int pt;
-    hrtp_sender tx;   /* sequence, timestamp, marker of what we send */
+    hrtp_sender tx;   /* timestamp and marker of what we send */
     bool new_stream;  /* codec or payload type changed: restart tx's clock */
     g722_encoder g722_tx;
     char call_id[128]; /* read by calls_note_event on huddle's event thread */

@@ -1,10 +1,10 @@
 /*
  * media.c — a call's audio: SDP offer/answer through libre's sdp module;
- * the RTP socket, incoming header parsing and RTCP through libre's rtp
- * module. What every huddle host shares comes from ffi/common: outgoing
- * RTP headers (sequence, timestamp, marker after pauses: rtp.h), RFC 4733
- * digits (rtp.h), G.711 (g711.h) and G.722 (g722.h) to and from L16.
- * Opus passes through as Opus packets for huddle to decode.
+ * the RTP socket, header encoding and parsing, and RTCP through libre's
+ * rtp module. What every huddle host shares comes from ffi/common: the
+ * outgoing stream's timestamp and marker (continuity, pauses: rtp.h),
+ * RFC 4733 digits (rtp.h), G.711 (g711.h) and G.722 (g722.h) to and from
+ * L16. Opus passes through as Opus packets for huddle to decode.
  */
 #include "sip/call_priv.h"
 
@@ -47,8 +47,7 @@ int media_open(call *c)
     c->txmb = mbuf_alloc(1600);
     if (!c->txmb)
         return ENOMEM;
-    /* libre's RTCP reports under its SSRC: send RTP under the same one. */
-    hrtp_sender_init(&c->tx, rtp_sess_ssrc(c->rtp), (uint16_t)rand_u32(), rand_u32(), 8000);
+    hrtp_sender_init(&c->tx, rtp_sess_ssrc(c->rtp), 0, rand_u32(), 8000);
     err = sdp_session_alloc(&c->sdp, rtp_local(c->rtp));
     if (!err)
         err = sdp_media_add(&c->sdpm, c->sdp, "audio", sa_port(rtp_local(c->rtp)), "RTP/AVP");
@@ -331,17 +330,18 @@ void media_send(call *c, const huddle_frame *frame)
         ticks = (uint32_t)n;
     }
     if (c->new_stream) {
-        /* Same SSRC and sequence, the new clock from a fresh timestamp;
-         * the first packet carries the marker. */
-        hrtp_sender_init(&c->tx, c->tx.ssrc, c->tx.sequence, rand_u32(), clock);
+        /* The new clock from a fresh timestamp; the first packet carries
+         * the marker. */
+        hrtp_sender_init(&c->tx, c->tx.ssrc, 0, rand_u32(), clock);
         c->new_stream = false;
     }
+    /* libre writes the header with its own sequence (which, like ours,
+     * steps by one per packet) and counts the packet for its RTCP sender
+     * reports; the timestamp and marker are ffi/common's. */
+    hrtp_next next = hrtp_sender_next(&c->tx, ticks, now_us());
     struct mbuf *mb = c->txmb;
-    size_t plen = hrtp_sender_write(&c->tx, mb->buf, mb->size, (uint8_t)c->pt, ticks, now_us(),
-                                    payload, len);
-    if (plen == 0)
-        return;
-    mb->pos = 0;
-    mb->end = plen;
-    udp_send(rtp_sock(c->rtp), &c->peer, mb);
+    mb->pos = mb->end = RTP_HEADER_SIZE;
+    mbuf_write_mem(mb, payload, len);
+    mb->pos = RTP_HEADER_SIZE;
+    rtp_send(c->rtp, &c->peer, false, next.marker, (uint8_t)c->pt, next.timestamp, mb);
 }
