@@ -40,6 +40,9 @@ WANTED=(
     "chromium:chromium"
     "libre-dev:"
     "sip-tester:sipp"
+    # spandsp's G.722, the independent reference huddle-sip's G.722 is
+    # tested against (loaded at run time; no development package needed).
+    "libspandsp2:"
     "tcpdump:tcpdump"
     "binutils:readelf"
     "dpkg-dev:dpkg-buildpackage"

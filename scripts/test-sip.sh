@@ -29,7 +29,7 @@
 #     for no timer with re-INVITEs every second; it rings (ring_ms) before
 #     answering, and a caller that CANCELs while it rings gets 487 and never
 #     joins a room.
-# huddle-sip runs under ASan+UBSan (leaks checked at exit). 20-40 s on
+# huddle-sip runs under ASan+UBSan (leaks checked at exit). 40-60 s on
 # 2 cores after the library is built. Needs root or
 # CAP_NET_RAW for tcpdump on lo.
 set -euo pipefail
