@@ -21,14 +21,13 @@
 #   - `conference kick` over the control socket sends BYE with cause 16;
 #   - a caller renegotiates mid-call (UPDATE with SDP, re-INVITE, UPDATE
 #     without SDP): each is answered 200 and it still hears bob afterwards;
-#   - a room whose app data sets statusCallback: a local HTTP server gets
-#     participant-join and participant-leave POSTs carrying the SIP call's
-#     Call-ID, From and To (huddle's own webhook delivery, [webhooks]);
 #   - SIGTERM ends the server cleanly;
 #   - a second server with session_expires_s = 2 refreshes a call that asked
 #     for no timer with re-INVITEs every second; it rings (ring_ms) before
 #     answering, and a caller that CANCELs while it rings gets 487 and never
-#     joins a room.
+#     joins a room; a room whose app data sets statusCallback: a local HTTP
+#     server gets participant-join and participant-leave POSTs carrying the
+#     SIP call's Call-ID, From and To (huddle's own webhook delivery).
 # huddle-sip runs under ASan+UBSan (leaks checked at exit). 40-60 s on
 # 2 cores after the library is built. Needs root or
 # CAP_NET_RAW for tcpdump on lo.
@@ -243,16 +242,7 @@ sipp_run() { # name scenario service local-port media-port caller [extra sipp ar
 }
 joined() { grep -c "$1\" <sip" "$work/server.log" 2>/dev/null || true; }
 has_event() { # event from
-    python3 - "$work/events.jsonl" "$1" "$2" <<'PY'
-import json, sys
-path, name, frm = sys.argv[1:]
-try:
-    lines = open(path).read().splitlines()
-except FileNotFoundError:
-    lines = []
-n = sum(1 for l in lines if l.strip() and json.loads(l).get("event") == name and json.loads(l).get("From") == frm)
-print(n)
-PY
+    python3 tests/sip/jsonlines.py "$work/events.jsonl" "event=$1" "From=$2"
 }
 wait_event() { # event from count seconds
     local deadline=$((SECONDS + $4))
@@ -267,7 +257,6 @@ sipp_run a a.xml 1234 "$lp1" "$mp_a" alice -d 10000
 wait_event participant-join alice 1 10
 sipp_run b b.xml 1234 "$lp2" "$mp_b" bob -d 9500
 sipp_run updater update.xml 1234 "$lp13" "$mp_u" updater -d 6500
-sipp_run hooked hooked.xml 1238 "$lp14" "$mp_h" hooked -d 1500 -trace_msg
 sipp_run dave a.xml 1237 "$lp12" "$mp_d" dave -d 10000
 wait_event participant-join dave 1 10
 sipp_run carol c.xml 1237 "$lp11" "$mp_c" carol -d 9500
@@ -355,7 +344,7 @@ step "kick over the control socket"
 reply=$("$bin" --cli "$work/ctl.sock" conference kick 4444 all) || fail "kick: $reply"
 
 step "wait for the callers"
-for name in a b dave carol updater hooked pinok pinbad info hold kick expire; do
+for name in a b dave carol updater pinok pinbad info hold kick expire; do
     pid_var="pid_$name"
     wait "${!pid_var}" || { cat "$work/$name.out" "$work"/*errors* 2>/dev/null | tail -30; fail "SIPp $name failed"; }
 done
@@ -425,35 +414,6 @@ grep -c '"event":"pin-failed"' "$work/events.jsonl" | grep -qx 3 || fail "expect
 (($(has_event participant-unhold holder) == 1)) || fail "re-INVITE sendrecv did not unhold"
 (($(has_event participant-kick kickme) == 1)) || fail "no participant-kick"
 
-step "webhooks: participant-join and -leave for the call to room 1238"
-callid=$(grep -m1 -i '^Call-ID:' "$work"/hooked_*_messages.log | sed 's/^[^:]*: *//' | tr -d '\r')
-[[ -n "$callid" ]] || fail "no Call-ID in the hooked caller's SIPp log"
-hooks() { # prints how many POSTs of event $1 carry the SIP call's fields
-    python3 - "$work/hooks.jsonl" "$1" "$callid" <<'PY'
-import json, sys
-path, event, callid = sys.argv[1:]
-try:
-    lines = open(path).read().splitlines()
-except FileNotFoundError:
-    lines = []
-n = 0
-for l in lines:
-    r = json.loads(l)
-    f = r["fields"]
-    if (r["method"] == "POST" and r["path"] == "/cb" and f.get("StatusCallbackEvent") == event
-            and f.get("CallSid") == callid and f.get("From") == "hooked" and f.get("To") == "1238"
-            and f.get("FriendlyName") == "1238"):
-        n += 1
-print(n)
-PY
-}
-deadline=$((SECONDS + 10))
-until (($(hooks participant-join) == 1 && $(hooks participant-leave) == 1)); do
-    ((SECONDS < deadline)) || { cat "$work/hooks.jsonl" 2>/dev/null; fail "the webhook receiver did not get one participant-join and one participant-leave for Call-ID $callid"; }
-    sleep 0.1
-done
-echo "    webhook POSTs: $(wc -l <"$work/hooks.jsonl") (join and leave for $callid)"
-
 step "stop"
 kill -0 "$server" || fail "huddle-sip died (see $work/server.log)"
 kill -TERM "$server"
@@ -480,16 +440,33 @@ until [[ "$($probe "$sip_port" options)" == 200 ]]; do
     ((SECONDS < deadline)) || { cat "$work/server2.log"; fail "the second huddle-sip does not answer"; }
 done
 sipp_run refreshed refreshed.xml 1234 "$lp1" "$mp_a" refreshed
+# Shorter than the 1 s refresh: this server re-INVITEs (session_expires_s = 2).
+sipp_run hooked hooked.xml 1238 "$lp14" "$mp_h" hooked -d 500 -trace_msg
 (cd "$work" && exec timeout 30 sipp -sf "$root/tests/sip/cancel.xml" -s 1234 -key caller canceller -m 1 -l 1 \
     -i 127.0.0.1 -p "$lp15" -mp "$mp_x" -nostdin -trace_err "127.0.0.1:$sip_port" >cancel.out 2>&1) &
 pid_cancel=$!
 pids+=("$pid_cancel")
 wait "$pid_cancel" || { tail -20 "$work/cancel.out" "$work"/cancel*errors* 2>/dev/null; fail "CANCEL while ringing: expected 200 to the CANCEL, 487 to the INVITE, no 200"; }
 wait "$pid_refreshed" || { tail -20 "$work/refreshed.out"; fail "huddle-sip did not refresh the session (re-INVITE)"; }
+wait "$pid_hooked" || { tail -20 "$work/hooked.out"; fail "SIPp hooked failed"; }
 # The cancelled caller never reached a room, though ring_ms has passed.
-(($(python3 -c 'import sys; print(sum("\"From\":\"canceller\"" in l for l in open(sys.argv[1])))' "$work/events2.jsonl") == 0)) ||
+(($(python3 tests/sip/jsonlines.py "$work/events2.jsonl" From=canceller) == 0)) ||
     fail "the cancelled caller has events (joined a room)"
 grep -q "refreshed joined" "$work/server2.log" || fail "the ringing server never answered the refreshed caller"
+
+step "webhooks: participant-join and -leave for the call to room 1238"
+callid=$(grep -m1 -i '^Call-ID:' "$work"/hooked_*_messages.log | sed 's/^[^:]*: *//' | tr -d '\r')
+[[ -n "$callid" ]] || fail "no Call-ID in the hooked caller's SIPp log"
+hooks() { # prints how many POSTs of event $1 carry the SIP call's fields
+    python3 tests/sip/jsonlines.py "$work/hooks.jsonl" method=POST path=/cb "fields.StatusCallbackEvent=$1" \
+        "fields.CallSid=$callid" fields.From=hooked fields.To=1238 fields.FriendlyName=1238
+}
+deadline=$((SECONDS + 10))
+until (($(hooks participant-join) == 1 && $(hooks participant-leave) == 1)); do
+    ((SECONDS < deadline)) || { cat "$work/hooks.jsonl" 2>/dev/null; fail "the webhook receiver did not get one participant-join and one participant-leave for Call-ID $callid"; }
+    sleep 0.1
+done
+echo "    webhook POSTs: $(wc -l <"$work/hooks.jsonl") (join and leave for $callid)"
 kill -TERM "$server2"
 wait "$server2" || fail "the second huddle-sip exited with status $?"
 printf -- '--> sip: OK (%ds)\n' "$((SECONDS - started))"
