@@ -113,10 +113,6 @@ t0=$(date +%s.%N)
 sleep $((hold_s - 15))
 c1=$(cpu)
 t1=$(date +%s.%N)
-for r in 0 1; do for u in 0 1 2 3 4 5 6 7 8 9; do
-    "$bin" --cli "$work/ctl.sock" conference stats "r$r$u" || true
-done; done >"$work/stats.txt"
-calls_up=$("$bin" --cli "$work/ctl.sock" conference list | grep -c '^r[01][0-9] ' || true)
 # The kernel's per-socket drop counts (receive buffer full) of huddle-sip's
 # RTP/RTCP sockets, while the calls are still up: the last column of
 # /proc/net/udp, local port in hex after the colon.
@@ -129,6 +125,10 @@ for line in open("/proc/net/udp").read().splitlines()[1:]:
     if lo <= int(f[1].split(":")[1], 16) <= hi:
         n, d = n + 1, d + int(f[-1])
 print("%d sockets, %d drops" % (n, d))' "$rtp_base" "$((rtp_base + calls * 2 + 99))")
+for r in 0 1; do for u in 0 1 2 3 4 5 6 7 8 9; do
+    "$bin" --cli "$work/ctl.sock" conference stats "r$r$u" || true
+done; done >"$work/stats.txt"
+calls_up=$("$bin" --cli "$work/ctl.sock" conference list | grep -c '^r[01][0-9] ' || true)
 wait "$sipp_pid" || echo "bench-sip: SIPp reported failed calls (see $work/sipp.out)"
 hwm=$(awk '/VmHWM/ {print $2, $3}' "/proc/$server/status")
 kill -INT "$tcpdump_pid"
