@@ -10,12 +10,14 @@
 # from: tests/sip/benchkit.py replays the arrival times of what SIPp sent
 # through a model of huddle's jitter buffer (what a perfect host would
 # drop too) and reports how far behind schedule the input arrived.
-#   CALLS=200 SECONDS_PER_CALL=60 scripts/bench-sip.sh     (needs root for tcpdump)
+#   CALLS=200 SECONDS_PER_CALL=60 JITTER=2 scripts/bench-sip.sh   (needs root for tcpdump)
+# JITTER is the rooms' jitter_buffer_frames.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 calls=${CALLS:-200}
 hold_s=${SECONDS_PER_CALL:-60}
+jitter=${JITTER:-2}
 rooms=20
 
 cargo build --release --lib
@@ -42,7 +44,7 @@ recordings_dir = "$work/recordings"
 
 [profiles.default]
 rate = 8000
-jitter_buffer_frames = 2
+jitter_buffer_frames = $jitter
 max_members = 50
 CONF
 # Call n goes to room r<parity of its tens digit><its units digit>: 20 rooms.
@@ -164,6 +166,6 @@ if sent:
           % (len(sent), min(sent), max(sent), min(sent) / 50, max(sent) / 50, gaps))
 PY
 echo "bench-sip: huddle-sip's RTP sockets, dropped by the kernel (receive buffer full): $sock_drops"
-python3 tests/sip/benchkit.py "$work/sent.pcap" "$rtp_base" "$((rtp_base + calls * 2 + 99))" 2 2
+python3 tests/sip/benchkit.py "$work/sent.pcap" "$rtp_base" "$((rtp_base + calls * 2 + 99))" "$jitter" 2
 kill -TERM "$server"
 wait "$server" || true
