@@ -7,7 +7,9 @@
 #     must hear the other's clip (waveform correlation) and not its own;
 #   - the same in a 16 kHz room between a PCMU caller and a G.722 caller
 #     whose audio is coded and decoded by spandsp (tests/sip/g722kit.py), an
-#     implementation independent of huddle-sip's ffi/common/g722.c;
+#     implementation independent of huddle-sip's ffi/common/g722.c, and in
+#     another between a PCMU caller and baresip (its g722 module: a real UA
+#     offering only G.722, playing a WAV);
 #   - meanwhile: random bytes and stray RTP on every media port, malformed
 #     SIP, INVITEs without SDP / with no common codec / to unknown numbers
 #     (488/488/404), an INVITE flood beyond max_calls (200 or 503 each);
@@ -62,7 +64,7 @@ bin="$work/build/huddle-sip"
 read -r sip_port rtp_base mp_a mp_b mp_pin mp_bad mp_info mp_hold mp_kick mp_flood mp_flood2 mp_uas mp_expire \
     lp1 lp2 lp3 lp4 lp5 lp6 lp7 lp8 lp9 lp10 uas_port < <(python3 tests/sip/freeports.py 24 4)
 read -r rtp_base < <(python3 tests/sip/freeports.py 1 200)
-read -r lp11 lp12 lp13 lp14 lp15 mp_c mp_d mp_u mp_h mp_x < <(python3 tests/sip/freeports.py 10 4)
+read -r lp11 lp12 lp13 lp14 lp15 lp16 mp_c mp_d mp_u mp_h mp_x mp_e bs_sip bs_rtp < <(python3 tests/sip/freeports.py 14 4)
 
 # The webhook receiver: it picks its own port and says which.
 python3 tests/sip/hookserver.py "$work/hook.port" "$work/hooks.jsonl" 300 &
@@ -145,8 +147,8 @@ match = '^880([0-9]+)\$'
 app = "flood\$1"
 
 [[dialplan]]
-match = '^1237\$'
-app = "1237@wide"
+match = '^(123[79])\$'
+app = "\$1@wide"
 
 # Room 1238 reports joins and leaves to the webhook receiver.
 [[dialplan]]
@@ -181,6 +183,8 @@ for x in a b c; do
     sox "$work/$x.wav" -r 8000 -c 1 -b 16 -e signed-integer -t raw "$work/$x.raw" norm -3
 done
 sox "$work/c.wav" -r 16000 -c 1 -b 16 -e signed-integer -t raw "$work/c16.raw" norm -3
+# baresip's aufile source: 5 s of silence, the sentence, 3 s of silence.
+sox "$work/c.wav" -r 16000 -c 1 -b 16 "$work/c16.wav" norm -3 pad 5 3
 python3 tests/sip/g722kit.py pcap "$work/c.pcap" 5 "$work/c16.raw" 1
 # A speaks from 1.5 s, B from 5 s: both are in the room by then.
 $kit pcap "$work/a.pcap" silence:1.5 "speech:$work/a.raw" silence:4.5
@@ -221,7 +225,7 @@ until [[ "$($probe "$sip_port" options)" == 200 ]]; do
     ((SECONDS < deadline)) || { cat "$work/server.log"; fail "huddle-sip does not answer OPTIONS"; }
 done
 
-tcpdump -i lo -U -w "$work/capture.pcap" "udp and (dst port $mp_a or dst port $mp_b or dst port $((mp_a + 1)) or dst port $mp_c or dst port $mp_d or dst port $mp_u)" \
+tcpdump -i lo -U -w "$work/capture.pcap" "udp and (dst port $mp_a or dst port $mp_b or dst port $((mp_a + 1)) or dst port $mp_c or dst port $mp_d or dst port $mp_u or dst port $mp_e or dst portrange $bs_rtp-$((bs_rtp + 3)))" \
     2>"$work/tcpdump.err" &
 pids+=($!)
 tcpdump_pid=$!
@@ -260,6 +264,19 @@ sipp_run updater update.xml 1234 "$lp13" "$mp_u" updater -d 6500
 sipp_run dave a.xml 1237 "$lp12" "$mp_d" dave -d 10000
 wait_event participant-join dave 1 10
 sipp_run carol c.xml 1237 "$lp11" "$mp_c" carol -d 9500
+# baresip calls room 1239 once erin is there; its call ends when its WAV does.
+sipp_run erin a.xml 1239 "$lp16" "$mp_e" erin -d 10000
+wait_event participant-join erin 1 10
+mkdir -p "$work/bs"
+printf '%s\n' "sip_listen 127.0.0.1:$bs_sip" "audio_source aufile,$work/c16.wav" 'audio_player aubridge,sink' \
+    'ausrc_srate 16000' 'ausrc_channels 1' 'module_path /usr/lib/baresip/modules' 'module stdio.so' \
+    'module g722.so' 'module aufile.so' 'module aubridge.so' 'module account.so' 'module menu.so' \
+    "rtp_ports $bs_rtp-$((bs_rtp + 3))" >"$work/bs/config"
+echo '<sip:baresip@127.0.0.1>;regint=0;audio_codecs=G722' >"$work/bs/accounts"
+(exec timeout 30 baresip -f "$work/bs" -e "/dial sip:1239@127.0.0.1:$sip_port" -t 13 \
+    >"$work/baresip.out" 2>&1 </dev/null) &
+pids+=($!)
+pid_baresip=$!
 sipp_run pinok pin-ok.xml 777 "$lp3" "$mp_pin" pinok -d 4000
 sipp_run pinbad pin-bad.xml 778 "$lp4" "$mp_bad" pinbad
 sipp_run info info.xml '9000*777' "$lp5" "$mp_info" infohost -d 5000
@@ -344,7 +361,7 @@ step "kick over the control socket"
 reply=$("$bin" --cli "$work/ctl.sock" conference kick 4444 all) || fail "kick: $reply"
 
 step "wait for the callers"
-for name in a b dave carol updater pinok pinbad info hold kick expire; do
+for name in a b dave carol erin updater pinok pinbad info hold kick expire; do
     pid_var="pid_$name"
     wait "${!pid_var}" || { cat "$work/$name.out" "$work"/*errors* 2>/dev/null | tail -30; fail "SIPp $name failed"; }
 done
@@ -383,6 +400,15 @@ check heard-d.raw c.raw 0.8 1.0  # dave (PCMU) hears carol (G.722)
 check heard-c.raw a.raw 0.8 1.0  # carol (G.722) hears dave (PCMU)
 check heard-c.raw c.raw 0 0.3
 check heard-d.raw a.raw 0 0.3
+# The same with baresip: erin (PCMU) hears its WAV, and what huddle-sip
+# sent baresip, decoded by spandsp, is erin's sentence.
+wait "$pid_baresip" || { tail -20 "$work/baresip.out"; fail "baresip did not end cleanly"; }
+grep -q "Set audio encoder: G722" "$work/baresip.out" || { tail -20 "$work/baresip.out"; fail "baresip did not send G.722"; }
+$kit heard "$work/capture.pcap" "$mp_e" "$work/heard-e.raw"
+python3 tests/sip/g722kit.py heard "$work/capture.pcap" "$bs_rtp-$((bs_rtp + 3))" "$work/heard-bs.raw"
+check heard-e.raw c.raw 0.8 1.0   # erin hears baresip
+check heard-bs.raw a.raw 0.8 1.0  # baresip hears erin
+check heard-bs.raw c.raw 0 0.3
 
 # libre's RTCP: reports (SR 200 / RR 201) reach the talker's RTCP port,
 # and a sender report counts the RTP sent to her under that RTP's SSRC.
@@ -407,6 +433,7 @@ echo "    RTCP reports to alice: $n_rtcp, the largest sender packet count: $sr_c
 step "events"
 (($(has_event participant-join pinok) == 1)) || fail "the right PIN did not admit"
 grep -q "carol joined '1237@wide' (codec pt 9)" "$work/server.log" || fail "the G.722 caller did not join with G.722"
+grep -q "baresip joined '1239@wide' (codec pt 9)" "$work/server.log" || fail "baresip did not join with G.722"
 (($(has_event participant-join pinbad) == 0)) || fail "a wrong PIN admitted"
 grep -c '"event":"pin-failed"' "$work/events.jsonl" | grep -qx 3 || fail "expected 3 pin-failed events"
 (($(has_event participant-join infohost) == 1)) || fail "the INFO host PIN did not admit"

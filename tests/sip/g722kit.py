@@ -7,8 +7,9 @@ baresip's g722 module uses), loaded with ctypes.
       A libpcap file for SIPp's play_pcap_audio: G.722 (PT 9) 20 ms
       packets (160 octets, RTP timestamp step 160: RFC 3551's 8 kHz
       clock) of silence, the signed 16-bit 16 kHz FILE, silence.
-  g722kit.py heard CAPTURE.pcap PORT OUT.raw
-      The PT 9 packets a UDP port received, decoded in RTP timestamp
+  g722kit.py heard CAPTURE.pcap PORT[-PORT] OUT.raw
+      The PT 9 packets a UDP port (or a range, for a phone that picks its
+      own) received, decoded in RTP timestamp
       order and placed by timestamp, written as signed 16-bit 8 kHz (pairs
       averaged) so rtpkit.py match compares them with 8 kHz clips.
 """
@@ -58,13 +59,15 @@ def make_pcap(out, before, path, after):
             f.write(fr)
 
 
-def heard(capture, port, out):
+def heard(capture, ports, out):
+    lo, _, hi = ports.partition("-")
+    lo, hi = int(lo), int(hi or lo)
     chunks = {}
     for _, dport, rtp in rtpkit.read_pcap(capture):
-        if dport == port and len(rtp) > 12 and rtp[0] >> 6 == 2 and rtp[1] & 0x7F == PT_G722:
+        if lo <= dport <= hi and len(rtp) > 12 and rtp[0] >> 6 == 2 and rtp[1] & 0x7F == PT_G722:
             chunks[struct.unpack("!I", rtp[4:8])[0]] = rtp[12:]
     if not chunks:
-        sys.exit("g722kit: no G.722 packets to port %d in %s" % (port, capture))
+        sys.exit("g722kit: no G.722 packets to port %s in %s" % (ports, capture))
     base = min(chunks)
     total = (max(chunks) - base + OCTETS) * 2
     if total > 16000 * 600:
@@ -81,14 +84,14 @@ def heard(capture, port, out):
     pcm8 = array.array("h", ((pcm16[i] + pcm16[i + 1]) // 2 for i in range(0, total - 1, 2)))
     with open(out, "wb") as f:
         f.write(pcm8.tobytes())
-    print("g722kit: %d packets, %.2f s to port %d" % (len(chunks), total / 16000, port))
+    print("g722kit: %d packets, %.2f s to port %s" % (len(chunks), total / 16000, ports))
 
 
 def main():
     if len(sys.argv) == 6 and sys.argv[1] == "pcap":
         make_pcap(sys.argv[2], float(sys.argv[3]), sys.argv[4], float(sys.argv[5]))
     elif len(sys.argv) == 5 and sys.argv[1] == "heard":
-        heard(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        heard(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit(__doc__)
 

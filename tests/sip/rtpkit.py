@@ -201,7 +201,7 @@ def xcorr(h, c, at):
 def match(heard_path, clip_path):
     """Where CLIP sits in HEARD and how alike it sounds there: the 10 ms
     energy envelope finds the clip's place, then each half second of the
-    clip that has speech is matched sample by sample within +-60 ms of
+    clip that has speech is matched sample by sample within +-100 ms of
     where the previous half second matched (a mixer's jitter buffer shifts
     the audio by a frame whenever it conceals a late packet, and on a
     loaded machine those shifts add up over a sentence). The score is the
@@ -221,7 +221,7 @@ def match(heard_path, clip_path):
             continue
         w = c[n * win : (n + 1) * win]
         base = lag + n * win + drift
-        lo, hi = max(0, base - 480), max(0, min(len(h) - win, base + 480))
+        lo, hi = max(0, base - 800), max(0, min(len(h) - win, base + 800))
         coarse = max(range(lo, hi + 1, 3), key=lambda at: xcorr(h, w, at), default=lo)
         at, fine = max(((at, xcorr(h, w, at)) for at in range(max(0, coarse - 3), coarse + 4)), key=lambda x: x[1])
         drift = at - lag - n * win
