@@ -30,7 +30,7 @@
 #     joins a room; a room whose app data sets statusCallback: a local HTTP
 #     server gets participant-join and participant-leave POSTs carrying the
 #     SIP call's Call-ID, From and To (huddle's own webhook delivery).
-# huddle-sip runs under ASan+UBSan (leaks checked at exit). 40-60 s on
+# huddle-sip runs under ASan+UBSan (leaks checked at exit). 45-75 s on
 # 2 cores after the library is built. Needs root or
 # CAP_NET_RAW for tcpdump on lo.
 set -euo pipefail
