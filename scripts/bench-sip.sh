@@ -4,14 +4,20 @@
 # 60 s of speech; huddle-sip (release build, release libhuddle.so) mixes
 # them. Reports huddle-sip's CPU (from /proc over the steady state), its
 # peak memory (VmHWM), huddle's per-room stats (frames in, dropped,
-# concealed, late ticks, worst tick) and what huddle-sip sent (tcpdump on
-# lo: packets per call against the 50 a second expected, sequence gaps).
-#   CALLS=200 SECONDS_PER_CALL=60 scripts/bench-sip.sh     (needs root for tcpdump)
+# concealed, late ticks, worst tick), what huddle-sip sent (tcpdump on
+# lo: packets per call against the 50 a second expected, sequence gaps),
+# the kernel's UDP receive-buffer drops, and where huddle's drops come
+# from: tests/sip/benchkit.py replays the arrival times of what SIPp sent
+# through a model of huddle's jitter buffer (what a perfect host would
+# drop too) and reports how far behind schedule the input arrived.
+#   CALLS=200 SECONDS_PER_CALL=60 JITTER=2 scripts/bench-sip.sh   (needs root for tcpdump)
+# JITTER is the rooms' jitter_buffer_frames.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 calls=${CALLS:-200}
 hold_s=${SECONDS_PER_CALL:-60}
+jitter=${JITTER:-2}
 rooms=20
 
 cargo build --release --lib
@@ -38,7 +44,7 @@ recordings_dir = "$work/recordings"
 
 [profiles.default]
 rate = 8000
-jitter_buffer_frames = 2
+jitter_buffer_frames = $jitter
 max_members = 50
 CONF
 # Call n goes to room r<parity of its tens digit><its units digit>: 20 rooms.
@@ -81,7 +87,8 @@ deadline=$((SECONDS + 10))
 until [[ "$(python3 tests/sip/sipprobe.py "$sip_port" options)" == 200 ]]; do
     ((SECONDS < deadline)) || { cat "$work/server.log"; exit 1; }
 done
-tcpdump -i lo -U -s 64 -w "$work/sent.pcap" "udp and src portrange $rtp_base-$((rtp_base + calls * 2 + 99))" \
+# Both directions: what huddle-sip sent, and when SIPp's packets arrived.
+tcpdump -i lo -U -s 64 -B 16384 -w "$work/sent.pcap" "udp and portrange $rtp_base-$((rtp_base + calls * 2 + 99))" \
     2>"$work/tcpdump.err" &
 tcpdump_pid=$!
 pids+=("$tcpdump_pid")
@@ -108,6 +115,18 @@ t0=$(date +%s.%N)
 sleep $((hold_s - 15))
 c1=$(cpu)
 t1=$(date +%s.%N)
+# The kernel's per-socket drop counts (receive buffer full) of huddle-sip's
+# RTP/RTCP sockets, while the calls are still up: the last column of
+# /proc/net/udp, local port in hex after the colon.
+sock_drops=$(python3 -c '
+import sys
+lo, hi = int(sys.argv[1]), int(sys.argv[2])
+n = d = 0
+for line in open("/proc/net/udp").read().splitlines()[1:]:
+    f = line.split()
+    if lo <= int(f[1].split(":")[1], 16) <= hi:
+        n, d = n + 1, d + int(f[-1])
+print("%d sockets, %d drops" % (n, d))' "$rtp_base" "$((rtp_base + calls * 2 + 99))")
 for r in 0 1; do for u in 0 1 2 3 4 5 6 7 8 9; do
     "$bin" --cli "$work/ctl.sock" conference stats "r$r$u" || true
 done; done >"$work/stats.txt"
@@ -117,15 +136,16 @@ hwm=$(awk '/VmHWM/ {print $2, $3}' "/proc/$server/status")
 kill -INT "$tcpdump_pid"
 wait "$tcpdump_pid" || true
 
-python3 - "$work/sent.pcap" "$work/stats.txt" "$c0" "$c1" "$t0" "$t1" "$ticks" "$calls" "$hwm" "$calls_up" <<'PY'
+python3 - "$work/sent.pcap" "$work/stats.txt" "$c0" "$c1" "$t0" "$t1" "$ticks" "$calls" "$hwm" "$calls_up" \
+    "$rtp_base" "$((rtp_base + calls * 2 + 99))" <<'PY'
 import struct, sys, re, collections
 sys.path.insert(0, "tests/sip")
 import rtpkit
-pcap, stats, c0, c1, t0, t1, ticks, calls, hwm, up = sys.argv[1:]
+pcap, stats, c0, c1, t0, t1, ticks, calls, hwm, up, lo, hi = sys.argv[1:]
 cpu = (float(c1) - float(c0)) / float(ticks) / (float(t1) - float(t0)) * 100
 per = collections.defaultdict(list)
 for sport, dport, rtp in rtpkit.read_pcap(pcap):
-    if len(rtp) >= 12 and rtp[0] >> 6 == 2 and rtp[1] & 0x7F == 0:
+    if int(lo) <= sport <= int(hi) and len(rtp) >= 12 and rtp[0] >> 6 == 2 and rtp[1] & 0x7F == 0:
         per[sport].append(struct.unpack("!H", rtp[2:4])[0])
 gaps = sum(sum(((b - a) & 0xFFFF) - 1 for a, b in zip(s, s[1:]) if (b - a) & 0xFFFF != 1) for s in per.values())
 sent = [len(s) for s in per.values()]
@@ -145,5 +165,7 @@ if sent:
     print("bench-sip: RTP sent by huddle-sip: %d streams, %d..%d packets each (%.1f s..%.1f s at 50/s), %d sequence gaps"
           % (len(sent), min(sent), max(sent), min(sent) / 50, max(sent) / 50, gaps))
 PY
+echo "bench-sip: huddle-sip's RTP sockets, dropped by the kernel (receive buffer full): $sock_drops"
+python3 tests/sip/benchkit.py "$work/sent.pcap" "$rtp_base" "$((rtp_base + calls * 2 + 99))" "$jitter" 2
 kill -TERM "$server"
 wait "$server" || true

@@ -42,6 +42,11 @@ WANTED=(
     "chromium:chromium"
     "libre-dev:"
     "sip-tester:sipp"
+    # spandsp's G.722, the independent reference huddle-sip's G.722 is
+    # tested against (loaded at run time; no development package needed),
+    # and baresip, a real UA that calls huddle-sip with G.722 in the test.
+    "libspandsp2:"
+    "baresip-core:baresip"
     "tcpdump:tcpdump"
     "binutils:readelf"
     "dpkg-dev:dpkg-buildpackage"

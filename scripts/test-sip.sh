@@ -5,6 +5,11 @@
 #   - two callers in room 1234 each play a speech clip (espeak-ng -> sox ->
 #     PCMU pcap); tcpdump captures what huddle-sip sends to each SIPp; each
 #     must hear the other's clip (waveform correlation) and not its own;
+#   - the same in a 16 kHz room between a PCMU caller and a G.722 caller
+#     whose audio is coded and decoded by spandsp (tests/sip/g722kit.py), an
+#     implementation independent of huddle-sip's ffi/common/g722.c, and in
+#     another between a PCMU caller and baresip (its g722 module: a real UA
+#     offering only G.722, playing a WAV);
 #   - meanwhile: random bytes and stray RTP on every media port, malformed
 #     SIP, INVITEs without SDP / with no common codec / to unknown numbers
 #     (488/488/404), an INVITE flood beyond max_calls (200 or 503 each);
@@ -16,10 +21,16 @@
 #   - `conference dial` sends an INVITE to originate_uri (a SIPp UAS) and the
 #     answered leg joins the room;
 #   - `conference kick` over the control socket sends BYE with cause 16;
+#   - a caller renegotiates mid-call (UPDATE with SDP, re-INVITE, UPDATE
+#     without SDP): each is answered 200 and it still hears bob afterwards;
 #   - SIGTERM ends the server cleanly;
 #   - a second server with session_expires_s = 2 refreshes a call that asked
-#     for no timer with re-INVITEs every second.
-# huddle-sip runs under ASan+UBSan (leaks checked at exit). 20-40 s on
+#     for no timer with re-INVITEs every second; it rings (ring_ms) before
+#     answering, and a caller that CANCELs while it rings gets 487 and never
+#     joins a room; a room whose app data sets statusCallback: a local HTTP
+#     server gets participant-join and participant-leave POSTs carrying the
+#     SIP call's Call-ID, From and To (huddle's own webhook delivery).
+# huddle-sip runs under ASan+UBSan (leaks checked at exit). 45-75 s on
 # 2 cores after the library is built. Needs root or
 # CAP_NET_RAW for tcpdump on lo.
 set -euo pipefail
@@ -45,7 +56,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "build huddle-sip; the G.711 and config unit tests"
+step "build huddle-sip; the G.711, G.722 and config unit tests"
 # Under AddressSanitizer and UBSan: a memory error in the host fails the test.
 make -s -C ffi/sip BUILD="$work/build" CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" all test
 bin="$work/build/huddle-sip"
@@ -53,6 +64,17 @@ bin="$work/build/huddle-sip"
 read -r sip_port rtp_base mp_a mp_b mp_pin mp_bad mp_info mp_hold mp_kick mp_flood mp_flood2 mp_uas mp_expire \
     lp1 lp2 lp3 lp4 lp5 lp6 lp7 lp8 lp9 lp10 uas_port < <(python3 tests/sip/freeports.py 24 4)
 read -r rtp_base < <(python3 tests/sip/freeports.py 1 200)
+read -r lp11 lp12 lp13 lp14 lp15 lp16 mp_c mp_d mp_u mp_h mp_x mp_e bs_sip bs_rtp < <(python3 tests/sip/freeports.py 14 4)
+
+# The webhook receiver: it picks its own port and says which.
+python3 tests/sip/hookserver.py "$work/hook.port" "$work/hooks.jsonl" 300 &
+pids+=($!)
+deadline=$((SECONDS + 10))
+until [[ -s "$work/hook.port" ]]; do
+    ((SECONDS < deadline)) || fail "the webhook receiver did not start"
+    sleep 0.05
+done
+hook_port=$(cat "$work/hook.port")
 
 step "configuration (SIP on $sip_port, RTP $rtp_base-$((rtp_base + 199)))"
 cat >"$work/huddle.conf" <<CONF
@@ -69,6 +91,16 @@ rate = 8000
 jitter_buffer_frames = 4
 pin_first_digit_timeout_ms = 8000
 pin_failures_per_minute = 0
+
+[webhooks]
+enabled = true
+allow = ["http://127.0.0.1:$hook_port/"]
+retry_base_ms = 100
+
+# G.722 callers keep their 16 kHz audio in this profile's rooms.
+[profiles.wide]
+rate = 16000
+jitter_buffer_frames = 4
 
 [[rooms]]
 name = "777"
@@ -94,7 +126,7 @@ huddle_config = "huddle.conf"
 rtp_ip = "127.0.0.1"
 rtp_port_min = $rtp_base
 rtp_port_max = $((rtp_base + 199))
-codecs = ["PCMU", "PCMA", "opus"]
+codecs = ["PCMU", "PCMA", "G722", "opus"]
 max_calls = 40
 control_socket = "ctl.sock"
 event_log = "events.jsonl"
@@ -115,12 +147,21 @@ match = '^880([0-9]+)\$'
 app = "flood\$1"
 
 [[dialplan]]
+match = '^(123[79])\$'
+app = "\$1@wide"
+
+# Room 1238 reports joins and leaves to the webhook receiver.
+[[dialplan]]
+match = '^1238\$'
+app = "{statusCallback=http://127.0.0.1:$hook_port/cb,statusCallbackEvent=join leave}1238"
+
+[[dialplan]]
 match = '^([0-9]{3,8})\$'
 app = "\$1"
 CONF
 "$bin" --check-config -c "$work/sip.conf" >"$work/check.out" 2>&1 ||
     { cat "$work/check.out"; fail "--check-config refused a valid config"; }
-grep -q "are valid (4 dialplan rule(s))" "$work/check.out"
+grep -q "are valid (6 dialplan rule(s))" "$work/check.out"
 sed 's/^max_calls = 40$/max_cals = 40/' "$work/sip.conf" >"$work/bad.conf"
 if "$bin" --check-config -c "$work/bad.conf" >"$work/bad.out" 2>&1; then
     fail "--check-config accepted an unknown key"
@@ -137,9 +178,14 @@ grep -q "badre.conf:2: dialplan match '(\['" "$work/badre.out" ||
 step "speech clips and pcaps"
 espeak-ng -w "$work/a.wav" "Alpha bravo charlie, the quick brown fox."
 espeak-ng -v en+f3 -w "$work/b.wav" "Seven eight nine, jumps over the lazy dog."
-for x in a b; do
+espeak-ng -v en+m3 -w "$work/c.wav" "Wideband hotel india, one two three four."
+for x in a b c; do
     sox "$work/$x.wav" -r 8000 -c 1 -b 16 -e signed-integer -t raw "$work/$x.raw" norm -3
 done
+sox "$work/c.wav" -r 16000 -c 1 -b 16 -e signed-integer -t raw "$work/c16.raw" norm -3
+# baresip's aufile source: 5 s of silence, the sentence, 3 s of silence.
+sox "$work/c.wav" -r 16000 -c 1 -b 16 "$work/c16.wav" norm -3 pad 5 3
+python3 tests/sip/g722kit.py pcap "$work/c.pcap" 5 "$work/c16.raw" 1
 # A speaks from 1.5 s, B from 5 s: both are in the room by then.
 $kit pcap "$work/a.pcap" silence:1.5 "speech:$work/a.raw" silence:4.5
 $kit pcap "$work/b.pcap" silence:5 "speech:$work/b.raw" silence:1
@@ -154,6 +200,9 @@ scenario() { # template pcap out [cause [extra INVITE headers, \n between]]
 timer='Supported: timer\n      Session-Expires: 4;refresher=uac'
 scenario call.xml.in a.pcap a.xml
 scenario call.xml.in b.pcap b.xml
+# carol offers only G.722 (PT 9, RFC 3551's G722/8000).
+scenario call.xml.in c.pcap c.xml
+sed -i -e 's|RTP/AVP 0 101|RTP/AVP 9 101|' -e 's|a=rtpmap:0 PCMU/8000|a=rtpmap:9 G722/8000|' "$work/c.xml"
 scenario call.xml.in pin-ok.pcap pin-ok.xml
 scenario hungup.xml.in pin-bad.pcap pin-bad.xml 21
 scenario hungup.xml.in silence.pcap kick.xml 16
@@ -163,6 +212,8 @@ scenario hungup.xml.in silence.pcap kick.xml 16
 scenario hold.xml.in silence.pcap hold.xml 16 "$timer"
 scenario hungup.xml.in silence.pcap expire.xml 102 "$timer"
 scenario refreshed.xml.in silence.pcap refreshed.xml
+scenario update.xml.in silence.pcap update.xml
+scenario call.xml.in silence.pcap hooked.xml
 scenario info.xml.in silence.pcap info.xml
 
 step "start huddle-sip"
@@ -174,7 +225,7 @@ until [[ "$($probe "$sip_port" options)" == 200 ]]; do
     ((SECONDS < deadline)) || { cat "$work/server.log"; fail "huddle-sip does not answer OPTIONS"; }
 done
 
-tcpdump -i lo -U -w "$work/capture.pcap" "udp and (dst port $mp_a or dst port $mp_b or dst port $((mp_a + 1)))" \
+tcpdump -i lo -U -w "$work/capture.pcap" "udp and (dst port $mp_a or dst port $mp_b or dst port $((mp_a + 1)) or dst port $mp_c or dst port $mp_d or dst port $mp_u or dst port $mp_e or dst portrange $bs_rtp-$((bs_rtp + 3)))" \
     2>"$work/tcpdump.err" &
 pids+=($!)
 tcpdump_pid=$!
@@ -195,16 +246,7 @@ sipp_run() { # name scenario service local-port media-port caller [extra sipp ar
 }
 joined() { grep -c "$1\" <sip" "$work/server.log" 2>/dev/null || true; }
 has_event() { # event from
-    python3 - "$work/events.jsonl" "$1" "$2" <<'PY'
-import json, sys
-path, name, frm = sys.argv[1:]
-try:
-    lines = open(path).read().splitlines()
-except FileNotFoundError:
-    lines = []
-n = sum(1 for l in lines if l.strip() and json.loads(l).get("event") == name and json.loads(l).get("From") == frm)
-print(n)
-PY
+    python3 tests/sip/jsonlines.py "$work/events.jsonl" "event=$1" "From=$2"
 }
 wait_event() { # event from count seconds
     local deadline=$((SECONDS + $4))
@@ -218,6 +260,23 @@ step "calls: two talkers, PIN right and wrong, INFO host PIN, hold, kick"
 sipp_run a a.xml 1234 "$lp1" "$mp_a" alice -d 10000
 wait_event participant-join alice 1 10
 sipp_run b b.xml 1234 "$lp2" "$mp_b" bob -d 9500
+sipp_run updater update.xml 1234 "$lp13" "$mp_u" updater -d 6500
+sipp_run dave a.xml 1237 "$lp12" "$mp_d" dave -d 10000
+wait_event participant-join dave 1 10
+sipp_run carol c.xml 1237 "$lp11" "$mp_c" carol -d 9500
+# baresip calls room 1239 once erin is there; its call ends when its WAV does.
+sipp_run erin a.xml 1239 "$lp16" "$mp_e" erin -d 10000
+wait_event participant-join erin 1 10
+mkdir -p "$work/bs"
+printf '%s\n' "sip_listen 127.0.0.1:$bs_sip" "audio_source aufile,$work/c16.wav" 'audio_player aubridge,sink' \
+    'ausrc_srate 16000' 'ausrc_channels 1' 'module_path /usr/lib/baresip/modules' 'module stdio.so' \
+    'module g722.so' 'module aufile.so' 'module aubridge.so' 'module account.so' 'module menu.so' \
+    "rtp_ports $bs_rtp-$((bs_rtp + 3))" >"$work/bs/config"
+echo '<sip:baresip@127.0.0.1>;regint=0;audio_codecs=G722' >"$work/bs/accounts"
+(exec timeout 30 baresip -f "$work/bs" -e "/dial sip:1239@127.0.0.1:$sip_port" -t 13 \
+    >"$work/baresip.out" 2>&1 </dev/null) &
+pids+=($!)
+pid_baresip=$!
 sipp_run pinok pin-ok.xml 777 "$lp3" "$mp_pin" pinok -d 4000
 sipp_run pinbad pin-bad.xml 778 "$lp4" "$mp_bad" pinbad
 sipp_run info info.xml '9000*777' "$lp5" "$mp_info" infohost -d 5000
@@ -302,7 +361,7 @@ step "kick over the control socket"
 reply=$("$bin" --cli "$work/ctl.sock" conference kick 4444 all) || fail "kick: $reply"
 
 step "wait for the callers"
-for name in a b pinok pinbad info hold kick expire; do
+for name in a b dave carol erin updater pinok pinbad info hold kick expire; do
     pid_var="pid_$name"
     wait "${!pid_var}" || { cat "$work/$name.out" "$work"/*errors* 2>/dev/null | tail -30; fail "SIPp $name failed"; }
 done
@@ -326,20 +385,55 @@ check heard-a.raw b.raw 0.8 1.0  # alice hears bob
 check heard-b.raw a.raw 0.8 1.0  # bob hears alice
 check heard-a.raw a.raw 0 0.3    # nobody hears themselves
 check heard-b.raw b.raw 0 0.3
+# After its UPDATEs and re-INVITE (the first 2.5 s) the updater still
+# hears the room: bob speaks from 5 s.
+$kit heard "$work/capture.pcap" "$mp_u" "$work/heard-u.raw"
+check heard-u.raw b.raw 0.8 1.0
+grep -q "UPDATE with SDP answered" "$work/server.log" || fail "no UPDATE with SDP answered"
+grep -q "UPDATE answered" "$work/server.log" || fail "the UPDATE without SDP was not answered"
+# G.722 both ways through a 16 kHz room: carol's spandsp-coded speech,
+# decoded by huddle-sip, reaches dave; dave's, coded by huddle-sip,
+# decodes with spandsp at carol's end.
+$kit heard "$work/capture.pcap" "$mp_d" "$work/heard-d.raw"
+python3 tests/sip/g722kit.py heard "$work/capture.pcap" "$mp_c" "$work/heard-c.raw"
+check heard-d.raw c.raw 0.8 1.0  # dave (PCMU) hears carol (G.722)
+check heard-c.raw a.raw 0.8 1.0  # carol (G.722) hears dave (PCMU)
+check heard-c.raw c.raw 0 0.3
+check heard-d.raw a.raw 0 0.3
+# The same with baresip: erin (PCMU) hears its WAV, and what huddle-sip
+# sent baresip, decoded by spandsp, is erin's sentence.
+wait "$pid_baresip" || { tail -20 "$work/baresip.out"; fail "baresip did not end cleanly"; }
+grep -q "Set audio encoder: G722" "$work/baresip.out" || { tail -20 "$work/baresip.out"; fail "baresip did not send G.722"; }
+$kit heard "$work/capture.pcap" "$mp_e" "$work/heard-e.raw"
+python3 tests/sip/g722kit.py heard "$work/capture.pcap" "$bs_rtp-$((bs_rtp + 3))" "$work/heard-bs.raw"
+check heard-e.raw c.raw 0.8 1.0   # erin hears baresip
+check heard-bs.raw a.raw 0.8 1.0  # baresip hears erin
+check heard-bs.raw c.raw 0 0.3
 
-# libre's RTCP: reports (SR 200 / RR 201) reach the talker's RTCP port.
-rtcp=$(python3 - "$work/capture.pcap" "$((mp_a + 1))" <<'PY'
-import sys
+# libre's RTCP: reports (SR 200 / RR 201) reach the talker's RTCP port,
+# and a sender report counts the RTP sent to her under that RTP's SSRC.
+rtcp=$(python3 - "$work/capture.pcap" "$mp_a" <<'PY'
+import struct, sys
 sys.path.insert(0, "tests/sip")
 import rtpkit
-print(sum(1 for _, d, p in rtpkit.read_pcap(sys.argv[1]) if d == int(sys.argv[2]) and len(p) >= 8 and p[1] in (200, 201)))
+port = int(sys.argv[2])
+pkts = list(rtpkit.read_pcap(sys.argv[1]))
+ssrcs = {struct.unpack("!I", p[8:12])[0] for _, d, p in pkts if d == port and len(p) > 12}
+reports = [p for _, d, p in pkts if d == port + 1 and len(p) >= 8 and p[1] in (200, 201)]
+counted = max([struct.unpack("!I", p[20:24])[0] for p in reports
+               if p[1] == 200 and len(p) >= 28 and struct.unpack("!I", p[4:8])[0] in ssrcs] or [0])
+print(len(reports), counted)
 PY
 )
-echo "    RTCP reports to alice: $rtcp"
-((rtcp >= 1)) || fail "no RTCP report reached alice's RTCP port"
+read -r n_rtcp sr_count <<<"$rtcp"
+echo "    RTCP reports to alice: $n_rtcp, the largest sender packet count: $sr_count"
+((n_rtcp >= 1)) || fail "no RTCP report reached alice's RTCP port"
+((sr_count >= 100)) || fail "no sender report counts the RTP sent to alice (largest count $sr_count)"
 
 step "events"
 (($(has_event participant-join pinok) == 1)) || fail "the right PIN did not admit"
+grep -q "carol joined '1237@wide' (codec pt 9)" "$work/server.log" || fail "the G.722 caller did not join with G.722"
+grep -q "baresip joined '1239@wide' (codec pt 9)" "$work/server.log" || fail "baresip did not join with G.722"
 (($(has_event participant-join pinbad) == 0)) || fail "a wrong PIN admitted"
 grep -c '"event":"pin-failed"' "$work/events.jsonl" | grep -qx 3 || fail "expected 3 pin-failed events"
 (($(has_event participant-join infohost) == 1)) || fail "the INFO host PIN did not admit"
@@ -364,7 +458,7 @@ fi
 
 step "we refresh a caller that asks for no session timer (session_expires_s = 2)"
 sed -e 's/^event_log = .*/event_log = "events2.jsonl"/' -e 's/^control_socket = .*/control_socket = "ctl2.sock"/' \
-    -e 's/^\[sip\]$/[sip]\nsession_expires_s = 2/' "$work/sip.conf" >"$work/sip2.conf"
+    -e 's/^\[sip\]$/[sip]\nsession_expires_s = 2\nring_ms = 1500/' "$work/sip.conf" >"$work/sip2.conf"
 (cd "$work" && exec "$bin" -c sip2.conf >server2.log 2>&1) &
 server2=$!
 pids+=("$server2")
@@ -373,7 +467,33 @@ until [[ "$($probe "$sip_port" options)" == 200 ]]; do
     ((SECONDS < deadline)) || { cat "$work/server2.log"; fail "the second huddle-sip does not answer"; }
 done
 sipp_run refreshed refreshed.xml 1234 "$lp1" "$mp_a" refreshed
+# Shorter than the 1 s refresh: this server re-INVITEs (session_expires_s = 2).
+sipp_run hooked hooked.xml 1238 "$lp14" "$mp_h" hooked -d 500 -trace_msg
+(cd "$work" && exec timeout 30 sipp -sf "$root/tests/sip/cancel.xml" -s 1234 -key caller canceller -m 1 -l 1 \
+    -i 127.0.0.1 -p "$lp15" -mp "$mp_x" -nostdin -trace_err "127.0.0.1:$sip_port" >cancel.out 2>&1) &
+pid_cancel=$!
+pids+=("$pid_cancel")
+wait "$pid_cancel" || { tail -20 "$work/cancel.out" "$work"/cancel*errors* 2>/dev/null; fail "CANCEL while ringing: expected 200 to the CANCEL, 487 to the INVITE, no 200"; }
 wait "$pid_refreshed" || { tail -20 "$work/refreshed.out"; fail "huddle-sip did not refresh the session (re-INVITE)"; }
+wait "$pid_hooked" || { tail -20 "$work/hooked.out"; fail "SIPp hooked failed"; }
+# The cancelled caller never reached a room, though ring_ms has passed.
+(($(python3 tests/sip/jsonlines.py "$work/events2.jsonl" From=canceller) == 0)) ||
+    fail "the cancelled caller has events (joined a room)"
+grep -q "refreshed joined" "$work/server2.log" || fail "the ringing server never answered the refreshed caller"
+
+step "webhooks: participant-join and -leave for the call to room 1238"
+callid=$(grep -m1 -i '^Call-ID:' "$work"/hooked_*_messages.log | sed 's/^[^:]*: *//' | tr -d '\r')
+[[ -n "$callid" ]] || fail "no Call-ID in the hooked caller's SIPp log"
+hooks() { # prints how many POSTs of event $1 carry the SIP call's fields
+    python3 tests/sip/jsonlines.py "$work/hooks.jsonl" method=POST path=/cb "fields.StatusCallbackEvent=$1" \
+        "fields.CallSid=$callid" fields.From=hooked fields.To=1238 fields.FriendlyName=1238
+}
+deadline=$((SECONDS + 10))
+until (($(hooks participant-join) == 1 && $(hooks participant-leave) == 1)); do
+    ((SECONDS < deadline)) || { cat "$work/hooks.jsonl" 2>/dev/null; fail "the webhook receiver did not get one participant-join and one participant-leave for Call-ID $callid"; }
+    sleep 0.1
+done
+echo "    webhook POSTs: $(wc -l <"$work/hooks.jsonl") (join and leave for $callid)"
 kill -TERM "$server2"
 wait "$server2" || fail "the second huddle-sip exited with status $?"
 printf -- '--> sip: OK (%ds)\n' "$((SECONDS - started))"

@@ -89,7 +89,7 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
     -Iffi/refhost -o "$work/scenario_fuzz" fuzz/c/scenario_fuzz.c ffi/refhost/scenario.c -lm
 ASAN_OPTIONS=detect_leaks=1 "$work/scenario_fuzz" tests/corpus/scenario/*
 
-step "SIP front: huddle-sip with SIPp (scripts/test-sip.sh, 20-40 s)"
+step "SIP front: huddle-sip with SIPp (scripts/test-sip.sh, 45-75 s)"
 # Builds ffi/sip against the debug libhuddle.so built above.
 HUDDLE_LIB="$lib" bash scripts/test-sip.sh
 

@@ -110,12 +110,8 @@ void hrtp_sender_init(hrtp_sender *s, uint32_t ssrc, uint16_t first_sequence,
     s->clock_rate = clock_rate ? clock_rate : 8000;
 }
 
-size_t hrtp_sender_write(hrtp_sender *s, uint8_t *buf, size_t cap, uint8_t payload_type,
-                         uint32_t samples, uint64_t now_us, const uint8_t *payload,
-                         size_t payload_len)
+hrtp_next hrtp_sender_next(hrtp_sender *s, uint32_t samples, uint64_t now_us)
 {
-    if (buf == NULL || cap < HRTP_HEADER_LEN + payload_len || (payload_len && payload == NULL))
-        return 0;
     bool marker = false;
     if (!s->started) {
         s->started = true;
@@ -137,16 +133,27 @@ size_t hrtp_sender_write(hrtp_sender *s, uint8_t *buf, size_t cap, uint8_t paylo
         }
         s->timestamp += step;
     }
-    buf[0] = 0x80;
-    buf[1] = (uint8_t)((payload_type & 0x7F) | (marker ? 0x80 : 0));
-    wr16(buf + 2, s->sequence);
-    wr32(buf + 4, s->timestamp);
-    wr32(buf + 8, s->ssrc);
-    if (payload_len)
-        memcpy(buf + HRTP_HEADER_LEN, payload, payload_len);
+    hrtp_next next = {.sequence = s->sequence, .timestamp = s->timestamp, .marker = marker};
     s->sequence++;
     s->last_us = now_us;
     s->last_samples = samples;
+    return next;
+}
+
+size_t hrtp_sender_write(hrtp_sender *s, uint8_t *buf, size_t cap, uint8_t payload_type,
+                         uint32_t samples, uint64_t now_us, const uint8_t *payload,
+                         size_t payload_len)
+{
+    if (buf == NULL || cap < HRTP_HEADER_LEN + payload_len || (payload_len && payload == NULL))
+        return 0;
+    hrtp_next next = hrtp_sender_next(s, samples, now_us);
+    buf[0] = 0x80;
+    buf[1] = (uint8_t)((payload_type & 0x7F) | (next.marker ? 0x80 : 0));
+    wr16(buf + 2, next.sequence);
+    wr32(buf + 4, next.timestamp);
+    wr32(buf + 8, s->ssrc);
+    if (payload_len)
+        memcpy(buf + HRTP_HEADER_LEN, payload, payload_len);
     return HRTP_HEADER_LEN + payload_len;
 }
 

@@ -65,6 +65,18 @@ size_t hrtp_sender_write(hrtp_sender *s, uint8_t *buf, size_t cap, uint8_t paylo
                          uint32_t samples, uint64_t now_us, const uint8_t *payload,
                          size_t payload_len);
 
+/* The header fields of the next packet, for a host whose RTP stack writes
+ * the header itself (huddle-sip: libre's rtp_send, which also counts what
+ * was sent for its RTCP sender reports). Advances `s` exactly as
+ * hrtp_sender_write does. */
+typedef struct hrtp_next {
+    uint16_t sequence;
+    uint32_t timestamp;
+    bool marker;
+} hrtp_next;
+
+hrtp_next hrtp_sender_next(hrtp_sender *s, uint32_t samples, uint64_t now_us);
+
 /* RFC 4733 telephone events: one report per key press, however many
  * packets (updates and the three end retransmissions) carry it. */
 typedef struct hrtp_dtmf {

@@ -29,7 +29,7 @@ static size_t g_nslots;
 static size_t g_active;
 
 /* Methods a caller may send inside our dialogs. */
-#define ALLOW_HDR "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO\r\n"
+#define ALLOW_HDR "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE\r\n"
 
 int calls_init(void)
 {
@@ -94,6 +94,7 @@ static call *call_new(void)
         c->member_id = -1;
         c->te_pt = -1;
         tmr_init(&c->refuse_tmr);
+        tmr_init(&c->ring_tmr);
         tmr_init(&c->st_tmr);
         pthread_mutex_lock(&s->lock);
         c->gen = ++s->gen;
@@ -115,6 +116,7 @@ static void call_free(call *c)
     c->media_up = false;
     pthread_mutex_unlock(&s->lock);
     tmr_cancel(&c->refuse_tmr);
+    tmr_cancel(&c->ring_tmr);
     tmr_cancel(&c->st_tmr);
     c->sess = mem_deref(c->sess); /* sends BYE when the dialog is up */
     media_close(c);
@@ -142,6 +144,13 @@ static void release_member(call *c)
 }
 
 /* ------------------------------------------------------- dialog handlers */
+
+static void join(call *c);
+
+static void ring_done(void *arg)
+{
+    join(arg);
+}
 
 static void api_quiet(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void api_quiet(const char *fmt, ...)
@@ -258,6 +267,45 @@ static int on_offer(struct mbuf **descp, const struct sip_msg *msg, void *arg)
     return media_encode(c, false, descp);
 }
 
+/* RFC 3311 UPDATE inside a dialog: libre's sipsess (1.1) leaves it to
+ * us. With SDP it is an offer like a re-INVITE's (codec change, hold);
+ * either way it refreshes the session (RFC 4028). */
+bool calls_update(const struct sip_msg *msg)
+{
+    if (pl_strcmp(&msg->met, "UPDATE"))
+        return false;
+    call *c = NULL;
+    for (size_t i = 0; i < g_nslots && !c; i++) {
+        call *x = g_slots[i].c;
+        if (x && x->sess && sipsess_dialog(x->sess) &&
+            sip_dialog_cmp(sipsess_dialog(x->sess), msg))
+            c = x;
+    }
+    if (!c) {
+        sip_reply(g_host.sip, msg, 481, "Call/Transaction Does Not Exist");
+        return true;
+    }
+    struct mbuf *desc = NULL;
+    bool sdp = mbuf_get_left(msg->mb) > 0;
+    if (!sdp) {
+        if (!c->we_refresh)
+            st_arm(c);
+    } else if (on_offer(&desc, msg, c) != 0) {
+        sip_treplyf(NULL, NULL, g_host.sip, msg, false, 488, "Not Acceptable Here",
+                    "Content-Length: 0\r\n\r\n");
+        return true;
+    }
+    host_log(HUDDLE_LOG_INFO, "%s: UPDATE%s answered", c->channel, sdp ? " with SDP" : "");
+    size_t blen = desc ? mbuf_get_left(desc) : 0;
+    sip_treplyf(NULL, NULL, g_host.sip, msg, true, 200, "OK",
+                "Contact: <sip:huddle@%J%s>\r\n" ALLOW_HDR "%s%sContent-Length: %zu\r\n\r\n%b",
+                &msg->dst, sip_transp_param(msg->tp), c->st_hdr,
+                desc ? "Content-Type: application/sdp\r\n" : "", blen,
+                desc ? mbuf_buf(desc) : (const uint8_t *)"", blen);
+    mem_deref(desc);
+    return true;
+}
+
 static int on_answer(const struct sip_msg *msg, void *arg)
 {
     call *c = arg;
@@ -270,8 +318,6 @@ static int on_answer(const struct sip_msg *msg, void *arg)
     apply_hold(c, was_hold);
     return 0;
 }
-
-static void join(call *c);
 
 static void on_estab(const struct sip_msg *msg, void *arg)
 {
@@ -475,7 +521,12 @@ void calls_incoming(const struct sip_msg *msg, void *arg)
         call_free(c);
         return;
     }
-    join(c);
+    /* A CANCEL while ringing gets libre's 487 and on_close: the caller
+     * never joined a room. */
+    if (g_host.cfg.ring_ms)
+        tmr_start(&c->ring_tmr, g_host.cfg.ring_ms, ring_done, c);
+    else
+        join(c);
 }
 
 /* ------------------------------------------------ huddle -> SIP (main) */

@@ -11,6 +11,7 @@
 #ifndef HUDDLE_SIP_CALL_H
 #define HUDDLE_SIP_CALL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "huddle.h"
@@ -21,6 +22,8 @@ int calls_init(void);
 void calls_close(void);
 /* sipsess_listen's connection handler: a new INVITE. */
 void calls_incoming(const struct sip_msg *msg, void *arg);
+/* An in-dialog UPDATE: answers it and returns true; false for other methods. */
+bool calls_update(const struct sip_msg *msg);
 /* huddle's hangup, posted to the main thread. */
 void calls_hangup(const char *channel, uint32_t cause);
 /* huddle's originate, posted to the main thread. */

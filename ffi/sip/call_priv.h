@@ -14,13 +14,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "g722.h"
 #include "huddle.h"
+#include "rtp.h"
 
-typedef enum media_codec { MC_NONE = 0, MC_PCMU, MC_PCMA, MC_OPUS } media_codec;
+typedef enum media_codec { MC_NONE = 0, MC_PCMU, MC_PCMA, MC_G722, MC_OPUS } media_codec;
 
 enum {
     PCM_MAX = 2880,       /* 60 ms at 48 kHz: the largest L16 frame huddle sends */
-    RTP_MAX_SAMPLES = 960 /* 120 ms at 8 kHz: the largest G.711 packet we take */
+    RTP_MAX_SAMPLES = 960 /* 120 ms at 8 kHz: the largest G.711/G.722 packet we take */
 };
 
 typedef struct call {
@@ -28,8 +30,9 @@ typedef struct call {
     struct sipsess *sess;
     struct sdp_session *sdp;
     struct sdp_media *sdpm;
-    struct telev *telev;
+    hrtp_dtmf dtmf;   /* RFC 4733: one digit per event */
     struct tmr refuse_tmr;
+    struct tmr ring_tmr; /* ring_ms: answers when it fires */
     huddle_member *member;
     bool outbound;
     bool answered;    /* 200 OK sent (inbound) or received (outbound) */
@@ -38,7 +41,10 @@ typedef struct call {
     char from[256];
     char to[256];
     char name[128];
-    int16_t pcm[RTP_MAX_SAMPLES * 2];
+    /* Decoded audio not yet framed: a G.722 packet decodes to two
+     * samples per octet, on top of less than a frame left over. */
+    int16_t pcm[RTP_MAX_SAMPLES * 3];
+    g722_decoder g722_rx;
     size_t pcm_len;
     int te_pt;        /* telephone-event payload type, -1 if none */
     /* RFC 4028: the interval, and who refreshes; st_tmr fires our
@@ -60,8 +66,9 @@ typedef struct call {
     bool send_ok;     /* our direction allows sending */
     media_codec codec;
     int pt;
-    uint32_t ts;
-    bool marker;
+    hrtp_sender tx;   /* timestamp and marker of what we send */
+    bool new_stream;  /* codec or payload type changed: restart tx's clock */
+    g722_encoder g722_tx;
     char call_id[128]; /* read by calls_note_event on huddle's event thread */
     char room[160];   /* account/name, from participant-join */
     long member_id;   /* from participant-join, -1 before */

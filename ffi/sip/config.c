@@ -89,7 +89,7 @@ static int line_end_ok(char *p)
 
 static int known_codec(const char *c)
 {
-    static const char *const names[] = {"PCMU", "PCMA", "opus"};
+    static const char *const names[] = {"PCMU", "PCMA", "G722", "opus"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(c, names[i]) == 0)
             return 1;
@@ -107,8 +107,9 @@ static void defaults(sip_config *cfg)
     cfg->rtp_port_max = 32767;
     snprintf(cfg->codecs[0], sizeof cfg->codecs[0], "PCMU");
     snprintf(cfg->codecs[1], sizeof cfg->codecs[1], "PCMA");
-    snprintf(cfg->codecs[2], sizeof cfg->codecs[2], "opus");
-    cfg->codec_count = 3;
+    snprintf(cfg->codecs[2], sizeof cfg->codecs[2], "G722");
+    snprintf(cfg->codecs[3], sizeof cfg->codecs[3], "opus");
+    cfg->codec_count = 4;
     cfg->max_calls = 512;
     cfg->frame_ms = 20;
     cfg->session_expires_s = 1800;
@@ -172,6 +173,7 @@ static int sip_key(sip_config *cfg, const char *key, char *val, const char *path
         {"rtp_port_min", 1024, 65534},  {"rtp_port_max", 1025, 65535},
         {"max_calls", 1, 10000},        {"frame_ms", 10, 60},
         {"session_expires_s", 0, 86400}, {"session_min_se_s", 1, 86400},
+        {"ring_ms", 0, 60000},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (strcmp(key, nums[i].key) != 0)
@@ -194,6 +196,8 @@ static int sip_key(sip_config *cfg, const char *key, char *val, const char *path
             cfg->frame_ms = (uint32_t)u;
         } else if (strcmp(key, "session_min_se_s") == 0)
             cfg->session_min_se_s = (uint32_t)u;
+        else if (strcmp(key, "ring_ms") == 0)
+            cfg->ring_ms = (uint32_t)u;
         else
             cfg->session_expires_s = (uint32_t)u;
         return 0;
@@ -210,7 +214,7 @@ static int sip_key(sip_config *cfg, const char *key, char *val, const char *path
             char c[16];
             if (parse_string(&p, c, sizeof c) != 0 || !known_codec(c))
                 return fail(err, errlen, path, line,
-                            "key 'sip.codecs': each entry is \"PCMU\", \"PCMA\" or \"opus\"");
+                            "key 'sip.codecs': each entry is \"PCMU\", \"PCMA\", \"G722\" or \"opus\"");
             if (cfg->codec_count == SIPCONF_MAX_CODECS)
                 return fail(err, errlen, path, line, "key 'sip.codecs': too many entries");
             memcpy(cfg->codecs[cfg->codec_count++], c, sizeof c);

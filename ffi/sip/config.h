@@ -39,6 +39,7 @@ typedef struct sip_config {
     uint32_t frame_ms;               /* the rooms' interval_ms */
     uint32_t session_expires_s;      /* RFC 4028: we refresh this often when the caller does not; 0 = off */
     uint32_t session_min_se_s;       /* smaller Session-Expires get 422 */
+    uint32_t ring_ms;                /* 180 Ringing this long before answering; 0 = at once */
     char control_socket[4096];
     char event_log[4096];
     char originate_uri[SIPCONF_STR]; /* "sip:${destination}@trunk" */

@@ -177,9 +177,11 @@ static void on_posted(int id, void *data, void *arg)
 static bool on_request(const struct sip_msg *msg, void *arg)
 {
     (void)arg;
+    if (calls_update(msg))
+        return true;
     if (!pl_strcmp(&msg->met, "OPTIONS")) {
         sip_treplyf(NULL, NULL, g_host.sip, msg, false, 200, "OK",
-                    "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO\r\n"
+                    "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE\r\n"
                     "Accept: application/sdp\r\nContent-Length: 0\r\n\r\n");
         return true;
     }

@@ -260,6 +260,16 @@ impl Input {
         let mut dropped = 0;
         while self.jitter.len() > self.depth + JITTER_SLACK {
             if let Some(old) = self.jitter.pop_front() {
+                // Its slot is given up, as if played: otherwise the next
+                // tick would conceal the hole it leaves, keeping the buffer
+                // full, and every later arrival would push the next oldest
+                // out the same way, for good.
+                if let Some(seq) = old.sequence {
+                    if self.last_seq.is_none_or(|last| seq_before(last, seq)) {
+                        self.last_seq = Some(seq);
+                        self.last_played = Some(seq);
+                    }
+                }
                 self.spend(old);
             }
             dropped += 1;

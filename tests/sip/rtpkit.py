@@ -119,13 +119,20 @@ def make_pcap(out, segments):
 
 
 def read_pcap(path):
+    for _, sport, dport, payload in read_pcap_timed(path):
+        yield sport, dport, payload
+
+
+def read_pcap_timed(path):
+    """The UDP datagrams of a capture: (seconds, sport, dport, payload)."""
     data = open(path, "rb").read()
     magic = struct.unpack("<I", data[:4])[0]
     endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+    nano = magic in (0xA1B23C4D, 0x4D3CB2A1)
     link = struct.unpack(endian + "I", data[20:24])[0]
     off = 24
     while off + 16 <= len(data):
-        _, _, incl, _ = struct.unpack(endian + "IIII", data[off : off + 16])
+        sec, frac, incl, _ = struct.unpack(endian + "IIII", data[off : off + 16])
         pkt = data[off + 16 : off + 16 + incl]
         off += 16 + incl
         if link == 1:  # Ethernet
@@ -140,7 +147,7 @@ def read_pcap(path):
             continue
         ihl = (ip[0] & 0x0F) * 4
         sport, dport = struct.unpack("!HH", ip[ihl : ihl + 4])
-        yield sport, dport, ip[ihl + 8 :]
+        yield sec + frac / (1e9 if nano else 1e6), sport, dport, ip[ihl + 8 :]
 
 
 def heard(capture, port, out):
@@ -194,9 +201,11 @@ def xcorr(h, c, at):
 def match(heard_path, clip_path):
     """Where CLIP sits in HEARD and how alike it sounds there: the 10 ms
     energy envelope finds the clip's place, then each half second of the
-    clip that has speech is matched sample by sample within +-30 ms of it
-    (a mixer's jitter buffer may shift the audio by a frame mid-clip). The
-    score is the median of those windows' normalised correlations."""
+    clip that has speech is matched sample by sample within +-100 ms of
+    where the previous half second matched (a mixer's jitter buffer shifts
+    the audio by a frame whenever it conceals a late packet, and on a
+    loaded machine those shifts add up over a sentence). The score is the
+    median of those windows' normalised correlations."""
     h, c = load_raw(heard_path), load_raw(clip_path)
     if len(h) < len(c):
         h = list(h) + [0] * (len(c) - len(h))
@@ -206,14 +215,16 @@ def match(heard_path, clip_path):
     win = 4000
     loud = [math.sqrt(sum(v * v for v in c[i : i + win]) / win) for i in range(0, len(c) - win + 1, win)]
     scores = []
+    drift = 0
     for n, rms in enumerate(loud):
         if rms < 0.1 * max(loud):
             continue
         w = c[n * win : (n + 1) * win]
-        base = lag + n * win
-        lo, hi = max(0, base - 240), max(0, min(len(h) - win, base + 240))
+        base = lag + n * win + drift
+        lo, hi = max(0, base - 800), max(0, min(len(h) - win, base + 800))
         coarse = max(range(lo, hi + 1, 3), key=lambda at: xcorr(h, w, at), default=lo)
-        fine = max(xcorr(h, w, at) for at in range(max(0, coarse - 3), coarse + 4))
+        at, fine = max(((at, xcorr(h, w, at)) for at in range(max(0, coarse - 3), coarse + 4)), key=lambda x: x[1])
+        drift = at - lag - n * win
         scores.append(fine)
     scores.sort()
     score = scores[len(scores) // 2] if scores else 0.0
