@@ -23,6 +23,7 @@
 #include <janus/config.h>
 #include <janus/debug.h>
 #include <janus/plugins/plugin.h>
+#include <janus/rtp.h>
 #include <janus/utils.h>
 
 #include "huddle.h"
@@ -69,6 +70,9 @@ typedef struct hj_room {
 
 typedef struct hj_plainrtp hj_plainrtp;
 
+/* G.711 samples in one packet: AudioBridge takes 20 ms packets only. */
+#define HJ_G711_SAMPLES 160
+
 /* One Janus handle. Freed when its last reference goes. */
 typedef struct hj_session {
     janus_plugin_session *handle;
@@ -92,7 +96,10 @@ typedef struct hj_session {
     bool talking;
     bool admin;
     uint32_t member_id; /* huddle's id in the room, for API commands */
-    int opus_pt;
+    /* Opus, PCMU or PCMA (AudioBridge's `codec`), fixed by join before the
+     * member is published; audio_pt is its payload type. */
+    janus_audiocodec codec;
+    int audio_pt;
     int dtmf_pt;
     int audio_level_id;
     bool sdp_done;
@@ -220,7 +227,8 @@ void hj_media_send(void *ctx, const char *channel, const huddle_frame *frame);
 char *hj_media_answer(hj_session *s, const char *offer, char *error, size_t errlen);
 
 /* plainrtp.c */
-hj_plainrtp *hj_plainrtp_open(hj_session *s, json_t *rtp, int *error, char *cause, size_t len);
+hj_plainrtp *hj_plainrtp_open(hj_session *s, json_t *rtp, janus_audiocodec codec, int *error,
+                              char *cause, size_t len);
 json_t *hj_plainrtp_local(const hj_plainrtp *p);
 int hj_plainrtp_payload_type(const hj_plainrtp *p);
 void hj_plainrtp_send(hj_plainrtp *p, const uint8_t *packet, size_t len);

@@ -95,10 +95,12 @@ static json_t *join(hj_session *s, json_t *root, bool change)
     HJ_VALIDATE(root, join_parameters);
     HJ_VALIDATE(root, room_parameters);
     HJ_VALIDATE(root, idopt_parameters);
-    const char *codec = json_string_value(json_object_get(root, "codec"));
-    if (codec && g_ascii_strcasecmp(codec, "opus") != 0)
-        return hj_error(HJ_ERR_INVALID_ELEMENT, "Unsupported codec (%s): this plugin speaks Opus",
-                        codec);
+    const char *codec_name = json_string_value(json_object_get(root, "codec"));
+    janus_audiocodec codec =
+        codec_name ? janus_audiocodec_from_name(codec_name) : JANUS_AUDIOCODEC_OPUS;
+    if (codec != JANUS_AUDIOCODEC_OPUS && codec != JANUS_AUDIOCODEC_PCMU &&
+        codec != JANUS_AUDIOCODEC_PCMA)
+        return hj_error(HJ_ERR_INVALID_ELEMENT, "Invalid element (codec must opus, pcmu or pcma)");
     json_t *rtp = json_object_get(root, "rtp");
     guint64 room = (guint64)json_integer_value(json_object_get(root, "room"));
     guint64 id = (guint64)json_integer_value(json_object_get(root, "id"));
@@ -144,7 +146,8 @@ static json_t *join(hj_session *s, json_t *root, bool change)
     if (taken)
         return hj_error(HJ_ERR_ID_EXISTS, "User ID %" G_GUINT64_FORMAT " already exists", id);
 
-    GString *args = g_string_new("{codec=opus,beep=false");
+    GString *args = g_string_new(codec == JANUS_AUDIOCODEC_OPUS ? "{codec=opus,beep=false"
+                                                                 : "{codec=L16,beep=false");
     if (muted)
         g_string_append(args, ",muted=true");
     json_t *extra = json_object_get(root, "huddle");
@@ -156,7 +159,7 @@ static json_t *join(hj_session *s, json_t *root, bool change)
 
     hj_plainrtp *prtp = NULL;
     if (rtp) {
-        prtp = hj_plainrtp_open(s, rtp, &code, cause, sizeof cause);
+        prtp = hj_plainrtp_open(s, rtp, codec, &code, cause, sizeof cause);
         if (prtp == NULL) {
             g_string_free(args, TRUE);
             return hj_error(code, "%s", cause);
@@ -208,13 +211,18 @@ static json_t *join(hj_session *s, json_t *root, bool change)
     s->member_id = member_id;
     g_free(s->display);
     s->display = display ? g_strdup(display) : NULL;
+    /* send_audio reads these under out_lock only; the receiving side
+     * reads them after the member is published below. */
+    g_mutex_lock(&s->out_lock);
+    s->codec = codec;
+    uint32_t clock = codec == JANUS_AUDIOCODEC_OPUS ? 48000 : 8000;
+    if (s->out.clock_rate != clock)
+        hrtp_sender_init(&s->out, s->out.ssrc, s->out.sequence, s->out.timestamp, clock);
     if (prtp) {
-        /* send_audio reads these under out_lock only. */
-        g_mutex_lock(&s->out_lock);
         s->rtp = prtp;
-        s->opus_pt = hj_plainrtp_payload_type(prtp);
-        g_mutex_unlock(&s->out_lock);
+        s->audio_pt = hj_plainrtp_payload_type(prtp);
     }
+    g_mutex_unlock(&s->out_lock);
     json_t *me = hj_participant_json_locked(s);
     json_t *list = others_locked(room, s);
     g_mutex_unlock(&hj.lock);

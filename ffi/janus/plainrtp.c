@@ -49,7 +49,8 @@ static gpointer reader(gpointer data)
     return NULL;
 }
 
-hj_plainrtp *hj_plainrtp_open(hj_session *s, json_t *rtp, int *error, char *cause, size_t len)
+hj_plainrtp *hj_plainrtp_open(hj_session *s, json_t *rtp, janus_audiocodec codec, int *error,
+                              char *cause, size_t len)
 {
     int code = 0;
     char why[512];
@@ -63,7 +64,10 @@ hj_plainrtp *hj_plainrtp_open(hj_session *s, json_t *rtp, int *error, char *caus
     hj_plainrtp *p = g_malloc0(sizeof *p);
     p->fd = -1;
     p->payload_type = (int)json_integer_value(json_object_get(rtp, "payload_type"));
-    if (p->payload_type == 0)
+    /* As AudioBridge: G.711 uses its static type, whatever the join says. */
+    if (codec != JANUS_AUDIOCODEC_OPUS)
+        p->payload_type = janus_audiocodec_pt(codec);
+    else if (p->payload_type == 0)
         p->payload_type = 100; /* AudioBridge's default for Opus */
     p->level_id = (int)json_integer_value(json_object_get(rtp, "audiolevel_ext"));
     p->dtmf_pt = (int)json_integer_value(json_object_get(rtp, "dtmf_payload_type"));

@@ -12,7 +12,7 @@ import time
 
 from checks import check, finish
 from janus_server import EventSink, Handle, Janus, deadline_loop
-from rtp_peer import Peer, goertzel_power, tone
+from rtp_peer import Peer, best_correlation, chirp, goertzel_power, to_8k, tone
 
 FREQS = {"alice": 440.0, "bob": 700.0, "carol": 1100.0}
 
@@ -35,7 +35,8 @@ def errors_case(janus, room):
         ({"request": "join"}, 483, "Missing mandatory element (room)"),
         ({"request": "join", "room": "abc"}, 484,
          "Invalid element type (room should be a positive integer)"),
-        ({"request": "join", "room": room, "pin": "4321", "codec": "g729"}, 484, None),
+        ({"request": "join", "room": room, "pin": "4321", "codec": "g729"}, 484,
+         "Invalid element (codec must opus, pcmu or pcma)"),
     ]
     for body, code, text in cases:
         h.send(body)
@@ -92,6 +93,75 @@ def errors_case(janus, room):
     h.close()
 
 
+def g711_case(janus, admin):
+    """AudioBridge's G.711 participants (`codec: pcmu/pcma`): an Opus talker,
+    a PCMU talker and a PCMA listener who never sends (so huddle sends her
+    the room's rate until the plugin's own 8 kHz). Each hears the others'
+    waveforms: what they received, at 8 kHz, correlated against what the
+    others sent, at the best lag."""
+    room = 4002
+    admin.request({"request": "create", "room": room, "allow_rtp_participants": True})
+    peers = {"erin": Peer("erin", chirp(300, 2400, 0.9)),
+             "frank": Peer("frank", chirp(2400, 300, 0.9, rate=8000), codec="pcmu"),
+             "gina": Peer("gina", codec="pcma")}
+    handles = {}
+    try:
+        for i, (n, p) in enumerate(peers.items()):
+            h = handles[n] = Handle(janus)
+            h.send({"request": "join", "room": room, "id": 50 + i, "codec": p.codec,
+                    "rtp": {"ip": "127.0.0.1", "port": p.port}})
+            ev = h.wait_data(lambda d: d.get("audiobridge") == "joined" and "id" in d,
+                             what=f"{n} ({p.codec}) joined")
+            want_pt = {"opus": 100, "pcmu": 0, "pcma": 8}[p.codec]
+            check(ev["rtp"]["payload_type"] == want_pt,
+                  f"{n}: joined with {p.codec}, payload type {ev['rtp']['payload_type']}")
+            p.remote = ("127.0.0.1", ev["rtp"]["port"])
+        t0 = time.monotonic()
+        for n in ("erin", "frank"):
+            peers[n].start_sending(4.0)
+        for _ in deadline_loop(10, "G.711 audio to flow"):
+            if all(len(p.packets()) > 60 for p in peers.values()):
+                break
+            time.sleep(0.1)
+        time.sleep(0.3)
+        t1 = time.monotonic()
+        time.sleep(0.5)
+        t2 = time.monotonic()
+
+        def corr(listener, talker):
+            heard = to_8k(peers[listener].heard(t1, t2), peers[listener].rate)[:3200]
+            sent = to_8k(peers[talker].sent_since(t0), peers[talker].rate)
+            # heard[0] left the talker at most 0.4 s before t1: the
+            # reference starts there and the lag is searched over 0.4 s.
+            skip = max(int((t1 - 0.4 - t0) * 8000), 0)
+            return best_correlation(heard, sent[skip:], 3200)
+
+        for listener, talkers, alone in (("frank", ["erin"], True), ("erin", ["frank"], True),
+                                         ("gina", ["erin", "frank"], False)):
+            for talker in talkers:
+                c = corr(listener, talker)
+                want = 0.6 if alone else 0.35
+                check(c > want, f"{listener} ({peers[listener].codec}) hears {talker} "
+                      f"({peers[talker].codec}): correlation {c:.2f} > {want}")
+        c = corr("frank", "frank")
+        check(c < 0.2, f"frank does not hear himself: correlation {c:.2f} < 0.2")
+        pk = peers["frank"].packets()
+        tss = [x[2] for x in pk]
+        check(all(x[3] == 0 and len(x[5]) == 160 for x in pk) and len(pk) > 60
+              and all(((b - a) & 0xFFFFFFFF) % 160 == 0 for a, b in zip(tss, tss[1:])),
+              f"frank gets PCMU: payload type 0, 160 samples, timestamps in 160 steps "
+              f"({len(pk)} packets)")
+        pk = peers["gina"].packets()
+        check(all(x[3] == 8 and len(x[5]) == 160 for x in pk) and len(pk) > 60,
+              f"gina gets PCMA: payload type 8, 160 samples ({len(pk)} packets)")
+    finally:
+        for h in handles.values():
+            h.close()
+        for p in peers.values():
+            p.close()
+    admin.request({"request": "destroy", "room": room})
+
+
 def main():
     plugin_so, huddle_lib, workdir = sys.argv[1:4]
     sink = EventSink()
@@ -115,6 +185,7 @@ def main():
               and listed[0]["description"] == "plain rtp", f"list shows the room ({listed})")
 
         errors_case(janus, room)
+        g711_case(janus, admin)
 
         for n in FREQS:
             peers[n] = Peer(n, tone(FREQS[n], 1.0))
