@@ -226,7 +226,9 @@ void hj_media_incoming(hj_session *s, const hrtp_packet *p);
 void hj_media_send(void *ctx, const char *channel, const huddle_frame *frame);
 char *hj_media_answer(hj_session *s, const char *offer, char *error, size_t errlen);
 
-/* plainrtp.c */
+/* plainrtp.c — plain-RTP participants; start/stop run the receiving thread. */
+int hj_plainrtp_start(void);
+void hj_plainrtp_stop(void);
 hj_plainrtp *hj_plainrtp_open(hj_session *s, json_t *rtp, janus_audiocodec codec, int *error,
                               char *cause, size_t len);
 json_t *hj_plainrtp_local(const hj_plainrtp *p);
