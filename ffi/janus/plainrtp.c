@@ -49,7 +49,7 @@ static struct {
     GCond next_round;
 } rx = {.epfd = -1, .wake = -1};
 
-enum { RX_EVENTS = 128, RX_BATCH = 16, RX_MTU = 1500, RX_COALESCE_US = 2000 };
+enum { RX_EVENTS = 128, RX_BATCH = 16, RX_MTU = 1500, RX_COALESCE_US = 4000 };
 
 static void read_socket(hj_plainrtp *p, struct mmsghdr *msgs, struct iovec *iov,
                         uint8_t (*bufs)[RX_MTU])
