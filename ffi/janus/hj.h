@@ -66,6 +66,10 @@ typedef struct hj_room {
     bool muted; /* mute_room: non-admins join muted */
     bool recording;
     uint32_t sampling_rate;
+    /* The room is in huddle's own config: huddle checks the join's PIN
+     * (and its host PIN makes a moderator), `pin` above is the plugin's. */
+    bool huddle_config;
+    bool huddle_pin; /* huddle's config gives it a PIN */
 } hj_room;
 
 typedef struct hj_plainrtp hj_plainrtp;
@@ -164,7 +168,9 @@ json_t *hj_reply(const char *kind); /* {"audiobridge": kind} */
 int hj_huddle_open(const char *library, const char *config);
 void hj_huddle_close(void);
 char *hj_huddle_api(const char *command); /* g_free the reply; NULL on failure */
-uint32_t hj_huddle_member_id(guint64 room, const char *channel);
+/* huddle's id of the member on `channel`, 0 when not found; *admitted is
+ * false while huddle waits for its PIN. */
+uint32_t hj_huddle_member_id(guint64 room, const char *channel, bool *admitted);
 void hj_member_release(hj_session *s);
 
 /* session.c */
@@ -190,6 +196,8 @@ hj_room *hj_room_find_locked(guint64 id);
 hj_room *hj_room_lock_checked(json_t *root, json_t **err);
 void hj_room_free(gpointer room);
 void hj_rooms_load(janus_config *config);
+/* Adds the rooms of huddle's own config whose names are room ids. */
+void hj_rooms_from_huddle(void);
 json_t *hj_rooms_create(json_t *root);
 json_t *hj_rooms_edit(json_t *root);
 json_t *hj_rooms_destroy(json_t *root);

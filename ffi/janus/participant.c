@@ -131,6 +131,18 @@ static json_t *join(hj_session *s, json_t *root, bool change)
         return hj_error(code, "%s", cause);
     }
     muted = muted || (r->muted && !admin);
+    /* huddle's own rooms: the PIN goes to huddle, up front (no prompt). */
+    const char *huddle_pin = r->huddle_config ? json_string_value(json_object_get(root, "pin"))
+                                              : NULL;
+    if (r->huddle_pin && huddle_pin == NULL) {
+        g_mutex_unlock(&hj.lock);
+        return hj_error(HJ_ERR_MISSING_ELEMENT, "Missing mandatory element (pin)");
+    }
+    if (huddle_pin && (strspn(huddle_pin, "0123456789") != strlen(huddle_pin) ||
+                       strlen(huddle_pin) < 1 || strlen(huddle_pin) > 20)) {
+        g_mutex_unlock(&hj.lock);
+        return hj_error(HJ_ERR_INVALID_ELEMENT, "Invalid element (pin: 1-20 digits)");
+    }
     GPtrArray *present = hj_sessions_in_room_locked(room);
     bool taken = false;
     for (guint i = 0; i < present->len; i++)
@@ -150,6 +162,8 @@ static json_t *join(hj_session *s, json_t *root, bool change)
                                                                  : "{codec=L16,beep=false");
     if (muted)
         g_string_append(args, ",muted=true");
+    if (huddle_pin)
+        g_string_append_printf(args, ",pin=%s", huddle_pin);
     json_t *extra = json_object_get(root, "huddle");
     if (extra && !append_huddle_args(args, extra, cause, sizeof cause)) {
         g_string_free(args, TRUE);
@@ -199,7 +213,15 @@ static json_t *join(hj_session *s, json_t *root, bool change)
         return hj_error(HJ_ERR_UNAUTHORIZED, "Refused by huddle: %s (the Janus log says why)",
                         hj.hi->strerror(st));
     }
-    uint32_t member_id = hj_huddle_member_id(room, s->channel);
+    bool admitted;
+    uint32_t member_id = hj_huddle_member_id(room, s->channel, &admitted);
+    if (huddle_pin && !admitted) {
+        /* huddle would ask again by DTMF; AudioBridge's answer is no. */
+        hj.hi->member_hangup(member);
+        if (prtp)
+            hj_plainrtp_close(prtp);
+        return hj_error(HJ_ERR_UNAUTHORIZED, "Unauthorized (wrong pin)");
+    }
 
     g_mutex_lock(&hj.lock);
     s->joined = true;

@@ -41,8 +41,10 @@ static int plugin_init(janus_callbacks *callback, const char *config_path)
     int rc = hj_huddle_open(library && library->value ? library->value : "libhuddle.so",
                             conf_path);
     g_free(conf_path);
-    if (rc == 0)
+    if (rc == 0) {
         hj_rooms_load(config);
+        hj_rooms_from_huddle();
+    }
     janus_config_destroy(config);
     if (rc != 0 || hj_plainrtp_start() != 0) {
         hj_huddle_close();

@@ -11,7 +11,7 @@ import sys
 import time
 
 from checks import check, finish
-from janus_server import EventSink, Handle, Janus, deadline_loop
+from janus_server import HUDDLE_ROOM, EventSink, Handle, Janus, deadline_loop
 from rtp_peer import Peer, best_correlation, chirp, goertzel_power, to_8k, tone
 
 FREQS = {"alice": 440.0, "bob": 700.0, "carol": 1100.0}
@@ -162,6 +162,49 @@ def g711_case(janus, admin):
     admin.request({"request": "destroy", "room": room})
 
 
+def huddle_room_case(janus, admin):
+    """A room from huddle's own config (not created through the API): listed,
+    joinable, its PIN checked by huddle, its host PIN making a moderator."""
+    room = HUDDLE_ROOM
+    r = admin.request({"request": "list"})
+    listed = [x for x in r.get("list", []) if x["room"] == room]
+    check(len(listed) == 1 and listed[0]["pin_required"] is True,
+          f"list shows huddle's configured room {room} ({listed})")
+    check(admin.request({"request": "exists", "room": room}).get("exists") is True,
+          f"exists {room} -> true")
+    peers, handles = [], []
+    try:
+        for body, code, prefix in (({}, 483, "Missing mandatory element (pin)"),
+                                   ({"pin": "9999"}, 489, "Unauthorized (wrong pin)"),
+                                   ({"pin": "12ab"}, 484, "Invalid element (pin")):
+            h = Handle(janus)
+            handles.append(h)
+            h.send(dict({"request": "join", "room": room, "id": 70}, **body))
+            ev = h.wait_data(lambda d: "error_code" in d, what=f"join {room} with {body}")
+            check(ev["error_code"] == code and ev["error"].startswith(prefix),
+                  f"join {room} with {body} -> {code} {prefix}... ({ev})")
+        for pid, pin in ((71, "1111"), (72, "2222")):
+            p = Peer(f"p{pid}")
+            h = Handle(janus)
+            peers.append(p)
+            handles.append(h)
+            h.send({"request": "join", "room": room, "id": pid, "pin": pin,
+                    "rtp": {"ip": "127.0.0.1", "port": p.port}})
+            ev = h.wait_data(lambda d: d.get("audiobridge") == "joined" and "id" in d,
+                             what=f"{pid} joined {room} with PIN {pin}")
+            check(ev["id"] == pid, f"join {room} with huddle's PIN {pin} -> joined")
+        r = admin.request({"request": "huddle", "command": f"json list {room}"})
+        members = r.get("huddle", {}).get("result", {}).get("member_list", [])
+        mods = {m["from"]: m["moderator"] for m in members}
+        check(mods == {"71": False, "72": True},
+              f"huddle's host PIN made 72 a moderator, the PIN 71 not ({mods})")
+    finally:
+        for h in handles:
+            h.close()
+        for p in peers:
+            p.close()
+
+
 def main():
     plugin_so, huddle_lib, workdir = sys.argv[1:4]
     sink = EventSink()
@@ -186,6 +229,7 @@ def main():
 
         errors_case(janus, room)
         g711_case(janus, admin)
+        huddle_room_case(janus, admin)
 
         for n in FREQS:
             peers[n] = Peer(n, tone(FREQS[n], 1.0))
