@@ -164,6 +164,9 @@ static json_t *join(hj_session *s, json_t *root, bool change)
         g_string_append(args, ",muted=true");
     if (huddle_pin)
         g_string_append_printf(args, ",pin=%s", huddle_pin);
+    /* AudioBridge's rtp.fec: in-band FEC in what this participant gets. */
+    if (codec == JANUS_AUDIOCODEC_OPUS && json_is_true(json_object_get(rtp, "fec")))
+        g_string_append(args, ",fec=true");
     json_t *extra = json_object_get(root, "huddle");
     if (extra && !append_huddle_args(args, extra, cause, sizeof cause)) {
         g_string_free(args, TRUE);

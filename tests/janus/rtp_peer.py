@@ -103,6 +103,16 @@ def best_correlation(heard, reference, max_lag):
     return best
 
 
+def opus_lbrr(payload):
+    """Whether an Opus packet carries in-band FEC (LBRR) for its first
+    frame: a SILK or hybrid mono packet (TOC config < 16) whose range-coded
+    header, whose first two flags have probability 1/2 and so are the top
+    bits of the first data byte (RFC 6716 4.2.3), has the LBRR flag set."""
+    if len(payload) < 2 or payload[0] >> 3 >= 16 or payload[0] & 0x04 or payload[0] & 0x03:
+        return False
+    return bool(payload[1] & 0x40)
+
+
 def goertzel_power(samples, freq, rate=RATE):
     """Mean power of `freq` in `samples` (the energy a listener hears of one talker)."""
     if not samples:
@@ -133,7 +143,7 @@ class Peer:
         self.enc = _opus.opus_encoder_create(RATE, 1, 2048, ctypes.byref(err))
         self.dec = _opus.opus_decoder_create(RATE, 1, ctypes.byref(err))
         self.remote = None
-        self.received = []  # (arrival, seq, ts, pt, marker, pcm list)
+        self.received = []  # (arrival, seq, ts, pt, marker, pcm list, payload)
         self.lock = threading.Lock()
         self.sending = False
         self.running = True
@@ -164,7 +174,7 @@ class Peer:
             else:
                 samples = [G711[self.codec][2](b) for b in payload]
             with self.lock:
-                self.received.append((time.monotonic(), seq, ts, pt, marker, samples))
+                self.received.append((time.monotonic(), seq, ts, pt, marker, samples, payload))
 
     def packet(self, payload, pt=100, marker=False, ext=None):
         first = 0x90 if ext else 0x80

@@ -12,7 +12,7 @@ import time
 
 from checks import check, finish
 from janus_server import HUDDLE_ROOM, EventSink, Handle, Janus, deadline_loop
-from rtp_peer import Peer, best_correlation, chirp, goertzel_power, to_8k, tone
+from rtp_peer import Peer, best_correlation, chirp, goertzel_power, opus_lbrr, to_8k, tone
 
 FREQS = {"alice": 440.0, "bob": 700.0, "carol": 1100.0}
 
@@ -98,18 +98,22 @@ def g711_case(janus, admin):
     a PCMU talker and a PCMA listener who never sends (so huddle sends her
     the room's rate until the plugin's own 8 kHz). Each hears the others'
     waveforms: what they received, at 8 kHz, correlated against what the
-    others sent, at the best lag."""
+    others sent, at the best lag. Erin also asks for AudioBridge's rtp.fec,
+    hank (Opus, listening) does not: only erin's stream carries in-band FEC.
+    (Chirps, not tones: libopus codes FEC only for what its VAD calls
+    speech, and it calls a steady tone silence.)"""
     room = 4002
     admin.request({"request": "create", "room": room, "allow_rtp_participants": True})
     peers = {"erin": Peer("erin", chirp(300, 2400, 0.9)),
              "frank": Peer("frank", chirp(2400, 300, 0.9, rate=8000), codec="pcmu"),
-             "gina": Peer("gina", codec="pcma")}
+             "gina": Peer("gina", codec="pcma"),
+             "hank": Peer("hank")}
     handles = {}
     try:
         for i, (n, p) in enumerate(peers.items()):
             h = handles[n] = Handle(janus)
             h.send({"request": "join", "room": room, "id": 50 + i, "codec": p.codec,
-                    "rtp": {"ip": "127.0.0.1", "port": p.port}})
+                    "rtp": {"ip": "127.0.0.1", "port": p.port, "fec": n == "erin"}})
             ev = h.wait_data(lambda d: d.get("audiobridge") == "joined" and "id" in d,
                              what=f"{n} ({p.codec}) joined")
             want_pt = {"opus": 100, "pcmu": 0, "pcma": 8}[p.codec]
@@ -154,6 +158,13 @@ def g711_case(janus, admin):
         pk = peers["gina"].packets()
         check(all(x[3] == 8 and len(x[5]) == 160 for x in pk) and len(pk) > 60,
               f"gina gets PCMA: payload type 8, 160 samples ({len(pk)} packets)")
+
+        def lbrr_share(name):
+            pk = [x for x in peers[name].packets() if t1 <= x[0] < t2]
+            return sum(1 for x in pk if opus_lbrr(x[6])) / max(len(pk), 1)
+        check(lbrr_share("erin") > 0.5 and lbrr_share("hank") == 0,
+              f"rtp.fec: in-band FEC in {lbrr_share('erin'):.0%} of erin's packets, "
+              f"{lbrr_share('hank'):.0%} of hank's (no fec)")
     finally:
         for h in handles.values():
             h.close()
