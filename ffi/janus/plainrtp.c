@@ -243,11 +243,19 @@ void hj_plainrtp_close(hj_plainrtp *p)
         g_mutex_lock(&rx.lock);
         gint round = g_atomic_int_get(&rx.round);
         wake_receiver();
-        gint64 until = g_get_monotonic_time() + 2 * G_TIME_SPAN_SECOND;
-        while (g_atomic_int_get(&rx.round) == round)
-            if (!g_cond_wait_until(&rx.next_round, &rx.lock, until))
-                break;
+        gint64 until = g_get_monotonic_time() + 5 * G_TIME_SPAN_SECOND;
+        bool passed = true;
+        while (passed && g_atomic_int_get(&rx.round) == round)
+            passed = g_cond_wait_until(&rx.next_round, &rx.lock, until);
+        passed = g_atomic_int_get(&rx.round) != round;
         g_mutex_unlock(&rx.lock);
+        if (!passed) {
+            /* The receiver may still hold `p` (a machine stalled for
+             * seconds): keep it and its descriptor rather than free them
+             * under it or let the number be reused. */
+            JANUS_LOG(LOG_WARN, "huddle: RTP receiver busy for 5 s; socket %d kept open\n", p->fd);
+            return;
+        }
     }
     close(p->fd);
     hj_session_unref(p->session);
