@@ -241,6 +241,7 @@ hj_plainrtp *hj_plainrtp_open(hj_session *s, json_t *rtp, janus_audiocodec codec
                               char *cause, size_t len);
 json_t *hj_plainrtp_local(const hj_plainrtp *p);
 int hj_plainrtp_payload_type(const hj_plainrtp *p);
+bool hj_plainrtp_fec(const hj_plainrtp *p); /* AudioBridge's rtp.fec */
 void hj_plainrtp_send(hj_plainrtp *p, const uint8_t *packet, size_t len);
 void hj_plainrtp_close(hj_plainrtp *p);
 

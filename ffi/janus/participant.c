@@ -98,6 +98,15 @@ static json_t *join(hj_session *s, json_t *root, bool change)
     const char *codec_name = json_string_value(json_object_get(root, "codec"));
     janus_audiocodec codec =
         codec_name ? janus_audiocodec_from_name(codec_name) : JANUS_AUDIOCODEC_OPUS;
+    /* changeroom keeps the codec (and the media it was negotiated for), as
+     * AudioBridge does. */
+    bool fec = json_is_true(json_object_get(json_object_get(root, "rtp"), "fec"));
+    if (change) {
+        g_mutex_lock(&s->out_lock);
+        codec = s->codec;
+        fec = fec || (s->rtp && hj_plainrtp_fec(s->rtp));
+        g_mutex_unlock(&s->out_lock);
+    }
     if (codec != JANUS_AUDIOCODEC_OPUS && codec != JANUS_AUDIOCODEC_PCMU &&
         codec != JANUS_AUDIOCODEC_PCMA)
         return hj_error(HJ_ERR_INVALID_ELEMENT, "Invalid element (codec must opus, pcmu or pcma)");
@@ -165,7 +174,7 @@ static json_t *join(hj_session *s, json_t *root, bool change)
     if (huddle_pin)
         g_string_append_printf(args, ",pin=%s", huddle_pin);
     /* AudioBridge's rtp.fec: in-band FEC in what this participant gets. */
-    if (codec == JANUS_AUDIOCODEC_OPUS && json_is_true(json_object_get(rtp, "fec")))
+    if (codec == JANUS_AUDIOCODEC_OPUS && fec)
         g_string_append(args, ",fec=true");
     json_t *extra = json_object_get(root, "huddle");
     if (extra && !append_huddle_args(args, extra, cause, sizeof cause)) {

@@ -32,6 +32,7 @@ struct hj_plainrtp {
     int level_id;
     int dtmf_pt;
     uint16_t local_port;
+    bool fec;
     hj_session *session; /* +1 ref */
 };
 
@@ -165,6 +166,7 @@ hj_plainrtp *hj_plainrtp_open(hj_session *s, json_t *rtp, janus_audiocodec codec
     else if (p->payload_type == 0)
         p->payload_type = 100; /* AudioBridge's default for Opus */
     p->level_id = (int)json_integer_value(json_object_get(rtp, "audiolevel_ext"));
+    p->fec = json_is_true(json_object_get(rtp, "fec"));
     p->dtmf_pt = (int)json_integer_value(json_object_get(rtp, "dtmf_payload_type"));
     if (p->dtmf_pt == 0)
         p->dtmf_pt = 101;
@@ -211,6 +213,11 @@ hj_plainrtp *hj_plainrtp_open(hj_session *s, json_t *rtp, janus_audiocodec codec
         return NULL;
     }
     return p;
+}
+
+bool hj_plainrtp_fec(const hj_plainrtp *p)
+{
+    return p->fec;
 }
 
 int hj_plainrtp_payload_type(const hj_plainrtp *p)

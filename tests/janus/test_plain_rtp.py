@@ -120,7 +120,6 @@ def g711_case(janus, admin):
             check(ev["rtp"]["payload_type"] == want_pt,
                   f"{n}: joined with {p.codec}, payload type {ev['rtp']['payload_type']}")
             p.remote = ("127.0.0.1", ev["rtp"]["port"])
-        t0 = time.monotonic()
         for n in ("erin", "frank"):
             peers[n].start_sending(4.0)
         for _ in deadline_loop(10, "G.711 audio to flow"):
@@ -134,11 +133,10 @@ def g711_case(janus, admin):
 
         def corr(listener, talker):
             heard = to_8k(peers[listener].heard(t1, t2), peers[listener].rate)[:3200]
-            sent = to_8k(peers[talker].sent_since(t0), peers[talker].rate)
             # heard[0] left the talker at most 0.4 s before t1: the
             # reference starts there and the lag is searched over 0.4 s.
-            skip = max(int((t1 - 0.4 - t0) * 8000), 0)
-            return best_correlation(heard, sent[skip:], 3200)
+            sent = to_8k(peers[talker].sent_since(t1 - 0.4), peers[talker].rate)
+            return best_correlation(heard, sent, 3200)
 
         for listener, talkers, alone in (("frank", ["erin"], True), ("erin", ["frank"], True),
                                          ("gina", ["erin", "frank"], False)):
@@ -165,12 +163,31 @@ def g711_case(janus, admin):
         check(lbrr_share("erin") > 0.5 and lbrr_share("hank") == 0,
               f"rtp.fec: in-band FEC in {lbrr_share('erin'):.0%} of erin's packets, "
               f"{lbrr_share('hank'):.0%} of hank's (no fec)")
+
+        # changeroom keeps each one's codec (the request names none): gina
+        # still gets PCMA and hears frank, whose PCMU is still decoded.
+        admin.request({"request": "create", "room": room + 1, "allow_rtp_participants": True})
+        for n in ("gina", "frank"):
+            handles[n].send({"request": "changeroom", "room": room + 1})
+            handles[n].wait_data(lambda d: d.get("audiobridge") == "roomchanged",
+                                 what=f"{n} moved to {room + 1}")
+        peers["frank"].start_sending(2.0)
+        time.sleep(0.6)
+        t1 = time.monotonic()
+        time.sleep(0.5)
+        t2 = time.monotonic()
+        c = corr("gina", "frank")
+        pk = [x for x in peers["gina"].packets() if x[0] >= t1]
+        check(c > 0.6 and pk and all(x[3] == 8 for x in pk),
+              f"after changeroom gina (still pcma) hears frank (still pcmu) alone: "
+              f"correlation {c:.2f} > 0.6, {len(pk)} packets of type 8")
     finally:
         for h in handles.values():
             h.close()
         for p in peers.values():
             p.close()
     admin.request({"request": "destroy", "room": room})
+    admin.request({"request": "destroy", "room": room + 1})
 
 
 def huddle_room_case(janus, admin):
