@@ -23,6 +23,7 @@
 #include <janus/config.h>
 #include <janus/debug.h>
 #include <janus/plugins/plugin.h>
+#include <janus/rtp.h>
 #include <janus/utils.h>
 
 #include "huddle.h"
@@ -65,9 +66,16 @@ typedef struct hj_room {
     bool muted; /* mute_room: non-admins join muted */
     bool recording;
     uint32_t sampling_rate;
+    /* The room is in huddle's own config: huddle checks the join's PIN
+     * (and its host PIN makes a moderator), `pin` above is the plugin's. */
+    bool huddle_config;
+    bool huddle_pin; /* huddle's config gives it a PIN */
 } hj_room;
 
 typedef struct hj_plainrtp hj_plainrtp;
+
+/* G.711 samples in one packet: AudioBridge takes 20 ms packets only. */
+#define HJ_G711_SAMPLES 160
 
 /* One Janus handle. Freed when its last reference goes. */
 typedef struct hj_session {
@@ -92,7 +100,10 @@ typedef struct hj_session {
     bool talking;
     bool admin;
     uint32_t member_id; /* huddle's id in the room, for API commands */
-    int opus_pt;
+    /* Opus, PCMU or PCMA (AudioBridge's `codec`), fixed by join before the
+     * member is published; audio_pt is its payload type. */
+    janus_audiocodec codec;
+    int audio_pt;
     int dtmf_pt;
     int audio_level_id;
     bool sdp_done;
@@ -157,7 +168,9 @@ json_t *hj_reply(const char *kind); /* {"audiobridge": kind} */
 int hj_huddle_open(const char *library, const char *config);
 void hj_huddle_close(void);
 char *hj_huddle_api(const char *command); /* g_free the reply; NULL on failure */
-uint32_t hj_huddle_member_id(guint64 room, const char *channel);
+/* huddle's id of the member on `channel`, 0 when not found; *admitted is
+ * false while huddle waits for its PIN. */
+uint32_t hj_huddle_member_id(guint64 room, const char *channel, bool *admitted);
 void hj_member_release(hj_session *s);
 
 /* session.c */
@@ -183,6 +196,8 @@ hj_room *hj_room_find_locked(guint64 id);
 hj_room *hj_room_lock_checked(json_t *root, json_t **err);
 void hj_room_free(gpointer room);
 void hj_rooms_load(janus_config *config);
+/* Adds the rooms of huddle's own config whose names are room ids. */
+void hj_rooms_from_huddle(void);
 json_t *hj_rooms_create(json_t *root);
 json_t *hj_rooms_edit(json_t *root);
 json_t *hj_rooms_destroy(json_t *root);
@@ -219,10 +234,14 @@ void hj_media_incoming(hj_session *s, const hrtp_packet *p);
 void hj_media_send(void *ctx, const char *channel, const huddle_frame *frame);
 char *hj_media_answer(hj_session *s, const char *offer, char *error, size_t errlen);
 
-/* plainrtp.c */
-hj_plainrtp *hj_plainrtp_open(hj_session *s, json_t *rtp, int *error, char *cause, size_t len);
+/* plainrtp.c — plain-RTP participants; start/stop run the receiving thread. */
+int hj_plainrtp_start(void);
+void hj_plainrtp_stop(void);
+hj_plainrtp *hj_plainrtp_open(hj_session *s, json_t *rtp, janus_audiocodec codec, int *error,
+                              char *cause, size_t len);
 json_t *hj_plainrtp_local(const hj_plainrtp *p);
 int hj_plainrtp_payload_type(const hj_plainrtp *p);
+bool hj_plainrtp_fec(const hj_plainrtp *p); /* AudioBridge's rtp.fec */
 void hj_plainrtp_send(hj_plainrtp *p, const uint8_t *packet, size_t len);
 void hj_plainrtp_close(hj_plainrtp *p);
 

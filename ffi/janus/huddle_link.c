@@ -88,8 +88,9 @@ char *hj_huddle_api(const char *command)
 }
 
 /* `list <room>` prints one `id;channel;...` line per member. */
-uint32_t hj_huddle_member_id(guint64 room, const char *channel)
+uint32_t hj_huddle_member_id(guint64 room, const char *channel, bool *admitted)
 {
+    *admitted = false;
     char cmd[64];
     g_snprintf(cmd, sizeof cmd, "list %" G_GUINT64_FORMAT, room);
     char *reply = hj_huddle_api(cmd);
@@ -99,8 +100,12 @@ uint32_t hj_huddle_member_id(guint64 room, const char *channel)
     char **lines = g_strsplit(reply, "\n", -1);
     for (char **l = lines; *l && id == 0; l++) {
         char **f = g_strsplit(*l, ";", 3);
-        if (f[0] && f[1] && strcmp(f[1], channel) == 0)
+        if (f[0] && f[1] && strcmp(f[1], channel) == 0) {
             id = (uint32_t)strtoul(f[0], NULL, 10);
+            /* The flags say "pin-entry"; a display name can add those
+             * letters to the line, never take them away. */
+            *admitted = f[2] == NULL || strstr(f[2], "pin-entry") == NULL;
+        }
         g_strfreev(f);
     }
     g_strfreev(lines);

@@ -95,10 +95,21 @@ static json_t *join(hj_session *s, json_t *root, bool change)
     HJ_VALIDATE(root, join_parameters);
     HJ_VALIDATE(root, room_parameters);
     HJ_VALIDATE(root, idopt_parameters);
-    const char *codec = json_string_value(json_object_get(root, "codec"));
-    if (codec && g_ascii_strcasecmp(codec, "opus") != 0)
-        return hj_error(HJ_ERR_INVALID_ELEMENT, "Unsupported codec (%s): this plugin speaks Opus",
-                        codec);
+    const char *codec_name = json_string_value(json_object_get(root, "codec"));
+    janus_audiocodec codec =
+        codec_name ? janus_audiocodec_from_name(codec_name) : JANUS_AUDIOCODEC_OPUS;
+    /* changeroom keeps the codec (and the media it was negotiated for), as
+     * AudioBridge does. */
+    bool fec = json_is_true(json_object_get(json_object_get(root, "rtp"), "fec"));
+    if (change) {
+        g_mutex_lock(&s->out_lock);
+        codec = s->codec;
+        fec = fec || (s->rtp && hj_plainrtp_fec(s->rtp));
+        g_mutex_unlock(&s->out_lock);
+    }
+    if (codec != JANUS_AUDIOCODEC_OPUS && codec != JANUS_AUDIOCODEC_PCMU &&
+        codec != JANUS_AUDIOCODEC_PCMA)
+        return hj_error(HJ_ERR_INVALID_ELEMENT, "Invalid element (codec must opus, pcmu or pcma)");
     json_t *rtp = json_object_get(root, "rtp");
     guint64 room = (guint64)json_integer_value(json_object_get(root, "room"));
     guint64 id = (guint64)json_integer_value(json_object_get(root, "id"));
@@ -129,6 +140,18 @@ static json_t *join(hj_session *s, json_t *root, bool change)
         return hj_error(code, "%s", cause);
     }
     muted = muted || (r->muted && !admin);
+    /* huddle's own rooms: the PIN goes to huddle, up front (no prompt). */
+    const char *huddle_pin = r->huddle_config ? json_string_value(json_object_get(root, "pin"))
+                                              : NULL;
+    if (r->huddle_pin && huddle_pin == NULL) {
+        g_mutex_unlock(&hj.lock);
+        return hj_error(HJ_ERR_MISSING_ELEMENT, "Missing mandatory element (pin)");
+    }
+    if (huddle_pin && (strspn(huddle_pin, "0123456789") != strlen(huddle_pin) ||
+                       strlen(huddle_pin) < 1 || strlen(huddle_pin) > 20)) {
+        g_mutex_unlock(&hj.lock);
+        return hj_error(HJ_ERR_INVALID_ELEMENT, "Invalid element (pin: 1-20 digits)");
+    }
     GPtrArray *present = hj_sessions_in_room_locked(room);
     bool taken = false;
     for (guint i = 0; i < present->len; i++)
@@ -144,9 +167,15 @@ static json_t *join(hj_session *s, json_t *root, bool change)
     if (taken)
         return hj_error(HJ_ERR_ID_EXISTS, "User ID %" G_GUINT64_FORMAT " already exists", id);
 
-    GString *args = g_string_new("{codec=opus,beep=false");
+    GString *args = g_string_new(codec == JANUS_AUDIOCODEC_OPUS ? "{codec=opus,beep=false"
+                                                                 : "{codec=L16,beep=false");
     if (muted)
         g_string_append(args, ",muted=true");
+    if (huddle_pin)
+        g_string_append_printf(args, ",pin=%s", huddle_pin);
+    /* AudioBridge's rtp.fec: in-band FEC in what this participant gets. */
+    if (codec == JANUS_AUDIOCODEC_OPUS && fec)
+        g_string_append(args, ",fec=true");
     json_t *extra = json_object_get(root, "huddle");
     if (extra && !append_huddle_args(args, extra, cause, sizeof cause)) {
         g_string_free(args, TRUE);
@@ -156,7 +185,7 @@ static json_t *join(hj_session *s, json_t *root, bool change)
 
     hj_plainrtp *prtp = NULL;
     if (rtp) {
-        prtp = hj_plainrtp_open(s, rtp, &code, cause, sizeof cause);
+        prtp = hj_plainrtp_open(s, rtp, codec, &code, cause, sizeof cause);
         if (prtp == NULL) {
             g_string_free(args, TRUE);
             return hj_error(code, "%s", cause);
@@ -196,7 +225,15 @@ static json_t *join(hj_session *s, json_t *root, bool change)
         return hj_error(HJ_ERR_UNAUTHORIZED, "Refused by huddle: %s (the Janus log says why)",
                         hj.hi->strerror(st));
     }
-    uint32_t member_id = hj_huddle_member_id(room, s->channel);
+    bool admitted;
+    uint32_t member_id = hj_huddle_member_id(room, s->channel, &admitted);
+    if (huddle_pin && !admitted) {
+        /* huddle would ask again by DTMF; AudioBridge's answer is no. */
+        hj.hi->member_hangup(member);
+        if (prtp)
+            hj_plainrtp_close(prtp);
+        return hj_error(HJ_ERR_UNAUTHORIZED, "Unauthorized (wrong pin)");
+    }
 
     g_mutex_lock(&hj.lock);
     s->joined = true;
@@ -208,13 +245,18 @@ static json_t *join(hj_session *s, json_t *root, bool change)
     s->member_id = member_id;
     g_free(s->display);
     s->display = display ? g_strdup(display) : NULL;
+    /* send_audio reads these under out_lock only; the receiving side
+     * reads them after the member is published below. */
+    g_mutex_lock(&s->out_lock);
+    s->codec = codec;
+    uint32_t clock = codec == JANUS_AUDIOCODEC_OPUS ? 48000 : 8000;
+    if (s->out.clock_rate != clock)
+        hrtp_sender_init(&s->out, s->out.ssrc, s->out.sequence, s->out.timestamp, clock);
     if (prtp) {
-        /* send_audio reads these under out_lock only. */
-        g_mutex_lock(&s->out_lock);
         s->rtp = prtp;
-        s->opus_pt = hj_plainrtp_payload_type(prtp);
-        g_mutex_unlock(&s->out_lock);
+        s->audio_pt = hj_plainrtp_payload_type(prtp);
     }
+    g_mutex_unlock(&s->out_lock);
     json_t *me = hj_participant_json_locked(s);
     json_t *list = others_locked(room, s);
     g_mutex_unlock(&hj.lock);

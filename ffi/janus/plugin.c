@@ -41,11 +41,15 @@ static int plugin_init(janus_callbacks *callback, const char *config_path)
     int rc = hj_huddle_open(library && library->value ? library->value : "libhuddle.so",
                             conf_path);
     g_free(conf_path);
-    if (rc == 0)
+    if (rc == 0) {
         hj_rooms_load(config);
+        hj_rooms_from_huddle();
+    }
     janus_config_destroy(config);
-    if (rc != 0)
+    if (rc != 0 || hj_plainrtp_start() != 0) {
+        hj_huddle_close();
         return -1;
+    }
     hj_participant_start();
     JANUS_LOG(LOG_INFO, "%s initialized\n", HJ_NAME);
     return 0;
@@ -70,6 +74,7 @@ static void plugin_destroy(void)
         hj_session_unref(s);
     }
     g_list_free(left);
+    hj_plainrtp_stop();
     g_hash_table_destroy(hj.by_handle);
     g_hash_table_destroy(hj.by_sid);
     g_hash_table_destroy(hj.rooms);

@@ -101,6 +101,57 @@ void hj_rooms_load(janus_config *config)
     g_list_free(cats);
 }
 
+/* huddle's `json list` names every room of its config, idle or not. A
+ * global one whose name is a room id is joinable through AudioBridge's API
+ * (and its PIN, which `get <room> pin` tells, required);
+ * one also in janus.plugin.huddle.jcfg keeps what that file says and gets
+ * huddle's PIN check besides. Plain RTP is allowed: who gets in is up to
+ * huddle's config. */
+void hj_rooms_from_huddle(void)
+{
+    char *text = hj_huddle_api("json list");
+    json_t *root = text ? json_loads(text, 0, NULL) : NULL;
+    g_free(text);
+    json_t *rooms = json_object_get(root, "result");
+    if (!json_is_true(json_object_get(root, "ok")) || !json_is_array(rooms)) {
+        JANUS_LOG(LOG_WARN, "huddle: could not list huddle's configured rooms\n");
+        json_decref(root);
+        return;
+    }
+    size_t i;
+    json_t *room;
+    json_array_foreach(rooms, i, room)
+    {
+        const char *name = json_string_value(json_object_get(room, "name"));
+        const char *account = json_string_value(json_object_get(room, "account"));
+        char *end = NULL;
+        guint64 id = name && g_ascii_isdigit(*name) ? g_ascii_strtoull(name, &end, 10) : 0;
+        if (id == 0 || *end != '\0' || (account && *account))
+            continue;
+        g_mutex_lock(&hj.lock);
+        hj_room *r = hj_room_find_locked(id);
+        if (r == NULL) {
+            r = g_malloc0(sizeof *r);
+            r->id = id;
+            r->description = g_strdup_printf("huddle room %s", name);
+            r->allow_rtp = true;
+            r->sampling_rate = (uint32_t)json_integer_value(json_object_get(room, "rate"));
+            g_hash_table_insert(hj.rooms, &r->id, r);
+        }
+        r->huddle_config = true;
+        g_mutex_unlock(&hj.lock);
+        char cmd[48];
+        g_snprintf(cmd, sizeof cmd, "get %" G_GUINT64_FORMAT " pin", id);
+        char *pin = hj_huddle_api(cmd);
+        g_mutex_lock(&hj.lock);
+        r->huddle_pin = pin && strstr(pin, "set") && !strstr(pin, "none");
+        g_mutex_unlock(&hj.lock);
+        g_free(pin);
+        JANUS_LOG(LOG_INFO, "huddle: room %" G_GUINT64_FORMAT " from huddle's config\n", id);
+    }
+    json_decref(root);
+}
+
 /* {"audiobridge": kind, "room": id, "permanent": false}: rooms here live
  * as long as Janus runs. */
 static json_t *room_reply(const char *kind, guint64 id)
@@ -265,7 +316,7 @@ json_t *hj_rooms_list(json_t *root)
         json_t *o = json_object();
         json_object_set_new(o, "room", json_integer((json_int_t)r->id));
         json_object_set_new(o, "description", json_string(r->description));
-        json_object_set_new(o, "pin_required", json_boolean(r->pin != NULL));
+        json_object_set_new(o, "pin_required", json_boolean(r->pin || r->huddle_pin));
         json_object_set_new(o, "sampling_rate", json_integer(r->sampling_rate));
         json_object_set_new(o, "spatial_audio", json_false());
         json_object_set_new(o, "record", json_boolean(r->recording));

@@ -21,7 +21,7 @@ hj_session *hj_session_new(janus_plugin_session *handle)
 {
     hj_session *s = g_malloc0(sizeof *s);
     s->handle = handle;
-    s->opus_pt = -1;
+    s->audio_pt = -1;
     s->dtmf_pt = -1;
     g_mutex_init(&s->out_lock);
     janus_refcount_init(&s->ref, session_free);

@@ -37,6 +37,9 @@ def deadline_loop(seconds, what):
     raise TimeoutError(f"timed out after {seconds}s waiting for {what}")
 
 
+HUDDLE_ROOM = 4500
+
+
 def write_huddle_conf(workdir):
     """huddle's config for the test: 48 kHz rooms, no music, no prompts."""
     path = os.path.join(workdir, "huddle.conf")
@@ -56,6 +59,12 @@ interval_ms = 20
 [profiles.default.sounds]
 moh = ""
 kicked = ""
+
+# A room of huddle's own config, with huddle's PIN and host PIN.
+[[rooms]]
+name = "{HUDDLE_ROOM}"
+pin = "1111"
+host_pin = "2222"
 """)
     return path
 

@@ -1,9 +1,13 @@
-"""A plain-RTP participant for tests: sends an Opus-encoded signal from a
-UDP socket on 127.0.0.1 and records what it receives, decoded. Opus comes
-from the system libopus through ctypes (the same library huddle uses)."""
+"""A plain-RTP participant for tests: sends an Opus- or G.711-encoded
+signal from a UDP socket on 127.0.0.1 and records what it receives,
+decoded. Opus comes from the system libopus through ctypes (the same
+library huddle uses); G.711 is this file's own, from the ITU-T tables'
+definition, so the plugin's C companding is checked against an
+independent one."""
 
 import ctypes
 import math
+import operator
 import socket
 import struct
 import threading
@@ -25,11 +29,95 @@ def tone(freq, seconds, amplitude=8000):
     return [int(amplitude * math.sin(2 * math.pi * freq * i / RATE)) for i in range(n)]
 
 
-def goertzel_power(samples, freq):
+def chirp(f0, f1, seconds, rate=RATE, amplitude=8000):
+    """A linear sweep from f0 to f1 Hz: a signal with no period, so the
+    lag at which it matches what a listener heard is unique."""
+    n = int(rate * seconds)
+    k = (f1 - f0) / seconds
+    return [int(amplitude * math.sin(2 * math.pi * (f0 * t + k * t * t / 2)))
+            for t in (i / rate for i in range(n))]
+
+
+def ulaw_encode(x):
+    """G.711 mu-law: 16-bit linear to one code (bias 0x84, 8 segments)."""
+    sign = 0x80 if x < 0 else 0
+    x = min(abs(x), 32635) + 0x84
+    exp = max(x.bit_length() - 8, 0)
+    mant = (x >> (exp + 3)) & 0x0F
+    return ~(sign | (exp << 4) | mant) & 0xFF
+
+
+def ulaw_decode(u):
+    u = ~u & 0xFF
+    x = (((u & 0x0F) << 3) + 0x84) << ((u >> 4) & 7)
+    return 0x84 - x if u & 0x80 else x - 0x84
+
+
+def alaw_encode(x):
+    """G.711 A-law: 16-bit linear to one code (even bits inverted)."""
+    sign = 0x80 if x >= 0 else 0
+    x = min(abs(x) if x >= 0 else -x - 1, 32767) >> 3
+    if x < 32:
+        code = x >> 1
+    else:
+        exp = x.bit_length() - 5
+        code = (exp << 4) | ((x >> exp) & 0x0F)
+    return (sign | code) ^ 0x55
+
+
+def alaw_decode(a):
+    a ^= 0x55
+    t = (a & 0x0F) << 4
+    seg = (a >> 4) & 7
+    t = t + 8 if seg == 0 else (t + 0x108) << (seg - 1)
+    return t if a & 0x80 else -t
+
+
+G711 = {"pcmu": (0, ulaw_encode, ulaw_decode), "pcma": (8, alaw_encode, alaw_decode)}
+
+
+def to_8k(samples, rate):
+    """Averages `rate`/8000 samples into one (a box filter, flat enough to
+    3 kHz for the checks' signals)."""
+    step = rate // 8000
+    if step == 1:
+        return list(samples)
+    return [sum(samples[i:i + step]) / step for i in range(0, len(samples) - step + 1, step)]
+
+
+def best_correlation(heard, reference, max_lag):
+    """The normalised cross-correlation of `heard` with `reference` at the
+    best lag in 0..max_lag, where reference[lag:] lines up with heard
+    (reference starts max_lag samples earlier): 1.0 is the same waveform,
+    near 0 is none of it."""
+    n = len(heard)
+    e_h = math.sqrt(sum(x * x for x in heard)) or 1.0
+    best = 0.0
+    squares = [x * x for x in reference]
+    e_r = sum(squares[:n])
+    for lag in range(0, min(max_lag, len(reference) - n) + 1):
+        if lag:
+            e_r += squares[lag + n - 1] - squares[lag - 1]
+        dot = sum(map(operator.mul, heard, reference[lag:lag + n]))
+        best = max(best, dot / (e_h * math.sqrt(max(e_r, 1.0))))
+    return best
+
+
+def opus_lbrr(payload):
+    """Whether an Opus packet carries in-band FEC (LBRR) for its first
+    frame: a SILK or hybrid mono packet (TOC config < 16) whose range-coded
+    header, whose first two flags have probability 1/2 and so are the top
+    bits of the first data byte (RFC 6716 4.2.3), has the LBRR flag set."""
+    if len(payload) < 2 or payload[0] >> 3 >= 16 or payload[0] & 0x04 or payload[0] & 0x03:
+        return False
+    return bool(payload[1] & 0x40)
+
+
+def goertzel_power(samples, freq, rate=RATE):
     """Mean power of `freq` in `samples` (the energy a listener hears of one talker)."""
     if not samples:
         return 0.0
-    k = 2 * math.cos(2 * math.pi * freq / RATE)
+    k = 2 * math.cos(2 * math.pi * freq / rate)
     s1 = s2 = 0.0
     for x in samples:
         s1, s2 = x + k * s1 - s2, s1
@@ -38,8 +126,12 @@ def goertzel_power(samples, freq):
 
 
 class Peer:
-    def __init__(self, name, signal=None, audio_level=None, level_ext_id=1):
+    def __init__(self, name, signal=None, audio_level=None, level_ext_id=1, codec="opus"):
         self.name = name
+        self.codec = codec
+        self.rate = RATE if codec == "opus" else 8000
+        self.frame = self.rate // 50
+        self.sent = []  # (time sent, pcm list)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.1)
@@ -51,7 +143,7 @@ class Peer:
         self.enc = _opus.opus_encoder_create(RATE, 1, 2048, ctypes.byref(err))
         self.dec = _opus.opus_decoder_create(RATE, 1, ctypes.byref(err))
         self.remote = None
-        self.received = []  # (arrival, seq, ts, pt, marker, pcm list)
+        self.received = []  # (arrival, seq, ts, pt, marker, pcm list, payload)
         self.lock = threading.Lock()
         self.sending = False
         self.running = True
@@ -76,10 +168,13 @@ class Peer:
             marker = bool(data[1] & 0x80)
             seq, ts = struct.unpack("!HI", data[2:8])
             payload = data[12 + 4 * (data[0] & 0x0F):]
-            n = _opus.opus_decode(self.dec, payload, len(payload), pcm, 5760, 0)
+            if self.codec == "opus":
+                n = _opus.opus_decode(self.dec, payload, len(payload), pcm, 5760, 0)
+                samples = list(pcm[:max(n, 0)])
+            else:
+                samples = [G711[self.codec][2](b) for b in payload]
             with self.lock:
-                self.received.append((time.monotonic(), seq, ts, pt, marker,
-                                      list(pcm[:max(n, 0)])))
+                self.received.append((time.monotonic(), seq, ts, pt, marker, samples, payload))
 
     def packet(self, payload, pt=100, marker=False, ext=None):
         first = 0x90 if ext else 0x80
@@ -98,21 +193,31 @@ class Peer:
         self.sending = True
         threading.Thread(target=self._send, args=(seconds,), daemon=True).start()
 
+    def _encode(self, chunk, out):
+        if self.codec != "opus":
+            return bytes(G711[self.codec][1](x) for x in chunk)
+        arr = (ctypes.c_int16 * FRAME)(*chunk)
+        n = _opus.opus_encode(self.enc, arr, FRAME, out, 4000)
+        return out.raw[:n] if n > 0 else b""
+
     def _send(self, seconds):
         out = ctypes.create_string_buffer(4000)
         frames = int(seconds * 50)
         start = time.monotonic()
+        frame = self.frame
+        pt = 100 if self.codec == "opus" else G711[self.codec][0]
         for i in range(frames):
             if not self.sending or not self.running:
                 break
-            at = (i * FRAME) % max(len(self.signal) - FRAME, 1)
-            chunk = self.signal[at:at + FRAME] or [0] * FRAME
-            arr = (ctypes.c_int16 * FRAME)(*chunk)
-            n = _opus.opus_encode(self.enc, arr, FRAME, out, 4000)
-            if self.remote and n > 0:
-                self.sock.sendto(self.packet(out.raw[:n], ext=self._level_ext()), self.remote)
+            at = (i * frame) % max(len(self.signal) - frame, 1)
+            chunk = self.signal[at:at + frame] or [0] * frame
+            payload = self._encode(chunk, out)
+            if self.remote and payload:
+                self.sock.sendto(self.packet(payload, pt=pt, ext=self._level_ext()), self.remote)
+                with self.lock:
+                    self.sent.append((time.monotonic(), chunk))
             self.seq += 1
-            self.ts += FRAME
+            self.ts += frame
             # Absolute deadlines: no drift over the run.
             delay = start + (i + 1) * 0.02 - time.monotonic()
             if delay > 0:
@@ -136,6 +241,11 @@ class Peer:
         with self.lock:
             frames = [r[5] for r in self.received if r[0] >= since and (until is None or r[0] < until)]
         return [x for f in frames for x in f]
+
+    def sent_since(self, since):
+        """What this peer sent from `since` on, concatenated."""
+        with self.lock:
+            return [x for t, f in self.sent if t >= since for x in f]
 
     def packets(self):
         with self.lock:

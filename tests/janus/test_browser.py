@@ -11,6 +11,7 @@ screenshot for the README, and Janus stopping cleanly with the room live.
 usage: test_browser.py <libjanus_huddle.so> <libhuddle.so> <workdir> [screenshot.png]"""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -73,8 +74,11 @@ def main():
         ids = {"alice": 101, "bob": 102}
         for name in ("alice", "bob", "carol"):
             pages[name] = Chromium(workdir, name, tone_wav(workdir, name, FREQS[name]))
+        # Bob talks G.711 (PCMU), as AudioBridge lets a WebRTC participant.
+        codecs = {"alice": "opus", "bob": "pcmu"}
         for name, pid in ids.items():
-            pages[name].goto(f"{site}/room.html?server={janus.base}&room={ROOM}&id={pid}&name={name}")
+            pages[name].goto(f"{site}/room.html?server={janus.base}&room={ROOM}&id={pid}"
+                             f"&name={name}&codec={codecs[name]}")
         carol = pages["carol"]
         carol.goto(f"{site}/demos/audiobridgetest.html")
         carol.wait("document.readyState === 'complete' && typeof $ === 'function' && $('#start').length",
@@ -99,6 +103,12 @@ def main():
         carol.wait("window.hl", 10, "listen.js in the demo page")
         carol.eval("hl.attach($('#roomaudio')[0].srcObject); true")
         check(True, "two janus.js pages and the AudioBridge demo page joined and set up WebRTC")
+        for name, codec in codecs.items():
+            answer = pages[name].eval("handle.webrtcStuff.pc.remoteDescription.sdp")
+            rtpmaps = re.findall(r"a=rtpmap:\d+ ([\w-]+)/", answer)
+            want = {"opus": "opus", "pcmu": "PCMU"}[codec]
+            check([c for c in rtpmaps if c != "telephone-event"] == [want],
+                  f"{name}'s answer has {want} only ({rtpmaps})")
 
         # The demo page lists the two others, from AudioBridge-shaped events.
         carol.wait("$('#list li').length === 2", 15, "the demo page to list alice and bob")

@@ -11,8 +11,8 @@ import sys
 import time
 
 from checks import check, finish
-from janus_server import EventSink, Handle, Janus, deadline_loop
-from rtp_peer import Peer, goertzel_power, tone
+from janus_server import HUDDLE_ROOM, EventSink, Handle, Janus, deadline_loop
+from rtp_peer import Peer, best_correlation, chirp, goertzel_power, opus_lbrr, to_8k, tone
 
 FREQS = {"alice": 440.0, "bob": 700.0, "carol": 1100.0}
 
@@ -35,7 +35,8 @@ def errors_case(janus, room):
         ({"request": "join"}, 483, "Missing mandatory element (room)"),
         ({"request": "join", "room": "abc"}, 484,
          "Invalid element type (room should be a positive integer)"),
-        ({"request": "join", "room": room, "pin": "4321", "codec": "g729"}, 484, None),
+        ({"request": "join", "room": room, "pin": "4321", "codec": "g729"}, 484,
+         "Invalid element (codec must opus, pcmu or pcma)"),
     ]
     for body, code, text in cases:
         h.send(body)
@@ -92,6 +93,146 @@ def errors_case(janus, room):
     h.close()
 
 
+def g711_case(janus, admin):
+    """AudioBridge's G.711 participants (`codec: pcmu/pcma`): an Opus talker,
+    a PCMU talker and a PCMA listener who never sends (so huddle sends her
+    the room's rate until the plugin's own 8 kHz). Each hears the others'
+    waveforms: what they received, at 8 kHz, correlated against what the
+    others sent, at the best lag. Erin also asks for AudioBridge's rtp.fec,
+    hank (Opus, listening) does not: only erin's stream carries in-band FEC.
+    (Chirps, not tones: libopus codes FEC only for what its VAD calls
+    speech, and it calls a steady tone silence.)"""
+    room = 4002
+    admin.request({"request": "create", "room": room, "allow_rtp_participants": True})
+    peers = {"erin": Peer("erin", chirp(300, 2400, 0.9)),
+             "frank": Peer("frank", chirp(2400, 300, 0.9, rate=8000), codec="pcmu"),
+             "gina": Peer("gina", codec="pcma"),
+             "hank": Peer("hank")}
+    handles = {}
+    try:
+        for i, (n, p) in enumerate(peers.items()):
+            h = handles[n] = Handle(janus)
+            h.send({"request": "join", "room": room, "id": 50 + i, "codec": p.codec,
+                    "rtp": {"ip": "127.0.0.1", "port": p.port, "fec": n == "erin"}})
+            ev = h.wait_data(lambda d: d.get("audiobridge") == "joined" and "id" in d,
+                             what=f"{n} ({p.codec}) joined")
+            want_pt = {"opus": 100, "pcmu": 0, "pcma": 8}[p.codec]
+            check(ev["rtp"]["payload_type"] == want_pt,
+                  f"{n}: joined with {p.codec}, payload type {ev['rtp']['payload_type']}")
+            p.remote = ("127.0.0.1", ev["rtp"]["port"])
+        for n in ("erin", "frank"):
+            peers[n].start_sending(4.0)
+        for _ in deadline_loop(10, "G.711 audio to flow"):
+            if all(len(p.packets()) > 60 for p in peers.values()):
+                break
+            time.sleep(0.1)
+        time.sleep(0.3)
+        t1 = time.monotonic()
+        time.sleep(0.5)
+        t2 = time.monotonic()
+
+        def corr(listener, talker):
+            heard = to_8k(peers[listener].heard(t1, t2), peers[listener].rate)[:3200]
+            # heard[0] left the talker at most 0.4 s before t1: the
+            # reference starts there and the lag is searched over 0.4 s.
+            sent = to_8k(peers[talker].sent_since(t1 - 0.4), peers[talker].rate)
+            return best_correlation(heard, sent, 3200)
+
+        for listener, talkers, alone in (("frank", ["erin"], True), ("erin", ["frank"], True),
+                                         ("gina", ["erin", "frank"], False)):
+            for talker in talkers:
+                c = corr(listener, talker)
+                want = 0.6 if alone else 0.35
+                check(c > want, f"{listener} ({peers[listener].codec}) hears {talker} "
+                      f"({peers[talker].codec}): correlation {c:.2f} > {want}")
+        c = corr("frank", "frank")
+        check(c < 0.2, f"frank does not hear himself: correlation {c:.2f} < 0.2")
+        pk = peers["frank"].packets()
+        tss = [x[2] for x in pk]
+        check(all(x[3] == 0 and len(x[5]) == 160 for x in pk) and len(pk) > 60
+              and all(((b - a) & 0xFFFFFFFF) % 160 == 0 for a, b in zip(tss, tss[1:])),
+              f"frank gets PCMU: payload type 0, 160 samples, timestamps in 160 steps "
+              f"({len(pk)} packets)")
+        pk = peers["gina"].packets()
+        check(all(x[3] == 8 and len(x[5]) == 160 for x in pk) and len(pk) > 60,
+              f"gina gets PCMA: payload type 8, 160 samples ({len(pk)} packets)")
+
+        def lbrr_share(name):
+            pk = [x for x in peers[name].packets() if t1 <= x[0] < t2]
+            return sum(1 for x in pk if opus_lbrr(x[6])) / max(len(pk), 1)
+        check(lbrr_share("erin") > 0.5 and lbrr_share("hank") == 0,
+              f"rtp.fec: in-band FEC in {lbrr_share('erin'):.0%} of erin's packets, "
+              f"{lbrr_share('hank'):.0%} of hank's (no fec)")
+
+        # changeroom keeps each one's codec (the request names none): gina
+        # still gets PCMA and hears frank, whose PCMU is still decoded.
+        admin.request({"request": "create", "room": room + 1, "allow_rtp_participants": True})
+        for n in ("gina", "frank"):
+            handles[n].send({"request": "changeroom", "room": room + 1})
+            handles[n].wait_data(lambda d: d.get("audiobridge") == "roomchanged",
+                                 what=f"{n} moved to {room + 1}")
+        peers["frank"].start_sending(2.0)
+        time.sleep(0.6)
+        t1 = time.monotonic()
+        time.sleep(0.5)
+        t2 = time.monotonic()
+        c = corr("gina", "frank")
+        pk = [x for x in peers["gina"].packets() if x[0] >= t1]
+        check(c > 0.6 and pk and all(x[3] == 8 for x in pk),
+              f"after changeroom gina (still pcma) hears frank (still pcmu) alone: "
+              f"correlation {c:.2f} > 0.6, {len(pk)} packets of type 8")
+    finally:
+        for h in handles.values():
+            h.close()
+        for p in peers.values():
+            p.close()
+    admin.request({"request": "destroy", "room": room})
+    admin.request({"request": "destroy", "room": room + 1})
+
+
+def huddle_room_case(janus, admin):
+    """A room from huddle's own config (not created through the API): listed,
+    joinable, its PIN checked by huddle, its host PIN making a moderator."""
+    room = HUDDLE_ROOM
+    r = admin.request({"request": "list"})
+    listed = [x for x in r.get("list", []) if x["room"] == room]
+    check(len(listed) == 1 and listed[0]["pin_required"] is True,
+          f"list shows huddle's configured room {room} ({listed})")
+    check(admin.request({"request": "exists", "room": room}).get("exists") is True,
+          f"exists {room} -> true")
+    peers, handles = [], []
+    try:
+        for body, code, prefix in (({}, 483, "Missing mandatory element (pin)"),
+                                   ({"pin": "9999"}, 489, "Unauthorized (wrong pin)"),
+                                   ({"pin": "12ab"}, 484, "Invalid element (pin")):
+            h = Handle(janus)
+            handles.append(h)
+            h.send(dict({"request": "join", "room": room, "id": 70}, **body))
+            ev = h.wait_data(lambda d: "error_code" in d, what=f"join {room} with {body}")
+            check(ev["error_code"] == code and ev["error"].startswith(prefix),
+                  f"join {room} with {body} -> {code} {prefix}... ({ev})")
+        for pid, pin in ((71, "1111"), (72, "2222")):
+            p = Peer(f"p{pid}")
+            h = Handle(janus)
+            peers.append(p)
+            handles.append(h)
+            h.send({"request": "join", "room": room, "id": pid, "pin": pin,
+                    "rtp": {"ip": "127.0.0.1", "port": p.port}})
+            ev = h.wait_data(lambda d: d.get("audiobridge") == "joined" and "id" in d,
+                             what=f"{pid} joined {room} with PIN {pin}")
+            check(ev["id"] == pid, f"join {room} with huddle's PIN {pin} -> joined")
+        r = admin.request({"request": "huddle", "command": f"json list {room}"})
+        members = r.get("huddle", {}).get("result", {}).get("member_list", [])
+        mods = {m["from"]: m["moderator"] for m in members}
+        check(mods == {"71": False, "72": True},
+              f"huddle's host PIN made 72 a moderator, the PIN 71 not ({mods})")
+    finally:
+        for h in handles:
+            h.close()
+        for p in peers:
+            p.close()
+
+
 def main():
     plugin_so, huddle_lib, workdir = sys.argv[1:4]
     sink = EventSink()
@@ -115,6 +256,8 @@ def main():
               and listed[0]["description"] == "plain rtp", f"list shows the room ({listed})")
 
         errors_case(janus, room)
+        g711_case(janus, admin)
+        huddle_room_case(janus, admin)
 
         for n in FREQS:
             peers[n] = Peer(n, tone(FREQS[n], 1.0))
