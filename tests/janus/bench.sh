@@ -18,7 +18,7 @@ Ns=("$@")
 
 target_dir=$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-work="$target_dir/janus-bench"
+work="$(realpath -m "$target_dir/janus-bench")"  # make -C needs it absolute
 rm -rf "$work"
 mkdir -p "$work/plugins" "$work/conf" "$work/recordings"
 cargo build --release --lib
