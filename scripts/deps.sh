@@ -41,6 +41,8 @@ WANTED=(
     "libre-dev:"
     "sip-tester:sipp"
     "tcpdump:tcpdump"
+    # conf/kamailio/kamailio.cfg and scripts/test-kamailio.sh (scale-out).
+    "kamailio:kamailio"
     "binutils:readelf"
     "dpkg-dev:dpkg-buildpackage"
     "debhelper:dh"

@@ -11,6 +11,8 @@
   rtpkit.py heard CAPTURE.pcap PORT OUT.raw
       What a UDP port received (tcpdump -i lo -w): the PCMU packets sent to
       PORT, placed by RTP timestamp, decoded to signed 16-bit 8 kHz.
+  rtpkit.py gaps CAPTURE.pcap PORT
+      How many packets reached PORT and the longest gap between two, in ms.
   rtpkit.py match HEARD.raw CLIP.raw
       Prints how alike CLIP sounds inside HEARD (0..1: the median
       normalised cross-correlation of its half-second windows) and where
@@ -119,13 +121,20 @@ def make_pcap(out, segments):
 
 
 def read_pcap(path):
+    for _, sport, dport, payload in read_pcap_timed(path):
+        yield sport, dport, payload
+
+
+def read_pcap_timed(path):
+    """Yields (seconds, sport, dport, UDP payload) of each IPv4 UDP packet."""
     data = open(path, "rb").read()
     magic = struct.unpack("<I", data[:4])[0]
     endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
     link = struct.unpack(endian + "I", data[20:24])[0]
     off = 24
     while off + 16 <= len(data):
-        _, _, incl, _ = struct.unpack(endian + "IIII", data[off : off + 16])
+        sec, frac, incl, _ = struct.unpack(endian + "IIII", data[off : off + 16])
+        t = sec + frac / (1e9 if magic == 0xA1B23C4D else 1e6)
         pkt = data[off + 16 : off + 16 + incl]
         off += 16 + incl
         if link == 1:  # Ethernet
@@ -140,7 +149,7 @@ def read_pcap(path):
             continue
         ihl = (ip[0] & 0x0F) * 4
         sport, dport = struct.unpack("!HH", ip[ihl : ihl + 4])
-        yield sport, dport, ip[ihl + 8 :]
+        yield t, sport, dport, ip[ihl + 8 :]
 
 
 def heard(capture, port, out):
@@ -164,6 +173,15 @@ def heard(capture, port, out):
     with open(out, "wb") as f:
         f.write(struct.pack("<%dh" % len(pcm), *pcm))
     print("rtpkit: %d packets, %.2f s to port %d" % (len(chunks), total / 8000, port))
+
+
+def gaps(capture, port):
+    """How steadily RTP reached PORT: packets, and the longest silence
+    between two of them in ms."""
+    times = [t for t, _, dport, rtp in read_pcap_timed(capture) if dport == port and len(rtp) >= 12]
+    if len(times) < 2:
+        sys.exit("rtpkit: fewer than 2 packets to port %d in %s" % (port, capture))
+    print("%d %.0f" % (len(times), 1000 * max(b - a for a, b in zip(times, times[1:]))))
 
 
 def load_raw(path):
@@ -225,6 +243,8 @@ def main():
         make_pcap(sys.argv[2], sys.argv[3:])
     elif len(sys.argv) == 5 and sys.argv[1] == "heard":
         heard(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif len(sys.argv) == 4 and sys.argv[1] == "gaps":
+        gaps(sys.argv[2], int(sys.argv[3]))
     elif len(sys.argv) == 4 and sys.argv[1] == "match":
         match(sys.argv[2], sys.argv[3])
     else:
