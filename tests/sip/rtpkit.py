@@ -10,13 +10,20 @@
                            then 200 ms of silence
   rtpkit.py heard CAPTURE.pcap PORT OUT.raw
       What a UDP port received (tcpdump -i lo -w): the PCMU packets sent to
-      PORT, placed by RTP timestamp, decoded to signed 16-bit 8 kHz.
+      PORT, placed by RTP timestamp, decoded to signed 16-bit 8 kHz; prints
+      the capture time of the first packet (sample 0 of OUT).
   rtpkit.py gaps CAPTURE.pcap PORT
       How many packets reached PORT and the longest gap between two, in ms.
   rtpkit.py match HEARD.raw CLIP.raw
       Prints how alike CLIP sounds inside HEARD (0..1: the median
       normalised cross-correlation of its half-second windows) and where
-      it starts, in seconds.
+      it starts, in seconds: by its energy envelope (10 ms steps) and by
+      the median of the windows' sample-exact positions.
+
+  rtpkit.py once HEARD.raw CLIP.raw
+      Prints the gain at which CLIP sits in HEARD and the energy left
+      around it once it is taken out (over the clip's energy): an echo
+      leaves a residual, one copy at full level prints about "1.0 0.0".
 
 The mu-law code here is written from G.711 on its own so that it checks
 huddle-sip's C codec instead of repeating it.
@@ -154,11 +161,13 @@ def read_pcap_timed(path):
 
 def heard(capture, port, out):
     chunks = []
-    for _, dport, rtp in read_pcap(capture):
+    first = None
+    for t, _, dport, rtp in read_pcap_timed(capture):
         if dport != port or len(rtp) < 12 or rtp[0] >> 6 != 2 or rtp[1] & 0x7F != PT_PCMU:
             continue
         ts = struct.unpack("!I", rtp[4:8])[0]
         chunks.append((ts, rtp[12:]))
+        first = t if first is None else first
     if not chunks:
         sys.exit("rtpkit: no PCMU packets to port %d in %s" % (port, capture))
     base = chunks[0][0]
@@ -172,7 +181,7 @@ def heard(capture, port, out):
             pcm[at + i] = ulaw_decode(c)
     with open(out, "wb") as f:
         f.write(struct.pack("<%dh" % len(pcm), *pcm))
-    print("rtpkit: %d packets, %.2f s to port %d" % (len(chunks), total / 8000, port))
+    print("rtpkit: %d packets, %.2f s to port %d, the first at %.6f" % (len(chunks), total / 8000, port, first))
 
 
 def gaps(capture, port):
@@ -215,7 +224,12 @@ def match(heard_path, clip_path):
     clip that has speech is matched sample by sample within +-30 ms of it
     (a mixer's jitter buffer may shift the audio by a frame mid-clip). The
     score is the median of those windows' normalised correlations."""
-    h, c = load_raw(heard_path), load_raw(clip_path)
+    score, lag, fine_lag = locate(load_raw(heard_path), load_raw(clip_path))
+    print("%.3f %.3f %.4f" % (score, lag / 8000, fine_lag / 8000))
+
+
+def locate(h, c):
+    """match's work: (score, envelope lag, sample-exact lag), lags in samples."""
     if len(h) < len(c):
         h = list(h) + [0] * (len(c) - len(h))
     eh, ec = envelope(h), envelope(c)
@@ -223,7 +237,7 @@ def match(heard_path, clip_path):
     lag = best * 80
     win = 4000
     loud = [math.sqrt(sum(v * v for v in c[i : i + win]) / win) for i in range(0, len(c) - win + 1, win)]
-    scores = []
+    scores, lags = [], []
     for n, rms in enumerate(loud):
         if rms < 0.1 * max(loud):
             continue
@@ -231,11 +245,33 @@ def match(heard_path, clip_path):
         base = lag + n * win
         lo, hi = max(0, base - 240), max(0, min(len(h) - win, base + 240))
         coarse = max(range(lo, hi + 1, 3), key=lambda at: xcorr(h, w, at), default=lo)
-        fine = max(xcorr(h, w, at) for at in range(max(0, coarse - 3), coarse + 4))
-        scores.append(fine)
+        at = max(range(max(0, coarse - 3), coarse + 4), key=lambda a: xcorr(h, w, a))
+        scores.append(xcorr(h, w, at))
+        lags.append(at - n * win)
     scores.sort()
+    lags.sort()
     score = scores[len(scores) // 2] if scores else 0.0
-    print("%.3f %.3f" % (score, lag / 8000))
+    fine_lag = lags[len(lags) // 2] if lags else lag
+    return score, lag, fine_lag
+
+
+def once(heard_path, clip_path):
+    """Whether CLIP is in HEARD once, at its own level: the least-squares
+    gain of the clip at its place and what is left there after taking it
+    out, relative to the clip's energy. An echo (a second, later copy)
+    leaves a residual near 1 or more; one clean copy leaves almost none."""
+    h, c = load_raw(heard_path), load_raw(clip_path)
+    _, _, at = locate(h, c)
+    seg = list(h[at : at + len(c)]) + [0] * max(0, at + len(c) - len(h))
+    cc = sum(v * v for v in c)
+    if not cc:
+        sys.exit("rtpkit: the clip is silent")
+    gain = sum(p * q for p, q in zip(seg, c)) / cc
+    # An echo comes back within a round trip over a bridge: 200 ms after
+    # the clip must be quiet too.
+    tail = list(h[at + len(c) : at + len(c) + 1600])
+    rest = sum((p - gain * q) ** 2 for p, q in zip(seg, c)) + sum(v * v for v in tail)
+    print("%.3f %.3f" % (gain, rest / cc))
 
 
 def main():
@@ -245,6 +281,8 @@ def main():
         heard(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif len(sys.argv) == 4 and sys.argv[1] == "gaps":
         gaps(sys.argv[2], int(sys.argv[3]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "once":
+        once(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 4 and sys.argv[1] == "match":
         match(sys.argv[2], sys.argv[3])
     else:
