@@ -43,44 +43,20 @@ make -s -C ffi/sip BUILD="$work/build" all
 bin="$work/build/huddle-sip"
 
 read -r kam_port node_port rtp2 rtp3 lp_batch lp_talk lp_listen lp_fail lp_after \
-    mp_batch mp_talk mp_listen mp_fail mp_after < <(python3 tests/sip/freeports.py 14 100)
+    mp_batch mp_talk mp_listen mp_fail mp_after lp_a1 lp_a2 lp_b1 lp_b2 mp_a1 mp_a2 mp_b1 mp_b2 \
+    < <(python3 tests/sip/freeports.py 22 100)
 
-# Node n listens on 127.0.0.n: the same port on each address.
+# Node n listens on 127.0.0.(n+2): the same port on each address.
+source scripts/scaleout-lib.sh
+cascade_room='
+# The cascaded room: no tones over what the callers say.
+[[rooms]]
+name = "2001"
+announce_join_leave = false'
+
 nodes=(127.0.0.2 127.0.0.3)
-for n in 0 1; do
-    ip=${nodes[$n]}
-    rtp=$((n == 0 ? rtp2 : rtp3))
-    mkdir -p "$work/node$n"
-    cat >"$work/node$n/huddle.conf" <<CONF
-[module]
-timer = "realtime"
-mixer_threads = 1
-log_level = "info"
-sounds_dir = "$root/conf/sounds"
-recordings_dir = "$work/node$n/recordings"
-
-[profiles.default]
-rate = 8000
-jitter_buffer_frames = 4
-CONF
-    cat >"$work/node$n/sip.conf" <<CONF
-[sip]
-listen = "$ip:$node_port"
-library = "$lib"
-huddle_config = "huddle.conf"
-rtp_ip = "$ip"
-rtp_port_min = $rtp
-rtp_port_max = $((rtp + 99))
-max_calls = 60
-control_socket = "ctl.sock"
-event_log = "events.jsonl"
-
-[[dialplan]]
-match = '^([0-9]{4})\$'
-app = "\$1"
-CONF
-done
-printf '1 sip:%s:%s\n' "${nodes[0]}" "$node_port" "${nodes[1]}" "$node_port" >"$work/nodes.list"
+node_conf 0 "${nodes[0]}" "$node_port" "$rtp2" 100 "$cascade_room"
+node_conf 1 "${nodes[1]}" "$node_port" "$rtp3" 100 "$cascade_room"
 
 # The node the dispatcher's algorithm 7 picks for a room: Kamailio's
 # ds_get_hash over $rU, modulo the number of nodes, indexes the set's
@@ -109,31 +85,9 @@ read -r -a want < <(pick "${rooms[@]}")
 echo "    hash: ${rooms[*]} -> nodes ${want[*]}"
 
 step "start 2 nodes and Kamailio (probe every $ping_s s)"
-node_pids=()
-for n in 0 1; do
-    (cd "$work/node$n" && exec "$bin" -c sip.conf >server.log 2>&1) &
-    node_pids+=($!)
-    pids+=($!)
-done
-mkdir -p "$work/kamrun"
-kamailio -f "$root/conf/kamailio/kamailio.cfg" -DD -E -Y "$work/kamrun" \
-    -A "LISTEN=udp:127.0.0.1:$kam_port" -A "DS_LIST=\"$work/nodes.list\"" \
-    -A "DS_PING_INTERVAL=$ping_s" -A "FR_TIMER_MS=$fr_ms" -A LOG_LEVEL=2 \
-    >"$work/kamailio.log" 2>&1 &
-kam=$!
-pids+=("$kam")
-deadline=$((SECONDS + 15))
-for n in 0 1; do
-    until grep -q "listening on" "$work/node$n/server.log"; do
-        ((SECONDS < deadline)) || { cat "$work/node$n/server.log"; fail "node $n did not start"; }
-        sleep 0.1
-    done
-done
-until grep -q "Listening on" "$work/kamailio.log" || grep -q "udp: 127.0.0.1.*:$kam_port" "$work/kamailio.log"; do
-    kill -0 "$kam" 2>/dev/null || { cat "$work/kamailio.log"; fail "Kamailio exited"; }
-    ((SECONDS < deadline)) || { cat "$work/kamailio.log"; fail "Kamailio did not start"; }
-    sleep 0.1
-done
+start_node 0
+start_node 1
+start_kamailio "$kam_port" "$ping_s" "$fr_ms" "sip:${nodes[0]}:$node_port" "sip:${nodes[1]}:$node_port"
 
 step "clips"
 espeak-ng -w "$work/talk.wav" "Seven eight nine, the quick brown fox jumps over the lazy dog."
@@ -142,42 +96,6 @@ $kit pcap "$work/talk.pcap" silence:3 "speech:$work/talk.raw" silence:1
 $kit pcap "$work/silence.pcap" silence:1
 sed "s|@PCAP@|$work/silence.pcap|" tests/kamailio/call.xml.in >"$work/quiet.xml"
 sed "s|@PCAP@|$work/talk.pcap|" tests/kamailio/call.xml.in >"$work/talk.xml"
-
-callers() { # name xml local-port media-port hold-ms room:caller...
-    local name=$1 xml=$2 lport=$3 mport=$4 hold=$5
-    shift 5
-    {
-        echo SEQUENTIAL
-        for rc in "$@"; do echo "${rc%%:*};${rc#*:}"; done
-    } >"$work/$name.csv"
-    (cd "$work" && exec timeout 60 sipp -sf "$xml" -inf "$name.csv" -m "$#" -l "$#" -r 20 -d "$hold" \
-        -i 127.0.0.1 -p "$lport" -mp "$mport" -nostdin -trace_err -trace_stat \
-        "127.0.0.1:$kam_port" >"$name.out" 2>&1) &
-    pids+=($!)
-    eval "pid_$name=$!"
-}
-finish() { # name
-    local v="pid_$1"
-    wait "${!v}" || { tail -20 "$work/$1.out"; cat "$work"/*errors.log 2>/dev/null | tail -20; fail "SIPp $1: not every call succeeded"; }
-}
-joins() { # node room...: how many participant-join events the node logged for each room
-    python3 - "$work/node$1/events.jsonl" "${@:2}" <<'PY'
-import json, sys
-try:
-    lines = open(sys.argv[1]).read().splitlines()
-except FileNotFoundError:
-    lines = []
-rooms = [json.loads(l).get("FriendlyName") for l in lines if l.strip() and json.loads(l).get("event") == "participant-join"]
-print(" ".join(str(rooms.count(r)) for r in sys.argv[2:]))
-PY
-}
-wait_joins() { # node room count seconds
-    local deadline=$((SECONDS + $4))
-    until (($(joins "$1" "$2") >= $3)); do
-        ((SECONDS < deadline)) || fail "node $1: fewer than $3 joins in room $2 within $4 s"
-        sleep 0.05
-    done
-}
 
 step "room affinity: 2 callers each for rooms ${rooms[0]}..${rooms[9]}"
 batch=()
@@ -262,10 +180,164 @@ echo "    listener vs talker's sentence: correlation $r"
 python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.8 else 1)" "$r" ||
     fail "the listener did not hear the talker after the kill (correlation $r)"
 
+step "node $v comes back: Kamailio takes it in again"
+start_node "$v"
+deadline=$((SECONDS + ping_s + 5))
+until grep -q "node up: OPTIONS sip:${nodes[$v]}:$node_port" "$work/kamailio.log"; do
+    ((SECONDS < deadline)) || { tail -20 "$work/kamailio.log"; fail "Kamailio did not take node $v back within $((ping_s + 5)) s"; }
+    sleep 0.1
+done
+
+# Cascade: room 2001 on node a (s) and node b (v), joined by a bridge leg
+# that node a places to node b's cascade number.
+a=$s b=$v
+croom=2001
+step "cascade: 2 callers on node $a, 2 on node $b, one room ($croom)"
+# Each caller says its own sentence (at most 1.9 s, peaks at -6 dBFS, under
+# the room limiter), one after another
+# (2.6 s apart from 3.5 s after its answer: the four SIPp answer up to a
+# few hundred ms apart), so each listener's capture holds every other
+# caller's sentence alone.
+says=("Alpha bravo charlie delta." "Seven eight nine ten." "Quick brown foxes jump." "Lazy dogs sleep all day.")
+who=(a1 a2 b1 b2)
+for i in 0 1 2 3; do
+    espeak-ng -v "en+m$((i + 1))" -w "$work/${who[$i]}.wav" "${says[$i]}"
+    sox "$work/${who[$i]}.wav" -r 8000 -c 1 -b 16 -e signed-integer -t raw "$work/${who[$i]}.raw" norm -6
+    (($(stat -c %s "$work/${who[$i]}.raw") <= 2 * 15200)) || fail "espeak-ng's '${says[$i]}' is longer than 1.9 s"
+    lead=$(python3 -c "print(3.5 + 2.6 * $i)")
+    $kit pcap "$work/${who[$i]}.pcap" "silence:$lead" "speech:$work/${who[$i]}.raw" silence:1
+    sed "s|@PCAP@|$work/${who[$i]}.pcap|" tests/kamailio/call.xml.in >"$work/${who[$i]}.xml"
+done
+tcpdump -i lo -U -w "$work/cascade.pcap" \
+    "udp and (dst port $mp_a1 or dst port $mp_a2 or dst port $mp_b1 or dst port $mp_b2)" 2>"$work/tcpdump2.err" &
+tcpdump_pid=$!
+pids+=("$tcpdump_pid")
+deadline=$((SECONDS + 10))
+until grep -qs "listening on" "$work/tcpdump2.err"; do
+    ((SECONDS < deadline)) || { cat "$work/tcpdump2.err"; fail "tcpdump did not start"; }
+    sleep 0.1
+done
+call_to="${nodes[$a]}:$node_port" callers a1 "$work/a1.xml" "$lp_a1" "$mp_a1" 16000 "$croom:a1"
+call_to="${nodes[$a]}:$node_port" callers a2 "$work/a2.xml" "$lp_a2" "$mp_a2" 20000 "$croom:a2"
+call_to="${nodes[$b]}:$node_port" callers b1 "$work/b1.xml" "$lp_b1" "$mp_b1" 16000 "$croom:b1"
+call_to="${nodes[$b]}:$node_port" callers b2 "$work/b2.xml" "$lp_b2" "$mp_b2" 20000 "$croom:b2"
+wait_joins "$a" "$croom" 2 10
+wait_joins "$b" "$croom" 2 10
+cli() { # node command...
+    "$bin" --cli "$work/node$1/ctl.sock" conference "${@:2}"
+}
+bridge_uri="sip:cascade-$croom@${nodes[$b]}:$node_port"
+reply=$(cli "$a" cascade "$croom" "$bridge_uri") || fail "cascade: $reply"
+cli "$a" record "$croom" start cascade.wav >/dev/null || fail "record start on node $a"
+bridge_id() { # node: the id of the room's bridge member ("" when none)
+    cli "$1" list "$croom" | awk -F';' '$6 ~ /(^|\|)bridge(\||$)/ { print $1 }'
+}
+deadline=$((SECONDS + 3))
+until [[ -n "$(bridge_id "$a")" && -n "$(bridge_id "$b")" ]]; do
+    ((SECONDS < deadline)) || { cli "$a" list "$croom"; cli "$b" list "$croom"; fail "the bridge leg did not come up within 3 s"; }
+    sleep 0.05
+done
+# Both sides hide it from counts and events.
+for n in "$a" "$b"; do
+    count=$(cli "$n" list | awk -v r="$croom" '$1 == r { sub("members=", "", $2); print $2 }')
+    [[ "$count" == 2 ]] || fail "node $n counts $count members in $croom, expected 2 (the bridge is not counted)"
+    (($(joins "$n" "$croom") == 2)) || fail "node $n sent a participant-join for the bridge"
+done
+
+step "the bridge is lost: node $a dials it again"
+# Once a1 and b1 are gone (after every sentence), a2 and b2 stay on.
+finish a1
+finish b1
+old=$(bridge_id "$b")
+lost_at=$(date +%s.%N)
+cli "$b" hup "$croom" "$old" >/dev/null || fail "hup of the bridge on node $b"
+deadline=$((SECONDS + 5))
+until new=$(bridge_id "$b") && [[ -n "$new" && "$new" != "$old" ]]; do
+    ((SECONDS < deadline)) || fail "node $a did not dial the bridge again within 5 s"
+    sleep 0.05
+done
+redial=$(python3 -c "import sys, time; print('%.2f' % (time.time() - float(sys.argv[1])))" "$lost_at")
+echo "    the bridge was back ${redial} s after it was hung up (first back-off: 1 s)"
+python3 -c "import sys; sys.exit(0 if 0.9 <= float(sys.argv[1]) <= 3 else 1)" "$redial" ||
+    fail "the bridge came back after $redial s, expected the 1 s back-off (0.9-3 s)"
+finish a2
+finish b2
+kill -INT "$tcpdump_pid"
+wait "$tcpdump_pid" || true
+
+step "what each caller heard across the cascade"
+ports=("$mp_a1" "$mp_a2" "$mp_b1" "$mp_b2")
+firsts=()
+for i in 0 1 2 3; do
+    out=$($kit heard "$work/cascade.pcap" "${ports[$i]}" "$work/heard-${who[$i]}.raw")
+    firsts+=("${out##* }")
+done
+# Each caller must hear each other caller's sentence once, at its level
+# (no echo, no second copy), and not its own. The bridge's delay: when a
+# sentence reaches the far node's callers minus when it reaches the
+# speaker's neighbour (capture time of each listener's first packet plus
+# where the sentence sits in what it heard).
+python3 - "$work" "${firsts[@]}" <<'PY' || fail "the cascade's audio is wrong (see above)"
+import sys
+sys.path.insert(0, "tests/sip")
+import rtpkit
+work, firsts = sys.argv[1], [float(t) for t in sys.argv[2:]]
+who = ["a1", "a2", "b1", "b2"]
+clips = {w: rtpkit.load_raw("%s/%s.raw" % (work, w)) for w in who}
+ok, onset = True, {}
+for i, lw in enumerate(who):
+    heard = rtpkit.load_raw("%s/heard-%s.raw" % (work, lw))
+    for sw in who:
+        if sw == lw:
+            score = rtpkit.locate(heard, clips[sw])[0]
+            print("    %s hears itself: %.3f" % (lw, score))
+            if score > 0.3:
+                print("test-kamailio: %s hears its own sentence: an echo over the bridge" % lw)
+                ok = False
+            continue
+        score, at, gain, rest = rtpkit.once(heard, clips[sw])
+        print("    %s hears %s: correlation %.3f, gain %.3f, left after taking it out %.3f" % (lw, sw, score, gain, rest))
+        if score < 0.8 or not 0.7 <= gain <= 1.3 or rest > 0.15:
+            print("test-kamailio: %s does not hear %s exactly once" % (lw, sw))
+            ok = False
+        onset[lw, sw] = firsts[i] + at / 8000
+near = {"a1": "a2", "a2": "a1", "b1": "b2", "b2": "b1"}
+far = {"a1": ["b1", "b2"], "a2": ["b1", "b2"], "b1": ["a1", "a2"], "b2": ["a1", "a2"]}
+hops = {}
+for sw in who:
+    for fw in far[sw]:
+        if (fw, sw) in onset and (near[sw], sw) in onset:
+            hops.setdefault(sw[0], []).append(1000 * (onset[fw, sw] - onset[near[sw], sw]))
+for side, ms in sorted(hops.items()):
+    print("    added latency across the bridge from node %s: %s ms" % (side, " ".join("%.0f" % x for x in ms)))
+    if not all(0 <= x <= 80 for x in ms):
+        print("test-kamailio: a bridge hop added more than 80 ms (4 ticks)")
+        ok = False
+sys.exit(0 if ok else 1)
+PY
+
+step "the recording on node $a holds all four"
+deadline=$((SECONDS + 10))
+until grep -q '"recording-completed"' "$work/node$a/events.jsonl"; do
+    ((SECONDS < deadline)) || fail "no recording-completed on node $a"
+    sleep 0.1
+done
+rec=$(find "$work/node$a/recordings" -name 'cascade.wav' | head -1)
+[[ -n "$rec" ]] || fail "no cascade.wav under node $a's recordings"
+sox "$rec" -r 8000 -c 1 -b 16 -e signed-integer -t raw "$work/rec.raw"
+for x in a1 a2 b1 b2; do
+    read -r score _ < <($kit match "$work/rec.raw" "$work/$x.raw")
+    printf '    recording vs %s: correlation %s\n' "$x" "$score"
+    python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.8 else 1)" "$score" ||
+        fail "the recording on node $a does not hold $x (correlation $score)"
+done
+
 step "stop"
-kill -0 "${node_pids[$s]}" || fail "the surviving node died (see $work/node$s/server.log)"
-kill -TERM "${node_pids[$s]}"
-wait "${node_pids[$s]}" || fail "node $s exited with status $?"
+for n in 0 1; do
+    kill -0 "${node_pids[$n]}" || fail "node $n died (see $work/node$n/server.log)"
+    kill -TERM "${node_pids[$n]}"
+    wait "${node_pids[$n]}" || fail "node $n exited with status $?"
+done
 kill -TERM "$kam"
 wait "$kam" || true
 printf -- '--> kamailio: OK (%ds)\n' "$((SECONDS - started))"

@@ -74,6 +74,9 @@ pub enum Command {
     UnmuteAllNonModerators,
     Announce(bool),
     Invite(String),
+    /// Operator only: bridge this room to another node's (a `sip:` URI).
+    Cascade(String),
+    Uncascade,
     Record(RecordingCommand),
     Leave,
     End,
@@ -389,6 +392,8 @@ impl Room {
                 });
                 Ok(format!("dialling {destination}"))
             }
+            Command::Cascade(uri) => self.cascade_start(uri),
+            Command::Uncascade => self.cascade_stop(),
             Command::Record(rc) => self.record_command(rc),
             Command::Leave => {
                 let id = actor.ok_or(CommandError::Invalid("leave needs a member".to_string()))?;

@@ -21,9 +21,10 @@
       the median of the windows' sample-exact positions.
 
   rtpkit.py once HEARD.raw CLIP.raw
-      Prints the gain at which CLIP sits in HEARD and the energy left
-      around it once it is taken out (over the clip's energy): an echo
-      leaves a residual, one copy at full level prints about "1.0 0.0".
+      match's score and sample-exact start, then the gain at which CLIP
+      sits in HEARD and the energy left around it once it is taken out
+      (over the clip's energy): an echo leaves a residual, one copy at
+      full level prints about "1.0 0.0".
 
 The mu-law code here is written from G.711 on its own so that it checks
 huddle-sip's C codec instead of repeating it.
@@ -255,23 +256,40 @@ def locate(h, c):
     return score, lag, fine_lag
 
 
-def once(heard_path, clip_path):
-    """Whether CLIP is in HEARD once, at its own level: the least-squares
-    gain of the clip at its place and what is left there after taking it
-    out, relative to the clip's energy. An echo (a second, later copy)
-    leaves a residual near 1 or more; one clean copy leaves almost none."""
-    h, c = load_raw(heard_path), load_raw(clip_path)
-    _, _, at = locate(h, c)
-    seg = list(h[at : at + len(c)]) + [0] * max(0, at + len(c) - len(h))
+def once(h, c):
+    """Whether clip C is in heard H once, at its own level: (match score,
+    sample-exact lag, least-squares gain of C, what is left once C is taken
+    out, over C's energy). Each 100 ms of C is placed on its own within
+    +-30 ms (a jitter buffer may slip a frame mid-sentence without anything
+    being heard twice); what is left counts those windows and the 200 ms
+    after C, where an echo over a bridge would land. One clean copy leaves
+    almost nothing; an echo or a second copy leaves about as much as C."""
+    score, _, at = locate(h, c)
+    win, reach = 800, 240
     cc = sum(v * v for v in c)
     if not cc:
         sys.exit("rtpkit: the clip is silent")
-    gain = sum(p * q for p, q in zip(seg, c)) / cc
-    # An echo comes back within a round trip over a bridge: 200 ms after
-    # the clip must be quiet too.
-    tail = list(h[at + len(c) : at + len(c) + 1600])
-    rest = sum((p - gain * q) ** 2 for p, q in zip(seg, c)) + sum(v * v for v in tail)
-    print("%.3f %.3f" % (gain, rest / cc))
+    dot = rest = 0.0
+    for k in range(0, len(c), win):
+        w = c[k : k + win]
+        ww = sum(v * v for v in w)
+        if not ww:
+            continue
+
+        base = at + k
+        # The sentence's own place first: voiced speech repeats every pitch
+        # period, so only a clearly better fit elsewhere moves the window.
+        pos = base
+        if xcorr(h, w, base) < 0.99:
+            coarse = max(range(max(0, base - reach), base + reach + 1, 4), key=lambda a: xcorr(h, w, a))
+            pos = max(range(max(0, coarse - 4), coarse + 5), key=lambda a: xcorr(h, w, a))
+        seg = list(h[pos : pos + len(w)]) + [0] * max(0, pos + len(w) - len(h))
+        g = max(sum(p * q for p, q in zip(seg, w)), 0.0) / ww
+        dot += g * ww
+        rest += sum((p - g * q) ** 2 for p, q in zip(seg, w))
+    tail = h[at + len(c) : at + len(c) + 1600]
+    rest += sum(v * v for v in tail)
+    return score, at, dot / cc, rest / cc
 
 
 def main():
@@ -282,7 +300,8 @@ def main():
     elif len(sys.argv) == 4 and sys.argv[1] == "gaps":
         gaps(sys.argv[2], int(sys.argv[3]))
     elif len(sys.argv) == 4 and sys.argv[1] == "once":
-        once(sys.argv[2], sys.argv[3])
+        score, at, gain, rest = once(load_raw(sys.argv[2]), load_raw(sys.argv[3]))
+        print("%.3f %.4f %.3f %.3f" % (score, at / 8000, gain, rest))
     elif len(sys.argv) == 4 and sys.argv[1] == "match":
         match(sys.argv[2], sys.argv[3])
     else:
