@@ -23,6 +23,16 @@ fn list(h: &Harness) -> serde_json::Value {
     v["result"].clone()
 }
 
+/// Each member's channel and whether `json list` says `key` is true.
+fn each(h: &Harness, key: &str) -> Vec<(String, bool)> {
+    list(h)["member_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["channel"].as_str().unwrap().to_string(), m[key] == true))
+        .collect()
+}
+
 fn dials(h: &Harness) -> usize {
     h.host.originates.lock().unwrap().len()
 }
@@ -50,18 +60,10 @@ fn the_bridge_is_heard_but_hidden_and_starts_nothing() {
     );
     let l = list(&h);
     assert_eq!(l["members"], 1, "the bridge is not counted");
-    let marked: Vec<(String, bool)> = l["member_list"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["channel"].as_str().unwrap().to_string(),
-                m["bridge"] == true,
-            )
-        })
-        .collect();
-    assert_eq!(marked, [("a".to_string(), false), ("br".to_string(), true)]);
+    assert_eq!(
+        each(&h, "bridge"),
+        [("a".to_string(), false), ("br".to_string(), true)]
+    );
     let text = h.api("list r");
     assert!(
         text.lines()
@@ -195,4 +197,28 @@ fn bad_cascades_are_refused_with_the_reason() {
         "{again}"
     );
     assert_eq!(dials(&h), 1);
+}
+
+#[test]
+fn group_targets_leave_the_bridge_alone() {
+    let h = Harness::new("");
+    let a = h.join("a", "r").unwrap();
+    let b = h.join("b", "r").unwrap();
+    assert!(h.api(&format!("cascade r {URI}")).starts_with("+OK"));
+    let _bridge = h.join_as(bridge_leg("br"), "r").unwrap();
+    for cmd in ["mute r all", "mute r non_moderator", "mute r last"] {
+        let reply = h.api(cmd);
+        assert!(reply.starts_with("+OK"), "{cmd}: {reply}");
+    }
+    assert_eq!(
+        each(&h, "muted"),
+        [
+            ("a".to_string(), true),
+            ("b".to_string(), true),
+            ("br".to_string(), false)
+        ]
+    );
+    // By its id it can be muted and hung up like anyone.
+    assert!(h.api("mute r 3").starts_with("+OK"));
+    let _ = (a, b);
 }

@@ -619,22 +619,24 @@ impl Room {
                     .ok_or(CommandError::UnknownMember(id))?;
                 vec![id]
             }
+            // A cascade's bridge is only ever addressed by its id: `mute
+            // all` must not silence the other node's room.
             Target::All => self
                 .members
                 .iter()
-                .filter(|m| m.admitted)
+                .filter(|m| m.admitted && !m.spec.bridge)
                 .map(|m| m.id)
                 .collect(),
             Target::NonModerator => self
                 .members
                 .iter()
-                .filter(|m| m.admitted && !m.moderator)
+                .filter(|m| m.admitted && !m.moderator && !m.spec.bridge)
                 .map(|m| m.id)
                 .collect(),
             Target::Last => self
                 .members
                 .iter()
-                .filter(|m| m.admitted)
+                .filter(|m| m.admitted && !m.spec.bridge)
                 .max_by_key(|m| (m.joined_at_ms, m.id))
                 .map(|m| m.id)
                 .into_iter()
