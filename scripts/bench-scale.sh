@@ -89,4 +89,8 @@ print("| %s | %s x %s | 127.0.0.%d | %d | %d | %.1f |" % (nodes, rooms, callers,
       len({j["FriendlyName"] for j in joins}), len(joins), cpu))
 PY
 done
-finish load
+# A benchmark reports failed calls instead of stopping on them.
+wait "$pid_load" || true
+ok=$(awk -F'|' '/Successful call/ {gsub(/ /, "", $3); print $3}' "$work/load.out" | tail -1)
+bad=$(awk -F'|' '/Failed call/ {gsub(/ /, "", $3); print $3}' "$work/load.out" | tail -1)
+echo "bench-scale: SIPp: ${ok:-?} calls succeeded, ${bad:-?} failed (see $work/load.out)"

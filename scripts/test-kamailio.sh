@@ -13,13 +13,12 @@
 #     calls for all of V's rooms reach S; the listener's RTP never pauses
 #     and it hears the talker's sentence (waveform correlation); V comes
 #     back and Kamailio takes it in again;
-#   - unless CASCADE=0 (scripts/test.sh sets it: see the README on its
-#     flakiness): room 2001 cascaded over both nodes, 2 callers on each;
+#   - unless CASCADE=0: room 2001 cascaded over both nodes, 2 callers on each;
 #     each hears the other three exactly once and not itself, the recording
 #     on the cascading node holds all four, the bridge's added latency is
 #     measured, and a lost bridge is dialled again after its back-off.
 # On 2 shared cores after the library is built: about 30 s with CASCADE=0,
-# 80-90 s without. Needs root or CAP_NET_RAW for tcpdump on lo.
+# 55-90 s without. Needs root or CAP_NET_RAW for tcpdump on lo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD

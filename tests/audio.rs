@@ -1349,3 +1349,41 @@ fn soft_l16_is_skipped_at_the_door_unless_it_ends_a_word() {
     assert_eq!(skipped(&h), before + 20);
     assert!(h.tail("l", 400).iter().all(|&s| s == 0));
 }
+
+#[test]
+fn a_burst_that_overflows_the_jitter_buffer_does_not_leave_it_concealing() {
+    // Found by the cascade test: packets that arrive a few at once fill the
+    // buffer past its slack; the oldest are dropped, and the next packet
+    // must then be played, not taken for a loss to conceal (concealing
+    // takes no packet, so every later arrival overflowed again and the
+    // member was never heard again while it kept sending).
+    let h = Harness::new(&profile("jitter_buffer_frames = 2"));
+    let n = frame(RATE, 20);
+    let t = talker_and_listener(&h, "burst");
+    let mut seq: u16 = 100;
+    let mut send = |h: &Harness, count: usize| {
+        for _ in 0..count {
+            h.module
+                .member_audio(&t, marked_frame(100 + (seq % 200) as i16, seq));
+            seq = seq.wrapping_add(1);
+        }
+    };
+    for _ in 0..10 {
+        send(&h, 1);
+        h.advance(20);
+    }
+    send(&h, 5); // a burst: past depth + slack
+    h.advance(20);
+    h.clear_heard();
+    for _ in 0..50 {
+        send(&h, 1);
+        h.advance(20);
+    }
+    let played = h
+        .heard("l")
+        .pcm
+        .chunks_exact(n)
+        .filter(|f| f[0] >= 100 && f.iter().all(|s| *s == f[0]))
+        .count();
+    assert!(played >= 45, "only {played} of 50 ticks played a packet");
+}

@@ -260,6 +260,13 @@ impl Input {
         let mut dropped = 0;
         while self.jitter.len() > self.depth + JITTER_SLACK {
             if let Some(old) = self.jitter.pop_front() {
+                // Skipped on purpose: the packet after it is the one due,
+                // not one after a loss. Taken for a loss, it would be
+                // concealed, which takes no packet, so the buffer stayed
+                // full and every arrival dropped the next one due.
+                if let (Some(_), Some(seq)) = (self.last_seq, old.sequence) {
+                    self.last_seq = Some(seq);
+                }
                 self.spend(old);
             }
             dropped += 1;
