@@ -48,6 +48,8 @@ WANTED=(
     "libspandsp2:"
     "baresip-core:baresip"
     "tcpdump:tcpdump"
+    # conf/kamailio/kamailio.cfg and scripts/test-kamailio.sh (scale-out).
+    "kamailio:kamailio"
     "binutils:readelf"
     "dpkg-dev:dpkg-buildpackage"
     "debhelper:dh"

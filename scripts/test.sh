@@ -93,5 +93,10 @@ step "SIP front: huddle-sip with SIPp (scripts/test-sip.sh, 45-75 s)"
 # Builds ffi/sip against the debug libhuddle.so built above.
 HUDDLE_LIB="$lib" bash scripts/test-sip.sh
 
-printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, install and .debs, Janus plugin, FreeSWITCH, scenario corpus, SIP — all passed in %ds\n' \
+step "scale-out: Kamailio + 2 huddle-sip nodes, a cascaded room (scripts/test-kamailio.sh, 55-90 s)"
+# Room affinity, OPTIONS probing and failover when a node is killed; a room
+# cascaded over both nodes. CASCADE=0 leaves the cascade phase out (30 s).
+HUDDLE_LIB="$lib" timeout 240 bash scripts/test-kamailio.sh
+
+printf '\n==> OK: fmt, clippy, header, cargo test (incl. stress, faults, ASan C harness), valgrind, demo, install and .debs, Janus plugin, FreeSWITCH, scenario corpus, SIP, Kamailio scale-out — all passed in %ds\n' \
     "$((SECONDS - started))"

@@ -571,12 +571,19 @@ void calls_originate(const char *destination, const char *room, const char *acco
     const char *tmpl = g_host.cfg.originate_uri;
     char uri[512];
     const char *var = strstr(tmpl, "${destination}");
-    if (!var) {
+    if (strncmp(destination, "sip:", 4) == 0) {
+        /* huddle's cascade names the other node's room by its URI. */
+        if (snprintf(uri, sizeof uri, "%s", destination) >= (int)sizeof uri) {
+            host_log(HUDDLE_LOG_WARN, "originate: URI longer than %zu bytes", sizeof uri - 1);
+            return;
+        }
+    } else if (!var) {
         host_log(HUDDLE_LOG_WARN, "originate %s: no ${destination} in originate_uri", destination);
         return;
+    } else {
+        snprintf(uri, sizeof uri, "%.*s%s%s", (int)(var - tmpl), tmpl, destination,
+                 var + strlen("${destination}"));
     }
-    snprintf(uri, sizeof uri, "%.*s%s%s", (int)(var - tmpl), tmpl, destination,
-             var + strlen("${destination}"));
     if (account && account[0] && strcmp(account, g_host.cfg.account) != 0) {
         host_log(HUDDLE_LOG_WARN, "originate %s: account '%s' is not this host's", destination,
                  account);

@@ -110,7 +110,8 @@ static int32_t cb_originate(void *ctx, const char *destination, const char *room
                             const char *account)
 {
     (void)ctx;
-    if (!g_host.cfg.originate_uri[0]) {
+    /* A SIP URI (a cascade to another node) is dialled as it is. */
+    if (!g_host.cfg.originate_uri[0] && strncmp(destination, "sip:", 4) != 0) {
         log_line(HUDDLE_LOG_WARN, "huddle-sip", "originate refused: no originate_uri in [sip]");
         return -1;
     }

@@ -9,7 +9,8 @@
 //!   start the room: wait for a moderator/host), `mintwo` (end the room when
 //!   fewer than two members remain), `nomoh` (no music while alone/waiting),
 //!   `nobeep` (no enter/exit sound), `join-only` (only join an existing room,
-//!   never create one), `ghost` (not counted, not announced),
+//!   never create one), `ghost` (not counted, not announced), `bridge`
+//!   (another node's cascade leg: a ghost that sends no events),
 //!   `mute-non-moderator` (room flag used if this caller creates the room),
 //!   `announce-name` / `no-announce-name` (this caller is, or is not,
 //!   announced by name, whatever the room says). Settings, this caller's own
@@ -204,6 +205,8 @@ pub struct JoinOptions {
     pub join_only: Option<bool>,
     /// Flag `ghost`.
     pub ghost: Option<bool>,
+    /// Flag `bridge`: a cascade leg from another node (a ghost without events).
+    pub bridge: Option<bool>,
     /// Flag `mute-non-moderator`.
     pub mute_non_moderators: Option<bool>,
 }
@@ -387,6 +390,7 @@ fn apply_flag(cx: &Ctx, o: &mut JoinOptions, flag: &str) -> Result<(), AppArgsEr
         "nobeep" => o.beep = Some(Beep::False),
         "join-only" => o.join_only = t,
         "ghost" => o.ghost = t,
+        "bridge" => o.bridge = t,
         "mute-non-moderator" => o.mute_non_moderators = t,
         "announce-name" | "no-announce-name" => {
             let on = flag == "announce-name";

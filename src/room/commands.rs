@@ -74,6 +74,9 @@ pub enum Command {
     UnmuteAllNonModerators,
     Announce(bool),
     Invite(String),
+    /// Operator only: bridge this room to another node's (a `sip:` URI).
+    Cascade(String),
+    Uncascade,
     Record(RecordingCommand),
     Leave,
     End,
@@ -389,6 +392,8 @@ impl Room {
                 });
                 Ok(format!("dialling {destination}"))
             }
+            Command::Cascade(uri) => self.cascade_start(uri),
+            Command::Uncascade => self.cascade_stop(),
             Command::Record(rc) => self.record_command(rc),
             Command::Leave => {
                 let id = actor.ok_or(CommandError::Invalid("leave needs a member".to_string()))?;
@@ -614,22 +619,24 @@ impl Room {
                     .ok_or(CommandError::UnknownMember(id))?;
                 vec![id]
             }
+            // A cascade's bridge is only ever addressed by its id: `mute
+            // all` must not silence the other node's room.
             Target::All => self
                 .members
                 .iter()
-                .filter(|m| m.admitted)
+                .filter(|m| m.admitted && !m.spec.bridge)
                 .map(|m| m.id)
                 .collect(),
             Target::NonModerator => self
                 .members
                 .iter()
-                .filter(|m| m.admitted && !m.moderator)
+                .filter(|m| m.admitted && !m.moderator && !m.spec.bridge)
                 .map(|m| m.id)
                 .collect(),
             Target::Last => self
                 .members
                 .iter()
-                .filter(|m| m.admitted)
+                .filter(|m| m.admitted && !m.spec.bridge)
                 .max_by_key(|m| (m.joined_at_ms, m.id))
                 .map(|m| m.id)
                 .into_iter()

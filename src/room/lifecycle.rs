@@ -7,8 +7,16 @@ use super::*;
 
 impl Room {
     /// A caller arrives. Checks run in the documented order: PIN, lock, size.
-    pub fn join(&mut self, spec: MemberSpec, now_ms: u64) -> Result<MemberId, Refusal> {
+    pub fn join(&mut self, mut spec: MemberSpec, now_ms: u64) -> Result<MemberId, Refusal> {
         self.now_ms = now_ms;
+        // The leg this room's cascade dialled skips the PIN: no caller can
+        // present a `to` that is a URI.
+        let dialled = self.cascade_claims(&spec.to);
+        spec.bridge |= dialled;
+        spec.ghost |= spec.bridge;
+        if spec.bridge && spec.jitter_frames.is_none() {
+            spec.jitter_frames = Some(cascade::BRIDGE_JITTER_FRAMES);
+        }
         if self.ended {
             return Err(Refusal {
                 cause: cause::NORMAL_CLEARING,
@@ -26,7 +34,7 @@ impl Room {
         let settings = &self.settings;
         let vad = Vad::new(settings.vad, settings.interval_ms);
         let depth = spec.jitter_frames.unwrap_or(settings.jitter_frames);
-        let needs_pin = settings.pin.is_some() || settings.host_pin.is_some();
+        let needs_pin = (settings.pin.is_some() || settings.host_pin.is_some()) && !dialled;
         let member = Member {
             id,
             joined_at_ms: now_ms,
@@ -126,7 +134,12 @@ impl Room {
             }
         }
         match self.admit(id, now_ms) {
-            Ok(()) => Ok(id),
+            Ok(()) => {
+                if dialled {
+                    self.cascade_joined(id);
+                }
+                Ok(id)
+            }
             Err(refusal) => {
                 self.remove_silently(id);
                 Err(refusal)
@@ -332,7 +345,7 @@ impl Room {
             m.coaching = targets;
         }
         let coaching = !m.coaching.is_empty();
-        if !m.moderator && (mute_on_entry || mute_nm) {
+        if !m.moderator && !m.spec.bridge && (mute_on_entry || mute_nm) {
             m.muted = true;
         }
         if wait_for_host && !m.moderator {
@@ -370,7 +383,7 @@ impl Room {
                 .or_else(|| self.settings.sounds.enter.clone());
             self.play_room(then(tone, name), Some(id));
         }
-        if !self.started && self.member_count() == 1 {
+        if !self.started && self.member_count() == 1 && !ghost {
             let alone = self.settings.sounds.alone.clone();
             if let Some(m) = self.member_mut(id) {
                 m.queue_prompt(&alone);
@@ -501,6 +514,7 @@ impl Room {
             m.coaching.retain(|x| *x != id);
         }
         self.players.retain(|p| p.only != Some(id));
+        self.cascade_left(id);
         if end_on_exit && !self.ended {
             self.end("participant-with-end-conference-on-exit-left", call_id);
         } else if was_admitted && self.member_count() == 0 && !self.ended {

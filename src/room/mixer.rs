@@ -199,6 +199,7 @@ impl Room {
         self.counters.ticks += 1;
         let tick = self.counters.ticks;
         self.pin_timeouts(now_ms);
+        self.cascade_tick(now_ms);
         self.kicked_done(now_ms);
         if self.ended {
             return;
@@ -339,7 +340,8 @@ impl Room {
                     } else {
                         Source::Own
                     }
-                } else if m.deaf {
+                } else if m.deaf || (m.spec.bridge && !started) {
+                    // The other node's room must not hear this one's music.
                     Source::Silence
                 } else if m.hold || !started {
                     if m.prompts.is_empty() && m.hold_music.is_none() {

@@ -7,6 +7,7 @@
 //! I/O, which is what lets a two-hour conference run in a test in a second.
 
 pub mod admission;
+mod cascade;
 mod commands;
 pub mod events;
 pub mod invite;
@@ -102,6 +103,8 @@ pub struct MemberView {
     pub caller_name: String,
     pub admitted: bool,
     pub moderator: bool,
+    /// A cascade's bridge leg (see `cascade`).
+    pub bridge: bool,
     pub muted: bool,
     pub deaf: bool,
     pub hold: bool,
@@ -181,6 +184,7 @@ pub struct Room {
     recording: RecordingState,
     pub counters: RoomCounters,
     last_joined: Option<MemberId>,
+    cascade: Option<cascade::Cascade>,
 }
 
 impl Room {
@@ -217,6 +221,7 @@ impl Room {
             recording: RecordingState::Off,
             counters: RoomCounters::default(),
             last_joined: None,
+            cascade: None,
         }
     }
 
@@ -388,6 +393,10 @@ impl Room {
     /// An event about one member.
     fn emit_for(&mut self, name: &str, id: MemberId, extra: Vec<(&'static str, String)>) {
         let Some(m) = self.member_ref(id) else { return };
+        // A cascade's bridge is plumbing, not a participant.
+        if m.spec.bridge {
+            return;
+        }
         // Comma-separated, in the order the coach was given them.
         let coached_calls = (!m.coaching.is_empty()).then(|| {
             m.coaching
@@ -471,6 +480,7 @@ fn view(m: &Member) -> MemberView {
         caller_name: m.spec.caller_name.clone(),
         admitted: m.admitted,
         moderator: m.moderator,
+        bridge: m.spec.bridge,
         muted: m.muted,
         deaf: m.deaf,
         hold: m.hold,

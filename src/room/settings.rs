@@ -134,6 +134,9 @@ pub struct MemberSpec {
     pub min_two: bool,
     /// Not counted, not announced (FreeSWITCH `ghost`).
     pub ghost: bool,
+    /// A cascade's bridge leg to another node's room: a ghost that also
+    /// sends no events (see `room::cascade`).
+    pub bridge: bool,
     pub beep: Beep,
     /// Call id of the member this one coaches.
     pub coach: Option<String>,

@@ -416,6 +416,10 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
         ApiCommand::Dial { room, destination } => {
             text(room_command(module, &room, Command::Invite(destination))?)
         }
+        ApiCommand::Cascade { room, uri } => {
+            text(room_command(module, &room, Command::Cascade(uri))?)
+        }
+        ApiCommand::Uncascade { room } => text(room_command(module, &room, Command::Uncascade)?),
         ApiCommand::End { room } => text(room_command(module, &room, Command::End)?),
         ApiCommand::Pin { room, pin } => text(room_command(module, &room, Command::SetPin(pin))?),
         ApiCommand::HostPin { room, pin } => {
@@ -520,13 +524,16 @@ fn flags(m: &MemberView) -> String {
     if !m.coaching.is_empty() {
         f.push("coach");
     }
+    if m.bridge {
+        f.push("bridge");
+    }
     f.join("|")
 }
 
 /// `id;channel;call_id;from;name;flags;volume_in;volume_out;energy;codec/rate`
 ///
 /// `flags` are `|`-joined, in this order: `pin-entry` (not admitted yet),
-/// `hear`, `speak`, `talking`, `hold`, `moderator`, `coach`. Volumes are
+/// `hear`, `speak`, `talking`, `hold`, `moderator`, `coach`, `bridge`. Volumes are
 /// signed whole dB, energy whole dBov, e.g. `1;a;CA-a;+1555a;a;hear|speak;+0;+0;-45;L16/16000`.
 fn member_line(m: &MemberView) -> String {
     format!(
@@ -642,7 +649,7 @@ fn room_json(module: &Module, cell: &RoomCell, with_members: bool) -> Value {
                 .map(|m| {
                     json!({
                         "id": m.id, "channel": m.channel, "call_sid": m.call_id, "from": m.from,
-                        "caller_name": m.caller_name, "admitted": m.admitted, "moderator": m.moderator,
+                        "caller_name": m.caller_name, "admitted": m.admitted, "moderator": m.moderator, "bridge": m.bridge,
                         "muted": m.muted, "deaf": m.deaf, "hold": m.hold, "talking": m.talking,
                         "coaching": m.coaching.first(), "coaching_ids": m.coaching, "volume_in_db": m.in_gain_db, "volume_out_db": m.out_gain_db,
                         "energy_dbov": m.energy_dbov, "level_dbov": m.level_dbov, "codec": m.codec, "rate": m.rate,

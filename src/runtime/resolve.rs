@@ -185,6 +185,7 @@ pub fn member_spec(
         end_on_exit: o.end_conference_on_exit == Some(true),
         min_two: o.min_two == Some(true),
         ghost: o.ghost == Some(true),
+        bridge: o.bridge == Some(true),
         beep: match o.beep {
             Some(app_args::Beep::False) => Beep::None,
             Some(app_args::Beep::OnEnter) => Beep::OnEnter,

@@ -10,11 +10,21 @@
                            then 200 ms of silence
   rtpkit.py heard CAPTURE.pcap PORT OUT.raw
       What a UDP port received (tcpdump -i lo -w): the PCMU packets sent to
-      PORT, placed by RTP timestamp, decoded to signed 16-bit 8 kHz.
+      PORT, placed by RTP timestamp, decoded to signed 16-bit 8 kHz; prints
+      the capture time of the first packet (sample 0 of OUT).
+  rtpkit.py gaps CAPTURE.pcap PORT
+      How many packets reached PORT and the longest gap between two, in ms.
   rtpkit.py match HEARD.raw CLIP.raw
       Prints how alike CLIP sounds inside HEARD (0..1: the median
       normalised cross-correlation of its half-second windows) and where
-      it starts, in seconds.
+      it starts, in seconds: by its energy envelope (10 ms steps) and by
+      the median of the windows' sample-exact positions.
+
+  rtpkit.py once HEARD.raw CLIP.raw
+      match's score and sample-exact start, then the gain at which CLIP
+      sits in HEARD and the energy left around it once it is taken out
+      (over the clip's energy): an echo leaves a residual, one copy at
+      full level prints about "1.0 0.0".
 
 The mu-law code here is written from G.711 on its own so that it checks
 huddle-sip's C codec instead of repeating it.
@@ -152,11 +162,13 @@ def read_pcap_timed(path):
 
 def heard(capture, port, out):
     chunks = []
-    for _, dport, rtp in read_pcap(capture):
+    first = None
+    for t, _, dport, rtp in read_pcap_timed(capture):
         if dport != port or len(rtp) < 12 or rtp[0] >> 6 != 2 or rtp[1] & 0x7F != PT_PCMU:
             continue
         ts = struct.unpack("!I", rtp[4:8])[0]
         chunks.append((ts, rtp[12:]))
+        first = t if first is None else first
     if not chunks:
         sys.exit("rtpkit: no PCMU packets to port %d in %s" % (port, capture))
     base = chunks[0][0]
@@ -170,7 +182,16 @@ def heard(capture, port, out):
             pcm[at + i] = ulaw_decode(c)
     with open(out, "wb") as f:
         f.write(struct.pack("<%dh" % len(pcm), *pcm))
-    print("rtpkit: %d packets, %.2f s to port %d" % (len(chunks), total / 8000, port))
+    print("rtpkit: %d packets, %.2f s to port %d, the first at %.6f" % (len(chunks), total / 8000, port, first))
+
+
+def gaps(capture, port):
+    """How steadily RTP reached PORT: packets, and the longest silence
+    between two of them in ms."""
+    times = [t for t, _, dport, rtp in read_pcap_timed(capture) if dport == port and len(rtp) >= 12]
+    if len(times) < 2:
+        sys.exit("rtpkit: fewer than 2 packets to port %d in %s" % (port, capture))
+    print("%d %.0f" % (len(times), 1000 * max(b - a for a, b in zip(times, times[1:]))))
 
 
 def load_raw(path):
@@ -206,7 +227,12 @@ def match(heard_path, clip_path):
     the audio by a frame whenever it conceals a late packet, and on a
     loaded machine those shifts add up over a sentence). The score is the
     median of those windows' normalised correlations."""
-    h, c = load_raw(heard_path), load_raw(clip_path)
+    score, lag, fine_lag = locate(load_raw(heard_path), load_raw(clip_path))
+    print("%.3f %.3f %.4f" % (score, lag / 8000, fine_lag / 8000))
+
+
+def locate(h, c):
+    """match's work: (score, envelope lag, sample-exact lag), lags in samples."""
     if len(h) < len(c):
         h = list(h) + [0] * (len(c) - len(h))
     eh, ec = envelope(h), envelope(c)
@@ -214,7 +240,7 @@ def match(heard_path, clip_path):
     lag = best * 80
     win = 4000
     loud = [math.sqrt(sum(v * v for v in c[i : i + win]) / win) for i in range(0, len(c) - win + 1, win)]
-    scores = []
+    scores, lags = [], []
     drift = 0
     for n, rms in enumerate(loud):
         if rms < 0.1 * max(loud):
@@ -226,9 +252,48 @@ def match(heard_path, clip_path):
         at, fine = max(((at, xcorr(h, w, at)) for at in range(max(0, coarse - 3), coarse + 4)), key=lambda x: x[1])
         drift = at - lag - n * win
         scores.append(fine)
+        lags.append(at - n * win)
     scores.sort()
+    lags.sort()
     score = scores[len(scores) // 2] if scores else 0.0
-    print("%.3f %.3f" % (score, lag / 8000))
+    fine_lag = lags[len(lags) // 2] if lags else lag
+    return score, lag, fine_lag
+
+
+def once(h, c):
+    """Whether clip C is in heard H once, at its own level: (match score,
+    sample-exact lag, least-squares gain of C, what is left once C is taken
+    out, over C's energy). Each 100 ms of C is placed on its own within
+    +-30 ms (a jitter buffer may slip a frame mid-sentence without anything
+    being heard twice); what is left counts those windows and the 200 ms
+    after C, where an echo over a bridge would land. One clean copy leaves
+    almost nothing; an echo or a second copy leaves about as much as C."""
+    score, _, at = locate(h, c)
+    win, reach = 800, 240
+    cc = sum(v * v for v in c)
+    if not cc:
+        sys.exit("rtpkit: the clip is silent")
+    dot = rest = 0.0
+    for k in range(0, len(c), win):
+        w = c[k : k + win]
+        ww = sum(v * v for v in w)
+        if not ww:
+            continue
+
+        base = at + k
+        # The sentence's own place first: voiced speech repeats every pitch
+        # period, so only a clearly better fit elsewhere moves the window.
+        pos = base
+        if xcorr(h, w, base) < 0.99:
+            coarse = max(range(max(0, base - reach), base + reach + 1, 4), key=lambda a: xcorr(h, w, a))
+            pos = max(range(max(0, coarse - 4), coarse + 5), key=lambda a: xcorr(h, w, a))
+        seg = list(h[pos : pos + len(w)]) + [0] * max(0, pos + len(w) - len(h))
+        g = max(sum(p * q for p, q in zip(seg, w)), 0.0) / ww
+        dot += g * ww
+        rest += sum((p - g * q) ** 2 for p, q in zip(seg, w))
+    tail = h[at + len(c) : at + len(c) + 1600]
+    rest += sum(v * v for v in tail)
+    return score, at, dot / cc, rest / cc
 
 
 def main():
@@ -236,6 +301,11 @@ def main():
         make_pcap(sys.argv[2], sys.argv[3:])
     elif len(sys.argv) == 5 and sys.argv[1] == "heard":
         heard(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif len(sys.argv) == 4 and sys.argv[1] == "gaps":
+        gaps(sys.argv[2], int(sys.argv[3]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "once":
+        score, at, gain, rest = once(load_raw(sys.argv[2]), load_raw(sys.argv[3]))
+        print("%.3f %.4f %.3f %.3f" % (score, at / 8000, gain, rest))
     elif len(sys.argv) == 4 and sys.argv[1] == "match":
         match(sys.argv[2], sys.argv[3])
     else:

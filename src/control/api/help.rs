@@ -96,6 +96,12 @@ pub(super) const COMMANDS: &[(&str, &str, &str)] = &[
         "dial <room> <destination>",
         "call out and add the callee to the room",
     ),
+    (
+        "cascade",
+        "cascade <room> <sip-uri>",
+        "bridge the room to another node's room (a hidden member, re-dialled when lost)",
+    ),
+    ("uncascade", "uncascade <room>", "stop the room's cascade"),
     ("end", "end <room>", "end the room, disconnecting everyone"),
     (
         "pin",

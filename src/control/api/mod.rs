@@ -290,6 +290,13 @@ pub enum ApiCommand {
         room: RoomRef,
         destination: String,
     },
+    Cascade {
+        room: RoomRef,
+        uri: String,
+    },
+    Uncascade {
+        room: RoomRef,
+    },
     End {
         room: RoomRef,
     },

@@ -438,6 +438,16 @@ fn parse_command(c: &str, a: &[&str]) -> Result<ApiCommand, ApiError> {
                 destination: a[1].to_string(),
             }
         }
+        "cascade" => {
+            arity(c, a, 2, 2)?;
+            C::Cascade {
+                room: room(c, a[0])?,
+                uri: a[1].to_string(),
+            }
+        }
+        "uncascade" => C::Uncascade {
+            room: only_room(a)?,
+        },
         "end" => C::End {
             room: only_room(a)?,
         },

@@ -206,6 +206,14 @@ fn room_commands() {
             destination: "sip:bob@x".into()
         }
     );
+    assert_eq!(
+        cmd("cascade r sip:r@node-b:5060"),
+        ApiCommand::Cascade {
+            room: r("r"),
+            uri: "sip:r@node-b:5060".into()
+        }
+    );
+    assert_eq!(cmd("uncascade r"), ApiCommand::Uncascade { room: r("r") });
     assert_eq!(cmd("end r"), ApiCommand::End { room: r("r") });
     assert_eq!(
         cmd("pin r 1234"),
@@ -364,6 +372,8 @@ fn help_lists_every_command() {
         "stop r",
         "record r start",
         "dial r d",
+        "cascade r sip:r@b",
+        "uncascade r",
         "end r",
         "pin r none",
         "hostpin r none",
