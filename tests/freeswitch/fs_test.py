@@ -233,7 +233,9 @@ def main():
         raise
     finally:
         with open(os.path.join(run, "events.txt"), "w") as f:  # for a reader of a failed run
-            for e in esl.find(lambda e: e.get("Event-Subclass", "").startswith("huddle::")):
+            # with each call's RTP counters (variable_rtp_audio_in_*)
+            for e in esl.find(lambda e: e.get("Event-Subclass", "").startswith("huddle::")
+                              or e.get("Event-Name") == "CHANNEL_HANGUP_COMPLETE"):
                 f.write(json.dumps(e) + "\n")
         if tcpdump:
             time.sleep(0.3)  # the last packets written by -U
@@ -267,7 +269,7 @@ def main():
             level[talker] = sum(heard[listener][lo:hi]) / (hi - lo)
             if talker == listener:
                 continue
-            r = rtp.correlation(heard[listener][lo:hi], said[talker][lo:hi], 25)
+            r = rtp.hearing(heard[listener][lo:hi], said[talker][lo:hi], 25)
             row.append(f"{talker} r={r:+.2f}")
             if r < 0.7:
                 failures.append(f"{listener} does not hear {talker} (r={r:.2f})")
@@ -276,6 +278,16 @@ def main():
         if level[listener] > 0.1 * min(others):
             failures.append(f"{listener} hears itself ({level[listener]:.0f} during its own turn)")
         print(f"  {listener} heard ({pkts} packets): " + ", ".join(row))
+    # The channel thread read each caller's socket to the end: what the
+    # caller sent, FreeSWITCH counted in (a thread kept writing, or stuck,
+    # leaves speech and RFC 2833 digits unread in the socket).
+    for name, _, _ in CALLERS:
+        sent = len(streams[ports[name]]["from"])
+        hc = hangups(esl, name)
+        got = int(hc[0].get("variable_rtp_audio_in_media_packet_count", 0)) if hc else 0
+        print(f"  {name}: FreeSWITCH read {got} of the {sent} audio packets sent")
+        if got < 0.98 * sent:
+            failures.append(f"FreeSWITCH read {got} of {name}'s {sent} packets")
     assert not failures, "; ".join(failures)
     print("  each caller heard the other two and not itself")
 

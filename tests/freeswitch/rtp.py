@@ -151,3 +151,16 @@ def correlation(heard, said, max_lag):
         if saa > 0 and sbb > 0:
             best = max(best, sab / (saa * sbb) ** 0.5)
     return best
+
+
+def hearing(heard, said, max_lag, window=50):
+    """How well `heard` follows `said`: the mean over `window`-bin stretches
+    (1 s of 20 ms bins) of each stretch's best correlation at a delay of
+    0..max_lag bins. A jitter buffer that re-buffers after a late packet
+    moves the delay once in a while; each stretch finds its own."""
+    rs = []
+    for lo in range(0, len(heard) - window // 2, window):
+        hi = min(len(heard), lo + window + max_lag)
+        if max(said[lo:hi], default=0) > 0:
+            rs.append(correlation(heard[lo:hi], said[lo:hi], max_lag))
+    return sum(rs) / len(rs) if rs else -1.0
