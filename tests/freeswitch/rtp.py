@@ -3,7 +3,11 @@ ways (the system libopus through ctypes, the library huddle uses), a
 libpcap writer for SIPp's play_pcap_audio (speech plus RFC 4733 digits), and
 a reader that splits a tcpdump capture of lo into per-port RTP streams."""
 import ctypes
+import os
 import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "janus"))
 
 RATE = 8000
 FRAME = 160  # 20 ms at 8 kHz
@@ -14,19 +18,11 @@ OPUS_CLOCK = 48000  # Opus RTP timestamps (and telephone-event/48000) count at 4
 
 class Opus:
     """One Opus encoder and decoder, mono at the tests' 8 kHz (libopus
-    converts to and from what the packets carry)."""
-    _lib = None
+    converts to and from what the packets carry). The library comes as the
+    Janus tests' plain-RTP peer loads and declares it."""
 
     def __init__(self):
-        lib = Opus._lib
-        if lib is None:
-            lib = Opus._lib = ctypes.CDLL("libopus.so.0")
-            lib.opus_encoder_create.restype = ctypes.c_void_p
-            lib.opus_decoder_create.restype = ctypes.c_void_p
-            lib.opus_encode.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int16), ctypes.c_int,
-                                        ctypes.c_char_p, ctypes.c_int32]
-            lib.opus_decode.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32,
-                                        ctypes.POINTER(ctypes.c_int16), ctypes.c_int, ctypes.c_int]
+        from rtp_peer import _opus as lib  # tests/janus: libopus through ctypes, prototypes declared
         self.lib = lib
         err = ctypes.c_int()
         self.enc = lib.opus_encoder_create(RATE, 1, 2048, ctypes.byref(err))  # OPUS_APPLICATION_VOIP
