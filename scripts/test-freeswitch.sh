@@ -3,9 +3,10 @@
 # needed); then it builds the module (-Werror) against the
 # FreeSWITCH install at $FS_PREFIX (default /var/cache/huddle/freeswitch),
 # stages `make install DESTDIR=...`, and runs tests/freeswitch/fs_test.py:
-# SIPp PCMU callers with RFC 4733 PIN digits in one room, who hears whom
-# (RTP captured on lo), `huddle` API and events over the event socket,
-# kick, dial-out, unload with live calls. About 30 s.
+# SIPp callers (PCMU, and one Opus passed through to huddle) with RFC 4733
+# PIN digits in one room, who hears whom (RTP captured on lo), `huddle` API
+# and events over the event socket, kick, dial-out, unload with live calls.
+# About 30 s.
 # Without a FreeSWITCH install it says so in one line and succeeds: the
 # README's "FreeSWITCH" section says how to build one.
 set -euo pipefail

@@ -12,6 +12,10 @@
 #include "mod_huddle.h"
 #include "legs.h"
 
+/* How long a refused channel waits for huddle's hangup before hanging
+ * itself up as rejected. */
+#define REFUSAL_WAIT_MS 2000
+
 /* The rates huddle takes L16 at; a call at another rate (44.1 kHz, 12 kHz)
  * is read at 16 kHz and FreeSWITCH resamples. */
 static uint32_t huddle_rate(uint32_t native)
@@ -49,64 +53,118 @@ static int l16_at(switch_codec_t *codec, uint32_t *have, uint32_t rate, uint32_t
     return 0;
 }
 
+/* How much of huddle's audio may wait for the channel, in packets: more is
+ * latency nobody asked for, left by a stall, and is dropped. */
+#define WRITE_BACKLOG 2u
+/* Write time a run of quick reads may bank, in packets. */
+#define WRITE_CREDIT 3
+
 typedef struct media {
     switch_core_session_t *session;
     switch_channel_t *channel;
     huddle_member *member;
     leg *leg;
-    uint32_t rate;          /* what we read at and huddle hears */
+    uint32_t rate;          /* what we read at and huddle hears (L16) */
     uint32_t ms;            /* the call's packet time */
+    int opus;               /* the call is Opus: its packets pass through */
     switch_codec_t read_codec;
     switch_codec_t write_codec;
     uint32_t write_rate;
     int reading;            /* our read codec is the session's */
+    int64_t write_due_us;   /* audio time the reads have paid for writing */
+    uint32_t rtp_clock;     /* the call's RTP timestamp rate */
+    uint32_t write_ts;      /* RTP timestamp of the last frame written */
     uint64_t reads, cng_in; /* for the end-of-call debug line */
     leg_frame out;
-    int16_t silence[LEG_MAX_SAMPLES];
 } media;
 
-/* One frame from the caller to huddle. A comfort-noise frame (nothing
- * arrived this interval) goes as measured silence, so the member's jitter
- * buffer keeps its cadence without decoding anything. Returns the status. */
+/* One frame from the caller to huddle: L16 that FreeSWITCH decoded, or the
+ * call's own Opus packet, with its RTP sequence number, so huddle's jitter
+ * buffer orders packets, conceals lost ones and absorbs late ones. A
+ * comfort-noise frame (nothing arrived by this read) is not sent: FreeSWITCH's
+ * timed read reports a packet a little late this way and reads it next time,
+ * when huddle's buffer still has room for it. Silence sent in its place
+ * would add a frame each time, until the buffer overflowed. */
 static huddle_status send_in(media *m, const switch_frame_t *rf)
 {
-    huddle_frame f = {.codec = HUDDLE_CODEC_L16, .sample_rate = m->rate, .audio_level = -1, .sequence = -1};
     if (switch_test_flag(rf, SFF_CNG) || !rf->datalen || !rf->data) {
-        f.samples = m->rate / 1000 * m->ms;
-        if (f.samples > LEG_MAX_SAMPLES) {
-            return HUDDLE_STATUS_BAD_FRAME;
-        }
-        f.data = (const uint8_t *)m->silence;
-        f.len = (size_t)f.samples * 2;
-        f.audio_level = 127;
-    } else {
-        f.samples = rf->datalen / 2;
-        f.data = rf->data;
-        f.len = rf->datalen;
+        return HUDDLE_STATUS_OK;
+    }
+    huddle_frame f = {.codec = HUDDLE_CODEC_L16,
+                      .sample_rate = m->rate,
+                      .samples = rf->datalen / 2,
+                      .data = rf->data,
+                      .len = rf->datalen,
+                      .audio_level = -1,
+                      .sequence = rf->seq};
+    if (m->opus) {
+        f.codec = HUDDLE_CODEC_OPUS;
+        f.sample_rate = 48000;
+        f.samples = m->ms * 48;
     }
     return huddle_g.hi->member_audio(m->member, &f);
 }
 
-/* Everything huddle queued for this leg since the last read. */
+static int64_t duration_us(const leg_frame *f, uint32_t ms)
+{
+    return f->samples && f->sample_rate ? (int64_t)f->samples * 1000000 / f->sample_rate : (int64_t)ms * 1000;
+}
+
+/* One frame huddle sent to the call: huddle's Opus as the call's own codec
+ * frame (FreeSWITCH sends it as it is), L16 through our L16 codec
+ * (FreeSWITCH encodes it to the call's codec). Returns FreeSWITCH's status. */
+static switch_status_t write_one(media *m, leg_frame *f)
+{
+    switch_frame_t wf = {0};
+    wf.data = f->data.bytes;
+    wf.datalen = f->len;
+    wf.buflen = sizeof f->data;
+    wf.channels = 1;
+    if (f->codec == HUDDLE_CODEC_OPUS) {
+        if (!m->opus) {
+            return SWITCH_STATUS_SUCCESS; /* not this call's codec: nothing to send it as */
+        }
+        wf.codec = switch_core_session_get_write_codec(m->session);
+        wf.rate = 48000;
+        wf.samples = (uint32_t)(duration_us(f, m->ms) * 48 / 1000);
+    } else {
+        if (l16_at(&m->write_codec, &m->write_rate, f->sample_rate, m->ms,
+                   switch_core_session_get_pool(m->session)) != 0) {
+            return SWITCH_STATUS_SUCCESS;
+        }
+        wf.codec = &m->write_codec;
+        wf.samples = f->samples;
+        wf.rate = f->sample_rate;
+    }
+    /* With a timestamp FreeSWITCH sends the frame now; without one its RTP
+     * write first waits for a write timer tick, a second wake-up each packet
+     * time for the thread (the read already waits for one), which at 200
+     * calls was half of FreeSWITCH's CPU. The reads pace the writes. Zero
+     * means "none" to FreeSWITCH, so it is stepped over. */
+    m->write_ts += (uint32_t)(duration_us(f, m->ms) * m->rtp_clock / 1000000);
+    if (!m->write_ts) {
+        m->write_ts = 1;
+    }
+    wf.timestamp = m->write_ts;
+    return switch_core_session_write_frame(m->session, &wf, SWITCH_IO_FLAG_NONE, 0);
+}
+
+/* huddle's audio for this leg, as much as the reads have paid for. The
+ * thread's clock is the read, which waits for the caller's next packet;
+ * FreeSWITCH's write waits for a write timer of its own. Writing until the
+ * queue is empty, while huddle queues a frame per tick, can keep the thread
+ * in here for good: the caller's speech and RFC 2833 digits then pile up
+ * unread in the socket. So each read buys one packet time of writing, and
+ * a backlog left by a stall is dropped (counted) rather than kept as delay. */
 static void write_out(media *m)
 {
-    switch_memory_pool_t *pool = switch_core_session_get_pool(m->session);
-    while (leg_pop(m->leg, &m->out)) {
-        if (l16_at(&m->write_codec, &m->write_rate, m->out.sample_rate, m->ms, pool) != 0) {
-            continue;
-        }
-        switch_frame_t wf = {0};
-        wf.codec = &m->write_codec;
-        wf.data = m->out.pcm;
-        wf.datalen = m->out.samples * 2;
-        wf.buflen = sizeof m->out.pcm;
-        wf.samples = m->out.samples;
-        wf.rate = m->out.sample_rate;
-        wf.channels = 1;
-        if (switch_core_session_write_frame(m->session, &wf, SWITCH_IO_FLAG_NONE, 0) != SWITCH_STATUS_SUCCESS) {
+    while (m->write_due_us > 0 && leg_pop(m->leg, &m->out)) {
+        m->write_due_us -= duration_us(&m->out, m->ms);
+        if (write_one(m, &m->out) != SWITCH_STATUS_SUCCESS) {
             return;
         }
     }
+    leg_trim(m->leg, WRITE_BACKLOG);
 }
 
 static void pass_dtmf(media *m)
@@ -122,6 +180,7 @@ static void pass_dtmf(media *m)
 
 static void media_loop(media *m)
 {
+    const int64_t packet_us = (int64_t)m->ms * 1000;
     while (switch_channel_ready(m->channel)) {
         switch_frame_t *rf = NULL;
         switch_status_t st = switch_core_session_read_frame(m->session, &rf, SWITCH_IO_FLAG_NONE, 0);
@@ -129,6 +188,10 @@ static void media_loop(media *m)
             return;
         }
         m->reads++;
+        m->write_due_us += packet_us;
+        if (m->write_due_us > WRITE_CREDIT * packet_us) {
+            m->write_due_us = WRITE_CREDIT * packet_us;
+        }
         if (st == SWITCH_STATUS_SUCCESS && rf && switch_test_flag(rf, SFF_CNG)) {
             m->cng_in++;
         }
@@ -137,6 +200,20 @@ static void media_loop(media *m)
         }
         pass_dtmf(m);
         write_out(m);
+    }
+}
+
+/* huddle's dispatcher thread delivers a refusal's hangup (on_hangup), and
+ * may do so after app() has returned. Leaving the application first would
+ * let the dialplan run on, or end the call as NORMAL_CLEARING, instead of
+ * with huddle's cause; so the channel thread waits for it, a bounded time. */
+static void await_hangup(switch_channel_t *channel)
+{
+    for (int i = 0; i < REFUSAL_WAIT_MS / 10 && switch_channel_up_nosig(channel); i++) {
+        switch_yield(10000);
+    }
+    if (switch_channel_up_nosig(channel)) {
+        switch_channel_hangup(channel, SWITCH_CAUSE_CALL_REJECTED);
     }
 }
 
@@ -177,9 +254,16 @@ void huddle_app_run(switch_core_session_t *session, const char *data)
     switch_core_session_get_read_impl(session, &impl);
     m->rate = huddle_rate(impl.actual_samples_per_second);
     m->ms = impl.microseconds_per_packet ? impl.microseconds_per_packet / 1000 : 20;
+    /* huddle takes and sends Opus itself: an Opus call's packets go to it as
+     * they came, and its Opus comes back as the call's frames, with no
+     * FreeSWITCH decode or encode on the way. */
+    m->opus = impl.iananame && !strcasecmp(impl.iananame, "opus");
+    switch_codec_implementation_t wimpl = {0};
+    switch_core_session_get_write_impl(session, &wimpl);
+    m->rtp_clock = wimpl.samples_per_second ? wimpl.samples_per_second : 8000;
     switch_memory_pool_t *pool = switch_core_session_get_pool(session);
     uint32_t read_rate = 0;
-    if (l16_at(&m->read_codec, &read_rate, m->rate, m->ms, pool) != 0 ||
+    if ((!m->opus && l16_at(&m->read_codec, &read_rate, m->rate, m->ms, pool) != 0) ||
         l16_at(&m->write_codec, &m->write_rate, m->rate, m->ms, pool) != 0) {
         switch_log_printf(SWITCH_CHANNEL_SESSION_LOG(session), SWITCH_LOG_ERROR,
                           "huddle: no L16 codec at %u Hz / %u ms\n", m->rate, m->ms);
@@ -191,8 +275,10 @@ void huddle_app_run(switch_core_session_t *session, const char *data)
                           "huddle: channel %s is already in a huddle room\n", uuid);
         goto done;
     }
-    switch_core_session_set_read_codec(session, &m->read_codec);
-    m->reading = 1;
+    if (!m->opus) {
+        switch_core_session_set_read_codec(session, &m->read_codec);
+        m->reading = 1;
+    }
 
     huddle_caller caller = {0};
     caller_of(channel, uuid, &caller);
@@ -202,7 +288,9 @@ void huddle_app_run(switch_core_session_t *session, const char *data)
          * other failure is the app data or the module, also a rejection. */
         switch_log_printf(SWITCH_CHANNEL_SESSION_LOG(session), SWITCH_LOG_NOTICE, "huddle: '%s' not joined: %s\n",
                           data, hi->strerror(st));
-        if (st != HUDDLE_STATUS_REFUSED) {
+        if (st == HUDDLE_STATUS_REFUSED) {
+            await_hangup(channel);
+        } else {
             switch_channel_hangup(channel, SWITCH_CAUSE_CALL_REJECTED);
         }
         goto done;

@@ -94,8 +94,8 @@ void leg_close(leg *l)
 
 int legs_push(const char *uuid, const huddle_frame *frame)
 {
-    if (!uuid || !frame || frame->codec != HUDDLE_CODEC_L16 || !frame->data ||
-        frame->len % 2 || frame->len / 2 > LEG_MAX_SAMPLES) {
+    if (!uuid || !frame || !frame->data || !frame->len || frame->len > sizeof(((leg_frame *)0)->data) ||
+        (frame->codec == HUDDLE_CODEC_L16 ? frame->len % 2 != 0 : frame->codec != HUDDLE_CODEC_OPUS)) {
         return -1;
     }
     pthread_mutex_lock(&table_lock);
@@ -112,9 +112,11 @@ int legs_push(const char *uuid, const huddle_frame *frame)
         atomic_fetch_add(&l->dropped, 1);
     }
     leg_frame *f = &l->ring[(l->head + l->count) % LEG_QUEUE_FRAMES];
+    f->codec = frame->codec;
     f->sample_rate = frame->sample_rate;
-    f->samples = (uint32_t)(frame->len / 2);
-    memcpy(f->pcm, frame->data, frame->len);
+    f->samples = frame->codec == HUDDLE_CODEC_L16 ? (uint32_t)(frame->len / 2) : frame->samples;
+    f->len = (uint32_t)frame->len;
+    memcpy(f->data.bytes, frame->data, frame->len);
     l->count++;
     pthread_mutex_unlock(&l->lock);
     return 0;
@@ -126,14 +128,27 @@ int leg_pop(leg *l, leg_frame *out)
     int got = l->count > 0;
     if (got) {
         const leg_frame *f = &l->ring[l->head];
+        out->codec = f->codec;
         out->sample_rate = f->sample_rate;
         out->samples = f->samples;
-        memcpy(out->pcm, f->pcm, (size_t)f->samples * 2);
+        out->len = f->len;
+        memcpy(out->data.bytes, f->data.bytes, f->len);
         l->head = (l->head + 1) % LEG_QUEUE_FRAMES;
         l->count--;
     }
     pthread_mutex_unlock(&l->lock);
     return got;
+}
+
+void leg_trim(leg *l, unsigned keep)
+{
+    pthread_mutex_lock(&l->lock);
+    while (l->count > keep) {
+        l->head = (l->head + 1) % LEG_QUEUE_FRAMES;
+        l->count--;
+        atomic_fetch_add(&l->dropped, 1);
+    }
+    pthread_mutex_unlock(&l->lock);
 }
 
 uint64_t leg_dropped(const leg *l)

@@ -22,11 +22,17 @@
 
 typedef struct leg leg;
 
-/* One frame taken off a leg's queue: L16 only (mod_huddle sends L16 in). */
+/* One frame taken off a leg's queue: L16 samples, or one Opus packet for
+ * a call that is Opus (huddle answers in the format the member sends). */
 typedef struct leg_frame {
+    uint32_t codec; /* HUDDLE_CODEC_L16 or HUDDLE_CODEC_OPUS */
     uint32_t sample_rate;
     uint32_t samples;
-    int16_t pcm[LEG_MAX_SAMPLES];
+    uint32_t len; /* bytes at data */
+    union {
+        int16_t pcm[LEG_MAX_SAMPLES];
+        uint8_t bytes[LEG_MAX_SAMPLES * 2];
+    } data;
 } leg_frame;
 
 /* Registers `uuid`. NULL when it is already registered (a channel runs the
@@ -35,13 +41,17 @@ leg *leg_open(const char *uuid);
 /* Unregisters and frees; after it returns no huddle thread touches `l`. */
 void leg_close(leg *l);
 
-/* From send_audio (any thread): copies an L16 frame onto the leg's queue,
- * dropping the oldest when full. Returns 0, or -1 when no such leg or the
- * frame is not L16 of a size that fits. */
+/* From send_audio (any thread): copies a frame onto the leg's queue,
+ * dropping the oldest when full. Returns 0, or -1 when no such leg, or the
+ * frame is neither whole L16 samples nor a non-empty Opus packet, or does
+ * not fit. */
 int legs_push(const char *uuid, const huddle_frame *frame);
 /* From the leg's channel thread: 1 and the oldest frame in `out`, or 0. */
 int leg_pop(leg *l, leg_frame *out);
-/* Frames dropped because the queue was full. */
+/* From the leg's channel thread: drops the oldest frames until at most
+ * `keep` wait, counting them as dropped. */
+void leg_trim(leg *l, unsigned keep);
+/* Frames dropped because the queue was full or trimmed. */
 uint64_t leg_dropped(const leg *l);
 
 /* How many legs are open (unload waits for none). */

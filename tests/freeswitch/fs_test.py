@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """mod_huddle in a real FreeSWITCH, driven the way users drive it.
 
-Three SIPp callers (PCMU) dial room 3000, type its PIN with RFC 4733 digits
+Three SIPp callers (two PCMU, carol Opus) dial room 3000, type its PIN with RFC 4733 digits
 and then speak in turns (espeak-ng clips, one voice and sentence each); a
 fourth types a wrong PIN, a fifth reaches a dialplan entry whose app data has
 an unknown flag. Asserts, from outside FreeSWITCH:
@@ -11,6 +11,9 @@ an unknown flag. Asserts, from outside FreeSWITCH:
     and so is the bad app data, with a log line naming the flag;
   - each caller hears the other two and not itself: the RTP FreeSWITCH sent
     to each caller (captured on lo) correlates with what the others sent;
+    FreeSWITCH read each caller's packets to the end;
+  - carol's Opus goes to huddle as Opus and comes back as Opus: huddle's
+    stats count her decodes and its encodes, every packet to her is Opus;
   - `huddle 3000 kick <id>` ends that call: SIPp gets a BYE, FreeSWITCH's
     CHANNEL_HANGUP_COMPLETE says NORMAL_CLEARING (16), huddle::participant-kick;
   - `unload mod_huddle` with live calls is refused as FreeSWITCH refuses any
@@ -41,6 +44,9 @@ SPEECH_MAX = 3.0    # s of each clip used
 CALLERS = [("alice", "en-us", "The quick brown fox jumps over the lazy dog near the river bank."),
            ("bob", "en+m3", "Seven large ships sailed north across the cold grey sea at dawn."),
            ("carol", "en+f3", "Please remember to water the tomato plants every single morning.")]
+# carol's phone speaks Opus: her packets reach huddle as Opus and huddle's
+# Opus reaches her, FreeSWITCH transcoding neither way.
+CODEC = {"carol": "opus"}
 
 # Every event huddle sends (README "Events"), subscribed to by name.
 HUDDLE_EVENTS = ("conference-start conference-end participant-join participant-leave participant-kick "
@@ -73,7 +79,7 @@ def pcaps(run):
         tl = lead + [silence(start - head), ("audio", clip),
                      silence(total - start - len(clip) / rtp.RATE)]
         path = os.path.join(run, f"{name}.pcap")
-        out[name] = (path, rtp.write_pcap(path, tl))
+        out[name] = (path, rtp.write_pcap(path, tl, CODEC.get(name, "pcmu")))
     path = os.path.join(run, "dave.pcap")
     out["dave"] = (path, rtp.write_pcap(path, [silence(LEAD), ("digits", "1111#"), silence(6)]))
     path = os.path.join(run, "eve.pcap")
@@ -130,7 +136,7 @@ def main():
         for name, (pcap, _) in clips.items():
             # eve's dialplan entry gives huddle an unknown flag
             procs[name] = fsrun.sipp(fs, run, name, pcap, ports[name], "bad" if name == "eve" else "3000",
-                                     timeout=90, nice=-10)
+                                     timeout=90, nice=-10, codec=CODEC.get(name, "pcmu"))
         t_dial = time.monotonic()
         step("callers dialled 3000")
 
@@ -174,6 +180,15 @@ def main():
         fsrun.wait_until("each caller's turn to end", spoken, FIRST_TURN + SLOT * len(CALLERS) + 30, step=0.25)
         step("each caller spoke its turn (huddle::participant-speech-start/stop)")
         carol_id = next(r[0] for r in rows if r[1] == sid["carol"])
+        # Opus passed through: huddle decoded carol's own packets (a call
+        # FreeSWITCH had decoded would reach huddle as L16: no decodes) and
+        # encoded Opus for her.
+        stats = fs.api("huddle stats 3000")
+        decodes = re.search(rf"^member {carol_id} .*\bdecodes=(\d+)", stats, re.M)
+        encodes = re.search(r"\bopus_encodes=(\d+)", stats)
+        assert decodes and int(decodes.group(1)) > 50, f"carol's Opus did not reach huddle as Opus: {stats}"
+        assert encodes and int(encodes.group(1)) > 50, f"huddle encoded no Opus for carol: {stats}"
+        step(f"carol's Opus call: huddle decoded {decodes.group(1)} of her packets, encoded {encodes.group(1)} for her")
         reply = fs.api(f"huddle 3000 kick {carol_id}")
         assert reply.startswith("+OK"), reply
         hc = fsrun.wait_until("carol hung up", lambda: hangups(esl, "carol"), 15)[0]
@@ -233,7 +248,9 @@ def main():
         raise
     finally:
         with open(os.path.join(run, "events.txt"), "w") as f:  # for a reader of a failed run
-            for e in esl.find(lambda e: e.get("Event-Subclass", "").startswith("huddle::")):
+            # with each call's RTP counters (variable_rtp_audio_in_*)
+            for e in esl.find(lambda e: e.get("Event-Subclass", "").startswith("huddle::")
+                              or e.get("Event-Name") == "CHANNEL_HANGUP_COMPLETE"):
                 f.write(json.dumps(e) + "\n")
         if tcpdump:
             time.sleep(0.3)  # the last packets written by -U
@@ -246,7 +263,11 @@ def main():
         fs.stop()
 
     # Who heard whom: envelopes of what each caller sent and was sent.
-    streams = rtp.read_rtp(cap, [ports[n] for n, _, _ in CALLERS])
+    opus_ports = [ports[n] for n in CODEC]
+    streams = rtp.read_rtp(cap, [ports[n] for n, _, _ in CALLERS], opus_ports)
+    for port in opus_ports:
+        assert streams[port]["not_opus"] == 0, f"{streams[port]['not_opus']} packets to or from an Opus caller were not Opus"
+        assert len(streams[port]["to"]) > 500, f"FreeSWITCH sent the Opus caller {len(streams[port]['to'])} Opus packets"
     t0 = min(t for s in streams.values() for t, _ in s["from"][:1])
     t1 = max(t for s in streams.values() for d in ("to", "from") for t, _ in s[d][-1:])
     bins = int((t1 - t0) / 0.02) + 50
@@ -267,7 +288,7 @@ def main():
             level[talker] = sum(heard[listener][lo:hi]) / (hi - lo)
             if talker == listener:
                 continue
-            r = rtp.correlation(heard[listener][lo:hi], said[talker][lo:hi], 25)
+            r = rtp.hearing(heard[listener][lo:hi], said[talker][lo:hi], 25)
             row.append(f"{talker} r={r:+.2f}")
             if r < 0.7:
                 failures.append(f"{listener} does not hear {talker} (r={r:.2f})")
@@ -276,6 +297,16 @@ def main():
         if level[listener] > 0.1 * min(others):
             failures.append(f"{listener} hears itself ({level[listener]:.0f} during its own turn)")
         print(f"  {listener} heard ({pkts} packets): " + ", ".join(row))
+    # The channel thread read each caller's socket to the end: what the
+    # caller sent, FreeSWITCH counted in (a thread kept writing, or stuck,
+    # leaves speech and RFC 2833 digits unread in the socket).
+    for name, _, _ in CALLERS:
+        sent = len(streams[ports[name]]["from"])
+        hc = hangups(esl, name)
+        got = int(hc[0].get("variable_rtp_audio_in_media_packet_count", 0)) if hc else 0
+        print(f"  {name}: FreeSWITCH read {got} of the {sent} audio packets sent")
+        if got < 0.98 * sent:
+            failures.append(f"FreeSWITCH read {got} of {name}'s {sent} packets")
     assert not failures, "; ".join(failures)
     print("  each caller heard the other two and not itself")
 

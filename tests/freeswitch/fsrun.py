@@ -150,7 +150,7 @@ CONF = {
         <param name="auth-calls" value="false"/>
         <param name="disable-register" value="true"/>
         <param name="manage-presence" value="false"/>
-        <param name="inbound-codec-prefs" value="PCMU"/>
+        <param name="inbound-codec-prefs" value="OPUS,PCMU"/>
         <param name="outbound-codec-prefs" value="PCMU"/>
         <param name="dtmf-type" value="rfc2833"/>
         <param name="rtp-timer-name" value="soft"/>
@@ -167,6 +167,9 @@ CONF = {
     <param name="dial-template" value="loopback/${{destination}}/test"/>
   </settings>
 </configuration>
+""",
+    # mod_opus's defaults; without the file it logs an error at load.
+    "autoload_configs/opus.conf.xml": """<configuration name="opus.conf"><settings/></configuration>
 """,
     "autoload_configs/conference.conf.xml": """<configuration name="conference.conf">
   <profiles><profile name="default">
@@ -209,7 +212,7 @@ CONF = {
 }
 
 MODULES = ["mod_logfile", "mod_event_socket", "mod_commands", "mod_dptools", "mod_dialplan_xml",
-           "mod_sofia", "mod_loopback", "mod_tone_stream"]
+           "mod_sofia", "mod_loopback", "mod_tone_stream", "mod_opus"]
 
 
 class FreeSwitch:
@@ -370,11 +373,7 @@ o=huddle 1 1 IN IP4 [local_ip]
 s=-
 c=IN IP4 [media_ip]
 t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-16
-a=ptime:20
+{media}a=ptime:20
 a=sendrecv
 ]]></send>
   <recv response="100" optional="true"/>
@@ -407,13 +406,30 @@ Content-Length: 0
 """
 
 
-def sipp(fs, run, name, pcap, media_port, service, calls=1, rate=None, timeout=120, nice=0):
+# The SDP media of a caller: PCMU, or Opus (with telephone-event at Opus's
+# 48 kHz clock, as rtp.write_pcap times its digits).
+MEDIA = {
+    "pcmu": """m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+""",
+    "opus": """m=audio [media_port] RTP/AVP 96 101
+a=rtpmap:96 opus/48000/2
+a=fmtp:96 useinbandfec=0; stereo=0
+a=rtpmap:101 telephone-event/48000
+a=fmtp:101 0-16
+""",
+}
+
+
+def sipp(fs, run, name, pcap, media_port, service, calls=1, rate=None, timeout=120, nice=0, codec="pcmu"):
     """SIPp callers from `name` dialling `service`, playing `pcap`, who wait
     for FreeSWITCH to hang up (BYE) and exit 0 when every call got one.
     A negative `nice` (root only) keeps their RTP on time on a busy machine."""
     path = os.path.join(run, f"{name}.xml")
     with open(path, "w") as f:
-        f.write(SCENARIO.format(name=name, pcap=pcap))
+        f.write(SCENARIO.format(name=name, pcap=pcap, media=MEDIA[codec]))
     cmd = (["nice", "-n", str(nice)] if nice else []) + ["sipp", f"127.0.0.1:{fs.sip}", "-s", service, "-i", "127.0.0.1", "-mi", "127.0.0.1",
            "-p", str(free_port()), "-mp", str(media_port), "-sf", path, "-m", str(calls), "-l", str(calls),
            "-nostdin", "-trace_err", "-timeout", f"{timeout}s", "-max_socket", "2000",

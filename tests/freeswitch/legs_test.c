@@ -2,8 +2,9 @@
  * legs_test.c — mod_huddle's hand-over of huddle's audio to channel threads
  * (ffi/freeswitch/legs.c), without FreeSWITCH: what a channel gets back is
  * what huddle sent, in order; a stalled channel loses its oldest frames
- * (counted), never the newest; frames for a channel that left go nowhere;
- * and legs opening and closing while a mixer thread sends to them neither
+ * (counted), never the newest, and one back from a stall keeps only the
+ * newest; Opus packets come out as they went in; frames for a channel that
+ * left go nowhere; and legs opening and closing while a mixer thread sends to them neither
  * crash nor leak (run under ASan by scripts/test-freeswitch.sh).
  */
 #include <pthread.h>
@@ -49,16 +50,52 @@ static void order_and_overflow(void)
     for (int i = 3; i < (int)LEG_QUEUE_FRAMES + 3; i++) {
         CHECK(leg_pop(a, &out) == 1);
         CHECK(out.samples == 160 && out.sample_rate == 8000);
-        CHECK(out.pcm[0] == i * 1000 && out.pcm[159] == i * 1000 + 159);
+        CHECK(out.codec == HUDDLE_CODEC_L16 && out.len == 320);
+        CHECK(out.data.pcm[0] == i * 1000 && out.data.pcm[159] == i * 1000 + 159);
     }
     CHECK(leg_pop(a, &out) == 0);
 
-    huddle_frame opus = l16(pcm, 160, 8000);
-    opus.codec = HUDDLE_CODEC_OPUS;
-    CHECK(legs_push("chan-a", &opus) == -1);   /* mod_huddle only sends L16 in */
+    /* An Opus packet (an Opus call) comes out byte for byte, with its
+     * duration; an odd-length L16 frame, an empty or oversized packet and an
+     * unknown codec are refused. */
+    uint8_t packet[61];
+    for (int b = 0; b < 61; b++) {
+        packet[b] = (uint8_t)(b * 7 + 1);
+    }
+    huddle_frame opus = {.codec = HUDDLE_CODEC_OPUS, .sample_rate = 48000, .samples = 960,
+                         .data = packet, .len = sizeof packet, .audio_level = -1, .sequence = -1};
+    CHECK(legs_push("chan-a", &opus) == 0);
+    CHECK(leg_pop(a, &out) == 1);
+    CHECK(out.codec == HUDDLE_CODEC_OPUS && out.len == 61 && out.samples == 960 && out.sample_rate == 48000);
+    CHECK(memcmp(out.data.bytes, packet, sizeof packet) == 0);
     huddle_frame odd = l16(pcm, 160, 8000);
     odd.len = 3;
     CHECK(legs_push("chan-a", &odd) == -1);
+    huddle_frame empty = opus;
+    empty.len = 0;
+    CHECK(legs_push("chan-a", &empty) == -1);
+    static uint8_t big[LEG_MAX_SAMPLES * 2 + 1];
+    huddle_frame huge = opus;
+    huge.data = big;
+    huge.len = sizeof big;
+    CHECK(legs_push("chan-a", &huge) == -1);
+    huddle_frame other = opus;
+    other.codec = 7;
+    CHECK(legs_push("chan-a", &other) == -1);
+    CHECK(leg_pop(a, &out) == 0);
+
+    /* A channel thread back from a stall keeps only the newest frames. */
+    uint64_t before = leg_dropped(a);
+    for (int i = 0; i < 5; i++) {
+        pcm[0] = (int16_t)i;
+        huddle_frame g = l16(pcm, 160, 8000);
+        CHECK(legs_push("chan-a", &g) == 0);
+    }
+    leg_trim(a, 2);
+    CHECK(leg_dropped(a) == before + 3);
+    CHECK(leg_pop(a, &out) == 1 && out.data.pcm[0] == 3);
+    CHECK(leg_pop(a, &out) == 1 && out.data.pcm[0] == 4);
+    CHECK(leg_pop(a, &out) == 0);
     huddle_frame f = l16(pcm, 160, 8000);
     CHECK(legs_push("nobody", &f) == -1);
     CHECK(legs_count() == 1);

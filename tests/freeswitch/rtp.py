@@ -1,12 +1,46 @@
-"""RTP/PCMU as the FreeSWITCH tests need it: G.711 mu-law both ways, a
+"""RTP as the FreeSWITCH tests need it: G.711 mu-law both ways, Opus both
+ways (the system libopus through ctypes, the library huddle uses), a
 libpcap writer for SIPp's play_pcap_audio (speech plus RFC 4733 digits), and
-a reader that splits a tcpdump capture of lo into per-port RTP streams.
-Pure Python: the tests run where only python3 is installed."""
+a reader that splits a tcpdump capture of lo into per-port RTP streams."""
+import ctypes
+import os
 import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "janus"))
 
 RATE = 8000
 FRAME = 160  # 20 ms at 8 kHz
 TE_PT = 101  # telephone-event payload type offered in the SDP
+OPUS_PT = 96  # Opus payload type offered in the SDP of an Opus caller
+OPUS_CLOCK = 48000  # Opus RTP timestamps (and telephone-event/48000) count at 48 kHz
+
+
+class Opus:
+    """One Opus encoder and decoder, mono at the tests' 8 kHz (libopus
+    converts to and from what the packets carry). The library comes as the
+    Janus tests' plain-RTP peer loads and declares it."""
+
+    def __init__(self):
+        from rtp_peer import _opus as lib  # tests/janus: libopus through ctypes, prototypes declared
+        self.lib = lib
+        err = ctypes.c_int()
+        self.enc = lib.opus_encoder_create(RATE, 1, 2048, ctypes.byref(err))  # OPUS_APPLICATION_VOIP
+        self.dec = lib.opus_decoder_create(RATE, 1, ctypes.byref(err))
+        if not self.enc or not self.dec:
+            raise SystemExit(f"libopus: encoder/decoder create failed ({err.value})")
+        self.pcm = (ctypes.c_int16 * (FRAME * 6))()
+        self.out = ctypes.create_string_buffer(1500)
+
+    def encode(self, samples):
+        n = self.lib.opus_encode(self.enc, (ctypes.c_int16 * FRAME)(*samples), FRAME, self.out, 1500)
+        if n < 0:
+            raise SystemExit(f"opus_encode failed ({n})")
+        return self.out.raw[:n]
+
+    def decode(self, payload):
+        n = self.lib.opus_decode(self.dec, payload, len(payload), self.pcm, FRAME * 6, 0)
+        return list(self.pcm[:n]) if n > 0 else []
 
 
 def lin2ulaw(s):
@@ -41,13 +75,16 @@ def _udp_frame(payload, sport=4000, dport=4000):
     return b"\0" * 12 + b"\x08\x00" + ip + udp
 
 
-def write_pcap(path, timeline):
+def write_pcap(path, timeline, codec="pcmu"):
     """timeline: list of ('audio', samples) and ('digits', text) pieces, in
-    order. Audio goes out as 20 ms PCMU packets; each digit as RFC 4733
+    order. Audio goes out as 20 ms PCMU packets, or Opus ones (codec="opus",
+    timestamps at 48 kHz like its telephone-event); each digit as RFC 4733
     events (100 ms tone, 3 end packets, 60 ms gap), as a phone sends them."""
     packets = []  # (time_us, rtp bytes)
     seq, ts, t_us = 1, 0, 0
     ssrc = 0x4855444C
+    opus = Opus() if codec == "opus" else None
+    step = OPUS_CLOCK // 50 if opus else FRAME  # timestamp units per 20 ms
 
     def rtp(pt, marker, payload, stamp):
         nonlocal seq
@@ -58,22 +95,25 @@ def write_pcap(path, timeline):
     for kind, value in timeline:
         if kind == "audio":
             for off in range(0, len(value) - FRAME + 1, FRAME):
-                payload = bytes(lin2ulaw(s) for s in value[off:off + FRAME])
-                rtp(0, False, payload, ts)
-                ts += FRAME
+                chunk = value[off:off + FRAME]
+                if opus:
+                    rtp(OPUS_PT, False, opus.encode(chunk), ts)
+                else:
+                    rtp(0, False, bytes(lin2ulaw(s) for s in chunk), ts)
+                ts += step
                 t_us += 20000
         else:
             for d in value:
                 event = "0123456789*#".index(d)
                 start = ts
                 for i in range(1, 6):
-                    rtp(TE_PT, i == 1, struct.pack("!BBH", event, 10, i * FRAME), start)
+                    rtp(TE_PT, i == 1, struct.pack("!BBH", event, 10, i * step), start)
                     t_us += 20000
                 for _ in range(3):
-                    rtp(TE_PT, False, struct.pack("!BBH", event, 0x80 | 10, 5 * FRAME), start)
-                ts += 6 * FRAME
+                    rtp(TE_PT, False, struct.pack("!BBH", event, 0x80 | 10, 5 * step), start)
+                ts += 6 * step
                 t_us += 20000
-                ts += 3 * FRAME  # the gap: silence, nothing sent
+                ts += 3 * step  # the gap: silence, nothing sent
                 t_us += 60000
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
@@ -84,11 +124,14 @@ def write_pcap(path, timeline):
     return t_us / 1e6
 
 
-def read_rtp(path, ports):
-    """PCMU packets of a capture, per port: {port: {'to': [(t, pcm)], 'from': [...]}}
-    where 'to' is what FreeSWITCH sent to that port and 'from' what the
-    caller on it sent. Times are capture seconds."""
-    out = {p: {"to": [], "from": []} for p in ports}
+def read_rtp(path, ports, opus_ports=()):
+    """Audio packets of a capture, decoded to 8 kHz, per port:
+    {port: {'to': [(t, pcm)], 'from': [...]}} where 'to' is what FreeSWITCH
+    sent to that port and 'from' what the caller on it sent: PCMU, or on
+    `opus_ports` Opus (anything else there is counted in 'not_opus').
+    Times are capture seconds."""
+    out = {p: {"to": [], "from": [], "not_opus": 0} for p in ports}
+    decoders = {(p, d): Opus() for p in opus_ports for d in ("to", "from")}
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 24:
@@ -111,15 +154,25 @@ def read_rtp(path, ports):
         ihl = (ip[0] & 15) * 4
         sport, dport = struct.unpack("!HH", ip[ihl:ihl + 4])
         rtp = ip[ihl + 8:]
-        if len(rtp) < 12 + FRAME or rtp[0] >> 6 != 2 or rtp[1] & 0x7F != 0:
+        if len(rtp) < 13 or rtp[0] >> 6 != 2:
             continue
-        cc = rtp[0] & 15
-        pcm = [ULAW[b] for b in rtp[12 + 4 * cc:12 + 4 * cc + FRAME]]
+        pt = rtp[1] & 0x7F
+        body = rtp[12 + 4 * (rtp[0] & 15):]
         t = sec + frac / (1e9 if nano else 1e6)
-        if dport in out:
-            out[dport]["to"].append((t, pcm))
-        if sport in out:
-            out[sport]["from"].append((t, pcm))
+        for port, way in ((dport, "to"), (sport, "from")):
+            if port not in out or pt == TE_PT:
+                continue
+            if port in opus_ports:
+                if pt != OPUS_PT:
+                    out[port]["not_opus"] += 1
+                    continue
+                pcm = decoders[(port, way)].decode(body)
+            elif pt == 0 and len(body) >= FRAME:
+                pcm = [ULAW[b] for b in body[:FRAME]]
+            else:
+                continue
+            if pcm:
+                out[port][way].append((t, pcm))
     return out
 
 
@@ -151,3 +204,16 @@ def correlation(heard, said, max_lag):
         if saa > 0 and sbb > 0:
             best = max(best, sab / (saa * sbb) ** 0.5)
     return best
+
+
+def hearing(heard, said, max_lag, window=50):
+    """How well `heard` follows `said`: the mean over `window`-bin stretches
+    (1 s of 20 ms bins) of each stretch's best correlation at a delay of
+    0..max_lag bins. A jitter buffer that re-buffers after a late packet
+    moves the delay once in a while; each stretch finds its own."""
+    rs = []
+    for lo in range(0, len(heard) - window // 2, window):
+        hi = min(len(heard), lo + window + max_lag)
+        if max(said[lo:hi], default=0) > 0:
+            rs.append(correlation(heard[lo:hi], said[lo:hi], max_lag))
+    return sum(rs) / len(rs) if rs else -1.0
