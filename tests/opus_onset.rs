@@ -9,53 +9,17 @@ use common::*;
 use huddle::audio::silk_voice_activity;
 use huddle::ffi::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
 
-/// Speech from espeak-ng at `rate`, scaled to an active level of -26 dBov
-/// (ITU-T P.56's usual test level) and cut to start in the middle of its
-/// first loud frame, as when a sender's mute or its own silence suppression
-/// opens mid-word: the onset a fresh decoder gets wrong. Without espeak-ng:
-/// syllable-like voiced bursts.
+/// Speech at -26 dBov cut to start in the middle of its first loud frame,
+/// as when a sender's mute or its own silence suppression opens mid-word:
+/// the onset a fresh decoder gets wrong.
 fn spoken(text: &str, rate: u32) -> Vec<i16> {
-    let dir = scratch_dir("onset");
-    let wav = dir.join("w.wav");
-    let spoken = std::process::Command::new("espeak-ng")
-        .args(["-w", wav.to_str().unwrap(), text])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    let raw = if spoken {
-        huddle::audio::wav::load_sound(&wav, rate).unwrap()
-    } else {
-        eprintln!("espeak-ng not found: using synthetic syllables");
-        let mut v = Vec::new();
-        let mut ph = 0.0;
-        for i in 0..6 {
-            v.extend(sine(
-                140.0 + 25.0 * i as f64,
-                rate,
-                rate as usize / 5,
-                9000.0,
-                &mut ph,
-            ));
-            v.extend(vec![0i16; rate as usize / 10]);
-        }
-        v
-    };
+    let speech = speech(text, rate, -26.0);
     let n = frame(rate, 20);
-    let active: Vec<f64> = raw
+    let loud = speech
         .chunks(n)
-        .map(rms)
-        .filter(|r| dbov(*r) > -50.0)
-        .collect();
-    let level = (active.iter().map(|r| r * r).sum::<f64>() / active.len() as f64).sqrt();
-    let gain = from_dbov(-26.0) / level;
-    let loud = raw
-        .chunks(n)
-        .position(|f| dbov(rms(f) * gain) > -30.0)
+        .position(|f| dbov(rms(f)) > -30.0)
         .expect("the speech has loud frames");
-    raw[loud * n + n / 3..]
-        .iter()
-        .map(|s| (*s as f64 * gain).round().clamp(-32768.0, 32767.0) as i16)
-        .collect()
+    speech[loud * n + n / 3..].to_vec()
 }
 
 /// One Opus talker (32 kbit/s, complexity 5) joins a room at `rate` and sends
