@@ -129,7 +129,7 @@ fn kick_and_hup_hang_up_with_and_without_a_kick_event() {
     // A kicked member's audio is refused.
     assert_ne!(
         h.send_l16(&p[1], &vec![0; frame(RATE, 20)], RATE),
-        huddle::status::Status::Ok
+        huddle::runtime::Status::Ok
     );
 }
 

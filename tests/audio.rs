@@ -5,7 +5,7 @@ use common::*;
 
 use std::sync::Arc;
 
-use huddle::ffi::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
+use huddle::audio::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
 use huddle::runtime::MemberPort;
 
 fn profile(extra: &str) -> String {
@@ -672,7 +672,7 @@ fn rfc6464_levels_skip_decodes_too() {
         h.module.member_audio(
             &quiet,
             huddle::runtime::InFrame {
-                codec: huddle::host::Codec::L16,
+                codec: huddle::room::io::Codec::L16,
                 rate: RATE,
                 samples: n as u32,
                 data,
@@ -722,7 +722,7 @@ fn lose_one_packet(fec: bool) -> (u64, f64) {
             h.module.member_audio(
                 &talker,
                 huddle::runtime::InFrame {
-                    codec: huddle::host::Codec::Opus,
+                    codec: huddle::room::io::Codec::Opus,
                     rate: 48000,
                     samples: 960,
                     data: buf[..n].to_vec(),
@@ -1054,7 +1054,8 @@ fn an_empty_room_is_not_ticked_and_resumes_when_someone_joins() {
         field(&failed[1], "ConferenceSid"),
         field(&failed[0], "ConferenceSid")
     );
-    let seq = |e: &huddle::host::Event| field(e, "SequenceNumber").unwrap().parse::<u64>().unwrap();
+    let seq =
+        |e: &huddle::room::io::Event| field(e, "SequenceNumber").unwrap().parse::<u64>().unwrap();
     assert_eq!(seq(&failed[1]), seq(&failed[0]) + 1);
     let failed_at = h.module.now_ms();
 
@@ -1181,7 +1182,7 @@ fn dtmf_volume_keys_step_by_three_db() {
 fn marked_frame(value: i16, seq: u16) -> huddle::runtime::InFrame {
     let n = frame(RATE, 20);
     huddle::runtime::InFrame {
-        codec: huddle::host::Codec::L16,
+        codec: huddle::room::io::Codec::L16,
         rate: RATE,
         samples: n as u32,
         data: vec![value; n]

@@ -99,7 +99,7 @@ fn a_name_is_heard_after_pin_and_host_pin_when_waiting_ends() {
     assert!(h.hears("host", D, 2000) < SILENT, "not its own name");
 }
 
-fn conference_end(h: &Harness) -> huddle::host::Event {
+fn conference_end(h: &Harness) -> huddle::room::io::Event {
     let ends = h.events_named("conference-end");
     assert_eq!(ends.len(), 1, "{:?}", h.event_names());
     ends[0].clone()

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use huddle::host::{Channel, Codec, Event, Host, OutFrame};
+use huddle::room::io::{Channel, Codec, Event, OutFrame};
+use huddle::runtime::Host;
 use huddle::runtime::{CallerInfo, InFrame, MemberPort, Module};
 
 fn caller(c: &str) -> CallerInfo {

@@ -102,12 +102,12 @@ fn version_macros_come_from_cargo_toml() {
 
 #[test]
 fn version_function_matches_cargo_toml() {
-    let ptr = huddle::ffi::exports::huddle_version();
+    let ptr = huddle::abi::exports::huddle_version();
     // SAFETY: huddle_version returns a pointer to a static NUL-terminated string.
     let got = unsafe { std::ffi::CStr::from_ptr(ptr) };
     assert_eq!(got.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
     // The interface table carries the same function.
-    let table_version = (huddle::ffi::exports::huddle_module_interface.version)();
+    let table_version = (huddle::abi::exports::huddle_module_interface.version)();
     assert_eq!(table_version, ptr);
 }
 

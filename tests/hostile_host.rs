@@ -17,14 +17,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use huddle::ffi::exports::{
+use huddle::abi::exports::{
     huddle_conference_app, huddle_member_audio, huddle_member_dtmf, huddle_member_hangup,
     huddle_module_advance, huddle_module_api, huddle_module_load, huddle_module_shutdown,
     huddle_str_free, HUDDLE_ABI_VERSION,
 };
-use huddle::ffi::handles::{huddle_member, huddle_module};
-use huddle::ffi::sys;
-use huddle::status::Status;
+use huddle::abi::handles::{huddle_member, huddle_module};
+use huddle::abi::sys;
+use huddle::runtime::Status;
 
 /// What the host does in its callbacks, and what it saw.
 #[derive(Default)]

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use huddle::host::{Channel, Event, Host, OutFrame};
+use huddle::room::io::{Channel, Event, OutFrame};
+use huddle::runtime::Host;
 use huddle::runtime::{CallerInfo, Module};
 
 /// Records when each channel got audio.

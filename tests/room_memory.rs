@@ -9,7 +9,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use huddle::host::{Channel, Event, Host, OutFrame};
+use huddle::room::io::{Channel, Event, OutFrame};
+use huddle::runtime::Host;
 use huddle::runtime::{CallerInfo, Module};
 
 /// Counts what it is given and keeps nothing, so the count below is

@@ -150,10 +150,10 @@ fn pin_comparison_is_constant_time() {
             "constant_time_eq lacks `{needed}`"
         );
     }
-    // Wider than the longest PIN and the longest PIN entry (src/room/mod.rs
+    // Wider than the longest PIN and the longest PIN entry (src/room/lifecycle.rs
     // keeps at most 20 typed digits).
     const { assert!(COMPARE_WIDTH > huddle::control::MAX_PIN_LEN) };
-    let room = include_str!("../src/room/mod.rs");
+    let room = include_str!("../src/room/lifecycle.rs");
     assert!(
         room.contains("entry.digits.len() < 20"),
         "PIN entry bound moved"

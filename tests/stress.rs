@@ -26,7 +26,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use huddle::host::{Channel, Codec, Event, Host, OutFrame};
+use huddle::room::io::{Channel, Codec, Event, OutFrame};
+use huddle::runtime::Host;
 use huddle::runtime::{CallerInfo, InFrame, MemberPort, Module};
 
 const THREADS: usize = 16;

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use huddle::ffi::exports::{
+use huddle::abi::exports::{
     huddle_conference_app, huddle_member_audio, huddle_module_advance, huddle_module_api,
     huddle_module_load, huddle_module_shutdown, huddle_str_free, HUDDLE_ABI_VERSION,
 };
-use huddle::ffi::handles::{huddle_member, huddle_module};
-use huddle::ffi::sys;
-use huddle::status::Status;
+use huddle::abi::handles::{huddle_member, huddle_module};
+use huddle::abi::sys;
+use huddle::runtime::Status;
 
 pub const L16: u32 = 1;
 pub const OPUS: u32 = 2;

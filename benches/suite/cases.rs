@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use huddle::audio::mix::{accumulate, subtract};
-use huddle::ffi::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
+use huddle::audio::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
 use serde_json::json;
 
 use super::abi::{self, audio, Huddle, Member, Sink, L16, OPUS};
@@ -79,7 +79,7 @@ fn huddle_mix_minus(inputs: &[Vec<i16>], sum: &mut [i32], out: &mut [i32]) {
 }
 
 /// huddle's loops, compiled for AVX2 here in the bench: what huddle's
-/// run-time dispatch (`src/ffi/simd.rs`) should match on a CPU with AVX2.
+/// run-time dispatch (`src/audio/native/simd.rs`) should match on a CPU with AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn avx2_mix_minus_inner(inputs: &[Vec<i16>], sum: &mut [i32], out: &mut [i32]) {
@@ -224,7 +224,7 @@ pub struct Floor {
 }
 
 /// The encoder settings huddle gives a listener who asks for nothing
-/// (runtime/settings.rs `default_opus`).
+/// (runtime/resolve.rs `default_opus`).
 pub fn listener_settings() -> EncoderSettings {
     EncoderSettings {
         bitrate: 32_000,

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use huddle::ffi::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
+use huddle::audio::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
 
 pub const RATE: u32 = 48_000;
 pub const FRAME: usize = 960;

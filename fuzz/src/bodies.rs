@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use huddle::control::dtmf::{default_caller_map, default_moderator_map, DtmfMatcher};
-use huddle::host::{Channel, Codec, Event, Host, OutFrame};
+use huddle::room::io::{Channel, Codec, Event, OutFrame};
+use huddle::runtime::Host;
 use huddle::runtime::{CallerInfo, InFrame, MemberPort, Module};
 
 /// A fuzz target's body.

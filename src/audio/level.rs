@@ -1,6 +1,6 @@
 //! Signal levels in dBov, the unit RFC 6464 audio-level headers use.
 
-use crate::ffi::simd::widest;
+use crate::audio::simd::widest;
 
 /// Level reported for digital silence, the bottom of the RFC 6464 scale.
 pub const SILENCE_DBOV: f32 = -127.0;

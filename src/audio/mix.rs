@@ -7,9 +7,9 @@
 //! panic inside the audio tick.
 //!
 //! The hot kernels run through [`widest`], which picks AVX2 code when the
-//! CPU has it (`src/ffi/simd.rs`).
+//! CPU has it (`src/audio/native/simd.rs`).
 
-use crate::ffi::simd::widest;
+use crate::audio::simd::widest;
 
 /// Unity gain in Q12 fixed point.
 pub const UNITY_Q12: i32 = 4096;

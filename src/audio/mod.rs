@@ -6,6 +6,8 @@
 pub mod level;
 pub mod limiter;
 pub mod mix;
+#[allow(unsafe_code)]
+mod native;
 pub mod opus_packet;
 pub mod resample;
 #[cfg(test)]
@@ -13,6 +15,8 @@ pub(crate) mod test_signal;
 pub mod tone;
 pub mod vad;
 pub mod wav;
+
+pub use native::{opus, pcm, simd};
 
 pub use level::{rfc6464_to_dbov, rms_dbov};
 pub use limiter::Limiter;

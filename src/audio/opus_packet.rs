@@ -139,7 +139,7 @@ pub fn silk_has_fec(packet: &[u8]) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::opus::{EncoderSettings, OpusEncoder};
+    use crate::audio::opus::{EncoderSettings, OpusEncoder};
     use std::f64::consts::PI;
 
     #[test]

@@ -9,7 +9,7 @@ pub mod dtmf;
 
 pub use api::{
     help_text, parse_api, ApiCommand, ApiError, ApiErrorCode, ApiRequest, Level, MemberTarget,
-    RecordAction, Relation, RoomParam, RoomRef, RoomSetting,
+    RecordAction, RoomParam, RoomRef, RoomSetting,
 };
 pub use app_args::{
     parse_app_args, AppArgs, AppArgsError, Beep, Codec, HttpMethod, JitterBufferSize, JoinOptions,

@@ -1,6 +1,6 @@
 //! Event names and fields in the shape `<Conference>` status callbacks use.
 
-use crate::host::Event;
+use crate::room::io::Event;
 
 /// Every event huddle emits, with its `StatusCallbackEvent` name and the
 /// subscription word (`statusCallbackEvent`) that selects it. `None` means the

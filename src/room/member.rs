@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use crate::audio::level::{rfc6464_to_dbov, rms_dbov, SILENCE_DBOV};
 use crate::audio::limiter::Limiter;
+use crate::audio::opus::{OpusDecoder, OpusError, OPUS_RATES};
 use crate::audio::opus_packet::{silk_has_fec, silk_voice_activity};
 use crate::audio::resample::Resampler;
 use crate::audio::vad::{Vad, VadChange};
-use crate::ffi::opus::{OpusDecoder, OpusError, OPUS_RATES};
-use crate::host::Codec;
+use crate::room::io::Codec;
 
+use super::out_stream::{Format, OutStream};
 use super::settings::MemberSpec;
 
 /// Per-room member number, shown by `conference list` and used by the API.
@@ -143,12 +144,10 @@ pub struct MemberCounters {
     pub bad_frames: u64,
 }
 
-/// What a member sends and receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Format {
-    pub codec: Codec,
-    pub rate: u32,
-}
+/// The mixing gate opens this far below the talk threshold, so soft onsets
+/// are heard while an open microphone's noise floor (-65 dBov and below at the
+/// default -45 dBov threshold) stays out of the mix.
+pub(crate) const GATE_MARGIN_DB: f32 = 15.0;
 
 pub(crate) struct Input {
     jitter: VecDeque<InFrame>,
@@ -429,7 +428,7 @@ impl Input {
                     }
                     &mut self.scratch[..n]
                 };
-                crate::ffi::pcm::samples_from_bytes(&frame.data[..2 * n], dst);
+                crate::audio::pcm::samples_from_bytes(&frame.data[..2 * n], dst);
                 if frame.rate == room_rate {
                     return if n == self.pcm.len() {
                         Ok(())
@@ -551,7 +550,7 @@ pub(crate) struct Member {
     pub energy_dbov: f32,
     pub out_format: Format,
     pub limiter: Limiter,
-    pub out: super::mixer::OutStream,
+    pub out: OutStream,
     /// Heard in this tick's sum.
     pub contributing: bool,
     /// A `participant-speech-start` (or `-while-muted`) went out and its
@@ -587,7 +586,7 @@ impl Member {
         if self.talking() {
             f32::NEG_INFINITY
         } else {
-            self.energy_dbov - super::mixer::GATE_MARGIN_DB
+            self.energy_dbov - GATE_MARGIN_DB
         }
     }
 

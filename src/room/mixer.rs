@@ -10,13 +10,14 @@ use std::sync::Arc;
 
 use crate::audio::limiter::Limiter;
 use crate::audio::mix::{accumulate, accumulate_scaled, apply_gain_i16, db_to_q12, subtract};
-use crate::audio::resample::Resampler;
+use crate::audio::opus::EncoderSettings;
 use crate::audio::vad::VadChange;
-use crate::ffi::opus::{EncoderSettings, OpusEncoder};
-use crate::host::{Codec, OutFrame};
+
+use crate::room::io::{Codec, OutFrame};
 
 use super::log_limit::BAD_FRAME_LOG_EVERY_MS;
-use super::member::{Format, Member, MemberId};
+use super::member::{Member, MemberId, GATE_MARGIN_DB};
+use super::out_stream::{Format, OutStream};
 use super::{Room, TickSink};
 
 /// A sound playing into the room (tones, `play`), or to one member.
@@ -26,141 +27,6 @@ pub(crate) struct Player {
     /// The member who caused it and must not hear it (their own enter beep).
     pub except: Option<MemberId>,
     pub only: Option<MemberId>,
-}
-
-/// Turns room-rate PCM into what one listener format needs, keeping the
-/// resampler and encoder state between ticks.
-pub(crate) struct OutStream {
-    format: Option<(Format, Option<EncoderSettings>)>,
-    resampler: Option<Resampler>,
-    encoder: Option<OpusEncoder>,
-    conv: Vec<i16>,
-    pub bytes: Vec<u8>,
-    pub samples: u32,
-    /// The tick this stream last rendered, so a shared stream renders once.
-    pub rendered_tick: u64,
-}
-
-/// The mixing gate opens this far below the talk threshold, so soft onsets
-/// are heard while an open microphone's noise floor (-65 dBov and below at the
-/// default -45 dBov threshold) stays out of the mix.
-pub(crate) const GATE_MARGIN_DB: f32 = 15.0;
-
-/// Largest output frame: 60 ms at 48 kHz.
-const MAX_FRAME: usize = 2880;
-/// Opus's own ceiling for one packet.
-const MAX_PACKET: usize = 1275;
-
-impl OutStream {
-    pub fn new() -> OutStream {
-        OutStream {
-            format: None,
-            resampler: None,
-            encoder: None,
-            conv: Vec::new(),
-            bytes: Vec::new(),
-            samples: 0,
-            rendered_tick: u64::MAX,
-        }
-    }
-
-    /// Renders `pcm` (room rate) for `format`; returns false when the encoder
-    /// or resampler could not be set up (the listener then hears nothing this
-    /// tick, and the log says why once).
-    fn render(
-        &mut self,
-        pcm: &[i16],
-        room_rate: u32,
-        format: Format,
-        opus: &EncoderSettings,
-        encodes: &mut u64,
-    ) -> bool {
-        let settings = (format.codec == Codec::Opus).then_some(*opus);
-        if self.format != Some((format, settings)) {
-            self.setup(pcm.len(), room_rate, format, settings);
-        }
-        let out_len = pcm.len() * format.rate as usize / room_rate as usize;
-        let converted: &[i16] = match self.resampler.as_mut() {
-            Some(r) => {
-                if r.process(pcm, &mut self.conv[..out_len]).is_err() {
-                    return false;
-                }
-                &self.conv[..out_len]
-            }
-            None => pcm,
-        };
-        self.samples = converted.len() as u32;
-        match format.codec {
-            Codec::L16 => {
-                self.bytes.resize(converted.len() * 2, 0);
-                crate::ffi::pcm::bytes_from_samples(converted, &mut self.bytes);
-                true
-            }
-            Codec::Opus => {
-                let Some(enc) = self.encoder.as_mut() else {
-                    return false;
-                };
-                self.bytes.resize(MAX_PACKET, 0);
-                *encodes += 1;
-                match enc.encode(converted, &mut self.bytes) {
-                    Ok(n) => {
-                        self.bytes.truncate(n);
-                        true
-                    }
-                    Err(e) => {
-                        log::debug!(target: "huddle::mixer", "opus encode failed: {e}");
-                        false
-                    }
-                }
-            }
-        }
-    }
-
-    /// Allocates for a new format: happens when a member's format first shows
-    /// up or changes, never on an ordinary tick.
-    fn setup(
-        &mut self,
-        room_frame: usize,
-        room_rate: u32,
-        format: Format,
-        settings: Option<EncoderSettings>,
-    ) {
-        self.resampler = if format.rate == room_rate {
-            None
-        } else {
-            match Resampler::new(room_rate, format.rate, room_frame) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    log::warn!(target: "huddle::mixer", "no resampler {room_rate} -> {}: {e}", format.rate);
-                    None
-                }
-            }
-        };
-        self.encoder = match &settings {
-            Some(s) => match OpusEncoder::new(format.rate, *s) {
-                Ok(e) => Some(e),
-                Err(e) => {
-                    log::warn!(target: "huddle::mixer", "no Opus encoder at {} Hz: {e}", format.rate);
-                    None
-                }
-            },
-            None => None,
-        };
-        // Sized for this format's frame, not the largest there is: a 16 kHz
-        // L16 listener in a 16 kHz room needs 640 bytes, not 11 KiB.
-        let out_len =
-            (room_frame * format.rate as usize / room_rate.max(1) as usize).min(MAX_FRAME);
-        self.conv = if self.resampler.is_some() {
-            vec![0; out_len]
-        } else {
-            Vec::new()
-        };
-        self.bytes = Vec::with_capacity(match format.codec {
-            Codec::L16 => out_len * 2,
-            Codec::Opus => MAX_PACKET,
-        });
-        self.format = Some((format, settings));
-    }
 }
 
 /// What a listener hears this tick.

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use crate::audio::opus::EncoderSettings;
 use crate::audio::vad::VadConfig;
-use crate::ffi::opus::EncoderSettings;
-use crate::host::Channel;
+use crate::room::io::Channel;
 
 /// Decoded sounds at the room rate, loaded by the runtime (the core does no I/O).
 #[derive(Clone, Default, Debug)]
@@ -145,7 +145,7 @@ pub struct MemberSpec {
     pub opus: EncoderSettings,
     pub jitter_frames: Option<usize>,
     /// The codec to send before the member's first frame shows what it uses.
-    pub out_codec: Option<crate::host::Codec>,
+    pub out_codec: Option<crate::room::io::Codec>,
     pub first_setter: FirstSetter,
     /// `announceCallerName=`: this caller's own choice over the room's.
     pub announce_name: Option<bool>,

@@ -17,7 +17,7 @@ use crate::control::config::{Config, RoomConfig};
 use crate::room::{Command, CommandError, Room};
 
 use super::module::Shared;
-use super::settings::room_settings;
+use super::resolve::room_settings;
 
 /// `(account or "" for a room of every account, name)`, as in the config.
 type Key = (String, String);

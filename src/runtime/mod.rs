@@ -2,19 +2,25 @@
 //! (each behind its own lock), runs their ticks on the manual clock or the
 //! realtime mixer pool, and carries their outputs to the host.
 
-mod api;
+mod host;
 mod idle_rooms;
 pub mod logging;
 mod module;
+mod operator;
 pub mod outbox;
+pub(crate) mod panics;
+pub(crate) mod paths;
 mod pool;
 mod recorder;
+mod resolve;
 mod rooms;
-mod settings;
 mod sounds;
+pub mod status;
 mod wait_url;
 pub mod webhooks;
 
 pub use crate::room::InFrame;
+pub use host::Host;
 pub use module::{CallerInfo, Module};
 pub use rooms::{inside_send_audio, MemberPort};
+pub use status::Status;

@@ -12,18 +12,19 @@ use crate::audio::level::{rfc6464_to_dbov, SILENCE_DBOV};
 use crate::audio::opus_packet::silk_voice_activity;
 use crate::control::app_args::{parse_app_args, HttpMethod};
 use crate::control::config::{load_config, Config, Profile, Timer};
-use crate::host::{cause, Channel, Codec, Host};
+use crate::room::io::{cause, Channel, Codec};
 use crate::room::member::validate_frame;
 use crate::room::{Command, InFrame, Room, BAD_FRAME_LOG_EVERY_MS};
-use crate::status::Status;
+use crate::runtime::status::Status;
+use crate::runtime::Host;
 
 use super::idle_rooms::IdleRooms;
 use super::logging::{LogSink, Scope};
 use super::outbox::{HostCall, Outbox};
 use super::pool::Pool;
 use super::recorder::Recorder;
+use super::resolve::{member_spec, room_settings, CallSounds};
 use super::rooms::{self, MemberPort, RoomCell, TickOutcome};
-use super::settings::{member_spec, room_settings, CallSounds};
 use super::sounds::SoundCache;
 use super::wait_url::{self, WaitFetcher};
 use super::webhooks::WebhookHost;
@@ -337,7 +338,7 @@ impl Module {
         let config = self.config();
         // Confined like `play`, before any room is made for this caller.
         if let Some(url) = &args.opts.wait_url {
-            if let Err(why) = super::api::confined(&config.module.sounds_dir, url) {
+            if let Err(why) = super::paths::confined(&config.module.sounds_dir, url) {
                 return refuse(cause::CALL_REJECTED, &format!("waitUrl: {why}"));
             }
         }
@@ -573,12 +574,12 @@ impl Module {
             return Status::BadFrame;
         }
         if frame.codec == Codec::L16 && frame.audio_level.is_none() {
-            match crate::ffi::pcm::samples_of(data) {
+            match crate::audio::pcm::samples_of(data) {
                 Some(samples) => frame.audio_level = Some(rfc6464_level(samples)),
                 // Host memory not aligned for samples: measure the copy.
                 None => {
                     frame.data = port.payload(data);
-                    if let Some(samples) = crate::ffi::pcm::samples_of(&frame.data) {
+                    if let Some(samples) = crate::audio::pcm::samples_of(&frame.data) {
                         frame.audio_level = Some(rfc6464_level(samples));
                     }
                 }
@@ -647,7 +648,7 @@ impl Module {
     }
 
     pub fn api(&self, command: &str) -> String {
-        super::api::execute(self, command)
+        super::operator::execute(self, command)
     }
 
     /// Ends every room, finalises recordings, joins every thread.

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex, TryLockError};
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
 
-use crate::host::{Channel, Event, Host};
+use crate::room::io::{Channel, Event};
+use crate::runtime::Host;
 
 /// Log lines are dropped (and counted) past this many waiting calls, so
 /// events keep the last LOG_ROOM places for themselves.
@@ -295,7 +296,7 @@ fn deliver(host: &dyn Host, call: HostCall) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::OutFrame;
+    use crate::room::io::OutFrame;
 
     /// Records the order log lines arrive in; a little slow, like a host.
     #[derive(Default)]

@@ -11,11 +11,12 @@ use crossbeam::queue::ArrayQueue;
 
 use crate::control::config::Profile;
 use crate::control::dtmf::{DtmfAction, DtmfMatcher, DtmfOutcome};
-use crate::host::{Channel, Host, OutFrame};
+use crate::room::io::{Channel, OutFrame};
 use crate::room::{
     Adjust, Command, InFrame, LogLimit, MemberId, Output, RecordingCommand, RecordingState, Room,
     Target, TickSink,
 };
+use crate::runtime::Host;
 
 use super::outbox::HostCall;
 
@@ -370,7 +371,7 @@ pub fn run_tick(
     for (id, outcome) in due {
         apply_dtmf_outcome(state, id, outcome, now_ms);
     }
-    let ok = crate::ffi::catch("mixer tick", || {
+    let ok = super::panics::catch("mixer tick", || {
         let mut sink = HostSink {
             host,
             recording: state.recording.as_mut(),

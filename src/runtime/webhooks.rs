@@ -26,7 +26,8 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
 use crate::control::config::WebhookConfig;
-use crate::host::{Channel, Event, Host, OutFrame};
+use crate::room::io::{Channel, Event, OutFrame};
+use crate::runtime::Host;
 
 use super::logging::{LogSink, Scope};
 

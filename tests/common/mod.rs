@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use huddle::host::{Channel, Codec, Event, Host, OutFrame};
+use huddle::room::io::{Channel, Codec, Event, OutFrame};
+use huddle::runtime::Host;
+use huddle::runtime::Status;
 use huddle::runtime::{CallerInfo, InFrame, MemberPort, Module};
-use huddle::status::Status;
 
 /// Audio a channel received: decoded L16 samples at the rate they came in,
 /// plus the raw Opus packets.

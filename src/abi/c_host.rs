@@ -3,7 +3,8 @@
 use std::ffi::{c_char, CString};
 
 use super::sys;
-use crate::host::{Channel, Event, Host, OutFrame};
+use crate::room::io::{Channel, Event, OutFrame};
+use crate::runtime::Host;
 
 /// A copy of the host's table, checked at load.
 pub(crate) struct CHost {

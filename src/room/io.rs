@@ -1,7 +1,7 @@
-//! What huddle needs from the host, as a safe Rust trait.
-//!
-//! `src/ffi/host.rs` implements it over the C callback table; tests implement
-//! it with a fake host that records what it was given.
+//! What goes in and out of a room, in the host's terms: call leg ids,
+//! codecs, frames to send, structured events and hangup causes. The room
+//! core produces these; the runtime hands them to the host
+//! (`runtime/host.rs`).
 
 use std::ffi::CString;
 use std::fmt;
@@ -101,16 +101,4 @@ pub mod cause {
     pub const NO_CIRCUIT: u32 = 34;
     /// The room does not exist and may not be created.
     pub const UNALLOCATED_NUMBER: u32 = 1;
-}
-
-/// The host's side of the ABI. Implementations must be cheap to call and must
-/// not block in `send_audio` (it runs on the mixer).
-pub trait Host: Send + Sync {
-    fn log(&self, level: log::Level, target: &str, message: &str);
-    fn send_audio(&self, channel: &Channel, frame: &OutFrame<'_>);
-    /// Returns false when the host has no hangup callback.
-    fn hangup(&self, channel: &Channel, cause: u32) -> bool;
-    fn event(&self, event: &Event);
-    /// Returns Err with a reason when the dial could not be started.
-    fn originate(&self, destination: &str, room: &str, account: &str) -> Result<(), String>;
 }

@@ -3,12 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::audio::opus::EncoderSettings;
 use crate::audio::tone::ToneKind;
 use crate::audio::vad::VadConfig;
 use crate::control::app_args::{self, AppArgs};
 use crate::control::config::{Config, Profile, RoomConfig, TrustAppFlags};
-use crate::ffi::opus::EncoderSettings;
-use crate::host::{Channel, Codec};
+use crate::room::io::{Channel, Codec};
 use crate::room::settings::{Beep, FirstSetter, MemberSpec, RoomSettings, Sounds};
 
 use super::module::CallerInfo;
@@ -141,7 +141,7 @@ pub fn member_spec(
         // Fetched after the join (wait_url.rs); the room's music until then.
         (Some(url), _) if super::wait_url::is_remote(url) => None,
         (Some(url), _) => {
-            match super::api::confined(sounds_dir, super::wait_url::local_path(url)) {
+            match super::paths::confined(sounds_dir, super::wait_url::local_path(url)) {
                 Ok(path) => sounds.optional(Some(&path), rate),
                 Err(e) => {
                     log::warn!(target: "huddle::app", "waitUrl: {e}; using the room's music");
@@ -257,7 +257,8 @@ impl CallSounds {
     pub fn check(args: &AppArgs, sounds_dir: &Path) -> Result<CallSounds, String> {
         let one = |key: &str, name: &Option<String>| -> Result<Option<PathBuf>, String> {
             let Some(name) = name else { return Ok(None) };
-            let path = super::api::confined(sounds_dir, name).map_err(|e| format!("{key}: {e}"))?;
+            let path =
+                super::paths::confined(sounds_dir, name).map_err(|e| format!("{key}: {e}"))?;
             if !path.is_file() {
                 return Err(format!("{key}: no file {name} in the sounds directory"));
             }

@@ -13,8 +13,8 @@ use std::sync::{Arc, RwLock};
 
 use once_cell::sync::Lazy;
 
+use crate::runtime::status::Status;
 use crate::runtime::{MemberPort, Module};
-use crate::status::Status;
 
 /// Stands for a loaded huddle module instance (`huddle_module *`). Opaque:
 /// the pointer is an id, never dereferenced by anyone.

@@ -1,72 +1,29 @@
 //! The panic boundary and the argument checks every export goes through.
 
-use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CStr};
-use std::sync::{Arc, Once};
 use std::time::Instant;
 
 use once_cell::sync::Lazy;
 
 use crate::room::LogLimit;
-use crate::runtime::logging::{self, LogSink, Scope};
-use crate::status::Status;
+use crate::runtime::logging;
+use crate::runtime::panics;
+use crate::runtime::status::Status;
 
 /// Longest string huddle reads from the host (app data, API commands, caller
 /// fields, config paths). Anything longer is refused before it is copied.
 pub(crate) const MAX_STRING: usize = 4096;
 
-thread_local! {
-    /// True while this thread runs inside a huddle entry point or a huddle
-    /// thread, so the panic hook knows the panic is ours to report.
-    static INSIDE: Cell<u32> = const { Cell::new(0) };
-    /// The last panic's message and location, and the log sink (module
-    /// instance) that was current where it happened.
-    static LAST_PANIC: RefCell<Option<(String, Option<Arc<LogSink>>)>> = const { RefCell::new(None) };
-}
-
-static HOOK: Once = Once::new();
-
-/// Installs, once per process, a panic hook that keeps our panics off stderr
-/// (the host owns stderr) and hands their message to the boundary, while
-/// panics from the host's own Rust code still reach the previous hook.
-pub(crate) fn install_panic_hook() {
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if INSIDE.with(|c| c.get()) > 0 {
-                let location = info
-                    .location()
-                    .map(|l| format!("{}:{}", l.file(), l.line()))
-                    .unwrap_or_default();
-                let payload = info
-                    .payload()
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "non-string panic payload".to_string());
-                let what = format!("{payload} at {location}");
-                LAST_PANIC.with(|p| *p.borrow_mut() = Some((what, logging::current_sink())));
-            } else {
-                previous(info);
-            }
-        }));
-    });
-}
-
 /// Runs `body` with panics caught: a panic is logged (through the host's log
 /// callback, via the `log` facade) and becomes `on_panic`.
 pub(crate) fn guard<T>(function: &str, on_panic: T, body: impl FnOnce() -> T) -> T {
-    install_panic_hook();
-    INSIDE.with(|c| c.set(c.get() + 1));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
-    INSIDE.with(|c| c.set(c.get() - 1));
+    let result = panics::run_caught(body);
     let panicked = result.is_err();
     let out = match result {
         Ok(v) => v,
-        Err(_) => {
-            // The body's log scope unwound with it: report to the instance
-            // that was current where the panic happened.
-            let (what, scope) = take_panic();
+        Err((what, scope)) => {
+            // The body's log scope unwound with it: `scope` reports to the
+            // instance that was current where the panic happened.
             log::error!(target: "huddle::ffi", "{function}: internal error caught at the boundary: {what}");
             drop(scope);
             on_panic
@@ -79,43 +36,16 @@ pub(crate) fn guard<T>(function: &str, on_panic: T, body: impl FnOnce() -> T) ->
         // about a panic: deliver it before returning (manual timer). Host
         // callbacks run here, outside the body: a panicking one (a Rust
         // host) must not unwind into the host either.
-        let _ = catch("delivering host calls", super::handles::flush_all);
+        let _ = panics::catch("delivering host calls", super::handles::flush_all);
     }
     out
-}
-
-/// The last panic's description, and a log scope for the instance that
-/// was current where it happened (none: every instance hears of it).
-fn take_panic() -> (String, Option<Scope>) {
-    match LAST_PANIC.with(|p| p.borrow_mut().take()) {
-        Some((what, sink)) => (what, sink.as_ref().map(Scope::enter)),
-        None => ("unknown panic".to_string(), None),
-    }
-}
-
-/// Like `guard`, for huddle's own threads and for room ticks: returns None
-/// after logging when `body` panicked.
-pub fn catch<T>(what: &str, body: impl FnOnce() -> T) -> Option<T> {
-    install_panic_hook();
-    INSIDE.with(|c| c.set(c.get() + 1));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
-    INSIDE.with(|c| c.set(c.get() - 1));
-    match result {
-        Ok(v) => Some(v),
-        Err(_) => {
-            let (msg, scope) = take_panic();
-            log::error!(target: "huddle", "{what}: internal error: {msg}");
-            drop(scope);
-            None
-        }
-    }
 }
 
 /// Each export's body: `ffi_entry!("huddle_x", Status::Panic, { ... })`.
 /// The macro sits inside the function so cbindgen sees a plain signature.
 macro_rules! ffi_entry {
     ($name:literal, $on_panic:expr, $body:block) => {
-        $crate::ffi::boundary::guard($name, $on_panic, || $body)
+        $crate::abi::boundary::guard($name, $on_panic, || $body)
     };
 }
 pub(crate) use ffi_entry;
@@ -128,7 +58,7 @@ macro_rules! try_arg {
             Ok(v) => v,
             Err(status) => {
                 log::warn!(target: "huddle::ffi", "{}: argument '{}': {}", $function, $arg,
-                    $crate::ffi::boundary::describe(status));
+                    $crate::abi::boundary::describe(status));
                 return status;
             }
         }
@@ -181,10 +111,10 @@ macro_rules! try_handle {
             Ok(v) => v,
             Err(status) => {
                 let key = $handle.addr() ^ $function.as_ptr().addr();
-                if let Some(held) = $crate::ffi::boundary::stale_log_allow(key) {
+                if let Some(held) = $crate::abi::boundary::stale_log_allow(key) {
                     log::warn!(target: "huddle::ffi", "{}: argument '{}': {}{}", $function, $arg,
-                        $crate::ffi::boundary::describe(status),
-                        $crate::ffi::boundary::held_note(held));
+                        $crate::abi::boundary::describe(status),
+                        $crate::abi::boundary::held_note(held));
                 }
                 return status;
             }
@@ -198,11 +128,11 @@ pub(crate) use try_handle;
 macro_rules! refuse_inside_send_audio {
     ($function:literal) => {
         if $crate::runtime::inside_send_audio() {
-            if let Some(held) = $crate::ffi::boundary::inside_log_allow($function.as_ptr().addr()) {
+            if let Some(held) = $crate::abi::boundary::inside_log_allow($function.as_ptr().addr()) {
                 log::warn!(target: "huddle::ffi", "{}: called from inside send_audio, which may not call into huddle; refused{}",
-                    $function, $crate::ffi::boundary::held_note(held));
+                    $function, $crate::abi::boundary::held_note(held));
             }
-            return $crate::status::Status::InsideCallback;
+            return $crate::runtime::status::Status::InsideCallback;
         }
     };
 }
@@ -281,9 +211,11 @@ pub(crate) fn write_out<T>(out: *mut T, value: T) -> Result<(), Status> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
     use std::sync::Mutex;
 
-    use crate::host::{Channel, Event, Host, OutFrame};
+    use crate::room::io::{Channel, Event, OutFrame};
+    use crate::runtime::Host;
     use crate::runtime::{CallerInfo, Module};
 
     /// Keeps its log lines; its event callback panics once when armed.
@@ -369,7 +301,7 @@ mod tests {
         assert_eq!(lines.len(), 1, "{:?}", host.logged(""));
         assert!(lines[0].starts_with("ERROR huddle::ffi: "), "{}", lines[0]);
         assert!(lines[0].contains("index out of bounds"), "{}", lines[0]);
-        assert!(lines[0].contains("src/ffi/boundary.rs:"), "{}", lines[0]);
+        assert!(lines[0].contains("src/abi/boundary.rs:"), "{}", lines[0]);
         // Other return types get their own error value.
         let p = guard("huddle_test_ptr", std::ptr::null::<u8>(), || {
             let _scope = m.log_scope();
@@ -378,12 +310,11 @@ mod tests {
         assert!(p.is_null());
         assert_eq!(host.logged("huddle_test_ptr: internal error").len(), 1);
         // The thread is not left inside the boundary; the next call is normal.
-        assert_eq!(INSIDE.with(|c| c.get()), 0);
+        assert!(panics::settled());
         assert_eq!(
             guard("huddle_test_entry", Status::Panic, || Status::Ok),
             Status::Ok
         );
-        assert!(LAST_PANIC.with(|p| p.borrow().is_none()));
         super::super::handles::remove_module(handle)
             .map_err(debug)?
             .shutdown();

@@ -15,12 +15,13 @@ use super::boundary::{
     bytes_arg, ffi_entry, opt_str_arg, ref_arg, refuse_inside_send_audio, str_arg, try_arg,
     try_handle, write_out,
 };
+use super::c_host::CHost;
 use super::handles::{self, huddle_member, huddle_module};
-use super::host::CHost;
 use super::sys;
-use crate::host::{Codec, Host};
+use crate::room::io::Codec;
+use crate::runtime::status::Status;
+use crate::runtime::Host;
 use crate::runtime::{CallerInfo, InFrame, Module};
-use crate::status::Status;
 
 /// The ABI version this module implements; the host's `huddle_host.abi_version`
 /// must match it.

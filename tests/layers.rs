@@ -1,0 +1,292 @@
+//! The layer rule of the README's Architecture section, checked on the
+//! source: each top-level module of `src/` imports only the layers below it,
+//! and `unsafe` is allowed only where `src/lib.rs` says so.
+//!
+//! abi → runtime → control → room → audio
+//!
+//! Reads every `crate::` path in `src/` (in `use` statements, grouped ones
+//! included, and inline paths) and every `super::` path that climbs out of a
+//! layer's folder, and names the file and line of each upward import.
+
+use std::path::{Path, PathBuf};
+
+/// Top-level modules, lowest first: a module may import its own layer and
+/// those before it in this list.
+const LAYERS: [&str; 5] = ["audio", "room", "control", "runtime", "abi"];
+
+fn rank(layer: &str) -> Option<usize> {
+    LAYERS.iter().position(|l| *l == layer)
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The module path of a file: `src/room/mod.rs` → [room], `src/room/io.rs`
+/// → [room, io].
+fn module_path(rel: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = rel
+        .iter()
+        .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string())
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
+    }
+    parts
+}
+
+/// Code of a line without its `//` comment (string literals with `//` in
+/// them are rare enough in `src/` to cut too).
+fn code(line: &str) -> &str {
+    line.find("//").map_or(line, |i| &line[..i])
+}
+
+fn ident_at(s: &str) -> &str {
+    let end = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(s.len());
+    &s[..end]
+}
+
+/// First segments of every item in a grouped import `{a::b, c, d::{e}}`
+/// (`s` starts after the opening brace).
+fn group_heads(s: &str) -> Vec<String> {
+    let mut heads = Vec::new();
+    let mut depth = 0usize;
+    let mut at_item_start = true;
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => at_item_start = true,
+            c if at_item_start && depth == 0 && !c.is_whitespace() => {
+                at_item_start = false;
+                let id = ident_at(&s[i..]);
+                if !id.is_empty() && id != "self" {
+                    heads.push(id.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    heads
+}
+
+/// Top-level modules named by `crate::` paths in `text` (a line, or a whole
+/// `use` statement).
+fn crate_targets(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices("crate::") {
+        let before = &text[..i];
+        if before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            continue; // `my_crate::`, `$crate` is handled below as `crate`
+        }
+        let rest = &text[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            out.extend(group_heads(group));
+        } else {
+            out.push(ident_at(rest).to_string());
+        }
+    }
+    out
+}
+
+/// The layer a `super::super::x` path leads to from a file at `module`, when
+/// it climbs out of the file's layer; `nested` says the line sits in an
+/// inline module (`mod tests { ... }`), one level deeper than the file.
+fn super_target(text: &str, module: &[String], nested: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("super::") {
+        let boundary_ok =
+            !rest[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+        let mut tail = &rest[i..];
+        let mut hops = 0;
+        while let Some(t) = tail.strip_prefix("super::") {
+            hops += 1;
+            tail = t;
+        }
+        let depth = module.len() + usize::from(nested);
+        if boundary_ok && hops >= depth {
+            // Climbed to the crate root: the next segment names the layer.
+            if let Some(group) = tail.strip_prefix('{') {
+                out.extend(group_heads(group));
+            } else {
+                out.push(ident_at(tail).to_string());
+            }
+        }
+        rest = &rest[i + "super::".len()..];
+    }
+    out
+}
+
+struct Violation {
+    at: String,
+    text: String,
+    why: String,
+}
+
+fn scan() -> (Vec<Violation>, usize) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let mut violations = Vec::new();
+    let mut imports = 0;
+    for file in &files {
+        let rel = file.strip_prefix(&src).expect("under src");
+        let module = module_path(rel);
+        if rel == Path::new("lib.rs") {
+            continue; // the crate root declares the layers
+        }
+        let Some(own) = module.first() else { continue };
+        let Some(own_rank) = rank(own) else {
+            violations.push(Violation {
+                at: format!("src/{}:1", rel.display()),
+                text: String::new(),
+                why: format!("top-level module `{own}` is in no layer (tests/layers.rs LAYERS)"),
+            });
+            continue;
+        };
+        let text = std::fs::read_to_string(file).expect("readable source");
+        let lines: Vec<&str> = text.lines().collect();
+        let mut nested = false;
+        let mut i = 0;
+        while i < lines.len() {
+            let start = i;
+            let mut stmt = code(lines[i]).to_string();
+            let trimmed = stmt.trim_start();
+            let opens_module = ["mod ", "pub mod ", "pub(crate) mod "]
+                .iter()
+                .any(|p| trimmed.starts_with(p));
+            if opens_module && trimmed.trim_end().ends_with('{') {
+                nested = true;
+            }
+            // A `use` statement runs to its `;`, possibly over many lines.
+            let is_use = ["use ", "pub use ", "pub(crate) use ", "pub(super) use "]
+                .iter()
+                .any(|p| trimmed.starts_with(p));
+            if is_use {
+                while !stmt.contains(';') && i + 1 < lines.len() {
+                    i += 1;
+                    stmt.push(' ');
+                    stmt.push_str(code(lines[i]));
+                }
+            }
+            i += 1;
+            let mut targets = crate_targets(&stmt);
+            targets.extend(super_target(&stmt, &module, nested));
+            for target in targets.into_iter().filter(|t| !t.is_empty()) {
+                imports += 1;
+                let Some(target_rank) = rank(&target) else {
+                    violations.push(Violation {
+                        at: format!("src/{}:{}", rel.display(), start + 1),
+                        text: stmt.trim().to_string(),
+                        why: format!("imports `{target}`, which is in no layer"),
+                    });
+                    continue;
+                };
+                if target_rank > own_rank {
+                    violations.push(Violation {
+                        at: format!("src/{}:{}", rel.display(), start + 1),
+                        text: stmt.trim().to_string(),
+                        why: format!("`{own}` imports `{target}`, a layer above it"),
+                    });
+                }
+            }
+        }
+    }
+    (violations, imports)
+}
+
+#[test]
+fn every_import_goes_down_the_layers() {
+    let (violations, imports) = scan();
+    // The scan must see the crate's real imports, or it checks nothing.
+    assert!(imports > 100, "only {imports} crate imports found");
+    let report: Vec<String> = violations
+        .iter()
+        .map(|v| format!("{}: {}\n    {}", v.at, v.why, v.text))
+        .collect();
+    assert!(
+        violations.is_empty(),
+        "layers are {}; upward imports:\n{}",
+        LAYERS.join(" < "),
+        report.join("\n")
+    );
+}
+
+#[test]
+fn the_scanner_reads_grouped_and_climbing_imports() {
+    let grouped = "use crate::{room::io::Channel, runtime::{Host, Module}, self};";
+    assert_eq!(crate_targets(grouped), ["room", "runtime"]);
+    assert_eq!(
+        crate_targets("x = $crate::abi::boundary::guard(a);"),
+        ["abi"]
+    );
+    assert!(crate_targets("use my_crate::thing;").is_empty());
+    let module = ["room".to_string(), "member".to_string()];
+    assert!(super_target("use super::io::Codec;", &module, false).is_empty());
+    assert_eq!(
+        super_target("use super::super::runtime::Host;", &module, false),
+        ["runtime"]
+    );
+    // In a test module one level deeper, two hops stay inside `room`.
+    assert!(super_target("use super::super::io::Codec;", &module, true).is_empty());
+}
+
+/// `unsafe` code needs an explicit allowance, and there are exactly two:
+/// the C ABI folder and the audio leaf that wraps libopus.
+#[test]
+fn unsafe_is_allowed_only_at_the_abi_and_the_native_audio_leaf() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).expect("lib.rs");
+    assert!(
+        lib.contains("#![deny(unsafe_code)]"),
+        "src/lib.rs must deny unsafe_code"
+    );
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut allowances = Vec::new();
+    for file in &files {
+        let rel = file
+            .strip_prefix(&src)
+            .expect("under src")
+            .display()
+            .to_string();
+        let text = std::fs::read_to_string(file).expect("readable source");
+        let lines: Vec<&str> = text.lines().collect();
+        for (n, line) in lines.iter().enumerate() {
+            let c = code(line);
+            if c.contains("allow(unsafe_code)") {
+                let next = lines.get(n + 1).map_or("", |l| l.trim());
+                allowances.push(format!("src/{rel}: {next}"));
+            }
+            let uses_unsafe = c
+                .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                .any(|w| w == "unsafe");
+            if uses_unsafe && !c.contains("allow(unsafe_code)") {
+                assert!(
+                    rel.starts_with("abi/") || rel.starts_with("audio/native/"),
+                    "src/{rel}:{}: `unsafe` outside src/abi/ and src/audio/native/",
+                    n + 1
+                );
+            }
+        }
+    }
+    allowances.sort();
+    assert_eq!(
+        allowances,
+        ["src/audio/mod.rs: mod native;", "src/lib.rs: pub mod abi;"],
+        "unsafe_code allowances"
+    );
+}
