@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 
-use huddle::ffi::opus::{EncoderSettings, OpusEncoder};
+use huddle::audio::opus::{EncoderSettings, OpusEncoder};
 
 const ROOM_RATE: u32 = 16000;
 /// Ticks between a packet's arrival and its playing with
@@ -102,7 +102,7 @@ fn run(speech: &[i16], loss: f64, fec: bool) -> Run {
                 h.module.member_audio(
                     &talker,
                     huddle::runtime::InFrame {
-                        codec: huddle::host::Codec::Opus,
+                        codec: huddle::room::io::Codec::Opus,
                         rate: ROOM_RATE,
                         samples: n as u32,
                         data: packet[..len].to_vec(),

@@ -6,8 +6,8 @@
 mod common;
 use common::*;
 
+use huddle::audio::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
 use huddle::audio::silk_voice_activity;
-use huddle::ffi::opus::{EncoderSettings, OpusDecoder, OpusEncoder};
 
 /// Speech at -26 dBov cut to start in the middle of its first loud frame,
 /// as when a sender's mute or its own silence suppression opens mid-word:
