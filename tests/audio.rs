@@ -138,6 +138,51 @@ fn overlapping_loud_talkers_are_limited_not_clipped() {
 }
 
 #[test]
+fn an_8k_listener_of_loud_talkers_peaks_at_or_under_minus_one_dbfs() {
+    // -1 dBFS, the limiter's promise, as the largest 16-bit sample under it.
+    let ceiling = (32767.0 * 10f64.powf(-1.0 / 20.0)).round() as i32;
+    let h = Harness::new(&profile(""));
+    let n = frame(RATE, 20);
+    let talkers: Vec<_> = (0..3)
+        .map(|i| h.join(&format!("t{i}"), "{beep=false}peaks").unwrap())
+        .collect();
+    let listener = h.join("l8k", "{beep=false}peaks").unwrap();
+    let n8 = frame(8000, 20);
+    for tick in 0..100 {
+        // Square waves: the room limits their sum to -1 dBFS at 16 kHz, and
+        // going to 8 kHz drops their harmonics above 4 kHz, which makes the
+        // band-limited wave ring about 9% past the limited peak.
+        let square: Vec<i16> = (0..n)
+            .map(|i| {
+                if ((tick * n + i) / 8) % 2 == 0 {
+                    20000
+                } else {
+                    -20000
+                }
+            })
+            .collect();
+        for t in &talkers {
+            h.send_l16(t, &square, RATE);
+        }
+        h.send_l16(&listener, &vec![0; n8], 8000);
+        h.advance(20);
+    }
+    let heard = h.heard("l8k");
+    assert_eq!(heard.rate, 8000);
+    let tail = &heard.pcm[heard.pcm.len() / 2..];
+    let peak = tail.iter().map(|s| (*s as i32).abs()).max().unwrap();
+    println!(
+        "8 kHz listener of three square waves: peak {peak} ({:.2} dBFS), ceiling {ceiling}",
+        dbov(peak as f64)
+    );
+    assert!(peak <= ceiling, "peak {peak} over -1 dBFS ({ceiling})");
+    assert!(
+        peak as f64 > from_dbov(-3.0),
+        "the overshoot is taken back, not the level: peak {peak}"
+    );
+}
+
+#[test]
 fn muted_member_contributes_nothing() {
     let h = Harness::new(&profile(""));
     let n = frame(RATE, 20);
