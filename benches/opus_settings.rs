@@ -28,7 +28,8 @@ fn speech(dir: &Path) -> Vec<i16> {
         .unwrap_or(false);
     assert!(ok, "espeak-ng is needed for the speech");
     let raw = huddle::audio::wav::load_sound(&wav, RATE).expect("espeak-ng's WAV loads");
-    let level = |x: &[i16]| (x.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
+    let level =
+        |x: &[i16]| (x.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
     let active: Vec<f64> = raw
         .chunks(FRAME)
         .map(level)

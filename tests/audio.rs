@@ -1394,3 +1394,49 @@ fn soft_l16_is_skipped_at_the_door_unless_it_ends_a_word() {
     assert_eq!(skipped(&h), before + 20);
     assert!(h.tail("l", 400).iter().all(|&s| s == 0));
 }
+
+#[test]
+fn profile_opus_settings_reach_listeners_and_app_data_overrides_them() {
+    let h = Harness::new(
+        "[profiles.default]\nrate = 48000\ninterval_ms = 20\nopus_bitrate = 12000\nopus_complexity = 2\n",
+    );
+    let talker = h.join("t", "{beep=false}enc").unwrap();
+    h.join("low", "{beep=false,codec=opus}enc").unwrap();
+    h.join("high", "{beep=false,codec=opus,bitrate=48000}enc")
+        .unwrap();
+    let n = frame(48000, 20);
+    for f in 0..100 {
+        // A voiced sound that swells and moves, so the encoder spends its
+        // whole budget: 220 Hz and its harmonics, vibrato, 3 Hz swell.
+        let pcm: Vec<i16> = (0..n)
+            .map(|i| {
+                let t = (f * n + i) as f64 / 48000.0;
+                let tau = 2.0 * std::f64::consts::PI;
+                let env = 1.0 + 0.5 * (tau * 3.0 * t).sin();
+                let ph = tau * 220.0 * t + 3.0 * (tau * 5.0 * t).sin();
+                (env * (5000.0 * ph.sin() + 2500.0 * (2.0 * ph).sin() + 1200.0 * (3.0 * ph).sin()))
+                    as i16
+            })
+            .collect();
+        h.send_l16(&talker, &pcm, 48000);
+        h.advance(20);
+    }
+    // Average bit rate of the last second, from the packets' sizes.
+    let kbps = |who: &str| {
+        let p = h.heard(who).opus;
+        let last = &p[p.len() - 50..];
+        last.iter().map(|x| x.len() * 8).sum::<usize>() as f64 / 1000.0
+    };
+    let (low, high) = (kbps("low"), kbps("high"));
+    println!(
+        "profile opus_bitrate = 12000: {low:.1} kbit/s; app data bitrate=48000: {high:.1} kbit/s"
+    );
+    assert!(
+        (low - 12.0).abs() < 12.0 * 0.3,
+        "profile's 12 kbit/s: {low:.1}"
+    );
+    assert!(
+        (high - 48.0).abs() < 48.0 * 0.3,
+        "the leg's 48 kbit/s: {high:.1}"
+    );
+}
