@@ -270,32 +270,14 @@ fn narrowband_l16_and_fullband_opus_hear_each_other() {
     );
 }
 
-/// A spoken sentence from espeak-ng, or syllable-like bursts when espeak-ng is
-/// absent, at RATE, starting at its first frame above -60 dBov.
+/// A spoken sentence (see `speech`) at RATE, starting at its first frame
+/// above -60 dBov.
 fn sentence() -> Vec<i16> {
-    let dir = scratch_dir("speech");
-    let wav = dir.join("s.wav");
-    let spoken = std::process::Command::new("espeak-ng")
-        .args([
-            "-w",
-            wav.to_str().unwrap(),
-            "Good morning, this is the first syllable test.",
-        ])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    let samples = if spoken {
-        huddle::audio::wav::load_sound(&wav, RATE).unwrap()
-    } else {
-        eprintln!("espeak-ng not found: using synthetic syllables");
-        let mut v = Vec::new();
-        let mut ph = 0.0;
-        for i in 0..10 {
-            v.extend(sine(180.0 + 20.0 * i as f64, RATE, 3200, 9000.0, &mut ph));
-            v.extend(vec![0i16; 1600]);
-        }
-        v
-    };
+    let samples = speech(
+        "Good morning, this is the first syllable test.",
+        RATE,
+        -26.0,
+    );
     let n = frame(RATE, 20);
     let first = samples.chunks(n).position(|f| dbov(rms(f)) > -60.0);
     samples[first.unwrap() * n..].to_vec()
