@@ -138,6 +138,51 @@ fn overlapping_loud_talkers_are_limited_not_clipped() {
 }
 
 #[test]
+fn an_8k_listener_of_loud_talkers_peaks_at_or_under_minus_one_dbfs() {
+    // -1 dBFS, the limiter's promise, as the largest 16-bit sample under it.
+    let ceiling = (32767.0 * 10f64.powf(-1.0 / 20.0)).round() as i32;
+    let h = Harness::new(&profile(""));
+    let n = frame(RATE, 20);
+    let talkers: Vec<_> = (0..3)
+        .map(|i| h.join(&format!("t{i}"), "{beep=false}peaks").unwrap())
+        .collect();
+    let listener = h.join("l8k", "{beep=false}peaks").unwrap();
+    let n8 = frame(8000, 20);
+    for tick in 0..100 {
+        // Square waves: the room limits their sum to -1 dBFS at 16 kHz, and
+        // going to 8 kHz drops their harmonics above 4 kHz, which makes the
+        // band-limited wave ring about 9% past the limited peak.
+        let square: Vec<i16> = (0..n)
+            .map(|i| {
+                if ((tick * n + i) / 8) % 2 == 0 {
+                    20000
+                } else {
+                    -20000
+                }
+            })
+            .collect();
+        for t in &talkers {
+            h.send_l16(t, &square, RATE);
+        }
+        h.send_l16(&listener, &vec![0; n8], 8000);
+        h.advance(20);
+    }
+    let heard = h.heard("l8k");
+    assert_eq!(heard.rate, 8000);
+    let tail = &heard.pcm[heard.pcm.len() / 2..];
+    let peak = tail.iter().map(|s| (*s as i32).abs()).max().unwrap();
+    println!(
+        "8 kHz listener of three square waves: peak {peak} ({:.2} dBFS), ceiling {ceiling}",
+        dbov(peak as f64)
+    );
+    assert!(peak <= ceiling, "peak {peak} over -1 dBFS ({ceiling})");
+    assert!(
+        peak as f64 > from_dbov(-3.0),
+        "the overshoot is taken back, not the level: peak {peak}"
+    );
+}
+
+#[test]
 fn muted_member_contributes_nothing() {
     let h = Harness::new(&profile(""));
     let n = frame(RATE, 20);
@@ -225,32 +270,14 @@ fn narrowband_l16_and_fullband_opus_hear_each_other() {
     );
 }
 
-/// A spoken sentence from espeak-ng, or syllable-like bursts when espeak-ng is
-/// absent, at RATE, starting at its first frame above -60 dBov.
+/// A spoken sentence (see `speech`) at RATE, starting at its first frame
+/// above -60 dBov.
 fn sentence() -> Vec<i16> {
-    let dir = scratch_dir("speech");
-    let wav = dir.join("s.wav");
-    let spoken = std::process::Command::new("espeak-ng")
-        .args([
-            "-w",
-            wav.to_str().unwrap(),
-            "Good morning, this is the first syllable test.",
-        ])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    let samples = if spoken {
-        huddle::audio::wav::load_sound(&wav, RATE).unwrap()
-    } else {
-        eprintln!("espeak-ng not found: using synthetic syllables");
-        let mut v = Vec::new();
-        let mut ph = 0.0;
-        for i in 0..10 {
-            v.extend(sine(180.0 + 20.0 * i as f64, RATE, 3200, 9000.0, &mut ph));
-            v.extend(vec![0i16; 1600]);
-        }
-        v
-    };
+    let samples = speech(
+        "Good morning, this is the first syllable test.",
+        RATE,
+        -26.0,
+    );
     let n = frame(RATE, 20);
     let first = samples.chunks(n).position(|f| dbov(rms(f)) > -60.0);
     samples[first.unwrap() * n..].to_vec()
@@ -1407,5 +1434,51 @@ fn a_full_jitter_buffer_drops_a_frame_and_plays_on() {
         "100 on-time packets: {played} played whole, {} concealed, {} dropped",
         delta("concealed"),
         delta("dropped")
+    );
+}
+
+#[test]
+fn profile_opus_settings_reach_listeners_and_app_data_overrides_them() {
+    let h = Harness::new(
+        "[profiles.default]\nrate = 48000\ninterval_ms = 20\nopus_bitrate = 12000\nopus_complexity = 2\n",
+    );
+    let talker = h.join("t", "{beep=false}enc").unwrap();
+    h.join("low", "{beep=false,codec=opus}enc").unwrap();
+    h.join("high", "{beep=false,codec=opus,bitrate=48000}enc")
+        .unwrap();
+    let n = frame(48000, 20);
+    for f in 0..100 {
+        // A voiced sound that swells and moves, so the encoder spends its
+        // whole budget: 220 Hz and its harmonics, vibrato, 3 Hz swell.
+        let pcm: Vec<i16> = (0..n)
+            .map(|i| {
+                let t = (f * n + i) as f64 / 48000.0;
+                let tau = 2.0 * std::f64::consts::PI;
+                let env = 1.0 + 0.5 * (tau * 3.0 * t).sin();
+                let ph = tau * 220.0 * t + 3.0 * (tau * 5.0 * t).sin();
+                (env * (5000.0 * ph.sin() + 2500.0 * (2.0 * ph).sin() + 1200.0 * (3.0 * ph).sin()))
+                    as i16
+            })
+            .collect();
+        h.send_l16(&talker, &pcm, 48000);
+        h.advance(20);
+    }
+    // Average bit rate of the last second, from the packets' sizes.
+    let kbps = |who: &str| {
+        let p = h.heard(who).opus;
+        let last = &p[p.len() - 50..];
+        last.iter().map(|x| x.len() * 8).sum::<usize>() as f64 / 1000.0
+    };
+    let (low, high) = (kbps("low"), kbps("high"));
+    println!(
+        "profile opus_bitrate = 12000: {low:.1} kbit/s; app data bitrate=48000: {high:.1} kbit/s"
+    );
+    assert!(
+        (low - 12.0).abs() < 12.0 * 0.3,
+        "profile's 12 kbit/s: {low:.1}"
+    );
+    assert!(
+        (high - 48.0).abs() < 48.0 * 0.3,
+        "the leg's 48 kbit/s: {high:.1}"
     );
 }

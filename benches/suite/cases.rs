@@ -224,13 +224,13 @@ pub struct Floor {
 }
 
 /// The encoder settings huddle gives a listener who asks for nothing
-/// (runtime/resolve.rs `default_opus`).
+/// (the profile defaults, control/config/raw.rs).
 pub fn listener_settings() -> EncoderSettings {
     EncoderSettings {
         bitrate: 32_000,
         fec: false,
         dtx: false,
-        complexity: 5,
+        complexity: 8,
         packet_loss_pct: 0,
     }
 }

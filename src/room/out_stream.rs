@@ -2,6 +2,7 @@
 //! what the listener takes, keeping resampler and encoder state between
 //! ticks.
 
+use crate::audio::limiter::Limiter;
 use crate::audio::opus::{EncoderSettings, OpusEncoder};
 use crate::audio::resample::Resampler;
 use crate::room::io::Codec;
@@ -19,6 +20,13 @@ pub(crate) struct OutStream {
     format: Option<(Format, Option<EncoderSettings>)>,
     resampler: Option<Resampler>,
     encoder: Option<OpusEncoder>,
+    /// The resampled mix before `limiter`.
+    wide: Vec<i32>,
+    /// After the resampler: the room's limiter holds the mix at -1 dBFS, but
+    /// a band-limiting filter rings past a limited peak (to -0.75 dBFS going
+    /// 16 to 8 kHz); this one takes the overshoot back, and is a plain copy
+    /// while there is none.
+    limiter: Limiter,
     conv: Vec<i16>,
     pub bytes: Vec<u8>,
     pub samples: u32,
@@ -37,6 +45,8 @@ impl OutStream {
             format: None,
             resampler: None,
             encoder: None,
+            wide: Vec::new(),
+            limiter: Limiter::new(0),
             conv: Vec::new(),
             bytes: Vec::new(),
             samples: 0,
@@ -62,9 +72,11 @@ impl OutStream {
         let out_len = pcm.len() * format.rate as usize / room_rate as usize;
         let converted: &[i16] = match self.resampler.as_mut() {
             Some(r) => {
-                if r.process(pcm, &mut self.conv[..out_len]).is_err() {
+                if r.process_wide(pcm, &mut self.wide[..out_len]).is_err() {
                     return false;
                 }
+                self.limiter
+                    .process(&self.wide[..out_len], &mut self.conv[..out_len]);
                 &self.conv[..out_len]
             }
             None => pcm,
@@ -130,11 +142,12 @@ impl OutStream {
         // L16 listener in a 16 kHz room needs 640 bytes, not 11 KiB.
         let out_len =
             (room_frame * format.rate as usize / room_rate.max(1) as usize).min(MAX_FRAME);
-        self.conv = if self.resampler.is_some() {
-            vec![0; out_len]
+        (self.conv, self.wide) = if self.resampler.is_some() {
+            (vec![0; out_len], vec![0; out_len])
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
+        self.limiter = Limiter::new(format.rate);
         self.bytes = Vec::with_capacity(match format.codec {
             Codec::L16 => out_len * 2,
             Codec::Opus => MAX_PACKET,

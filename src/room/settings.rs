@@ -55,6 +55,8 @@ pub struct RoomSettings {
     /// Encode once per distinct mix (true) or once per member (false, the
     /// naive baseline the benchmarks compare against).
     pub share_encodes: bool,
+    /// The profile's Opus encoder settings: where each member's start.
+    pub opus: EncoderSettings,
     pub recording_enabled: bool,
     /// 0 = recordings never time out for silence.
     pub recording_timeout_ms: u64,

@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::audio::level::{rfc6464_to_dbov, SILENCE_DBOV};
-use crate::audio::opus_packet::silk_voice_activity;
+use crate::audio::level::rfc6464_to_dbov;
 use crate::control::app_args::{parse_app_args, HttpMethod};
 use crate::control::config::{load_config, Config, Profile, Timer};
 use crate::room::io::{cause, Channel, Codec};
@@ -586,15 +585,15 @@ impl Module {
                 }
             }
         }
-        // An Opus packet whose sender's encoder cleared the SILK voice
-        // activity bit counts as silence, as in the tick (which trusts it
-        // only while the member is not talking; the door is shut then).
-        let level = match (frame.audio_level, frame.codec) {
-            (Some(l), _) => Some(rfc6464_to_dbov(l)),
-            (None, Codec::Opus) if silk_voice_activity(data) == Some(false) => Some(SILENCE_DBOV),
-            _ => None,
-        };
-        let quiet = level.is_some_and(|l| port.quiet_at_door(l));
+        // An L16 frame quieter than the gate goes on as its level alone. A
+        // quiet Opus packet (RFC 6464 level, or the sender's encoder cleared
+        // its SILK voice-activity bit) keeps its payload, a few dozen bytes:
+        // the room skips decoding it but decodes the last one before a talk
+        // spurt, to prime the decoder (room/member.rs `primer`).
+        let quiet = frame.codec == Codec::L16
+            && frame
+                .audio_level
+                .is_some_and(|l| port.quiet_at_door(rfc6464_to_dbov(l)));
         if quiet {
             port.recycle(std::mem::take(&mut frame.data));
         } else if frame.data.is_empty() {

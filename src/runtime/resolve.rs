@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::audio::opus::EncoderSettings;
 use crate::audio::tone::ToneKind;
 use crate::audio::vad::VadConfig;
 use crate::control::app_args::{self, AppArgs};
@@ -13,18 +12,6 @@ use crate::room::settings::{Beep, FirstSetter, MemberSpec, RoomSettings, Sounds}
 
 use super::module::CallerInfo;
 use super::sounds::SoundCache;
-
-/// Opus defaults for listeners that say nothing: 32 kbit/s wideband speech,
-/// complexity 5 (a good quality/CPU point for a mixer that encodes for many).
-pub fn default_opus() -> EncoderSettings {
-    EncoderSettings {
-        bitrate: 32_000,
-        fec: false,
-        dtx: false,
-        complexity: 5,
-        packet_loss_pct: 0,
-    }
-}
 
 #[allow(clippy::too_many_arguments)] // each is a distinct input the merge needs
 /// A room's settings when it is created: the config's room entry (if any)
@@ -92,6 +79,7 @@ pub fn room_settings(
         top_n: profile.top_n as usize,
         comfort_noise_dbov: profile.comfort_noise_dbov.unwrap_or(0.0),
         share_encodes: profile.share_encodes,
+        opus: profile.opus,
         recording_enabled: room.is_none_or(|r| r.recording_enabled),
         recording_timeout_ms: u64::from(profile.recording_timeout_s) * 1000,
         record_beep: profile.record_beep,
@@ -151,13 +139,20 @@ pub fn member_spec(
         }
         _ => None,
     };
-    let mut opus = default_opus();
+    // The profile's settings, then this leg's own: what the host negotiated
+    // for it (SDP's maxaveragebitrate, useinbandfec, usedtx) arrives as app data.
+    let mut opus = room.opus;
     if let Some(b) = o.bitrate {
         opus.bitrate = b as i32;
     }
     if let Some(f) = o.fec {
         opus.fec = f;
-        opus.packet_loss_pct = if f { 10 } else { 0 };
+        // FEC without a loss estimate codes nothing: the profile's, or 10%.
+        opus.packet_loss_pct = match (f, room.opus.packet_loss_pct) {
+            (false, _) => 0,
+            (true, 0) => 10,
+            (true, pct) => pct,
+        };
     }
     if let Some(d) = o.dtx {
         opus.dtx = d;

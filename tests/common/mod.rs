@@ -367,3 +367,40 @@ impl Harness {
         self.logs().iter().any(|l| l.contains(needle))
     }
 }
+
+/// `text` spoken by espeak-ng at `rate`, scaled so that its active frames
+/// (those above -50 dBov) have an RMS level of `level_dbov` (ITU-T P.56's
+/// usual test level is -26). Without espeak-ng: syllable-like voiced bursts.
+pub fn speech(text: &str, rate: u32, level_dbov: f64) -> Vec<i16> {
+    let dir = scratch_dir("speech");
+    let wav = dir.join("s.wav");
+    let spoken = std::process::Command::new("espeak-ng")
+        .args(["-w", wav.to_str().unwrap(), text])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    let raw = if spoken {
+        huddle::audio::wav::load_sound(&wav, rate).unwrap()
+    } else {
+        eprintln!("espeak-ng not found: using synthetic syllables");
+        let mut v = Vec::new();
+        let mut ph = 0.0;
+        for i in 0..6 {
+            let f = 140.0 + 25.0 * i as f64;
+            v.extend(sine(f, rate, rate as usize / 5, 9000.0, &mut ph));
+            v.extend(vec![0i16; rate as usize / 10]);
+        }
+        v
+    };
+    let n = frame(rate, 20);
+    let active: Vec<f64> = raw
+        .chunks(n)
+        .map(rms)
+        .filter(|r| dbov(*r) > -50.0)
+        .collect();
+    let level = (active.iter().map(|r| r * r).sum::<f64>() / active.len() as f64).sqrt();
+    let gain = from_dbov(level_dbov) / level;
+    raw.iter()
+        .map(|s| (*s as f64 * gain).round().clamp(-32768.0, 32767.0) as i16)
+        .collect()
+}

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml_edit::ImDocument;
 
+use crate::audio::opus::EncoderSettings;
 use crate::control::dtmf::DigitMap;
 use crate::control::validate_room_name;
 use crate::room::invite::InviteRules;
@@ -128,6 +129,9 @@ pub struct Profile {
     /// One encode per distinct mix (true) or per listener (false: the naive
     /// baseline the benchmarks measure against).
     pub share_encodes: bool,
+    /// What the room's Opus listeners get unless their app data says
+    /// otherwise (`bitrate=`, `fec=`, `dtx=`).
+    pub opus: EncoderSettings,
     /// A beep into the room when a recording starts.
     pub record_beep: bool,
     /// Also one WAV per member (what each one said), for transcription.

@@ -312,6 +312,14 @@ pub(super) fn resolve_profile(
         limiter: r.limiter,
         top_n: top_n as u32,
         share_encodes: r.share_encodes,
+        opus: EncoderSettings {
+            bitrate: v.int(&p("opus_bitrate"), r.opus_bitrate, 6000, 510_000)? as i32,
+            complexity: v.int(&p("opus_complexity"), r.opus_complexity, 0, 10)? as i32,
+            fec: r.opus_fec,
+            dtx: r.opus_dtx,
+            packet_loss_pct: v.int(&p("opus_packet_loss_pct"), r.opus_packet_loss_pct, 0, 100)?
+                as i32,
+        },
         record_beep: r.record_beep,
         multitrack: r.multitrack,
         recording_timeout_s: v.int(&p("recording_timeout_s"), r.recording_timeout_s, 0, 86_400)?

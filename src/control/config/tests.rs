@@ -268,3 +268,46 @@ fn mutated_configs_never_panic() {
         let _ = parse(&rng.string(&alphabet, 80));
     }
 }
+
+#[test]
+fn opus_encoder_keys_are_profile_settings_and_checked() {
+    let c = parse(
+        "[profiles.x]\nopus_bitrate = 24000\nopus_complexity = 10\nopus_fec = true\n\
+         opus_dtx = true\nopus_packet_loss_pct = 15\n",
+    )
+    .expect("valid");
+    let o = c.profile("x").expect("profile x").opus;
+    assert_eq!(
+        (o.bitrate, o.complexity, o.fec, o.dtx, o.packet_loss_pct),
+        (24000, 10, true, true, 15)
+    );
+    let d = parse("[profiles.y]\n")
+        .expect("valid")
+        .profile("y")
+        .expect("y")
+        .opus;
+    assert_eq!(
+        (d.bitrate, d.complexity, d.fec, d.dtx),
+        (32000, 8, false, false)
+    );
+    let e = err("[profiles.x]\nrate = 16000\nopus_complexity = 11\n");
+    assert_eq!(
+        e.to_string(),
+        "/etc/huddle/huddle.conf:3: key 'profiles.x.opus_complexity': 11 is out of range 0..10"
+    );
+    for (text, key) in [
+        (
+            "[profiles.x]\nopus_bitrate = 5999\n",
+            "profiles.x.opus_bitrate",
+        ),
+        (
+            "[profiles.x]\nopus_packet_loss_pct = 101\n",
+            "profiles.x.opus_packet_loss_pct",
+        ),
+    ] {
+        let e = err(text);
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some(key)), "{e}");
+    }
+    let e = err("[profiles.x]\nopus_fec = \"yes\"\n");
+    assert_eq!(e.line, Some(2), "{e}");
+}
