@@ -29,8 +29,8 @@ pub(crate) fn guard<T>(function: &str, on_panic: T, body: impl FnOnce() -> T) ->
             on_panic
         }
     };
-    // Inside send_audio the room's lock is held: host callbacks wait for the
-    // next call (the line about the refused call included).
+    // Inside send_audio a room's tick is under way: host callbacks wait for
+    // the next call (the line about the refused call included).
     if (logging::take_unscoped() || panicked) && !crate::runtime::inside_send_audio() {
         // A line about a NULL or unknown handle (every instance got it), or
         // about a panic: deliver it before returning (manual timer). Host
@@ -123,8 +123,8 @@ macro_rules! try_handle {
 }
 pub(crate) use try_handle;
 
-/// Refuses an export called from inside `send_audio` (it runs under the
-/// room's lock: the call would deadlock) with `HUDDLE_STATUS_INSIDE_CALLBACK`.
+/// Refuses an export called from inside `send_audio` (it runs inside the
+/// room's tick: the call could deadlock) with `HUDDLE_STATUS_INSIDE_CALLBACK`.
 macro_rules! refuse_inside_send_audio {
     ($function:literal) => {
         if $crate::runtime::inside_send_audio() {

@@ -11,7 +11,7 @@ use crossbeam::queue::ArrayQueue;
 
 use crate::control::config::Profile;
 use crate::control::dtmf::{DtmfAction, DtmfMatcher, DtmfOutcome};
-use crate::room::io::{Channel, OutFrame};
+use crate::room::io::{Channel, Codec, OutFrame};
 use crate::room::{
     Adjust, Command, InFrame, LogLimit, MemberId, Output, RecordingCommand, RecordingState, Room,
     Target, TickSink,
@@ -235,6 +235,10 @@ pub struct RoomCell {
     pub name: String,
     pub interval_ms: u64,
     state: Mutex<RoomState>,
+    /// The last tick's frames, sent to the host after `state`'s lock is
+    /// released. Only the room's tick takes this lock (ticks of one room
+    /// never overlap), always before `state`'s.
+    outgoing: Mutex<Outgoing>,
     closed: AtomicBool,
 }
 
@@ -253,6 +257,7 @@ impl RoomCell {
                 recording: None,
                 sched: Scheduling::default(),
             }),
+            outgoing: Mutex::new(Outgoing::default()),
             closed: AtomicBool::new(false),
         }
     }
@@ -278,17 +283,97 @@ impl RoomCell {
     }
 }
 
-/// Forwards the tick's audio to the host and the recording, timing the host.
-struct HostSink<'a> {
-    host: &'a dyn Host,
+/// One tick's frames for the host, in the order the tick made them. Kept
+/// between ticks, so a steady room reuses its capacity and allocates nothing.
+#[derive(Default)]
+pub struct Outgoing {
+    frames: Vec<Queued>,
+    bytes: Vec<u8>,
+}
+
+/// A frame waiting for the host: whose port, its format, and where its
+/// payload ends in `Outgoing::bytes` (it starts where the previous ends).
+struct Queued {
+    port: Arc<MemberPort>,
+    codec: Codec,
+    rate: u32,
+    samples: u32,
+    end: usize,
+}
+
+impl Outgoing {
+    /// Hands every frame to the host and empties the buffer; returns the
+    /// longest `send_audio` in microseconds. A member who left in the same
+    /// tick (its hangup is already queued for the host) gets nothing more.
+    fn send(&mut self, host: &dyn Host) -> u64 {
+        let mut worst_us = 0;
+        let mut start = 0;
+        for q in self.frames.drain(..) {
+            let data = &self.bytes[start..q.end];
+            start = q.end;
+            if q.port.is_gone() {
+                continue;
+            }
+            let frame = OutFrame {
+                codec: q.codec,
+                rate: q.rate,
+                samples: q.samples,
+                data,
+            };
+            let began = Instant::now();
+            let _mark = SendAudioMark::enter();
+            host.send_audio(&q.port.channel, &frame);
+            worst_us = worst_us.max(began.elapsed().as_micros() as u64);
+        }
+        self.bytes.clear();
+        worst_us
+    }
+}
+
+/// Collects the tick's audio for the host (sent after the room's lock is
+/// released) and hands the mix to the recording.
+struct QueueSink<'a> {
+    /// The room's ports in member order, the order the tick sends in: the
+    /// cursor finds each frame's port without a lookup.
+    ports: &'a BTreeMap<MemberId, Arc<MemberPort>>,
+    cursor: std::iter::Peekable<std::collections::btree_map::Iter<'a, MemberId, Arc<MemberPort>>>,
+    out: &'a mut Outgoing,
     recording: Option<&'a mut super::recorder::Recording>,
-    worst_send_us: u64,
+}
+
+impl<'a> QueueSink<'a> {
+    fn new(
+        ports: &'a BTreeMap<MemberId, Arc<MemberPort>>,
+        out: &'a mut Outgoing,
+        recording: Option<&'a mut super::recorder::Recording>,
+    ) -> QueueSink<'a> {
+        QueueSink {
+            ports,
+            cursor: ports.iter().peekable(),
+            out,
+            recording,
+        }
+    }
+
+    fn port(&mut self, member: MemberId) -> Option<&'a Arc<MemberPort>> {
+        while let Some((id, port)) = self.cursor.peek() {
+            if **id == member {
+                return Some(*port);
+            }
+            if **id > member {
+                break;
+            }
+            self.cursor.next();
+        }
+        self.ports.get(&member)
+    }
 }
 
 thread_local! {
-    /// Set while this thread is inside the host's `send_audio`, which runs
-    /// under the room's lock: a huddle call from there would wait for that
-    /// lock (or the tick, or the mixer thread) forever.
+    /// Set while this thread is inside the host's `send_audio`. It runs
+    /// inside the room's tick, holding the room's outgoing frames: a huddle
+    /// call from there that ticks (advance) or waits for the mixer thread
+    /// (shutdown) would wait forever.
     static IN_SEND_AUDIO: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -313,12 +398,21 @@ impl Drop for SendAudioMark {
     }
 }
 
-impl TickSink for HostSink<'_> {
-    fn send_audio(&mut self, _member: MemberId, channel: &Channel, frame: &OutFrame<'_>) {
-        let start = Instant::now();
-        let _mark = SendAudioMark::enter();
-        self.host.send_audio(channel, frame);
-        self.worst_send_us = self.worst_send_us.max(start.elapsed().as_micros() as u64);
+impl TickSink for QueueSink<'_> {
+    fn send_audio(&mut self, member: MemberId, _channel: &Channel, frame: &OutFrame<'_>) {
+        // Every member the room sends to has a port; one without is a
+        // member the runtime already let go of.
+        let Some(port) = self.port(member) else {
+            return;
+        };
+        self.out.bytes.extend_from_slice(frame.data);
+        self.out.frames.push(Queued {
+            port: port.clone(),
+            codec: frame.codec,
+            rate: frame.rate,
+            samples: frame.samples,
+            end: self.out.bytes.len(),
+        });
     }
 
     fn record(&mut self, pcm: &[i16], speech: bool) {
@@ -347,6 +441,7 @@ pub fn run_tick(
         return TickOutcome::Over;
     }
     let started = Instant::now();
+    let mut outgoing = cell.outgoing.lock().unwrap_or_else(|e| e.into_inner());
     let mut guard = cell.lock();
     let state = &mut *guard;
     if state.sched.generation != generation {
@@ -372,18 +467,11 @@ pub fn run_tick(
         apply_dtmf_outcome(state, id, outcome, now_ms);
     }
     let ok = super::panics::catch("mixer tick", || {
-        let mut sink = HostSink {
-            host,
-            recording: state.recording.as_mut(),
-            worst_send_us: 0,
-        };
+        let mut sink = QueueSink::new(&state.ports, &mut outgoing, state.recording.as_mut());
         state.room.tick(now_ms, &mut sink);
-        sink.worst_send_us
     });
     match ok {
-        Some(send_us) => {
-            state.stats.worst_send_audio_us = state.stats.worst_send_audio_us.max(send_us)
-        }
+        Some(()) => {}
         None => {
             // A bug in this room's code: end it rather than run on broken state.
             log::error!(target: "huddle::mixer", "room {}: ending it after an internal error", cell.display_name());
@@ -398,9 +486,6 @@ pub fn run_tick(
         }
     }
     drain_outputs(cell, state, ctx, now_ms);
-    let took = started.elapsed().as_micros() as u64;
-    state.stats.worst_tick_us = state.stats.worst_tick_us.max(took);
-    state.stats.total_tick_us += took;
     let outcome = if state.room.is_over() {
         TickOutcome::Over
     } else if let Some(expires) = state.room.idle_until_ms() {
@@ -413,7 +498,18 @@ pub fn run_tick(
     } else {
         TickOutcome::Next
     };
+    // The host is called with the room unlocked: a slow `send_audio` delays
+    // this room's next tick, never its DTMF, commands or joins.
     drop(guard);
+    let send_us = outgoing.send(host);
+    drop(outgoing);
+    let took = started.elapsed().as_micros() as u64;
+    {
+        let mut state = cell.lock();
+        state.stats.worst_send_audio_us = state.stats.worst_send_audio_us.max(send_us);
+        state.stats.worst_tick_us = state.stats.worst_tick_us.max(took);
+        state.stats.total_tick_us += took;
+    }
     if outcome == TickOutcome::Over {
         cell.close();
     }
