@@ -348,29 +348,6 @@ fn a_send_audio_blocking_2s_does_not_delay_other_rooms() {
 /// How long every `send_audio` to "slow" takes in the slow-sender test.
 const SLOW_SEND: Duration = Duration::from_millis(50);
 
-/// Sleeps SLOW_SEND in every frame to the channel "slow"; counts them.
-#[derive(Default)]
-struct SlowSender {
-    slow_frames: AtomicUsize,
-}
-
-impl Host for SlowSender {
-    fn log(&self, _: log::Level, _: &str, _: &str) {}
-    fn send_audio(&self, channel: &Channel, _: &OutFrame<'_>) {
-        if channel.as_str() == "slow" {
-            self.slow_frames.fetch_add(1, Ordering::Relaxed);
-            std::thread::sleep(SLOW_SEND);
-        }
-    }
-    fn hangup(&self, _: &Channel, _: u32) -> bool {
-        true
-    }
-    fn event(&self, _: &Event) {}
-    fn originate(&self, _: &str, _: &str, _: &str) -> Result<(), String> {
-        Ok(())
-    }
-}
-
 /// A host whose `send_audio` takes 50 ms for one member of a room (every
 /// frame, so each of the room's ticks takes at least that) does not delay
 /// the operator's commands or a member's DTMF on that room: the tick sends
@@ -379,14 +356,22 @@ impl Host for SlowSender {
 /// of ms) at the median.
 #[test]
 fn a_slow_send_audio_does_not_delay_commands_or_dtmf_on_its_room() {
-    let host = Arc::new(SlowSender::default());
+    let host = Arc::new(common::FakeHost::default());
+    *host.slow_send.lock().unwrap() = Some(("slow".to_string(), SLOW_SEND));
     let (module, dir) = load(host.clone(), "realtime", "");
+    let slow_frames = || {
+        host.heard
+            .lock()
+            .unwrap()
+            .get("slow")
+            .map_or(0, |h| h.frames)
+    };
     let (api, dtmf) = within(Duration::from_secs(30), "slow send_audio", || {
         module.app(caller("slow"), "{beep=false}r").unwrap();
         let other = module.app(caller("other"), "{beep=false}r").unwrap();
         // Ticks are under way: the slow member has had frames.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while host.slow_frames.load(Ordering::Relaxed) < 3 {
+        while slow_frames() < 3 {
             assert!(Instant::now() < deadline, "no frames to the slow member");
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -425,7 +410,7 @@ fn a_slow_send_audio_does_not_delay_commands_or_dtmf_on_its_room() {
          DTMF median {dtmf_median:?} (worst {:?}), {} slow frames",
         api.last().unwrap(),
         dtmf.last().unwrap(),
-        host.slow_frames.load(Ordering::Relaxed)
+        slow_frames()
     );
     // A fifth of the callback's time: far above the microseconds a call
     // takes on an unlocked room, far below the wait on a locked one.

@@ -223,16 +223,9 @@ pub struct Floor {
     pub encode_us: f64,
 }
 
-/// The encoder settings huddle gives a listener who asks for nothing
-/// (runtime/resolve.rs `default_opus`).
+/// The encoder settings huddle gives a listener who asks for nothing.
 pub fn listener_settings() -> EncoderSettings {
-    EncoderSettings {
-        bitrate: 32_000,
-        fec: false,
-        dtx: false,
-        complexity: 5,
-        packet_loss_pct: 0,
-    }
+    huddle::runtime::default_opus()
 }
 
 pub fn codec_floor(o: &Options, r: &mut Report, opus: &OpusLoop) -> Floor {

@@ -22,5 +22,6 @@ pub mod webhooks;
 pub use crate::room::InFrame;
 pub use host::Host;
 pub use module::{CallerInfo, Module};
+pub use resolve::default_opus;
 pub use rooms::{inside_send_audio, MemberPort};
 pub use status::Status;

@@ -576,12 +576,11 @@ pub fn dtmf(
     now_ms: u64,
     inter_digit_ms: u64,
 ) {
-    let profile = state.profile.clone();
     let matcher = state
         .matchers
         .entry(member)
         .or_insert_with(|| DtmfMatcher::new(inter_digit_ms));
-    let outcome = matcher.feed(&profile.controls, digit, now_ms);
+    let outcome = matcher.feed(&state.profile.controls, digit, now_ms);
     apply_dtmf_outcome(state, member, outcome, now_ms);
 }
 
