@@ -292,13 +292,13 @@ pub struct Outgoing {
 }
 
 /// A frame waiting for the host: whose port, its format, and where its
-/// payload ends in `Outgoing::bytes` (it starts where the previous ends).
+/// payload is in `Outgoing::bytes`.
 struct Queued {
     port: Arc<MemberPort>,
     codec: Codec,
     rate: u32,
     samples: u32,
-    end: usize,
+    payload: std::ops::Range<usize>,
 }
 
 impl Outgoing {
@@ -307,10 +307,8 @@ impl Outgoing {
     /// tick (its hangup is already queued for the host) gets nothing more.
     fn send(&mut self, host: &dyn Host) -> u64 {
         let mut worst_us = 0;
-        let mut start = 0;
         for q in self.frames.drain(..) {
-            let data = &self.bytes[start..q.end];
-            start = q.end;
+            let data = &self.bytes[q.payload];
             if q.port.is_gone() {
                 continue;
             }
@@ -405,13 +403,25 @@ impl TickSink for QueueSink<'_> {
         let Some(port) = self.port(member) else {
             return;
         };
-        self.out.bytes.extend_from_slice(frame.data);
+        // Listeners who share a mix get the same bytes one after another:
+        // those are kept once (a 1,000-member room would otherwise copy
+        // 1,000 identical frames a tick).
+        let payload = match self.out.frames.last() {
+            Some(last) if self.out.bytes[last.payload.clone()] == *frame.data => {
+                last.payload.clone()
+            }
+            _ => {
+                let start = self.out.bytes.len();
+                self.out.bytes.extend_from_slice(frame.data);
+                start..self.out.bytes.len()
+            }
+        };
         self.out.frames.push(Queued {
             port: port.clone(),
             codec: frame.codec,
             rate: frame.rate,
             samples: frame.samples,
-            end: self.out.bytes.len(),
+            payload,
         });
     }
 
