@@ -289,6 +289,10 @@ impl RoomCell {
 pub struct Outgoing {
     frames: Vec<Queued>,
     bytes: Vec<u8>,
+    /// Address and length of the room's buffer the last frame was copied
+    /// from: the same buffer again in the same tick holds the same bytes
+    /// (each output stream renders at most once a tick, before its sends).
+    last_source: (usize, usize),
 }
 
 /// A frame waiting for the host: whose port, its format, and where its
@@ -324,6 +328,7 @@ impl Outgoing {
             worst_us = worst_us.max(began.elapsed().as_micros() as u64);
         }
         self.bytes.clear();
+        self.last_source = (0, 0);
         worst_us
     }
 }
@@ -403,16 +408,19 @@ impl TickSink for QueueSink<'_> {
         let Some(port) = self.port(member) else {
             return;
         };
-        // Listeners who share a mix get the same bytes one after another:
-        // those are kept once (a 1,000-member room would otherwise copy
-        // 1,000 identical frames a tick).
+        // Listeners who share a mix are sent its one buffer one after
+        // another: its bytes are kept once (a 1,000-member room would
+        // otherwise copy 1,000 identical frames a tick).
+        let source = (frame.data.as_ptr().addr(), frame.data.len());
         let payload = match self.out.frames.last() {
-            Some(last) if self.out.bytes[last.payload.clone()] == *frame.data => {
+            Some(last) if source == self.out.last_source => {
+                debug_assert!(self.out.bytes[last.payload.clone()] == *frame.data);
                 last.payload.clone()
             }
             _ => {
                 let start = self.out.bytes.len();
                 self.out.bytes.extend_from_slice(frame.data);
+                self.out.last_source = source;
                 start..self.out.bytes.len()
             }
         };
