@@ -235,10 +235,6 @@ pub struct RoomCell {
     pub name: String,
     pub interval_ms: u64,
     state: Mutex<RoomState>,
-    /// The last tick's frames, sent to the host after `state`'s lock is
-    /// released. Only the room's tick takes this lock (ticks of one room
-    /// never overlap), always before `state`'s.
-    outgoing: Mutex<Outgoing>,
     closed: AtomicBool,
 }
 
@@ -257,7 +253,6 @@ impl RoomCell {
                 recording: None,
                 sched: Scheduling::default(),
             }),
-            outgoing: Mutex::new(Outgoing::default()),
             closed: AtomicBool::new(false),
         }
     }
@@ -283,8 +278,10 @@ impl RoomCell {
     }
 }
 
-/// One tick's frames for the host, in the order the tick made them. Kept
-/// between ticks, so a steady room reuses its capacity and allocates nothing.
+/// One tick's frames for the host, in the order the tick made them. Each
+/// mixing thread keeps one (`OUTGOING`) between ticks, grown to the largest
+/// tick it has run, so a steady tick allocates nothing and an idle room
+/// holds no buffer.
 #[derive(Default)]
 pub struct Outgoing {
     frames: Vec<Queued>,
@@ -373,6 +370,8 @@ impl<'a> QueueSink<'a> {
 }
 
 thread_local! {
+    /// This thread's frames waiting for the host (see `Outgoing`).
+    static OUTGOING: std::cell::RefCell<Outgoing> = std::cell::RefCell::new(Outgoing::default());
     /// Set while this thread is inside the host's `send_audio`. It runs
     /// inside the room's tick, holding the room's outgoing frames: a huddle
     /// call from there that ticks (advance) or waits for the mixer thread
@@ -459,12 +458,15 @@ pub fn run_tick(
         return TickOutcome::Over;
     }
     let started = Instant::now();
-    let mut outgoing = cell.outgoing.lock().unwrap_or_else(|e| e.into_inner());
     let mut guard = cell.lock();
     let state = &mut *guard;
     if state.sched.generation != generation {
         return TickOutcome::Stale;
     }
+    // Taken, not borrowed, so no borrow is held across the host's code; a
+    // tick of one room never overlaps the next (the scheduler queues it
+    // again only after this returns), so its frames go out in tick order.
+    let mut outgoing = OUTGOING.with(|o| o.take());
     for (id, port) in state.ports.iter() {
         let door =
             state
@@ -520,7 +522,7 @@ pub fn run_tick(
     // this room's next tick, never its DTMF, commands or joins.
     drop(guard);
     let send_us = outgoing.send(host);
-    drop(outgoing);
+    OUTGOING.with(|o| o.replace(outgoing));
     let took = started.elapsed().as_micros() as u64;
     {
         let mut state = cell.lock();
