@@ -19,6 +19,7 @@
 //! `HUDDLE_STRESS_SECS` sets the seconds per timer mode (default 60);
 //! `HUDDLE_STRESS_SEED` the seed (default: fixed, printed).
 mod common;
+mod rng;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -97,20 +98,6 @@ impl Host for StressHost {
     }
     fn originate(&self, _d: &str, _r: &str, _a: &str) -> Result<(), String> {
         Ok(())
-    }
-}
-
-/// xorshift64*, so a failing seed reproduces.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
     }
 }
 
@@ -298,7 +285,7 @@ fn run(timer: &str, seed: u64, duration: Duration) -> Run {
     for w in 0..THREADS {
         let (module, stop, flights) = (module.clone(), stop.clone(), flights.clone());
         handles.push(std::thread::spawn(move || {
-            let mut rng = Rng((seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1);
+            let mut rng = rng::Rng((seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1);
             let mut t = Timings::default();
             let mut ports: Vec<Arc<MemberPort>> = Vec::new();
             let mut n = 0u64;

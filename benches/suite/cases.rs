@@ -223,16 +223,15 @@ pub struct Floor {
     pub encode_us: f64,
 }
 
-/// The encoder settings huddle gives a listener who asks for nothing
-/// (the profile defaults, control/config/raw.rs).
+/// The encoder settings huddle gives a listener who asks for nothing: the
+/// default profile's, as an empty config parses.
 pub fn listener_settings() -> EncoderSettings {
-    EncoderSettings {
-        bitrate: 32_000,
-        fec: false,
-        dtx: false,
-        complexity: 8,
-        packet_loss_pct: 0,
-    }
+    let config = huddle::control::config::parse_config("", std::path::Path::new("bench.conf"))
+        .expect("an empty config parses");
+    config
+        .profile("default")
+        .expect("the default profile always exists")
+        .opus
 }
 
 pub fn codec_floor(o: &Options, r: &mut Report, opus: &OpusLoop) -> Floor {

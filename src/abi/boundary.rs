@@ -29,8 +29,8 @@ pub(crate) fn guard<T>(function: &str, on_panic: T, body: impl FnOnce() -> T) ->
             on_panic
         }
     };
-    // Inside send_audio the room's lock is held: host callbacks wait for the
-    // next call (the line about the refused call included).
+    // Inside send_audio a room's tick is under way: host callbacks wait for
+    // the next call (the line about the refused call included).
     if (logging::take_unscoped() || panicked) && !crate::runtime::inside_send_audio() {
         // A line about a NULL or unknown handle (every instance got it), or
         // about a panic: deliver it before returning (manual timer). Host
@@ -123,8 +123,8 @@ macro_rules! try_handle {
 }
 pub(crate) use try_handle;
 
-/// Refuses an export called from inside `send_audio` (it runs under the
-/// room's lock: the call would deadlock) with `HUDDLE_STATUS_INSIDE_CALLBACK`.
+/// Refuses an export called from inside `send_audio` (it runs inside the
+/// room's tick: the call could deadlock) with `HUDDLE_STATUS_INSIDE_CALLBACK`.
 macro_rules! refuse_inside_send_audio {
     ($function:literal) => {
         if $crate::runtime::inside_send_audio() {
@@ -226,6 +226,21 @@ mod tests {
     }
 
     impl FakeHost {
+        /// The lines containing `needle`, waiting up to 2 s for at least
+        /// one: a test running beside this one on another thread may be
+        /// delivering this module's queue (unscoped lines reach every
+        /// module), and then the line arrives just after the guard returns.
+        fn logged_soon(&self, needle: &str) -> Vec<String> {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            loop {
+                let lines = self.logged(needle);
+                if !lines.is_empty() || std::time::Instant::now() > deadline {
+                    return lines;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+
         fn logged(&self, needle: &str) -> Vec<String> {
             let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
             logs.iter()
@@ -297,7 +312,7 @@ mod tests {
             Status::from_u32(v[usize::from(v.is_empty())]).unwrap_or(Status::Ok)
         });
         assert_eq!(status, Status::Panic);
-        let lines = host.logged("huddle_test_entry: internal error caught at the boundary");
+        let lines = host.logged_soon("huddle_test_entry: internal error caught at the boundary");
         assert_eq!(lines.len(), 1, "{:?}", host.logged(""));
         assert!(lines[0].starts_with("ERROR huddle::ffi: "), "{}", lines[0]);
         assert!(lines[0].contains("index out of bounds"), "{}", lines[0]);
@@ -308,7 +323,7 @@ mod tests {
             panic!("no pointer")
         });
         assert!(p.is_null());
-        assert_eq!(host.logged("huddle_test_ptr: internal error").len(), 1);
+        assert_eq!(host.logged_soon("huddle_test_ptr: internal error").len(), 1);
         // The thread is not left inside the boundary; the next call is normal.
         assert!(panics::settled());
         assert_eq!(

@@ -3,7 +3,7 @@
 //! Threading, for every function here: callable from any host thread, at any
 //! time, concurrently, unless its comment says otherwise. None of them holds a
 //! huddle lock while calling back into the host. None may be called from
-//! inside the host's `send_audio` (it runs under a room's lock): such a call
+//! inside the host's `send_audio` (it runs inside a room's tick): such a call
 //! does nothing and returns `HUDDLE_STATUS_INSIDE_CALLBACK`.
 #![allow(non_camel_case_types, non_upper_case_globals)] // C names: this is the ABI.
 

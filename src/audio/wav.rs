@@ -393,6 +393,37 @@ pub fn trim_silence(samples: &[i16], threshold_dbov: f32, rate: u32) -> Range<us
     }
 }
 
+/// A finished mono recording, its silent start and end cut when `trim` says
+/// so (windows below `threshold_dbov`, see [`trim_silence`]): the kept part
+/// is written to a file beside it with permission bits `mode`, which then
+/// replaces it. Returns the samples the file holds afterwards.
+pub fn trim_file(
+    path: &Path,
+    rate: u32,
+    threshold_dbov: f32,
+    trim: bool,
+    mode: u32,
+) -> Result<u64, String> {
+    let mut reader = hound::WavReader::open(path).map_err(|e| e.to_string())?;
+    let samples: Vec<i16> = reader
+        .samples::<i16>()
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let range = trim_silence(&samples, threshold_dbov, rate);
+    if !trim || range.is_empty() || (range.start == 0 && range.end == samples.len()) {
+        return Ok(samples.len() as u64);
+    }
+    let tmp = path.with_extension("trim.tmp");
+    // Ours, left by a trim that was interrupted.
+    let _ = std::fs::remove_file(&tmp);
+    let mut w = WavRecorder::create(&tmp, rate, 1, mode).map_err(|e| e.to_string())?;
+    w.write(&samples[range.clone()])
+        .map_err(|e| e.to_string())?;
+    w.finalize().map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
+    Ok(range.len() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

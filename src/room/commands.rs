@@ -170,9 +170,7 @@ impl Room {
             }),
             Command::Coach { coach, mut members } => {
                 if members.contains(&coach) {
-                    return Err(CommandError::Invalid(
-                        "a member cannot coach itself".to_string(),
-                    ));
+                    return Err(invalid("a member cannot coach itself"));
                 }
                 let mut seen = Vec::with_capacity(members.len());
                 members.retain(|id| {
@@ -281,14 +279,11 @@ impl Room {
             }
             Command::SetPin(pin) => {
                 if pin.is_some() && pin == self.settings.host_pin {
-                    return Err(CommandError::Invalid(
-                        "the PIN must differ from the host PIN, or every caller would be a moderator"
-                            .to_string(),
-                    ));
+                    return Err(invalid("the PIN must differ from the host PIN, or every caller would be a moderator"));
                 }
                 if pin.is_none() && self.settings.host_pin.is_some() {
-                    return Err(CommandError::Invalid(
-                        "remove the host PIN first: a host PIN needs a room PIN".to_string(),
+                    return Err(invalid(
+                        "remove the host PIN first: a host PIN needs a room PIN",
                     ));
                 }
                 self.settings.pin = pin;
@@ -296,15 +291,10 @@ impl Room {
             }
             Command::SetHostPin(pin) => {
                 if pin.is_some() && pin == self.settings.pin {
-                    return Err(CommandError::Invalid(
-                        "the host PIN must differ from the PIN, or every caller would be a moderator"
-                            .to_string(),
-                    ));
+                    return Err(invalid("the host PIN must differ from the PIN, or every caller would be a moderator"));
                 }
                 if pin.is_some() && self.settings.pin.is_none() {
-                    return Err(CommandError::Invalid(
-                        "a host PIN needs a room PIN".to_string(),
-                    ));
+                    return Err(invalid("a host PIN needs a room PIN"));
                 }
                 self.settings.host_pin = pin;
                 Ok("host pin set".to_string())
@@ -374,7 +364,7 @@ impl Room {
             }
             Command::Invite(destination) => {
                 if destination.is_empty() || destination.len() > 64 {
-                    return Err(CommandError::Invalid("no number to dial".to_string()));
+                    return Err(invalid("no number to dial"));
                 }
                 // A member's keypad (not the operator's API) is held to the
                 // profile's rules.
@@ -396,15 +386,13 @@ impl Room {
             Command::Uncascade => self.cascade_stop(),
             Command::Record(rc) => self.record_command(rc),
             Command::Leave => {
-                let id = actor.ok_or(CommandError::Invalid("leave needs a member".to_string()))?;
+                let id = actor.ok_or(invalid("leave needs a member"))?;
                 self.hang_up(id, cause::NORMAL_CLEARING, "left");
                 Ok("left".to_string())
             }
             Command::End => {
                 if self.ended {
-                    return Err(CommandError::Invalid(
-                        "the conference has already ended".to_string(),
-                    ));
+                    return Err(invalid("the conference has already ended"));
                 }
                 self.end("ended-via-api", String::new());
                 Ok("ended".to_string())
@@ -449,17 +437,13 @@ impl Room {
                     ));
                 }
                 if !self.start_recording(path, &source) {
-                    return Err(CommandError::Invalid(
-                        "a recording is already running".to_string(),
-                    ));
+                    return Err(invalid("a recording is already running"));
                 }
                 Ok("recording started".to_string())
             }
             RecordingCommand::Pause => {
                 if self.recording != RecordingState::Running {
-                    return Err(CommandError::Invalid(
-                        "no running recording to pause".to_string(),
-                    ));
+                    return Err(invalid("no running recording to pause"));
                 }
                 self.recording = RecordingState::Paused;
                 self.outputs
@@ -468,9 +452,7 @@ impl Room {
             }
             RecordingCommand::Resume => {
                 if self.recording != RecordingState::Paused {
-                    return Err(CommandError::Invalid(
-                        "no paused recording to resume".to_string(),
-                    ));
+                    return Err(invalid("no paused recording to resume"));
                 }
                 self.recording = RecordingState::Running;
                 self.outputs
@@ -479,7 +461,7 @@ impl Room {
             }
             RecordingCommand::Stop { reason } => {
                 if self.recording == RecordingState::Off {
-                    return Err(CommandError::Invalid("no recording to stop".to_string()));
+                    return Err(invalid("no recording to stop"));
                 }
                 self.stop_recording(&reason);
                 Ok("recording stopped".to_string())
@@ -677,4 +659,9 @@ fn adjust(current: f32, adj: Adjust, default: f32, step: f32, lo: f32, hi: f32) 
         Adjust::Reset => default,
     }
     .clamp(lo, hi)
+}
+
+/// A command refused for a reason the caller can read.
+fn invalid(why: &str) -> CommandError {
+    CommandError::Invalid(why.to_string())
 }

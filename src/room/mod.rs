@@ -18,6 +18,8 @@ pub mod member;
 mod mixer;
 mod out_stream;
 pub mod settings;
+#[cfg(test)]
+mod sim;
 
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -240,6 +240,10 @@ fn load_sound(module: &Module, room: &RoomRef, file: &str) -> Result<Arc<[i16]>,
 
 fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiError> {
     let text = |s: String| Ok(Reply::Text(s));
+    // A command on one target: its reply is the room's answer.
+    let on_target = |room: RoomRef, t: MemberTarget, make: &dyn Fn(Target) -> Command| {
+        room_command(module, &room, make(target(t))).map(Reply::Text)
+    };
     match cmd {
         ApiCommand::Help => text(help_text().to_string()),
         ApiCommand::List { room: None } => {
@@ -308,27 +312,13 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
                 text(n.to_string())
             }
         }
-        ApiCommand::Kick { room, target: t } => {
-            text(room_command(module, &room, Command::Kick(target(t)))?)
-        }
-        ApiCommand::Hup { room, target: t } => {
-            text(room_command(module, &room, Command::Hup(target(t)))?)
-        }
-        ApiCommand::Mute { room, target: t } => {
-            text(room_command(module, &room, Command::Mute(target(t)))?)
-        }
-        ApiCommand::Unmute { room, target: t } => {
-            text(room_command(module, &room, Command::Unmute(target(t)))?)
-        }
-        ApiCommand::Tmute { room, target: t } => {
-            text(room_command(module, &room, Command::ToggleMute(target(t)))?)
-        }
-        ApiCommand::Deaf { room, target: t } => {
-            text(room_command(module, &room, Command::Deaf(target(t)))?)
-        }
-        ApiCommand::Undeaf { room, target: t } => {
-            text(room_command(module, &room, Command::Undeaf(target(t)))?)
-        }
+        ApiCommand::Kick { room, target: t } => on_target(room, t, &Command::Kick),
+        ApiCommand::Hup { room, target: t } => on_target(room, t, &Command::Hup),
+        ApiCommand::Mute { room, target: t } => on_target(room, t, &Command::Mute),
+        ApiCommand::Unmute { room, target: t } => on_target(room, t, &Command::Unmute),
+        ApiCommand::Tmute { room, target: t } => on_target(room, t, &Command::ToggleMute),
+        ApiCommand::Deaf { room, target: t } => on_target(room, t, &Command::Deaf),
+        ApiCommand::Undeaf { room, target: t } => on_target(room, t, &Command::Undeaf),
         ApiCommand::Hold {
             room,
             target: t,
@@ -344,9 +334,7 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
                 Command::Hold(target(t), music),
             )?)
         }
-        ApiCommand::Unhold { room, target: t } => {
-            text(room_command(module, &room, Command::Unhold(target(t)))?)
-        }
+        ApiCommand::Unhold { room, target: t } => on_target(room, t, &Command::Unhold),
         ApiCommand::Coach {
             room,
             coach,
@@ -365,29 +353,17 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
             room,
             target: t,
             level,
-        } => text(room_command(
-            module,
-            &room,
-            Command::VolumeIn(target(t), adjust(level)),
-        )?),
+        } => on_target(room, t, &|t| Command::VolumeIn(t, adjust(level))),
         ApiCommand::VolumeOut {
             room,
             target: t,
             level,
-        } => text(room_command(
-            module,
-            &room,
-            Command::VolumeOut(target(t), adjust(level)),
-        )?),
+        } => on_target(room, t, &|t| Command::VolumeOut(t, adjust(level))),
         ApiCommand::Energy {
             room,
             target: t,
             level,
-        } => text(room_command(
-            module,
-            &room,
-            Command::Energy(target(t), adjust(level)),
-        )?),
+        } => on_target(room, t, &|t| Command::Energy(t, adjust(level))),
         ApiCommand::Play { room, file, member } => {
             let sound = load_sound(module, &room, &file)?;
             text(room_command(

@@ -11,7 +11,7 @@ use crossbeam::queue::ArrayQueue;
 
 use crate::control::config::Profile;
 use crate::control::dtmf::{DtmfAction, DtmfMatcher, DtmfOutcome};
-use crate::room::io::{Channel, OutFrame};
+use crate::room::io::{Channel, Codec, OutFrame};
 use crate::room::{
     Adjust, Command, InFrame, LogLimit, MemberId, Output, RecordingCommand, RecordingState, Room,
     Target, TickSink,
@@ -278,17 +278,104 @@ impl RoomCell {
     }
 }
 
-/// Forwards the tick's audio to the host and the recording, timing the host.
-struct HostSink<'a> {
-    host: &'a dyn Host,
+/// One tick's frames for the host, in the order the tick made them. Each
+/// mixing thread keeps one (`OUTGOING`) between ticks, grown to the largest
+/// tick it has run, so a steady tick allocates nothing and an idle room
+/// holds no buffer.
+#[derive(Default)]
+pub struct Outgoing {
+    frames: Vec<Queued>,
+    bytes: Vec<u8>,
+    /// Address and length of the room's buffer the last frame was copied
+    /// from: the same buffer again in the same tick holds the same bytes
+    /// (each output stream renders at most once a tick, before its sends).
+    last_source: (usize, usize),
+}
+
+/// A frame waiting for the host: whose port, its format, and where its
+/// payload is in `Outgoing::bytes`.
+struct Queued {
+    port: Arc<MemberPort>,
+    codec: Codec,
+    rate: u32,
+    samples: u32,
+    payload: std::ops::Range<usize>,
+}
+
+impl Outgoing {
+    /// Hands every frame to the host and empties the buffer; returns the
+    /// longest `send_audio` in microseconds. A member who left in the same
+    /// tick (its hangup is already queued for the host) gets nothing more.
+    fn send(&mut self, host: &dyn Host) -> u64 {
+        let mut worst_us = 0;
+        for q in self.frames.drain(..) {
+            let data = &self.bytes[q.payload];
+            if q.port.is_gone() {
+                continue;
+            }
+            let frame = OutFrame {
+                codec: q.codec,
+                rate: q.rate,
+                samples: q.samples,
+                data,
+            };
+            let began = Instant::now();
+            let _mark = SendAudioMark::enter();
+            host.send_audio(&q.port.channel, &frame);
+            worst_us = worst_us.max(began.elapsed().as_micros() as u64);
+        }
+        self.bytes.clear();
+        self.last_source = (0, 0);
+        worst_us
+    }
+}
+
+/// Collects the tick's audio for the host (sent after the room's lock is
+/// released) and hands the mix to the recording.
+struct QueueSink<'a> {
+    /// The room's ports in member order, the order the tick sends in: the
+    /// cursor finds each frame's port without a lookup.
+    ports: &'a BTreeMap<MemberId, Arc<MemberPort>>,
+    cursor: std::iter::Peekable<std::collections::btree_map::Iter<'a, MemberId, Arc<MemberPort>>>,
+    out: &'a mut Outgoing,
     recording: Option<&'a mut super::recorder::Recording>,
-    worst_send_us: u64,
+}
+
+impl<'a> QueueSink<'a> {
+    fn new(
+        ports: &'a BTreeMap<MemberId, Arc<MemberPort>>,
+        out: &'a mut Outgoing,
+        recording: Option<&'a mut super::recorder::Recording>,
+    ) -> QueueSink<'a> {
+        QueueSink {
+            ports,
+            cursor: ports.iter().peekable(),
+            out,
+            recording,
+        }
+    }
+
+    fn port(&mut self, member: MemberId) -> Option<&'a Arc<MemberPort>> {
+        while let Some((id, port)) = self.cursor.peek() {
+            if **id == member {
+                return Some(*port);
+            }
+            if **id > member {
+                break;
+            }
+            self.cursor.next();
+        }
+        self.ports.get(&member)
+    }
 }
 
 thread_local! {
-    /// Set while this thread is inside the host's `send_audio`, which runs
-    /// under the room's lock: a huddle call from there would wait for that
-    /// lock (or the tick, or the mixer thread) forever.
+    /// This thread's frames waiting for the host (see `Outgoing`).
+    static OUTGOING: std::cell::RefCell<Outgoing> = std::cell::RefCell::new(Outgoing::default());
+    /// Set while this thread is inside the host's `send_audio`. It runs
+    /// inside the room's tick, holding the room's outgoing frames: a huddle
+    /// call from there that ticks (advance) or waits for the mixer thread
+    /// (shutdown) would wait forever.
     static IN_SEND_AUDIO: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -313,12 +400,36 @@ impl Drop for SendAudioMark {
     }
 }
 
-impl TickSink for HostSink<'_> {
-    fn send_audio(&mut self, _member: MemberId, channel: &Channel, frame: &OutFrame<'_>) {
-        let start = Instant::now();
-        let _mark = SendAudioMark::enter();
-        self.host.send_audio(channel, frame);
-        self.worst_send_us = self.worst_send_us.max(start.elapsed().as_micros() as u64);
+impl TickSink for QueueSink<'_> {
+    fn send_audio(&mut self, member: MemberId, _channel: &Channel, frame: &OutFrame<'_>) {
+        // Every member the room sends to has a port; one without is a
+        // member the runtime already let go of.
+        let Some(port) = self.port(member) else {
+            return;
+        };
+        // Listeners who share a mix are sent its one buffer one after
+        // another: its bytes are kept once (a 1,000-member room would
+        // otherwise copy 1,000 identical frames a tick).
+        let source = (frame.data.as_ptr().addr(), frame.data.len());
+        let payload = match self.out.frames.last() {
+            Some(last) if source == self.out.last_source => {
+                debug_assert!(self.out.bytes[last.payload.clone()] == *frame.data);
+                last.payload.clone()
+            }
+            _ => {
+                let start = self.out.bytes.len();
+                self.out.bytes.extend_from_slice(frame.data);
+                self.out.last_source = source;
+                start..self.out.bytes.len()
+            }
+        };
+        self.out.frames.push(Queued {
+            port: port.clone(),
+            codec: frame.codec,
+            rate: frame.rate,
+            samples: frame.samples,
+            payload,
+        });
     }
 
     fn record(&mut self, pcm: &[i16], speech: bool) {
@@ -352,6 +463,10 @@ pub fn run_tick(
     if state.sched.generation != generation {
         return TickOutcome::Stale;
     }
+    // Taken, not borrowed, so no borrow is held across the host's code; a
+    // tick of one room never overlaps the next (the scheduler queues it
+    // again only after this returns), so its frames go out in tick order.
+    let mut outgoing = OUTGOING.with(|o| o.take());
     for (id, port) in state.ports.iter() {
         let door =
             state
@@ -372,18 +487,11 @@ pub fn run_tick(
         apply_dtmf_outcome(state, id, outcome, now_ms);
     }
     let ok = super::panics::catch("mixer tick", || {
-        let mut sink = HostSink {
-            host,
-            recording: state.recording.as_mut(),
-            worst_send_us: 0,
-        };
+        let mut sink = QueueSink::new(&state.ports, &mut outgoing, state.recording.as_mut());
         state.room.tick(now_ms, &mut sink);
-        sink.worst_send_us
     });
     match ok {
-        Some(send_us) => {
-            state.stats.worst_send_audio_us = state.stats.worst_send_audio_us.max(send_us)
-        }
+        Some(()) => {}
         None => {
             // A bug in this room's code: end it rather than run on broken state.
             log::error!(target: "huddle::mixer", "room {}: ending it after an internal error", cell.display_name());
@@ -398,9 +506,6 @@ pub fn run_tick(
         }
     }
     drain_outputs(cell, state, ctx, now_ms);
-    let took = started.elapsed().as_micros() as u64;
-    state.stats.worst_tick_us = state.stats.worst_tick_us.max(took);
-    state.stats.total_tick_us += took;
     let outcome = if state.room.is_over() {
         TickOutcome::Over
     } else if let Some(expires) = state.room.idle_until_ms() {
@@ -413,7 +518,18 @@ pub fn run_tick(
     } else {
         TickOutcome::Next
     };
+    // The host is called with the room unlocked: a slow `send_audio` delays
+    // this room's next tick, never its DTMF, commands or joins.
     drop(guard);
+    let send_us = outgoing.send(host);
+    OUTGOING.with(|o| o.replace(outgoing));
+    let took = started.elapsed().as_micros() as u64;
+    {
+        let mut state = cell.lock();
+        state.stats.worst_send_audio_us = state.stats.worst_send_audio_us.max(send_us);
+        state.stats.worst_tick_us = state.stats.worst_tick_us.max(took);
+        state.stats.total_tick_us += took;
+    }
     if outcome == TickOutcome::Over {
         cell.close();
     }
@@ -480,12 +596,11 @@ pub fn dtmf(
     now_ms: u64,
     inter_digit_ms: u64,
 ) {
-    let profile = state.profile.clone();
     let matcher = state
         .matchers
         .entry(member)
         .or_insert_with(|| DtmfMatcher::new(inter_digit_ms));
-    let outcome = matcher.feed(&profile.controls, digit, now_ms);
+    let outcome = matcher.feed(&state.profile.controls, digit, now_ms);
     apply_dtmf_outcome(state, member, outcome, now_ms);
 }
 

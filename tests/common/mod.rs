@@ -34,6 +34,8 @@ pub struct FakeHost {
     pub hangups: Mutex<Vec<(String, u32)>>,
     pub logs: Mutex<Vec<(log::Level, String, String)>>,
     pub originates: Mutex<Vec<(String, String, String)>>,
+    /// A channel whose every `send_audio` takes this long (a slow host).
+    pub slow_send: Mutex<Option<(String, std::time::Duration)>>,
 }
 
 impl Host for FakeHost {
@@ -45,6 +47,12 @@ impl Host for FakeHost {
     }
 
     fn send_audio(&self, channel: &Channel, frame: &OutFrame<'_>) {
+        let slow = self.slow_send.lock().unwrap().clone();
+        if let Some((slow, delay)) = slow {
+            if slow == channel.as_str() {
+                std::thread::sleep(delay);
+            }
+        }
         let mut heard = self.heard.lock().unwrap();
         let h = heard.entry(channel.as_str().to_string()).or_default();
         h.frames += 1;

@@ -34,6 +34,16 @@ pub enum ApiErrorCode {
 }
 
 impl ApiErrorCode {
+    pub const ALL: [ApiErrorCode; 7] = [
+        ApiErrorCode::UnknownCommand,
+        ApiErrorCode::BadArguments,
+        ApiErrorCode::TooLong,
+        ApiErrorCode::UnknownRoom,
+        ApiErrorCode::UnknownMember,
+        ApiErrorCode::Refused,
+        ApiErrorCode::Internal,
+    ];
+
     /// Stable numeric code for scripts; never renumber.
     pub fn code(&self) -> u32 {
         match self {

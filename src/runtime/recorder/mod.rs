@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 
-use crate::audio::wav::{create_exclusive, repair_wav, trim_silence, WavRecorder};
+use crate::audio::wav::{create_exclusive, repair_wav, trim_file, WavRecorder};
 use crate::room::events::{civil_from_days, rfc2822};
 use crate::room::RecordingCommand;
 

@@ -288,7 +288,7 @@ pub(super) fn close(mut f: Open, finish: Finish) {
     let _ = std::fs::remove_file(&f.marker);
     let mut kept = samples;
     if finalized.is_ok() {
-        match post_process(&f.path, f.rate, finish.trim, f.file_mode) {
+        match trim_file(&f.path, f.rate, SILENCE_DBOV, finish.trim, f.file_mode) {
             Ok(k) => kept = k,
             Err(e) => {
                 log::warn!(target: "huddle::recording", "{}: trim skipped: {e}", f.path.display())
@@ -342,26 +342,4 @@ pub(super) fn close(mut f: Open, finish: Finish) {
     }
     drop(state);
     finish.closing.fetch_sub(1, Ordering::AcqRel);
-}
-
-/// Trims leading/trailing silence when asked; returns the samples kept.
-pub(super) fn post_process(path: &Path, rate: u32, trim: bool, mode: u32) -> Result<u64, String> {
-    let mut reader = hound::WavReader::open(path).map_err(|e| e.to_string())?;
-    let samples: Vec<i16> = reader
-        .samples::<i16>()
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    let range = trim_silence(&samples, SILENCE_DBOV, rate);
-    if !trim || range.is_empty() || (range.start == 0 && range.end == samples.len()) {
-        return Ok(samples.len() as u64);
-    }
-    let tmp = path.with_extension("trim.tmp");
-    // Ours, left by a trim that was interrupted.
-    let _ = std::fs::remove_file(&tmp);
-    let mut w = WavRecorder::create(&tmp, rate, 1, mode).map_err(|e| e.to_string())?;
-    w.write(&samples[range.clone()])
-        .map_err(|e| e.to_string())?;
-    w.finalize().map_err(|e| e.to_string())?;
-    std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
-    Ok(range.len() as u64)
 }
