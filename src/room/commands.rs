@@ -327,33 +327,21 @@ impl Room {
                 }
                 Ok("relation set".to_string())
             }
-            Command::MuteAllNonModerators => {
-                self.mute_non_moderators = true;
-                self.each(Target::NonModerator, |room, id| {
-                    room.set_muted(id, true, None)
-                })
-                .or_else(|e| {
-                    if e == CommandError::NoMembers {
-                        Ok(String::new())
-                    } else {
-                        Err(e)
-                    }
-                })?;
-                Ok("muted all non-moderators".to_string())
-            }
-            Command::UnmuteAllNonModerators => {
-                self.mute_non_moderators = false;
-                self.each(Target::NonModerator, |room, id| {
-                    room.set_muted(id, false, None)
-                })
-                .or_else(|e| {
-                    if e == CommandError::NoMembers {
-                        Ok(String::new())
-                    } else {
-                        Err(e)
-                    }
-                })?;
-                Ok("unmuted all non-moderators".to_string())
+            Command::MuteAllNonModerators | Command::UnmuteAllNonModerators => {
+                let mute = matches!(cmd, Command::MuteAllNonModerators);
+                self.mute_non_moderators = mute;
+                // A room with no non-moderators has nothing to change, but
+                // the room flag still holds for those who join later.
+                match self.each(Target::NonModerator, |room, id| {
+                    room.set_muted(id, mute, None)
+                }) {
+                    Ok(_) | Err(CommandError::NoMembers) => {}
+                    Err(e) => return Err(e),
+                }
+                Ok(format!(
+                    "{} all non-moderators",
+                    if mute { "muted" } else { "unmuted" }
+                ))
             }
             Command::Announce(on) => {
                 self.announce = on;
