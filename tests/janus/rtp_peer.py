@@ -146,6 +146,7 @@ class Peer:
         self.received = []  # (arrival, seq, ts, pt, marker, pcm list, payload)
         self.lock = threading.Lock()
         self.sending = False
+        self.sender = None  # the thread of the current send, if any
         self.running = True
         self.seq = 1000
         self.ts = 5000
@@ -190,8 +191,16 @@ class Peer:
                            0, 0)
 
     def start_sending(self, seconds):
+        """Sends the signal for `seconds`, from where the last send left
+        off. A send still running is stopped first: two senders would
+        interleave sequence numbers, and the older one, ending, would stop
+        the newer one."""
+        if self.sender is not None:
+            self.sending = False
+            self.sender.join()
         self.sending = True
-        threading.Thread(target=self._send, args=(seconds,), daemon=True).start()
+        self.sender = threading.Thread(target=self._send, args=(seconds,), daemon=True)
+        self.sender.start()
 
     def _encode(self, chunk, out):
         if self.codec != "opus":
