@@ -608,9 +608,11 @@ fn a_broken_music_file_is_named_and_the_room_goes_on() {
     );
 }
 
-#[test]
-fn quiet_opus_senders_are_not_decoded() {
-    let h = Harness::new("[profiles.default]\nrate = 48000\ninterval_ms = 20\nmax_members = 200\n[[rooms]]\nname = \"q\"\nmax_participants = 200\nannounce_join_leave = false\n");
+/// 100 Opus members for `frames` ticks: 3 talkers, 97 open microphones in
+/// a quiet room. Returns the room's stats and how many quiet packets the
+/// senders' encoders marked inactive.
+fn hundred_opus_members(extra_profile: &str, frames: u64) -> (serde_json::Value, u64) {
+    let h = Harness::new(&format!("[profiles.default]\nrate = 48000\ninterval_ms = 20\nmax_members = 200\n{extra_profile}[[rooms]]\nname = \"q\"\nmax_participants = 200\nannounce_join_leave = false\n"));
     let ports: Vec<_> = (0..100)
         .map(|i| {
             h.join(&format!("m{i}"), "{beep=false,codec=opus}q")
@@ -621,7 +623,6 @@ fn quiet_opus_senders_are_not_decoded() {
     let mut phases = vec![0.0; 100];
     let mut seed = 99u64;
     let mut buf = vec![0u8; 1500];
-    let frames = 100;
     // Quiet packets whose sender's encoder cleared the SILK VAD flag, read
     // here from the bytes (RFC 6716 §3.1, §4.2.3): a one-frame (code 0) SILK
     // or hybrid packet's first range-coded bit, the top bit of byte 1.
@@ -651,7 +652,13 @@ fn quiet_opus_senders_are_not_decoded() {
         }
         h.advance(20);
     }
-    let stats = json_stats(&h, "q");
+    (json_stats(&h, "q"), marked_inactive)
+}
+
+#[test]
+fn quiet_opus_senders_are_not_decoded() {
+    let frames = 100;
+    let (stats, marked_inactive) = hundred_opus_members("", frames);
     let r = &stats["result"];
     let decodes = r["opus_decodes"].as_u64().unwrap();
     let skipped = r["decodes_skipped"].as_u64().unwrap();
@@ -682,6 +689,17 @@ fn quiet_opus_senders_are_not_decoded() {
             m["id"]
         );
     }
+}
+
+/// `skip_quiet_inputs = false`: every packet is decoded, as AudioBridge
+/// does.
+#[test]
+fn a_profile_can_decode_every_input() {
+    let frames = 20;
+    let (stats, _) = hundred_opus_members("skip_quiet_inputs = false\n", frames);
+    let r = &stats["result"];
+    assert_eq!(r["decodes_skipped"].as_u64(), Some(0));
+    assert_eq!(r["opus_decodes"].as_u64(), Some(100 * frames));
 }
 
 #[test]

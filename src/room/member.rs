@@ -290,7 +290,7 @@ impl Input {
     }
 
     /// Produces this tick's pcm. `skip_below_dbov` lets silent senders cost
-    /// nothing: their frames are not decoded.
+    /// nothing: their frames are not decoded; -inf decodes every frame.
     pub fn pull(
         &mut self,
         room_rate: u32,
@@ -347,8 +347,10 @@ impl Input {
                     // The sender's own VAD bit only opens the door: libopus clears it
                     // on steady sounds (a held note, a tone) after a moment, so once a
                     // member is talking every frame is decoded until the hangover ends.
+                    // (A room that decodes every input passes -inf: no door.)
                     (_, Codec::Opus)
-                        if !self.vad.talking()
+                        if skip_below_dbov > f32::NEG_INFINITY
+                            && !self.vad.talking()
                             && silk_voice_activity(&frame.data) == Some(false) =>
                     {
                         Some(-127.0)

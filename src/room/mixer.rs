@@ -210,9 +210,14 @@ impl Room {
         // 1. Inputs: decode (or skip) one frame per member, run talk detection.
         let mut changes = std::mem::take(&mut self.scratch.changes);
         changes.clear();
+        let skip_quiet = self.settings.skip_quiet_inputs;
         for m in self.members.iter_mut() {
             // Skipped frames are exactly those the mixing gate would refuse.
-            let skip_below = m.energy_dbov - GATE_MARGIN_DB;
+            let skip_below = if skip_quiet {
+                m.energy_dbov - GATE_MARGIN_DB
+            } else {
+                f32::NEG_INFINITY
+            };
             let before = (m.counters.decodes, m.counters.decodes_skipped);
             if let Some(change) = m.input.pull(rate, skip_below, &mut m.counters) {
                 // Detection runs on everyone; events only follow members in

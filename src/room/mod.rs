@@ -307,7 +307,11 @@ impl Room {
             m.push_frame(frame);
         }
         m.input.take_spent().for_each(&mut give_back);
-        m.door_threshold_dbov()
+        if self.settings.skip_quiet_inputs {
+            m.door_threshold_dbov()
+        } else {
+            f32::NEG_INFINITY
+        }
     }
 
     /// `reload apply-live`: takes the new config's policy; the audio format

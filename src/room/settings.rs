@@ -55,6 +55,9 @@ pub struct RoomSettings {
     /// Encode once per distinct mix (true) or once per member (false, the
     /// naive baseline the benchmarks compare against).
     pub share_encodes: bool,
+    /// Skip decoding inputs quieter than the member's gate (true), or
+    /// decode every input (false, the baseline the benchmarks compare with).
+    pub skip_quiet_inputs: bool,
     /// The profile's Opus encoder settings: where each member's start.
     pub opus: EncoderSettings,
     pub recording_enabled: bool,

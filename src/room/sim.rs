@@ -41,6 +41,7 @@ pub(crate) fn settings(name: &str) -> RoomSettings {
         top_n: 0,
         comfort_noise_dbov: 0.0,
         share_encodes: true,
+        skip_quiet_inputs: true,
         recording_enabled: true,
         recording_timeout_ms: 0,
         record_beep: false,

@@ -79,6 +79,7 @@ pub fn room_settings(
         top_n: profile.top_n as usize,
         comfort_noise_dbov: profile.comfort_noise_dbov.unwrap_or(0.0),
         share_encodes: profile.share_encodes,
+        skip_quiet_inputs: profile.skip_quiet_inputs,
         opus: profile.opus,
         recording_enabled: room.is_none_or(|r| r.recording_enabled),
         recording_timeout_ms: u64::from(profile.recording_timeout_s) * 1000,

@@ -129,6 +129,9 @@ pub struct Profile {
     /// One encode per distinct mix (true) or per listener (false: the naive
     /// baseline the benchmarks measure against).
     pub share_encodes: bool,
+    /// Inputs quieter than the member's gate are not decoded (true) or are
+    /// decoded like any other (false: what AudioBridge does; to measure).
+    pub skip_quiet_inputs: bool,
     /// What the room's Opus listeners get unless their app data says
     /// otherwise (`bitrate=`, `fec=`, `dtx=`).
     pub opus: EncoderSettings,

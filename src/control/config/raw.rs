@@ -106,6 +106,7 @@ pub(super) struct RawProfile {
     pub(super) limiter: bool,
     pub(super) top_n: i64,
     pub(super) share_encodes: bool,
+    pub(super) skip_quiet_inputs: bool,
     pub(super) opus_bitrate: i64,
     pub(super) opus_complexity: i64,
     pub(super) opus_fec: bool,
@@ -146,6 +147,7 @@ impl Default for RawProfile {
             limiter: true,
             top_n: 0,
             share_encodes: true,
+            skip_quiet_inputs: true,
             // From the measured table in the README (Audio): complexity 8
             // gives 10's PESQ-WB (3.82 at 32 kbit/s, 0.38 over 5) and costs
             // one encode per distinct mix, not per listener.

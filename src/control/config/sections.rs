@@ -312,6 +312,7 @@ pub(super) fn resolve_profile(
         limiter: r.limiter,
         top_n: top_n as u32,
         share_encodes: r.share_encodes,
+        skip_quiet_inputs: r.skip_quiet_inputs,
         opus: EncoderSettings {
             bitrate: v.int(&p("opus_bitrate"), r.opus_bitrate, 6000, 510_000)? as i32,
             complexity: v.int(&p("opus_complexity"), r.opus_complexity, 0, 10)? as i32,
