@@ -75,7 +75,10 @@ typedef struct media {
     uint32_t rtp_clock;     /* the call's RTP timestamp rate */
     uint32_t write_ts;      /* RTP timestamp of the last frame written */
     uint64_t reads, cng_in; /* for the end-of-call debug line */
+    int direct;             /* read the call's RTP below the core read (read_in) */
+    uint64_t direct_reads;  /* for the end-of-call debug line */
     leg_frame out;
+    uint8_t decoded[SWITCH_RECOMMENDED_BUFFER_SIZE];
 } media;
 
 /* One frame from the caller to huddle: L16 that FreeSWITCH decoded, or the
@@ -178,12 +181,70 @@ static void pass_dtmf(media *m)
     }
 }
 
+/* The direct read's frame as huddle takes it: the call's Opus packet as it
+ * came, anything else decoded by the call's own FreeSWITCH codec. 0 when
+ * the frame is not one huddle can take as it stands (the call changed
+ * codec or rate), and the leg goes back to the core read for good. */
+static int direct_frame(media *m, switch_frame_t *rf, switch_frame_t *out)
+{
+    *out = *rf;
+    if (switch_test_flag(rf, SFF_CNG) || !rf->datalen || !rf->codec || !rf->codec->implementation) {
+        return 1; /* nothing arrived this packet time: send_in skips it */
+    }
+    int is_opus = rf->codec->implementation->iananame && !strcasecmp(rf->codec->implementation->iananame, "opus");
+    if (m->opus || is_opus) {
+        return m->opus && is_opus;
+    }
+    uint32_t len = sizeof m->decoded, rate = rf->codec->implementation->actual_samples_per_second, flag = 0;
+    if (switch_core_codec_decode(rf->codec, NULL, rf->data, rf->datalen, rate, m->decoded, &len, &rate, &flag) !=
+            SWITCH_STATUS_SUCCESS ||
+        rate != m->rate) {
+        return 0;
+    }
+    out->data = m->decoded;
+    out->datalen = len;
+    return 1;
+}
+
+/* One packet time of the call's audio. FreeSWITCH's core read
+ * (switch_core_session_read_frame) gives up the CPU (sched_yield) before
+ * every read, and on a busy machine that is a second context switch per
+ * packet for every channel thread, on top of the wait for the RTP timer:
+ * at 200 calls it was a fifth of mod_huddle's FreeSWITCH CPU. For a SIP
+ * call nothing else is watching (no media bug: uuid_record, eavesdrop), the
+ * leg reads the endpoint's media below the core read, as sofia's own read
+ * does: the same RTP session, its timer, jitter handling and RFC 2833
+ * digits (queued on the channel), decoded by the call's codec. While a
+ * media bug is attached, and for a read the direct one refuses (media not
+ * ready during a re-INVITE), the core read does it; after a codec change
+ * it does them all. */
+static switch_status_t read_in(media *m, switch_frame_t **rf, switch_frame_t *direct)
+{
+    if (m->direct && !switch_core_media_bug_count(m->session, NULL)) {
+        switch_frame_t *raw = NULL;
+        switch_status_t st =
+            switch_core_media_read_frame(m->session, &raw, SWITCH_IO_FLAG_NONE, 0, SWITCH_MEDIA_TYPE_AUDIO);
+        if (st == SWITCH_STATUS_SUCCESS && raw) {
+            m->direct_reads++;
+            if (direct_frame(m, raw, direct)) {
+                *rf = direct;
+                return st;
+            }
+            m->direct = 0;
+            *rf = NULL;
+            return st; /* this packet is lost; the next comes through the core */
+        }
+    }
+    return switch_core_session_read_frame(m->session, rf, SWITCH_IO_FLAG_NONE, 0);
+}
+
 static void media_loop(media *m)
 {
     const int64_t packet_us = (int64_t)m->ms * 1000;
+    switch_frame_t direct;
     while (switch_channel_ready(m->channel)) {
         switch_frame_t *rf = NULL;
-        switch_status_t st = switch_core_session_read_frame(m->session, &rf, SWITCH_IO_FLAG_NONE, 0);
+        switch_status_t st = read_in(m, &rf, &direct);
         if (!SWITCH_READ_ACCEPTABLE(st)) {
             return;
         }
@@ -279,6 +340,7 @@ void huddle_app_run(switch_core_session_t *session, const char *data)
         switch_core_session_set_read_codec(session, &m->read_codec);
         m->reading = 1;
     }
+    m->direct = switch_core_session_get_media_handle(session) && !strncmp(switch_channel_get_name(channel), "sofia/", 6);
 
     huddle_caller caller = {0};
     caller_of(channel, uuid, &caller);
@@ -299,8 +361,9 @@ void huddle_app_run(switch_core_session_t *session, const char *data)
     /* A channel thread starved of CPU reads far fewer frames than 50 a
      * second (20 ms) of call; this line is how that shows. */
     switch_log_printf(SWITCH_CHANNEL_SESSION_LOG(session), SWITCH_LOG_DEBUG,
-                      "huddle: %s read %" PRIu64 " frames, %" PRIu64 " of them comfort noise (nothing arrived)\n", uuid,
-                      m->reads, m->cng_in);
+                      "huddle: %s read %" PRIu64 " frames (%" PRIu64 " below the core read), %" PRIu64
+                      " of them comfort noise (nothing arrived)\n",
+                      uuid, m->reads, m->direct_reads, m->cng_in);
     hi->member_hangup(m->member);
     if (leg_dropped(m->leg)) {
         switch_log_printf(SWITCH_CHANNEL_SESSION_LOG(session), SWITCH_LOG_WARNING,
