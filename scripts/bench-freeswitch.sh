@@ -3,7 +3,7 @@
 # load (tests/freeswitch/bench.py): N PCMU callers, K=3 speaking, FreeSWITCH
 # process CPU over a 20 s window, runs interleaved. Not part of CI: about
 # 40 s per run, 8 runs for the default N list.
-# usage: scripts/bench-freeswitch.sh [N ...]     (default 10 50 100 200; env FS_PREFIX, K, WINDOW_S)
+# usage: scripts/bench-freeswitch.sh [N ...]     (default 10 50 100 200; an N may repeat; env FS_PREFIX, K, WINDOW_S)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 (($# > 0)) || set -- 10 50 100 200

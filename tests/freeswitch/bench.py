@@ -6,7 +6,7 @@ thresholds). For each N the two modules run back to back, in alternating
 order, each in a fresh FreeSWITCH; measured: FreeSWITCH's process CPU over
 a window once all N are in, and the packets per second FreeSWITCH sends to
 each listener (50 is real time for 20 ms PCMU).
-usage: bench.py PREFIX LIBHUDDLE MOD_HUDDLE RUNDIR N [N...]   (env K, WINDOW_S)
+usage: bench.py PREFIX LIBHUDDLE MOD_HUDDLE RUNDIR N [N...]   (env K, WINDOW_S; an N may repeat)
 Prints one JSON line per run and a table."""
 import json
 import os
@@ -76,8 +76,8 @@ def count(fs, module):
     return int(m.group(1)) if m else 0
 
 
-def one_run(prefix, lib, mod, base, n, module, speech, noise, seconds):
-    run = os.path.join(base, f"{module}-N{n}")
+def one_run(prefix, lib, mod, base, n, module, speech, noise, seconds, rep):
+    run = os.path.join(base, f"{module}-N{n}-{rep}")
     os.makedirs(run)
     toml = fsrun.huddle_toml(run, profile="max_members = 1000\n")
     fs = fsrun.FreeSwitch(prefix, run, mod, lib, toml, extra_modules=["mod_conference"])
@@ -151,22 +151,24 @@ def main():
     ns = [int(a) for a in sys.argv[5:]]
     seconds = max(ns) / JOIN_RATE + WINDOW + 40
     speech, noise = inputs(base, seconds)
-    results = []
+    results, pairs = [], []
     for i, n in enumerate(ns):
         order = ["conference", "huddle"] if i % 2 == 0 else ["huddle", "conference"]
+        pair = {}
         for module in order:
-            r = one_run(prefix, lib, mod, base, n, module, speech, noise, seconds)
+            r = one_run(prefix, lib, mod, base, n, module, speech, noise, seconds, i)
             print(json.dumps(r), flush=True)
             results.append(r)
+            pair[module] = r
+        pairs.append((n, pair))
     print("\n| N | K | module | in room | FS cores | ms/participant/s | listener streams | pps min-max | load avg |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['N']} | {r['K']} | {r['module']} | {r['in_room']} | {r['fs_cores']:.3f} | "
               f"{r['ms_per_participant_s']:.2f} | {r['listener_streams']} | {r['pps_min']}-{r['pps_max']} | "
               f"{r['loadavg_1min']} |")
-    for n in ns:
-        c = next(r for r in results if r["N"] == n and r["module"] == "conference")
-        h = next(r for r in results if r["N"] == n and r["module"] == "huddle")
+    for n, pair in pairs:
+        c, h = pair["conference"], pair["huddle"]
         if c["fs_cores"] > 0:
             print(f"N={n}: mod_huddle uses {h['fs_cores'] / c['fs_cores']:.2f}x mod_conference's FreeSWITCH CPU")
 

@@ -21,15 +21,19 @@ an unknown flag. Asserts, from outside FreeSWITCH:
     `load mod_huddle` brings the module back; `huddle reload` and
     `reload mod_huddle` work; an unknown huddle.conf.xml param refuses the
     load with a log line naming it;
+  - `uuid_record` on bob's call (his side only) records his sentence:
+    a recording, like any FreeSWITCH media bug, sees what huddle hears;
   - `huddle dial 3000 tone` originates through FreeSWITCH and the answered
     leg runs the huddle app into room 3000 (where it meets the PIN prompt).
 usage: fs_test.py PREFIX LIBHUDDLE MOD_HUDDLE RUNDIR"""
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import time
+import wave
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -64,17 +68,23 @@ def silence(seconds):
     return ("audio", [0] * int(seconds * rtp.RATE))
 
 
+def loud_frames(pcm):
+    """How many 20 ms frames of 8 kHz samples are speech, not silence."""
+    n = rtp.RATE // 50
+    return sum(1 for i in range(0, len(pcm) - n + 1, n) if sum(abs(x) for x in pcm[i:i + n]) / n > 300)
+
+
 def pcaps(run):
     """Each caller: a pause, the PIN, silence until its turn, its sentence,
     silence to the common end. The wrong-PIN caller: a pause, 1111#.
     Digits sent the instant a call is answered may arrive before FreeSWITCH
     reads the channel and be flushed with the backlog; a caller waits for
-    the prompt first."""
-    out, total = {}, FIRST_TURN + SLOT * len(CALLERS) + 1.0
+    the prompt first. Also returns each caller's sentence."""
+    out, spoken, total = {}, {}, FIRST_TURN + SLOT * len(CALLERS) + 1.0
     for k, (name, voice, text) in enumerate(CALLERS):
         lead = [silence(LEAD), ("digits", PIN + "#")]
         head = LEAD + 0.2 * (len(PIN) + 1)
-        clip = fsrun.speech(run, name, voice, text, SPEECH_MAX)
+        clip = spoken[name] = fsrun.speech(run, name, voice, text, SPEECH_MAX)
         start = FIRST_TURN + SLOT * k
         tl = lead + [silence(start - head), ("audio", clip),
                      silence(total - start - len(clip) / rtp.RATE)]
@@ -84,7 +94,7 @@ def pcaps(run):
     out["dave"] = (path, rtp.write_pcap(path, [silence(LEAD), ("digits", "1111#"), silence(6)]))
     path = os.path.join(run, "eve.pcap")
     out["eve"] = (path, rtp.write_pcap(path, [silence(6)]))
-    return out
+    return out, spoken
 
 
 def hangups(esl, who):
@@ -113,11 +123,11 @@ def main():
     prefix, lib, mod, run = sys.argv[1:5]
     toml = fsrun.huddle_toml(run, mixers=1, profile="pin_tries = 1\ntalk_stop_ms = 300\n",
                              rooms=f'\n[[rooms]]\nname = "3000"\npin = "{PIN}"\n')
-    clips = pcaps(run)
+    clips, sentences = pcaps(run)
     step("clips and pcaps made")
     # Realtime priority, as FreeSWITCH runs in production: on a machine
     # busy with other work its media threads still keep time.
-    fs = fsrun.FreeSwitch(prefix, run, mod, lib, toml, priority="-rp")
+    fs = fsrun.FreeSwitch(prefix, run, mod, lib, toml, priority="-rp", extra_modules=["mod_sndfile"])
     procs = {}
     tcpdump = None
     try:
@@ -147,6 +157,11 @@ def main():
         sid = {e["From"]: e["CallSid"] for e in joins}
         assert sorted(sid) == [c[0] for c in CALLERS], f"joined: {sorted(sid)}"
         step("alice, bob and carol admitted by PIN: " + ", ".join(f"{k}={v[:8]}" for k, v in sid.items()))
+        # A media bug on bob's call, his side only; his turn is still ahead.
+        bob_wav = os.path.join(run, "bob-record.wav")
+        assert fs.api(f"uuid_setvar {sid['bob']} RECORD_READ_ONLY true").startswith("+OK")
+        reply = fs.api(f"uuid_record {sid['bob']} start {bob_wav}")
+        assert reply.startswith("+OK"), f"uuid_record: {reply}"
         dave = fsrun.wait_until("dave hung up", lambda: hangups(esl, "dave"), 20)[0]
         assert dave.get("Hangup-Cause") == "CALL_REJECTED", f"dave: {dave.get('Hangup-Cause')}"
         assert huddle_events(esl, "pin-failed"), "no huddle::pin-failed event"
@@ -179,6 +194,14 @@ def main():
             return True
         fsrun.wait_until("each caller's turn to end", spoken, FIRST_TURN + SLOT * len(CALLERS) + 30, step=0.25)
         step("each caller spoke its turn (huddle::participant-speech-start/stop)")
+        reply = fs.api(f"uuid_record {sid['bob']} stop {bob_wav}")
+        assert reply.startswith("+OK"), f"uuid_record stop: {reply}"
+        with wave.open(bob_wav) as w:
+            assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (rtp.RATE, 1, 2), w.getparams()
+            recorded = list(struct.unpack(f"<{w.getnframes()}h", w.readframes(w.getnframes())))
+        want, got = loud_frames(sentences["bob"]), loud_frames(recorded)
+        assert 0.8 * want <= got <= 1.2 * want, f"bob's recording: {got} frames of speech, his sentence has {want}"
+        step(f"uuid_record of bob's side: {got} frames of speech, his sentence has {want}")
         carol_id = next(r[0] for r in rows if r[1] == sid["carol"])
         # Opus passed through: huddle decoded carol's own packets (a call
         # FreeSWITCH had decoded would reach huddle as L16: no decodes) and
