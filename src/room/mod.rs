@@ -186,7 +186,7 @@ pub struct Room {
     recording: RecordingState,
     pub counters: RoomCounters,
     last_joined: Option<MemberId>,
-    cascade: Option<cascade::Cascade>,
+    cascades: Vec<cascade::Cascade>,
 }
 
 impl Room {
@@ -223,7 +223,7 @@ impl Room {
             recording: RecordingState::Off,
             counters: RoomCounters::default(),
             last_joined: None,
-            cascade: None,
+            cascades: Vec::new(),
         }
     }
 

@@ -395,7 +395,9 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
         ApiCommand::Cascade { room, uri } => {
             text(room_command(module, &room, Command::Cascade(uri))?)
         }
-        ApiCommand::Uncascade { room } => text(room_command(module, &room, Command::Uncascade)?),
+        ApiCommand::Uncascade { room, uri } => {
+            text(room_command(module, &room, Command::Uncascade(uri))?)
+        }
         ApiCommand::End { room } => text(room_command(module, &room, Command::End)?),
         ApiCommand::Pin { room, pin } => text(room_command(module, &room, Command::SetPin(pin))?),
         ApiCommand::HostPin { room, pin } => {

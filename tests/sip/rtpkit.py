@@ -11,7 +11,9 @@
   rtpkit.py heard CAPTURE.pcap PORT OUT.raw
       What a UDP port received (tcpdump -i lo -w): the PCMU packets sent to
       PORT, placed by RTP timestamp, decoded to signed 16-bit 8 kHz; prints
-      the capture time of the first packet (sample 0 of OUT).
+      the capture time of the first packet (sample 0 of OUT). OUT.times
+      gets one line per packet: its first sample's place in OUT and its
+      capture time (see sent_at).
   rtpkit.py gaps CAPTURE.pcap PORT
       How many packets reached PORT and the longest gap between two, in ms.
   rtpkit.py match HEARD.raw CLIP.raw
@@ -167,22 +169,44 @@ def heard(capture, port, out):
         if dport != port or len(rtp) < 12 or rtp[0] >> 6 != 2 or rtp[1] & 0x7F != PT_PCMU:
             continue
         ts = struct.unpack("!I", rtp[4:8])[0]
-        chunks.append((ts, rtp[12:]))
+        chunks.append((ts, rtp[12:], t))
         first = t if first is None else first
     if not chunks:
         sys.exit("rtpkit: no PCMU packets to port %d in %s" % (port, capture))
     base = chunks[0][0]
-    total = max((ts - base) & 0xFFFFFFFF for ts, _ in chunks) + FRAME
+    total = max((ts - base) & 0xFFFFFFFF for ts, _, _ in chunks) + FRAME
     if total > 8000 * 600:
         sys.exit("rtpkit: RTP timestamps jump by more than 10 minutes")
     pcm = [0] * total
-    for ts, payload in chunks:
+    with open(out + ".times", "w") as f:
+        for ts, _, t in chunks:
+            f.write("%d %.6f\n" % ((ts - base) & 0xFFFFFFFF, t))
+    for ts, payload, _ in chunks:
         at = (ts - base) & 0xFFFFFFFF
         for i, c in enumerate(payload):
             pcm[at + i] = ulaw_decode(c)
     with open(out, "wb") as f:
         f.write(struct.pack("<%dh" % len(pcm), *pcm))
     print("rtpkit: %d packets, %.2f s to port %d, the first at %.6f" % (len(chunks), total / 8000, port, first))
+
+
+def sent_at(times_path, at, before=8000, after=16000):
+    """When sample AT of a heard stream left its sender, from heard's
+    OUT.times: the capture time less the RTP offset of the packet that came
+    soonest among those from BEFORE samples ahead of AT to AFTER past it.
+    Packets the sender or the capture delayed do not move it, and a
+    timestamp jump elsewhere in the stream (the sender's stall) does not
+    either."""
+    best = None
+    for line in open(times_path):
+        off, t = line.split()
+        off, t = int(off), float(t)
+        if at - before <= off <= at + after:
+            zero = t - off / 8000
+            best = zero if best is None else min(best, zero)
+    if best is None:
+        sys.exit("rtpkit: no packet near sample %d in %s" % (at, times_path))
+    return best + at / 8000
 
 
 def gaps(capture, port):
@@ -232,12 +256,26 @@ def match(heard_path, clip_path):
 
 
 def locate(h, c):
-    """match's work: (score, envelope lag, sample-exact lag), lags in samples."""
+    """match's work: (score, envelope lag, sample-exact lag), lags in samples.
+    Sentences of about the same length and rhythm can fit the envelope
+    nearly as well as the right one, so the best few envelope places (half
+    a second apart at least) are each matched sample by sample and the
+    best match wins."""
     if len(h) < len(c):
         h = list(h) + [0] * (len(c) - len(h))
     eh, ec = envelope(h), envelope(c)
-    best = max(range(len(eh) - len(ec) + 1), key=lambda k: pearson(eh[k : k + len(ec)], ec))
-    lag = best * 80
+    ranked = sorted(range(len(eh) - len(ec) + 1), key=lambda k: -pearson(eh[k : k + len(ec)], ec))
+    places = []
+    for k in ranked:
+        if all(abs(k - p) >= 50 for p in places):
+            places.append(k)
+        if len(places) == 3:
+            break
+    return max((_fine(h, c, k * 80) for k in places), key=lambda r: r[0])
+
+
+def _fine(h, c, lag):
+    """locate at one envelope place LAG: (score, LAG, sample-exact lag)."""
     win = 4000
     loud = [math.sqrt(sum(v * v for v in c[i : i + win]) / win) for i in range(0, len(c) - win + 1, win)]
     scores, lags = [], []
