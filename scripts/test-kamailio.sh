@@ -259,6 +259,17 @@ until [[ -n "$(bridge_id "$a")" && -n "$(bridge_id "$b")" ]]; do
     ((SECONDS < deadline)) || { cli "$a" list "$croom"; cli "$b" list "$croom"; fail "the bridge leg did not come up within 3 s"; }
     sleep 0.05
 done
+# Refused, each with its reason: the same cascade again, a cascade of this
+# node's room to itself (only huddle-sip knows its own address), a room
+# that is not there.
+refused() { # node why command...
+    local out
+    if out=$(cli "$1" "${@:3}" 2>&1); then fail "'${*:3}' on node $1 was accepted: $out"; fi
+    grep -q -- "$2" <<<"$out" || fail "'${*:3}' on node $1: expected '$2', got: $out"
+}
+refused "$a" "already cascading to $bridge_uri" cascade "$croom" "$bridge_uri"
+refused "$a" "a room cannot cascade to itself" cascade "$croom" "sip:cascade-$croom@${nodes[$a]}:$node_port"
+refused "$a" "unknown-room" cascade 2999 "$bridge_uri"
 # Both sides hide it from counts and events.
 for n in "$a" "$b"; do
     count=$(cli "$n" list | awk -v r="$croom" '$1 == r { sub("members=", "", $2); print $2 }')
@@ -306,7 +317,11 @@ done
 # thread, plus how much longer the far node took from its tick to sending
 # than the near one (both mix 5 members: a few ms at most here, see
 # worst_tick_us in the stats printed on failure). That slack is
-# $hop_slack_ms ms.
+# $hop_slack_ms ms. The best hop each way must be within 1 tick plus the
+# slack; any hop within 2: a node of this shared machine that stalls for
+# more than a tick (worst_lateness_us) leaves the far bridge a frame of
+# backlog until a quiet frame lets it go (Input::trim), and a sentence can
+# start before that.
 python3 - "$work" "$tick_ms" "$hop_slack_ms" <<'PY' || { cat "$work"/stats-node*.txt; fail "the cascade's audio is wrong (see above)"; }
 import sys
 sys.path.insert(0, "tests/sip")
@@ -340,8 +355,11 @@ for sw in who:
             hops.setdefault(sw[0], []).append(1000 * (onset[fw, sw] - onset[near[sw], sw]))
 for side, ms in sorted(hops.items()):
     print("    added latency across the bridge from node %s: %s ms" % (side, " ".join("%.1f" % x for x in ms)))
-    if not all(0 <= x <= tick + slack for x in ms):
-        print("test-kamailio: a bridge hop added more than 1 tick + %.0f ms (%.0f ms)" % (slack, tick + slack))
+    if min(ms) < 0 or min(ms) > tick + slack:
+        print("test-kamailio: the bridge from node %s adds more than 1 tick + %.0f ms (%.0f ms)" % (side, slack, tick + slack))
+        ok = False
+    if max(ms) > 2 * tick + slack:
+        print("test-kamailio: a hop from node %s took over 2 ticks + %.0f ms: a backlog was not trimmed" % (side, slack))
         ok = False
 sys.exit(0 if ok else 1)
 PY

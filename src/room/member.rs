@@ -138,6 +138,8 @@ pub struct MemberCounters {
     pub concealed: u64,
     /// Lost Opus frames rebuilt from the next packet's FEC.
     pub fec_recovered: u64,
+    /// Quiet frames a bridge dropped to shed a backlog (`Input::trim`).
+    pub trimmed: u64,
     pub decodes: u64,
     pub decodes_skipped: u64,
     pub encodes: u64,
@@ -469,7 +471,7 @@ impl Input {
             self.last_played = Some(seq);
         }
         self.spend(frame);
-        counters.dropped += 1;
+        counters.trimmed += 1;
         self.backlog_ticks = Some(0);
         true
     }

@@ -656,6 +656,8 @@ fn stats_json(cell: &RoomCell) -> Value {
                 "dropped": m.counters.dropped + port.map_or(0, |p| p.dropped()),
                 "bad_frames": m.counters.bad_frames + port.map_or(0, |p| p.bad_frames()),
                 "concealed": m.counters.concealed,
+                "trimmed": m.counters.trimmed,
+                "queued": m.queued,
                 "fec_recovered": m.counters.fec_recovered,
                 "decodes": m.counters.decodes,
                 "decodes_skipped": m.counters.decodes_skipped,
@@ -690,13 +692,15 @@ fn stats_text(v: &Value) -> String {
     out.push('\n');
     for m in v["members"].as_array().into_iter().flatten() {
         out.push_str(&format!(
-            "member {} in={} out={} dropped={} bad={} concealed={} decodes={} skipped={}\n",
+            "member {} in={} out={} dropped={} bad={} concealed={} trimmed={} queued={} decodes={} skipped={}\n",
             m["id"],
             m["frames_in"],
             m["frames_out"],
             m["dropped"],
             m["bad_frames"],
             m["concealed"],
+            m["trimmed"],
+            m["queued"],
             m["decodes"],
             m["decodes_skipped"]
         ));

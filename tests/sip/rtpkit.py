@@ -190,23 +190,26 @@ def heard(capture, port, out):
     print("rtpkit: %d packets, %.2f s to port %d, the first at %.6f" % (len(chunks), total / 8000, port, first))
 
 
-def sent_at(times_path, at, before=8000, after=16000):
+def sent_at(times_path, at, reach=8000):
     """When sample AT of a heard stream left its sender, from heard's
-    OUT.times: the capture time less the RTP offset of the packet that came
-    soonest among those from BEFORE samples ahead of AT to AFTER past it.
-    Packets the sender or the capture delayed do not move it, and a
-    timestamp jump elsewhere in the stream (the sender's stall) does not
-    either."""
-    best = None
-    for line in open(times_path):
-        off, t = line.split()
-        off, t = int(off), float(t)
-        if at - before <= off <= at + after:
-            zero = t - off / 8000
-            best = zero if best is None else min(best, zero)
-    if best is None:
-        sys.exit("rtpkit: no packet near sample %d in %s" % (at, times_path))
-    return best + at / 8000
+    OUT.times: the median, over the packets up to REACH samples either side
+    of AT that follow each other without a jump in RTP time, of capture time
+    less RTP offset. A jump is the sender resetting its clock after a stall
+    (huddle-sip moves the timestamp by the time that passed, though the
+    mixer catches up and nothing is lost), so the offsets on its far side
+    do not date this stretch of audio; the median keeps out the few
+    packets a stall delayed and the catch-up burst after it."""
+    rows = [(int(o), float(t)) for o, t in (line.split() for line in open(times_path))]
+    if not rows:
+        sys.exit("rtpkit: no packets in %s" % times_path)
+    i = max(0, max((k for k, (o, _) in enumerate(rows) if o <= at), default=0))
+    lo = hi = i
+    while lo > 0 and rows[lo][0] - rows[lo - 1][0] == FRAME and at - rows[lo - 1][0] <= reach:
+        lo -= 1
+    while hi + 1 < len(rows) and rows[hi + 1][0] - rows[hi][0] == FRAME and rows[hi + 1][0] - at <= reach:
+        hi += 1
+    zeros = sorted(t - o / 8000 for o, t in rows[lo : hi + 1])
+    return zeros[len(zeros) // 2] + at / 8000
 
 
 def gaps(capture, port):
@@ -258,9 +261,9 @@ def match(heard_path, clip_path):
 def locate(h, c):
     """match's work: (score, envelope lag, sample-exact lag), lags in samples.
     Sentences of about the same length and rhythm can fit the envelope
-    nearly as well as the right one, so the best few envelope places (half
-    a second apart at least) are each matched sample by sample and the
-    best match wins."""
+    nearly as well as the right one, so when the best envelope place does
+    not match sample by sample (0.9), the next ones (half a second apart at
+    least) are tried and the best match wins."""
     if len(h) < len(c):
         h = list(h) + [0] * (len(c) - len(h))
     eh, ec = envelope(h), envelope(c)
@@ -271,7 +274,12 @@ def locate(h, c):
             places.append(k)
         if len(places) == 3:
             break
-    return max((_fine(h, c, k * 80) for k in places), key=lambda r: r[0])
+    best = _fine(h, c, places[0] * 80)
+    for k in places[1:]:
+        if best[0] >= 0.9:
+            break
+        best = max(best, _fine(h, c, k * 80), key=lambda r: r[0])
+    return best
 
 
 def _fine(h, c, lag):
