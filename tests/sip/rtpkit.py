@@ -258,24 +258,24 @@ def match(heard_path, clip_path):
     print("%.3f %.3f %.4f" % (score, lag / 8000, fine_lag / 8000))
 
 
-def locate(h, c):
+def locate(h, c, places=1):
     """match's work: (score, envelope lag, sample-exact lag), lags in samples.
     Sentences of about the same length and rhythm can fit the envelope
-    nearly as well as the right one, so when the best envelope place does
-    not match sample by sample (0.9), the next ones (half a second apart at
-    least) are tried and the best match wins."""
+    nearly as well as the right one: with PLACES > 1, when the best envelope
+    place does not match sample by sample (0.9), the next ones (half a
+    second apart at least) are tried and the best match wins."""
     if len(h) < len(c):
         h = list(h) + [0] * (len(c) - len(h))
     eh, ec = envelope(h), envelope(c)
     ranked = sorted(range(len(eh) - len(ec) + 1), key=lambda k: -pearson(eh[k : k + len(ec)], ec))
-    places = []
+    tried = []
     for k in ranked:
-        if all(abs(k - p) >= 50 for p in places):
-            places.append(k)
-        if len(places) == 3:
+        if all(abs(k - p) >= 50 for p in tried):
+            tried.append(k)
+        if len(tried) == places:
             break
-    best = _fine(h, c, places[0] * 80)
-    for k in places[1:]:
+    best = _fine(h, c, tried[0] * 80)
+    for k in tried[1:]:
         if best[0] >= 0.9:
             break
         best = max(best, _fine(h, c, k * 80), key=lambda r: r[0])
@@ -314,7 +314,7 @@ def once(h, c):
     being heard twice); what is left counts those windows and the 200 ms
     after C, where an echo over a bridge would land. One clean copy leaves
     almost nothing; an echo or a second copy leaves about as much as C."""
-    score, _, at = locate(h, c)
+    score, _, at = locate(h, c, places=3)
     win, reach = 800, 240
     cc = sum(v * v for v in c)
     if not cc:
