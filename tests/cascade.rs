@@ -8,6 +8,7 @@
 mod common;
 use common::*;
 use huddle::runtime::{CallerInfo, MemberPort};
+use std::sync::Arc;
 
 const URI: &str = "sip:cascade-r@node-b.example";
 const URI_C: &str = "sip:cascade-r@node-c.example";
@@ -379,14 +380,20 @@ fn quiet(h: &Harness, ports: &[&MemberPort], ms: u64) {
     }
 }
 
-#[test]
-fn a_bridge_frame_is_mixed_in_the_first_tick_after_it_arrives() {
+/// Callers a and b (4-frame buffers) and a bridge, after 200 ms of quiet.
+fn bridged_room() -> (Harness, [Arc<MemberPort>; 3]) {
     let h = Harness::new(DEEP_CALLERS);
     let a = h.join("a", "r").unwrap();
     let b = h.join("b", "r").unwrap();
     assert!(h.api(&format!("cascade r {URI}")).starts_with("+OK"));
     let br = h.join_as(bridge_leg("br"), "r").unwrap();
     quiet(&h, &[&a, &b, &br], 200);
+    (h, [a, b, br])
+}
+
+#[test]
+fn a_bridge_frame_is_mixed_in_the_first_tick_after_it_arrives() {
+    let (h, [a, b, br]) = bridged_room();
     assert_eq!(burst_lag(&h, &br, &[&a, &b], "a"), 0, "bridge to a caller");
     quiet(&h, &[&a, &b, &br], 200);
     // A caller's frame waits in its 4-frame buffer; the bridge carries it
@@ -402,12 +409,7 @@ fn a_bridge_frame_is_mixed_in_the_first_tick_after_it_arrives() {
 
 #[test]
 fn a_bridge_backlog_is_dropped_at_a_quiet_frame_never_in_speech() {
-    let h = Harness::new(DEEP_CALLERS);
-    let a = h.join("a", "r").unwrap();
-    let b = h.join("b", "r").unwrap();
-    assert!(h.api(&format!("cascade r {URI}")).starts_with("+OK"));
-    let br = h.join_as(bridge_leg("br"), "r").unwrap();
-    quiet(&h, &[&a, &b, &br], 200);
+    let (h, [a, b, br]) = bridged_room();
     // Two frames in one tick (one was late): a frame of backlog.
     let n = frame(RATE, TICK_MS as u32);
     h.send_l16(&br, &vec![0i16; n], RATE);
@@ -431,20 +433,15 @@ fn a_bridge_backlog_is_dropped_at_a_quiet_frame_never_in_speech() {
         .chain("BC".chars().cycle().take(talk_frames - 1))
         .collect();
     assert_eq!(tones, want, "what a heard, frame by frame");
-    // In the quiet after it (past the talk detector's hangover) the backlog
-    // goes: the next burst is mixed in the first tick again.
+    // In the quiet after it the backlog goes: the next burst is mixed in
+    // the first tick again.
     quiet(&h, &[&a, &b, &br], 1_500);
     assert_eq!(burst_lag(&h, &br, &[&a, &b], "a"), 0, "backlog trimmed");
 }
 
 #[test]
 fn a_burst_after_the_far_mixer_stalled_is_played_whole_then_trimmed() {
-    let h = Harness::new(DEEP_CALLERS);
-    let a = h.join("a", "r").unwrap();
-    let b = h.join("b", "r").unwrap();
-    assert!(h.api(&format!("cascade r {URI}")).starts_with("+OK"));
-    let br = h.join_as(bridge_leg("br"), "r").unwrap();
-    quiet(&h, &[&a, &b, &br], 200);
+    let (h, [a, b, br]) = bridged_room();
     // The far node's mixer stalled 100 ms: five frames come at once.
     h.clear_heard();
     for k in 0..5 {

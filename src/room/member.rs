@@ -457,9 +457,10 @@ impl Input {
         let extra = (self.jitter.len() + 1 - self.depth) as u32;
         if *ticks < BACKLOG_TICKS / extra
             || (self.has_audio && self.level_dbov >= quiet_dbov)
-            || self.jitter.front().is_none_or(|f| {
-                queued_level(f, &mut self.scratch).is_none_or(|l| l >= quiet_dbov)
-            })
+            || self
+                .jitter
+                .front()
+                .is_none_or(|f| queued_level(f, &mut self.scratch).is_none_or(|l| l >= quiet_dbov))
         {
             return false;
         }
