@@ -18,7 +18,7 @@
 #     on the cascading node holds all four, the bridge's added latency is
 #     measured, and a lost bridge is dialled again after its back-off.
 # On 2 shared cores after the library is built: about 30 s with CASCADE=0,
-# 55-90 s without. Needs root or CAP_NET_RAW for tcpdump on lo.
+# 55-180 s without (under load). Needs root or CAP_NET_RAW for tcpdump on lo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
