@@ -93,7 +93,7 @@ step "SIP front: huddle-sip with SIPp (scripts/test-sip.sh, 45-75 s)"
 # Builds ffi/sip against the debug libhuddle.so built above.
 HUDDLE_LIB="$lib" bash scripts/test-sip.sh
 
-step "scale-out: Kamailio + 2 huddle-sip nodes, a cascaded room (scripts/test-kamailio.sh, 55-90 s)"
+step "scale-out: Kamailio + 2 huddle-sip nodes, a cascaded room (scripts/test-kamailio.sh, 55-180 s)"
 # Room affinity, OPTIONS probing and failover when a node is killed; a room
 # cascaded over both nodes. CASCADE=0 leaves the cascade phase out (30 s).
 HUDDLE_LIB="$lib" timeout 240 bash scripts/test-kamailio.sh

@@ -566,6 +566,19 @@ void calls_end_all(uint32_t cause)
     }
 }
 
+bool calls_is_self(const char *uri)
+{
+    struct pl pl;
+    struct uri u;
+    struct sa dst, self;
+    pl_set_str(&pl, uri);
+    if (uri_decode(&u, &pl) || sa_set(&dst, &u.host, u.port ? u.port : SIP_PORT))
+        return false;
+    if (sa_decode(&self, g_host.cfg.listen, strlen(g_host.cfg.listen)))
+        return false;
+    return sa_cmp(&dst, &self, SA_ALL);
+}
+
 void calls_originate(const char *destination, const char *room, const char *account)
 {
     const char *tmpl = g_host.cfg.originate_uri;

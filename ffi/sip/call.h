@@ -28,6 +28,10 @@ bool calls_update(const struct sip_msg *msg);
 void calls_hangup(const char *channel, uint32_t cause);
 /* huddle's originate, posted to the main thread. */
 void calls_originate(const char *destination, const char *room, const char *account);
+/* Whether a sip: URI names this node's own listen address (a cascade
+ * from a room to itself would carry every voice round and back). A URI
+ * without a port means 5060. */
+bool calls_is_self(const char *uri);
 /* BYE every call (shutdown). */
 void calls_end_all(uint32_t cause);
 size_t calls_active(void);

@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "sip/call.h"
 #include "sip/host.h"
 
 enum { CMD_MAX = 4096, CONN_MAX = 16 };
@@ -61,10 +62,51 @@ static void write_all(int fd, const char *s, size_t n)
     }
 }
 
+/* The URI of a `cascade` command (`[conference] [json] cascade ROOM URI`,
+ * or ROOM first), copied into `uri`; false for any other command. */
+static bool cascade_uri(const char *line, char *uri, size_t cap)
+{
+    char tok[4][256];
+    size_t n = 0;
+    const char *p = line;
+    while (*p) {
+        p += strspn(p, " \t");
+        size_t len = strcspn(p, " \t");
+        if (!len)
+            break;
+        if ((n == 0 && len == 10 && strncmp(p, "conference", len) == 0) ||
+            (n == 0 && len == 4 && strncmp(p, "json", len) == 0)) {
+            p += len;
+            continue;
+        }
+        if (n == 4 || len >= sizeof tok[0])
+            return false;
+        snprintf(tok[n++], sizeof tok[0], "%.*s", (int)len, p);
+        p += len;
+    }
+    if (n != 3 || (strcmp(tok[0], "cascade") != 0 && strcmp(tok[1], "cascade") != 0))
+        return false;
+    snprintf(uri, cap, "%s", tok[2]);
+    return true;
+}
+
 static void run(conn *k)
 {
     char *line = k->buf;
     line[strcspn(line, "\r\n")] = '\0';
+    /* Only this host knows its own address: a cascade to it is refused
+     * here, before huddle would dial it again and again. */
+    char uri[256];
+    if (cascade_uri(line, uri, sizeof uri) && strncmp(uri, "sip:", 4) == 0 &&
+        calls_is_self(uri)) {
+        char err[512];
+        int n = snprintf(err, sizeof err,
+                         "-ERR %s is this node (listen %s): a room cannot cascade to itself\n",
+                         uri, g_host.cfg.listen);
+        write_all(k->fd, err, (size_t)n);
+        conn_close(k);
+        return;
+    }
     char *reply = NULL;
     huddle_status st = g_host.hi->api(g_host.mod, line, &reply);
     if (st == HUDDLE_STATUS_OK && reply) {

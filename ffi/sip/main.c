@@ -115,6 +115,11 @@ static int32_t cb_originate(void *ctx, const char *destination, const char *room
         log_line(HUDDLE_LOG_WARN, "huddle-sip", "originate refused: no originate_uri in [sip]");
         return -1;
     }
+    if (strncmp(destination, "sip:", 4) == 0 && calls_is_self(destination)) {
+        log_line(HUDDLE_LOG_WARN, "huddle-sip",
+                 "originate refused: a cascade of this node's room to itself");
+        return -1;
+    }
     posted *p = calloc(1, sizeof *p);
     if (!p)
         return -1;

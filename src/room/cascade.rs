@@ -1,16 +1,22 @@
-//! Cascade: one room spread over two nodes. `cascade <room> <sip-uri>` has
-//! the host dial the other node's room; the leg that comes back into this
-//! room (its `to` is that URI) is the bridge member. N-1 mixing does the
-//! rest: the bridge hears this room minus itself and the other node sends
-//! its room minus the bridge, so no voice comes back to where it started.
+//! Cascade: one room spread over several nodes. `cascade <room> <sip-uri>`
+//! has the host dial another node's room; the leg that comes back into this
+//! room (its `to` is that URI) is a bridge member. N-1 mixing does the
+//! rest: a bridge hears this room minus itself (its other bridges
+//! included, so a star of nodes all hear each other through the hub) and
+//! the other node sends its room minus its bridge, so no voice comes back
+//! to where it started. The nodes and bridges must form a tree: a ring
+//! would carry every voice round it again.
 //!
 //! A bridge is a ghost (not counted, not announced, starts nothing) that
 //! also sends no events and is not muted on entry; before the conference
-//! starts it hears silence, not the wait music. Its jitter buffer is
-//! 2 frames unless the app args say otherwise. When it is lost it is
-//! dialled again after 1 s, then 2, 4, ... up to 30 s; a bridge that stayed
-//! up 10 s starts the back-off over, and a dial not answered in 15 s counts
-//! as lost. One cascade per room; the room's end ends it.
+//! starts it hears silence, not the wait music. Its frames come paced by
+//! the other node's mixer, so its jitter buffer is the profile's
+//! `bridge_jitter_frames` (1: a frame is mixed in the first tick after it
+//! arrives) unless the app args say otherwise, and a backlog left by a
+//! late frame is trimmed again (`Input::trim_backlog`). When a bridge is
+//! lost it is dialled again after 1 s, then 2, 4, ... up to 30 s; a bridge
+//! that stayed up 10 s starts the back-off over, and a dial not answered in
+//! 15 s counts as lost. A room's end ends its cascades.
 
 use super::*;
 
@@ -21,12 +27,8 @@ const ANSWER_WITHIN_MS: u64 = 15_000;
 /// A bridge up this long was healthy: its loss waits the first back-off.
 const STABLE_MS: u64 = 10_000;
 const URI_MAX: usize = 200;
-/// The bridge's jitter buffer: its audio is paced by the other node's
-/// mixer, not by a phone over the internet, and every frame buffered here
-/// is latency added to everything said on the other node. One frame
-/// slipped (a frame dropped and one concealed) on a loaded 2-core test
-/// machine; two did not.
-pub(super) const BRIDGE_JITTER_FRAMES: usize = 2;
+/// Bridges one room may have (a hub of a star, or a node in a tree).
+pub(super) const MAX_CASCADES: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Leg {
@@ -54,10 +56,14 @@ impl Room {
                 "'{uri}' is not a sip: URI of at most {URI_MAX} bytes"
             )));
         }
-        if let Some(c) = &self.cascade {
+        if self.cascades.iter().any(|c| c.uri == uri) {
             return Err(CommandError::Invalid(format!(
-                "already cascading to {}; uncascade first",
-                c.uri
+                "already cascading to {uri}; uncascade it first"
+            )));
+        }
+        if self.cascades.len() >= MAX_CASCADES {
+            return Err(CommandError::Invalid(format!(
+                "already cascading to {MAX_CASCADES} nodes, the most a room may"
             )));
         }
         if self.member_count() == 0 {
@@ -70,7 +76,7 @@ impl Room {
         });
         log::info!(target: "huddle::cascade", "room {}: cascading to {uri}", self.settings.name);
         let reply = format!("cascading to {uri}");
-        self.cascade = Some(Cascade {
+        self.cascades.push(Cascade {
             uri,
             leg: Leg::Dialling {
                 since_ms: self.now_ms,
@@ -80,84 +86,104 @@ impl Room {
         Ok(reply)
     }
 
-    pub(super) fn cascade_stop(&mut self) -> Result<String, CommandError> {
-        let Some(c) = self.cascade.take() else {
+    /// Stops the cascade to `uri`, or every one when `None`.
+    pub(super) fn cascade_stop(&mut self, uri: Option<String>) -> Result<String, CommandError> {
+        if self.cascades.is_empty() {
             return Err(CommandError::Invalid("no cascade in this room".to_string()));
-        };
-        if let Leg::Up { member, .. } = c.leg {
-            self.hang_up(member, cause::NORMAL_CLEARING, "uncascade");
         }
-        Ok(format!("cascade to {} stopped", c.uri))
+        let stopped: Vec<Cascade> = match uri {
+            Some(uri) => {
+                let Some(i) = self.cascades.iter().position(|c| c.uri == uri) else {
+                    let to: Vec<&str> = self.cascades.iter().map(|c| c.uri.as_str()).collect();
+                    return Err(CommandError::Invalid(format!(
+                        "no cascade to {uri} in this room (it cascades to {})",
+                        to.join(", ")
+                    )));
+                };
+                vec![self.cascades.remove(i)]
+            }
+            None => std::mem::take(&mut self.cascades),
+        };
+        let mut uris = Vec::with_capacity(stopped.len());
+        for c in stopped {
+            if let Leg::Up { member, .. } = c.leg {
+                self.hang_up(member, cause::NORMAL_CLEARING, "uncascade");
+            }
+            uris.push(c.uri);
+        }
+        Ok(format!("cascade to {} stopped", uris.join(", ")))
     }
 
-    /// Whether a joining leg is the one this room dialled: its `to` is the
-    /// cascade URI (a caller's `to` is a number, never a URI) and no bridge
-    /// is up.
+    /// Whether a joining leg is one this room dialled: its `to` is a
+    /// cascade's URI (a caller's `to` is a number, never a URI) whose bridge
+    /// is not up.
     pub(super) fn cascade_claims(&self, to: &str) -> bool {
-        self.cascade
-            .as_ref()
-            .is_some_and(|c| c.uri == to && !matches!(c.leg, Leg::Up { .. }))
+        self.cascades
+            .iter()
+            .any(|c| c.uri == to && !matches!(c.leg, Leg::Up { .. }))
     }
 
-    pub(super) fn cascade_joined(&mut self, member: MemberId) {
+    pub(super) fn cascade_joined(&mut self, member: MemberId, to: &str) {
         let now = self.now_ms;
-        if let Some(c) = self.cascade.as_mut() {
+        let name = &self.settings.name;
+        if let Some(c) = self
+            .cascades
+            .iter_mut()
+            .find(|c| c.uri == to && !matches!(c.leg, Leg::Up { .. }))
+        {
             c.leg = Leg::Up {
                 member,
                 since_ms: now,
             };
-            log::info!(target: "huddle::cascade", "room {}: bridge to {} up (member {member})",
-                self.settings.name, c.uri);
+            log::info!(target: "huddle::cascade", "room {name}: bridge to {} up (member {member})", c.uri);
         }
     }
 
-    /// A member left: when it was the bridge, wait and dial again.
+    /// A member left: when it was a bridge, wait and dial again.
     pub(super) fn cascade_left(&mut self, member: MemberId) {
         let now = self.now_ms;
-        let Some(c) = self.cascade.as_mut() else {
+        let Some(i) = self
+            .cascades
+            .iter()
+            .position(|c| matches!(c.leg, Leg::Up { member: m, .. } if m == member))
+        else {
             return;
         };
-        if let Leg::Up {
-            member: m,
-            since_ms,
-        } = c.leg
-        {
-            if m == member {
-                if now.saturating_sub(since_ms) >= STABLE_MS {
-                    c.backoff_ms = BACKOFF_FIRST_MS;
-                }
-                self.cascade_wait(now, "lost");
+        let c = &mut self.cascades[i];
+        if let Leg::Up { since_ms, .. } = c.leg {
+            if now.saturating_sub(since_ms) >= STABLE_MS {
+                c.backoff_ms = BACKOFF_FIRST_MS;
             }
         }
+        self.cascade_wait(i, now, "lost");
     }
 
-    fn cascade_wait(&mut self, now_ms: u64, why: &str) {
-        let name = self.settings.name.clone();
-        if let Some(c) = self.cascade.as_mut() {
-            let wait = c.backoff_ms;
-            c.backoff_ms = (wait * 2).min(BACKOFF_MAX_MS);
-            c.leg = Leg::Waiting {
-                until_ms: now_ms + wait,
-            };
-            log::warn!(target: "huddle::cascade", "room {name}: bridge to {} {why}; dialling again in {wait} ms", c.uri);
-        }
+    fn cascade_wait(&mut self, i: usize, now_ms: u64, why: &str) {
+        let name = &self.settings.name;
+        let c = &mut self.cascades[i];
+        let wait = c.backoff_ms;
+        c.backoff_ms = (wait * 2).min(BACKOFF_MAX_MS);
+        c.leg = Leg::Waiting {
+            until_ms: now_ms + wait,
+        };
+        log::warn!(target: "huddle::cascade", "room {name}: bridge to {} {why}; dialling again in {wait} ms", c.uri);
     }
 
     /// Every tick: dials that were never answered, and waits that are over.
     pub(super) fn cascade_tick(&mut self, now_ms: u64) {
-        let Some(c) = self.cascade.as_mut() else {
-            return;
-        };
-        match c.leg {
-            Leg::Dialling { since_ms } if now_ms >= since_ms + ANSWER_WITHIN_MS => {
-                self.cascade_wait(now_ms, "not answered");
+        for i in 0..self.cascades.len() {
+            match self.cascades[i].leg {
+                Leg::Dialling { since_ms } if now_ms >= since_ms + ANSWER_WITHIN_MS => {
+                    self.cascade_wait(i, now_ms, "not answered");
+                }
+                Leg::Waiting { until_ms } if now_ms >= until_ms && !self.ended => {
+                    let c = &mut self.cascades[i];
+                    c.leg = Leg::Dialling { since_ms: now_ms };
+                    let destination = c.uri.clone();
+                    self.outputs.push_back(Output::Originate { destination });
+                }
+                _ => {}
             }
-            Leg::Waiting { until_ms } if now_ms >= until_ms && !self.ended => {
-                c.leg = Leg::Dialling { since_ms: now_ms };
-                let destination = c.uri.clone();
-                self.outputs.push_back(Output::Originate { destination });
-            }
-            _ => {}
         }
     }
 }

@@ -76,7 +76,8 @@ pub enum Command {
     Invite(String),
     /// Operator only: bridge this room to another node's (a `sip:` URI).
     Cascade(String),
-    Uncascade,
+    /// One cascade by its URI, or every one.
+    Uncascade(Option<String>),
     Record(RecordingCommand),
     Leave,
     End,
@@ -371,7 +372,7 @@ impl Room {
                 Ok(format!("dialling {destination}"))
             }
             Command::Cascade(uri) => self.cascade_start(uri),
-            Command::Uncascade => self.cascade_stop(),
+            Command::Uncascade(uri) => self.cascade_stop(uri),
             Command::Record(rc) => self.record_command(rc),
             Command::Leave => {
                 let id = actor.ok_or(invalid("leave needs a member"))?;

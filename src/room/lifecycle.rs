@@ -15,7 +15,7 @@ impl Room {
         spec.bridge |= dialled;
         spec.ghost |= spec.bridge;
         if spec.bridge && spec.jitter_frames.is_none() {
-            spec.jitter_frames = Some(cascade::BRIDGE_JITTER_FRAMES);
+            spec.jitter_frames = Some(self.settings.bridge_jitter_frames);
         }
         if self.ended {
             return Err(Refusal {
@@ -44,7 +44,11 @@ impl Room {
             deaf: spec.deaf,
             hold: spec.hold,
             coaching: Vec::new(),
-            input: Input::new(self.frame, depth, vad),
+            input: if spec.bridge {
+                Input::new(self.frame, depth, vad).trim_backlog()
+            } else {
+                Input::new(self.frame, depth, vad)
+            },
             in_gain_db: 0.0,
             out_gain_db: 0.0,
             energy_dbov: settings.vad.threshold_dbov,
@@ -136,7 +140,8 @@ impl Room {
         match self.admit(id, now_ms) {
             Ok(()) => {
                 if dialled {
-                    self.cascade_joined(id);
+                    let to = self.member_ref(id).map(|m| m.spec.to.clone());
+                    self.cascade_joined(id, to.as_deref().unwrap_or_default());
                 }
                 Ok(id)
             }

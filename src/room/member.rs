@@ -138,6 +138,8 @@ pub struct MemberCounters {
     pub concealed: u64,
     /// Lost Opus frames rebuilt from the next packet's FEC.
     pub fec_recovered: u64,
+    /// Quiet frames a bridge dropped to shed a backlog (`Input::trim`).
+    pub trimmed: u64,
     pub decodes: u64,
     pub decodes_skipped: u64,
     pub encodes: u64,
@@ -181,6 +183,9 @@ pub(crate) struct Input {
     /// Payload buffers of frames played or dropped, for the host side to
     /// refill: a steady stream then allocates nothing per frame.
     spent: Vec<Vec<u8>>,
+    /// `Some` for a leg that keeps its latency at its depth (`trim_backlog`):
+    /// how many ticks in a row the buffer has held a frame more than that.
+    backlog_ticks: Option<u32>,
 }
 
 /// Spent payload buffers a member keeps for reuse; more are freed.
@@ -195,6 +200,17 @@ const MAX_LATE: u16 = 32;
 
 /// Frames beyond this many waiting are flooding; the oldest go.
 pub const JITTER_SLACK: usize = 2;
+
+/// A backlog of one frame held this many ticks in a row (half a second at
+/// 20 ms) is latency, not a burst being ridden out: any frame arriving
+/// after its tick empties the buffer once and starts the count over. A
+/// backlog of n frames goes n times as fast.
+const BACKLOG_TICKS: u32 = 25;
+
+/// `JITTER_SLACK` for a leg that trims its backlog: the burst a far mixer
+/// sends after a 100 ms stall is kept whole, then trimmed in the quiet,
+/// instead of the oldest frames being cut as they come.
+const TRIMMED_SLACK: usize = 5;
 
 impl Input {
     pub fn new(frame: usize, depth: usize, vad: Vad) -> Input {
@@ -218,7 +234,18 @@ impl Input {
             last_seq: None,
             last_played: None,
             spent: Vec::new(),
+            backlog_ticks: None,
         }
+    }
+
+    /// For a leg paced by another mixer (a cascade's bridge): a frame that
+    /// arrived after its tick was concealed and the buffer then holds one
+    /// frame more for good, a tick of latency for everything said on the
+    /// other node. `trim` drops that frame again once it is plainly not
+    /// needed, choosing one nobody would have heard.
+    pub fn trim_backlog(mut self) -> Input {
+        self.backlog_ticks = Some(0);
+        self
     }
 
     /// Frames waiting in the jitter buffer.
@@ -270,7 +297,12 @@ impl Input {
         };
         self.jitter.insert(pos, frame);
         let mut dropped = 0;
-        while self.jitter.len() > self.depth + JITTER_SLACK {
+        let slack = if self.backlog_ticks.is_some() {
+            TRIMMED_SLACK
+        } else {
+            JITTER_SLACK
+        };
+        while self.jitter.len() > self.depth + slack {
             if let Some(old) = self.jitter.pop_front() {
                 // Its slot is given up, as if played: otherwise the next
                 // tick would conceal the hole it leaves, keeping the buffer
@@ -405,6 +437,44 @@ impl Input {
             -127.0
         };
         self.vad.update(self.level_dbov)
+    }
+
+    /// After `pull`, on legs made with `trim_backlog`: when the buffer has
+    /// held more than its depth long enough (`BACKLOG_TICKS`), drops the next
+    /// frame if it and the one just played are below `quiet_dbov` (the
+    /// member's mixing gate: the room would not have heard either). A pause
+    /// between two words is then 20 ms shorter; no sound is cut. Returns
+    /// whether it dropped one.
+    pub fn trim(&mut self, quiet_dbov: f32, counters: &mut MemberCounters) -> bool {
+        let Some(ticks) = self.backlog_ticks.as_mut() else {
+            return false;
+        };
+        if !self.playing || self.jitter.len() < self.depth {
+            *ticks = 0;
+            return false;
+        }
+        *ticks = ticks.saturating_add(1);
+        let extra = (self.jitter.len() + 1 - self.depth) as u32;
+        if *ticks < BACKLOG_TICKS / extra
+            || (self.has_audio && self.level_dbov >= quiet_dbov)
+            || self
+                .jitter
+                .front()
+                .is_none_or(|f| queued_level(f, &mut self.scratch).is_none_or(|l| l >= quiet_dbov))
+        {
+            return false;
+        }
+        let Some(frame) = self.jitter.pop_front() else {
+            return false;
+        };
+        if let Some(seq) = frame.sequence {
+            self.last_seq = Some(seq);
+            self.last_played = Some(seq);
+        }
+        self.spend(frame);
+        counters.trimmed += 1;
+        self.backlog_ticks = Some(0);
+        true
     }
 
     fn decode(
@@ -563,6 +633,27 @@ impl Input {
         let was = self.vad.talking();
         self.vad.reset();
         was
+    }
+}
+
+/// A queued frame's level without decoding it, when it can be known: an L16
+/// payload's RMS, a level header, or an Opus packet its encoder marked as
+/// without voice. `None`: an Opus packet that may be speech.
+fn queued_level(frame: &InFrame, scratch: &mut Vec<i16>) -> Option<f32> {
+    if let Some(level) = frame.audio_level {
+        return Some(rfc6464_to_dbov(level));
+    }
+    match frame.codec {
+        _ if frame.data.is_empty() => Some(SILENCE_DBOV),
+        Codec::L16 => {
+            let n = frame.data.len() / 2;
+            if scratch.len() < n {
+                scratch.resize(n, 0);
+            }
+            crate::audio::pcm::samples_from_bytes(&frame.data[..2 * n], &mut scratch[..n]);
+            Some(rms_dbov(&scratch[..n]))
+        }
+        Codec::Opus => (silk_voice_activity(&frame.data) == Some(false)).then_some(SILENCE_DBOV),
     }
 }
 

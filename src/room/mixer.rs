@@ -232,6 +232,9 @@ impl Room {
                     changes.push((m.id, change, m.muted));
                 }
             }
+            // A bridge's backlog goes at a frame the gate would refuse.
+            m.input
+                .trim(m.energy_dbov - GATE_MARGIN_DB, &mut m.counters);
             self.counters.opus_decodes += m.counters.decodes - before.0;
             self.counters.decodes_skipped += m.counters.decodes_skipped - before.1;
             if let Some(e) = m.input.bad {

@@ -121,6 +121,8 @@ pub struct MemberView {
     pub codec: &'static str,
     pub rate: u32,
     pub counters: MemberCounters,
+    /// Frames waiting in its jitter buffer.
+    pub queued: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +188,7 @@ pub struct Room {
     recording: RecordingState,
     pub counters: RoomCounters,
     last_joined: Option<MemberId>,
-    cascade: Option<cascade::Cascade>,
+    cascades: Vec<cascade::Cascade>,
 }
 
 impl Room {
@@ -223,7 +225,7 @@ impl Room {
             recording: RecordingState::Off,
             counters: RoomCounters::default(),
             last_joined: None,
-            cascade: None,
+            cascades: Vec::new(),
         }
     }
 
@@ -479,6 +481,7 @@ impl Room {
 
 fn view(m: &Member) -> MemberView {
     MemberView {
+        queued: m.input.queued(),
         id: m.id,
         channel: m.spec.channel.as_str().to_string(),
         call_id: m.spec.call_id.clone(),

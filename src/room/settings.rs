@@ -48,6 +48,8 @@ pub struct RoomSettings {
     pub mute_non_moderators: bool,
     pub vad: VadConfig,
     pub jitter_frames: usize,
+    /// A cascade bridge's depth (`room::cascade`).
+    pub bridge_jitter_frames: usize,
     pub limiter: bool,
     pub top_n: usize,
     /// 0 = off, else the comfort noise level in dBov.

@@ -37,6 +37,7 @@ pub(crate) fn settings(name: &str) -> RoomSettings {
         mute_non_moderators: false,
         vad: VadConfig::default(),
         jitter_frames: 1,
+        bridge_jitter_frames: 1,
         limiter: true,
         top_n: 0,
         comfort_noise_dbov: 0.0,

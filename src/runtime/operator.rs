@@ -395,7 +395,9 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
         ApiCommand::Cascade { room, uri } => {
             text(room_command(module, &room, Command::Cascade(uri))?)
         }
-        ApiCommand::Uncascade { room } => text(room_command(module, &room, Command::Uncascade)?),
+        ApiCommand::Uncascade { room, uri } => {
+            text(room_command(module, &room, Command::Uncascade(uri))?)
+        }
         ApiCommand::End { room } => text(room_command(module, &room, Command::End)?),
         ApiCommand::Pin { room, pin } => text(room_command(module, &room, Command::SetPin(pin))?),
         ApiCommand::HostPin { room, pin } => {
@@ -654,6 +656,8 @@ fn stats_json(cell: &RoomCell) -> Value {
                 "dropped": m.counters.dropped + port.map_or(0, |p| p.dropped()),
                 "bad_frames": m.counters.bad_frames + port.map_or(0, |p| p.bad_frames()),
                 "concealed": m.counters.concealed,
+                "trimmed": m.counters.trimmed,
+                "queued": m.queued,
                 "fec_recovered": m.counters.fec_recovered,
                 "decodes": m.counters.decodes,
                 "decodes_skipped": m.counters.decodes_skipped,
@@ -688,13 +692,15 @@ fn stats_text(v: &Value) -> String {
     out.push('\n');
     for m in v["members"].as_array().into_iter().flatten() {
         out.push_str(&format!(
-            "member {} in={} out={} dropped={} bad={} concealed={} decodes={} skipped={}\n",
+            "member {} in={} out={} dropped={} bad={} concealed={} trimmed={} queued={} decodes={} skipped={}\n",
             m["id"],
             m["frames_in"],
             m["frames_out"],
             m["dropped"],
             m["bad_frames"],
             m["concealed"],
+            m["trimmed"],
+            m["queued"],
             m["decodes"],
             m["decodes_skipped"]
         ));

@@ -75,6 +75,7 @@ pub fn room_settings(
             stop_ms: profile.talk_stop_ms,
         },
         jitter_frames: profile.jitter_buffer_frames as usize,
+        bridge_jitter_frames: profile.bridge_jitter_frames as usize,
         limiter: profile.limiter,
         top_n: profile.top_n as usize,
         comfort_noise_dbov: profile.comfort_noise_dbov.unwrap_or(0.0),

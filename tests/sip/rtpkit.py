@@ -11,7 +11,9 @@
   rtpkit.py heard CAPTURE.pcap PORT OUT.raw
       What a UDP port received (tcpdump -i lo -w): the PCMU packets sent to
       PORT, placed by RTP timestamp, decoded to signed 16-bit 8 kHz; prints
-      the capture time of the first packet (sample 0 of OUT).
+      the capture time of the first packet (sample 0 of OUT). OUT.times
+      gets one line per packet: its first sample's place in OUT and its
+      capture time (see sent_at).
   rtpkit.py gaps CAPTURE.pcap PORT
       How many packets reached PORT and the longest gap between two, in ms.
   rtpkit.py match HEARD.raw CLIP.raw
@@ -167,22 +169,47 @@ def heard(capture, port, out):
         if dport != port or len(rtp) < 12 or rtp[0] >> 6 != 2 or rtp[1] & 0x7F != PT_PCMU:
             continue
         ts = struct.unpack("!I", rtp[4:8])[0]
-        chunks.append((ts, rtp[12:]))
+        chunks.append((ts, rtp[12:], t))
         first = t if first is None else first
     if not chunks:
         sys.exit("rtpkit: no PCMU packets to port %d in %s" % (port, capture))
     base = chunks[0][0]
-    total = max((ts - base) & 0xFFFFFFFF for ts, _ in chunks) + FRAME
+    total = max((ts - base) & 0xFFFFFFFF for ts, _, _ in chunks) + FRAME
     if total > 8000 * 600:
         sys.exit("rtpkit: RTP timestamps jump by more than 10 minutes")
     pcm = [0] * total
-    for ts, payload in chunks:
+    with open(out + ".times", "w") as f:
+        for ts, _, t in chunks:
+            f.write("%d %.6f\n" % ((ts - base) & 0xFFFFFFFF, t))
+    for ts, payload, _ in chunks:
         at = (ts - base) & 0xFFFFFFFF
         for i, c in enumerate(payload):
             pcm[at + i] = ulaw_decode(c)
     with open(out, "wb") as f:
         f.write(struct.pack("<%dh" % len(pcm), *pcm))
     print("rtpkit: %d packets, %.2f s to port %d, the first at %.6f" % (len(chunks), total / 8000, port, first))
+
+
+def sent_at(times_path, at, reach=8000):
+    """When sample AT of a heard stream left its sender, from heard's
+    OUT.times: the median, over the packets up to REACH samples either side
+    of AT that follow each other without a jump in RTP time, of capture time
+    less RTP offset. A jump is the sender resetting its clock after a stall
+    (huddle-sip moves the timestamp by the time that passed, though the
+    mixer catches up and nothing is lost), so the offsets on its far side
+    do not date this stretch of audio; the median keeps out the few
+    packets a stall delayed and the catch-up burst after it."""
+    rows = [(int(o), float(t)) for o, t in (line.split() for line in open(times_path))]
+    if not rows:
+        sys.exit("rtpkit: no packets in %s" % times_path)
+    i = max(0, max((k for k, (o, _) in enumerate(rows) if o <= at), default=0))
+    lo = hi = i
+    while lo > 0 and rows[lo][0] - rows[lo - 1][0] == FRAME and at - rows[lo - 1][0] <= reach:
+        lo -= 1
+    while hi + 1 < len(rows) and rows[hi + 1][0] - rows[hi][0] == FRAME and rows[hi + 1][0] - at <= reach:
+        hi += 1
+    zeros = sorted(t - o / 8000 for o, t in rows[lo : hi + 1])
+    return zeros[len(zeros) // 2] + at / 8000
 
 
 def gaps(capture, port):
@@ -231,13 +258,32 @@ def match(heard_path, clip_path):
     print("%.3f %.3f %.4f" % (score, lag / 8000, fine_lag / 8000))
 
 
-def locate(h, c):
-    """match's work: (score, envelope lag, sample-exact lag), lags in samples."""
+def locate(h, c, places=1):
+    """match's work: (score, envelope lag, sample-exact lag), lags in samples.
+    Sentences of about the same length and rhythm can fit the envelope
+    nearly as well as the right one: with PLACES > 1, when the best envelope
+    place does not match sample by sample (0.9), the next ones (half a
+    second apart at least) are tried and the best match wins."""
     if len(h) < len(c):
         h = list(h) + [0] * (len(c) - len(h))
     eh, ec = envelope(h), envelope(c)
-    best = max(range(len(eh) - len(ec) + 1), key=lambda k: pearson(eh[k : k + len(ec)], ec))
-    lag = best * 80
+    ranked = sorted(range(len(eh) - len(ec) + 1), key=lambda k: -pearson(eh[k : k + len(ec)], ec))
+    tried = []
+    for k in ranked:
+        if all(abs(k - p) >= 50 for p in tried):
+            tried.append(k)
+        if len(tried) == places:
+            break
+    best = _fine(h, c, tried[0] * 80)
+    for k in tried[1:]:
+        if best[0] >= 0.9:
+            break
+        best = max(best, _fine(h, c, k * 80), key=lambda r: r[0])
+    return best
+
+
+def _fine(h, c, lag):
+    """locate at one envelope place LAG: (score, LAG, sample-exact lag)."""
     win = 4000
     loud = [math.sqrt(sum(v * v for v in c[i : i + win]) / win) for i in range(0, len(c) - win + 1, win)]
     scores, lags = [], []
@@ -268,7 +314,7 @@ def once(h, c):
     being heard twice); what is left counts those windows and the 200 ms
     after C, where an echo over a bridge would land. One clean copy leaves
     almost nothing; an echo or a second copy leaves about as much as C."""
-    score, _, at = locate(h, c)
+    score, _, at = locate(h, c, places=3)
     win, reach = 800, 240
     cc = sum(v * v for v in c)
     if not cc:

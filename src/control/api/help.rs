@@ -99,9 +99,14 @@ pub(super) const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "cascade",
         "cascade <room> <sip-uri>",
-        "bridge the room to another node's room (a hidden member, re-dialled when lost)",
+        "bridge the room to another node's room (a hidden member, re-dialled when lost); \
+         one room may bridge to several",
     ),
-    ("uncascade", "uncascade <room>", "stop the room's cascade"),
+    (
+        "uncascade",
+        "uncascade <room> [sip-uri]",
+        "stop the room's cascade to that URI, or all of them",
+    ),
     ("end", "end <room>", "end the room, disconnecting everyone"),
     (
         "pin",

@@ -306,6 +306,8 @@ pub enum ApiCommand {
     },
     Uncascade {
         room: RoomRef,
+        /// `None`: every cascade of the room.
+        uri: Option<String>,
     },
     End {
         room: RoomRef,

@@ -445,9 +445,13 @@ fn parse_command(c: &str, a: &[&str]) -> Result<ApiCommand, ApiError> {
                 uri: a[1].to_string(),
             }
         }
-        "uncascade" => C::Uncascade {
-            room: only_room(a)?,
-        },
+        "uncascade" => {
+            arity(c, a, 1, 2)?;
+            C::Uncascade {
+                room: room(c, a[0])?,
+                uri: a.get(1).map(|u| u.to_string()),
+            }
+        }
         "end" => C::End {
             room: only_room(a)?,
         },

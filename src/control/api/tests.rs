@@ -213,7 +213,20 @@ fn room_commands() {
             uri: "sip:r@node-b:5060".into()
         }
     );
-    assert_eq!(cmd("uncascade r"), ApiCommand::Uncascade { room: r("r") });
+    assert_eq!(
+        cmd("uncascade r"),
+        ApiCommand::Uncascade {
+            room: r("r"),
+            uri: None
+        }
+    );
+    assert_eq!(
+        cmd("uncascade r sip:r@b"),
+        ApiCommand::Uncascade {
+            room: r("r"),
+            uri: Some("sip:r@b".into())
+        }
+    );
     assert_eq!(cmd("end r"), ApiCommand::End { room: r("r") });
     assert_eq!(
         cmd("pin r 1234"),

@@ -120,6 +120,8 @@ pub struct Profile {
     pub talk_start_ms: u32,
     pub talk_stop_ms: u32,
     pub jitter_buffer_frames: u32,
+    /// A cascade bridge leg's jitter buffer, in frames.
+    pub bridge_jitter_frames: u32,
     /// `None` = comfort noise off.
     pub comfort_noise_dbov: Option<f32>,
     pub max_members: u32,

@@ -307,6 +307,8 @@ pub(super) fn resolve_profile(
         talk_stop_ms: v.int(&p("talk_stop_ms"), r.talk_stop_ms, 0, 10_000)? as u32,
         jitter_buffer_frames: v.int(&p("jitter_buffer_frames"), r.jitter_buffer_frames, 1, 10)?
             as u32,
+        bridge_jitter_frames: v.int(&p("bridge_jitter_frames"), r.bridge_jitter_frames, 1, 10)?
+            as u32,
         comfort_noise_dbov,
         max_members: max_members as u32,
         limiter: r.limiter,
