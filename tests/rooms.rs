@@ -117,18 +117,7 @@ fn pin_inter_digit_timeout_checks_what_was_typed() {
 
 #[test]
 fn pin_failures_per_minute_refuse_further_attempts() {
-    let h = Harness::new(
-        r#"
-[profiles.slow]
-pin_failures_per_minute = 3
-pin_tries = 3
-
-[[rooms]]
-name = "guarded"
-profile = "slow"
-pin = "1234"
-"#,
-    );
+    let h = Harness::new(&pin_room("guarded", 3, 3, "1234", ""));
     // A guesser calls into the empty room: three wrong PINs.
     let a = h.join("a", "guarded").unwrap();
     h.dtmf(&a, "1111#2222#3333#");
@@ -153,18 +142,7 @@ pin = "1234"
 /// "refuse every PIN caller".
 #[test]
 fn zero_failures_per_minute_means_unlimited() {
-    let h = Harness::new(
-        r#"
-[profiles.open]
-pin_failures_per_minute = 0
-pin_tries = 10
-
-[[rooms]]
-name = "open"
-profile = "open"
-pin = "1234"
-"#,
-    );
+    let h = Harness::new(&pin_room("open", 0, 10, "1234", ""));
     let a = h
         .join("a", "open")
         .expect("a PIN caller is asked for the PIN");
@@ -184,18 +162,7 @@ pin = "1234"
 /// refused without their PIN being checked, even the right one.
 #[test]
 fn parallel_guessers_share_the_rooms_failure_budget() {
-    let h = Harness::new(
-        r#"
-[profiles.slow]
-pin_failures_per_minute = 3
-pin_tries = 3
-
-[[rooms]]
-name = "guarded"
-profile = "slow"
-pin = "48151623"
-"#,
-    );
+    let h = Harness::new(&pin_room("guarded", 3, 3, "48151623", ""));
     let guessers: Vec<_> = (0..6)
         .map(|i| h.join(&format!("g{i}"), "guarded").unwrap())
         .collect();

@@ -112,6 +112,16 @@ sounds_dir = "sounds"
 recordings_dir = "recordings"
 "#;
 
+/// A room with a PIN whose profile, named after it, allows `tries` PINs a
+/// call and `failures_per_minute` wrong ones a minute in the room (0: no
+/// limit); `more` is added to the room's table.
+pub fn pin_room(name: &str, failures_per_minute: u32, tries: u32, pin: &str, more: &str) -> String {
+    format!(
+        "[profiles.{name}]\npin_failures_per_minute = {failures_per_minute}\npin_tries = {tries}\n\n\
+         [[rooms]]\nname = \"{name}\"\nprofile = \"{name}\"\npin = \"{pin}\"\n{more}\n"
+    )
+}
+
 pub struct Harness {
     pub module: Arc<Module>,
     pub host: Arc<FakeHost>,
