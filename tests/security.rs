@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 /// Three PIN tries a call, three wrong PINs a minute in the room.
 fn guarded() -> String {
-    pin_room("guarded", 3, 3, "48151623", "host_pin = \"42424242\"")
+    guarded_pin_room("guarded", 3, 3, "48151623", "host_pin = \"42424242\"")
 }
 
 /// PINs presented in the app data count against the same budget: once it

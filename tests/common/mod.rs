@@ -7,6 +7,10 @@
 mod signal;
 pub use signal::*;
 
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
+pub use fixtures::*;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,16 +115,6 @@ log_level = "debug"
 sounds_dir = "sounds"
 recordings_dir = "recordings"
 "#;
-
-/// A room with a PIN whose profile, named after it, allows `tries` PINs a
-/// call and `failures_per_minute` wrong ones a minute in the room (0: no
-/// limit); `more` is added to the room's table.
-pub fn pin_room(name: &str, failures_per_minute: u32, tries: u32, pin: &str, more: &str) -> String {
-    format!(
-        "[profiles.{name}]\npin_failures_per_minute = {failures_per_minute}\npin_tries = {tries}\n\n\
-         [[rooms]]\nname = \"{name}\"\nprofile = \"{name}\"\npin = \"{pin}\"\n{more}\n"
-    )
-}
 
 pub struct Harness {
     pub module: Arc<Module>,

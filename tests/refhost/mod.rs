@@ -25,6 +25,10 @@ use serde_json::Value;
 mod signal;
 pub use signal::*;
 
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
+pub use fixtures::*;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// A refhost run that has not finished by then is killed: a scenario is a
