@@ -9,6 +9,8 @@ pub use signal::*;
 
 #[path = "../fixtures/mod.rs"]
 mod fixtures;
+// Each test binary compiles this module; not all of them build a fixture.
+#[allow(unused_imports)]
 pub use fixtures::*;
 
 use std::collections::HashMap;
