@@ -3,14 +3,8 @@
 //! values are computed independently of the code under test (tests/signal).
 #![allow(dead_code)]
 
-#[path = "../signal/mod.rs"]
-mod signal;
-pub use signal::*;
-
 #[path = "../fixtures/mod.rs"]
 mod fixtures;
-// Each test binary compiles this module; not all of them build a fixture.
-#[allow(unused_imports)]
 pub use fixtures::*;
 
 use std::collections::HashMap;

@@ -21,14 +21,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-#[path = "../signal/mod.rs"]
-mod signal;
-pub use signal::*;
-
 #[path = "../fixtures/mod.rs"]
 mod fixtures;
-// Each test binary compiles this module; not all of them build a fixture.
-#[allow(unused_imports)]
 pub use fixtures::*;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
