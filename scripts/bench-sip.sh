@@ -39,7 +39,7 @@ CONF
 cat >"$work/sip.conf" <<CONF
 [sip]
 listen = "127.0.0.1:$sip_port"
-library = "$lib"
+library = "$target_dir/release/libhuddle.so"
 huddle_config = "huddle.conf"
 rtp_port_min = $rtp_base
 rtp_port_max = $((rtp_base + calls * 2 + 99))
