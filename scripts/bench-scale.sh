@@ -5,31 +5,17 @@
 # HOLD seconds. Prints, per node, the rooms and calls the dispatcher gave it
 # and its CPU over the steady state (from /proc), as a README table row.
 #   NODES=2 ROOMS=20 CALLERS=5 HOLD=40 scripts/bench-scale.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+source "$(dirname "$0")/lib.sh" bench-scale scale-bench release
 nodes_n=${NODES:-2}
 rooms_n=${ROOMS:-20}
 callers_n=${CALLERS:-5}
 hold_s=${HOLD:-40}
-fail() { printf 'bench-scale: %s\n' "$*" >&2; exit 1; }
 ((nodes_n >= 1 && nodes_n <= 8)) || fail "NODES must be 1..8"
 ((hold_s >= 25)) || fail "HOLD must be at least 25 s (ramp, then 10 s measured)"
 
-cargo build --release --lib
-target_dir=$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-lib=$target_dir/release/libhuddle.so
-work="$target_dir/scale-bench"
-rm -rf "$work"
-mkdir -p "$work"
 make -s -C ffi/sip BUILD="$work/build"
 bin="$work/build/huddle-sip"
 kit="python3 $root/tests/sip/rtpkit.py"
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
 source scripts/scaleout-lib.sh
 
 total=$((rooms_n * callers_n))

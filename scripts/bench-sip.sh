@@ -12,26 +12,14 @@
 # drop too) and reports how far behind schedule the input arrived.
 #   CALLS=200 SECONDS_PER_CALL=60 JITTER=2 scripts/bench-sip.sh   (needs root for tcpdump)
 # JITTER is the rooms' jitter_buffer_frames.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+source "$(dirname "$0")/lib.sh" bench-sip sip-bench release
 calls=${CALLS:-200}
 hold_s=${SECONDS_PER_CALL:-60}
 jitter=${JITTER:-2}
 rooms=20
 
-cargo build --release --lib
-target_dir=$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-work="$target_dir/sip-bench"
-rm -rf "$work"
-mkdir -p "$work"
 make -s -C ffi/sip BUILD="$work/build"
 bin="$work/build/huddle-sip"
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
 
 read -r sip_port mp lp < <(python3 tests/sip/freeports.py 3 4)
 read -r rtp_base < <(python3 tests/sip/freeports.py 1 $((calls * 2 + 100)))

@@ -19,32 +19,13 @@
 #     measured, and a lost bridge is dialled again after its back-off.
 # On 2 shared cores after the library is built: about 30 s with CASCADE=0,
 # 55-180 s without (under load). Needs root or CAP_NET_RAW for tcpdump on lo.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
-started=$SECONDS
-step() { printf -- '--> kamailio: %s (%ds)\n' "$*" "$((SECONDS - started))"; }
-fail() { printf 'test-kamailio: FAIL: %s\n' "$*" >&2; exit 1; }
-
-target_dir=$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-lib=${HUDDLE_LIB:-$target_dir/debug/libhuddle.so}
-[[ -f "$lib" ]] || cargo build --lib
-work="$target_dir/kamailio-test"
-rm -rf "$work"
-mkdir -p "$work"
+source "$(dirname "$0")/lib.sh" kamailio kamailio-test
 kit="python3 $root/tests/sip/rtpkit.py"
 ping_s=1    # Kamailio's ds_ping_interval
 tick_ms=20  # the nodes' mixing interval (the profile's default)
 hop_slack_ms=5
 fr_ms=2000  # how long Kamailio waits for any reply from a node (a loaded CI
             # machine stalled a node for over 1 s: the INVITE was answered twice)
-
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
 
 step "build huddle-sip"
 make -s -C ffi/sip BUILD="$work/build" all

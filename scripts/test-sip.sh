@@ -33,28 +33,9 @@
 # huddle-sip runs under ASan+UBSan (leaks checked at exit). 45-75 s on
 # 2 cores after the library is built. Needs root or
 # CAP_NET_RAW for tcpdump on lo.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
-started=$SECONDS
-step() { printf -- '--> sip: %s (%ds)\n' "$*" "$((SECONDS - started))"; }
-fail() { printf 'test-sip: FAIL: %s\n' "$*" >&2; exit 1; }
-
-target_dir=$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-lib=${HUDDLE_LIB:-$target_dir/debug/libhuddle.so}
-[[ -f "$lib" ]] || cargo build --lib
-work="$target_dir/sip-test"
-rm -rf "$work"
-mkdir -p "$work"
+source "$(dirname "$0")/lib.sh" sip sip-test
 kit="python3 $root/tests/sip/rtpkit.py"
 probe="python3 $root/tests/sip/sipprobe.py"
-
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
 
 step "build huddle-sip; the G.711, G.722 and config unit tests"
 # Under AddressSanitizer and UBSan: a memory error in the host fails the test.

@@ -96,6 +96,20 @@ class Lane:
             self.stop(kind, t)
 
 
+# Member events that only open or close a state of the member's lane.
+OPENS = {
+    "participant-speech-start": "talking",
+    "participant-speech-while-muted": "talking-muted",
+    "participant-mute": "muted",
+    "participant-hold": "hold",
+}
+CLOSES = {
+    "participant-speech-stop": ("talking", "talking-muted"),
+    "participant-unmute": ("muted",),
+    "participant-unhold": ("hold",),
+}
+
+
 def analyse(events):
     lanes = {}
     order = []
@@ -145,21 +159,11 @@ def analyse(events):
                 if "waiting" in other.open:
                     other.stop("waiting", t)
                     other.start("present", t)
-        elif name == "participant-speech-start":
-            ln.start("talking", t)
-        elif name == "participant-speech-while-muted":
-            ln.start("talking-muted", t)
-        elif name == "participant-speech-stop":
-            ln.stop("talking", t)
-            ln.stop("talking-muted", t)
-        elif name == "participant-mute":
-            ln.start("muted", t)
-        elif name == "participant-unmute":
-            ln.stop("muted", t)
-        elif name == "participant-hold":
-            ln.start("hold", t)
-        elif name == "participant-unhold":
-            ln.stop("hold", t)
+        elif name in OPENS:
+            ln.start(OPENS[name], t)
+        elif name in CLOSES:
+            for state in CLOSES[name]:
+                ln.stop(state, t)
         elif name == "participant-kick":
             ln.marks.append((t, "bad", "kicked"))
         elif name == "participant-leave":

@@ -12,6 +12,11 @@ fn profile(extra: &str) -> String {
     format!("[profiles.default]\nrate = {RATE}\ninterval_ms = 20\n{extra}\n")
 }
 
+/// A module with `profile(extra)`, and the samples in one of its frames.
+fn harness(extra: &str) -> (Harness, usize) {
+    (Harness::new(&profile(extra)), frame(RATE, 20))
+}
+
 /// A talker "t" and a listener "l" (members 1 and 2) join `room` without
 /// beeps; the talker's port.
 fn talker_and_listener(h: &Harness, room: &str) -> Arc<MemberPort> {
@@ -19,6 +24,13 @@ fn talker_and_listener(h: &Harness, room: &str) -> Arc<MemberPort> {
     let t = h.join("t", &app).unwrap();
     h.join("l", &app).unwrap();
     t
+}
+
+/// `harness(extra)` with `talker_and_listener` in `room`.
+fn talker_room(extra: &str, room: &str) -> (Harness, Arc<MemberPort>, usize) {
+    let (h, n) = harness(extra);
+    let t = talker_and_listener(&h, room);
+    (h, t, n)
 }
 
 /// The settings of the Opus senders here: 32 kb/s, complexity 5.
@@ -51,8 +63,7 @@ fn tone_freq(samples: &[i16], rate: u32) -> f64 {
 
 #[test]
 fn three_talkers_sum_exactly_below_the_limiter() {
-    let h = Harness::new(&profile(""));
-    let n = frame(RATE, 20);
+    let (h, n) = harness("");
     let ids = ["t1", "t2", "t3"];
     let ports: Vec<_> = ids
         .iter()
@@ -100,8 +111,7 @@ fn three_talkers_sum_exactly_below_the_limiter() {
 
 #[test]
 fn overlapping_loud_talkers_are_limited_not_clipped() {
-    let h = Harness::new(&profile(""));
-    let n = frame(RATE, 20);
+    let (h, n) = harness("");
     let ports: Vec<_> = (0..3)
         .map(|i| h.join(&format!("t{i}"), "{beep=false}loud").unwrap())
         .collect();
@@ -141,8 +151,7 @@ fn overlapping_loud_talkers_are_limited_not_clipped() {
 fn an_8k_listener_of_loud_talkers_peaks_at_or_under_minus_one_dbfs() {
     // -1 dBFS, the limiter's promise, as the largest 16-bit sample under it.
     let ceiling = (32767.0 * 10f64.powf(-1.0 / 20.0)).round() as i32;
-    let h = Harness::new(&profile(""));
-    let n = frame(RATE, 20);
+    let (h, n) = harness("");
     let talkers: Vec<_> = (0..3)
         .map(|i| h.join(&format!("t{i}"), "{beep=false}peaks").unwrap())
         .collect();
@@ -184,8 +193,7 @@ fn an_8k_listener_of_loud_talkers_peaks_at_or_under_minus_one_dbfs() {
 
 #[test]
 fn muted_member_contributes_nothing() {
-    let h = Harness::new(&profile(""));
-    let n = frame(RATE, 20);
+    let (h, n) = harness("");
     let a = h.join("a", "{beep=false}m").unwrap();
     let b = h.join("b", "{beep=false}m").unwrap();
     h.join("l", "{beep=false}m").unwrap();
@@ -285,9 +293,7 @@ fn sentence() -> Vec<i16> {
 
 #[test]
 fn first_twenty_ms_of_speech_in_an_idle_room_are_mixed() {
-    let h = Harness::new(&profile(""));
-    let n = frame(RATE, 20);
-    let talker = talker_and_listener(&h, "idle");
+    let (h, talker, n) = talker_room("", "idle");
     for _ in 0..50 {
         h.send_l16(&talker, &vec![0; n], RATE);
         h.advance(20);
@@ -322,9 +328,7 @@ fn first_twenty_ms_of_speech_in_an_idle_room_are_mixed() {
 fn speech_events_follow_the_hysteresis() {
     // 40 ms to start, 600 ms to stop, 20 ms frames: start 2 frames after the
     // tone begins, stop 30 frames after it ends.
-    let h = Harness::new(&profile("talk_start_ms = 40\ntalk_stop_ms = 600"));
-    let n = frame(RATE, 20);
-    let t = talker_and_listener(&h, "vad");
+    let (h, t, n) = talker_room("talk_start_ms = 40\ntalk_stop_ms = 600", "vad");
     let mut phase = 0.0;
     let mut start_at = None;
     let mut stop_at = None;
@@ -362,9 +366,7 @@ fn speech_events_follow_the_hysteresis() {
 
 #[test]
 fn a_flood_of_frames_stays_bounded_and_audio_goes_on() {
-    let h = Harness::new(&profile(""));
-    let n = frame(RATE, 20);
-    let t = talker_and_listener(&h, "flood");
+    let (h, t, n) = talker_room("", "flood");
     let mut phase = 0.0;
     for _ in 0..1000 {
         h.send_l16(&t, &sine(500.0, RATE, n, 3000.0, &mut phase), RATE);
@@ -392,8 +394,7 @@ fn a_flood_of_frames_stays_bounded_and_audio_goes_on() {
 
 #[test]
 fn corrupt_opus_is_counted_logged_once_per_interval_and_good_frames_play() {
-    let h = Harness::new(&profile(""));
-    let n = frame(RATE, 20);
+    let (h, n) = harness("");
     let bad = h.join("bad", "{beep=false,codec=opus}corrupt").unwrap();
     let good = h.join("good", "{beep=false}corrupt").unwrap();
     h.join("l", "{beep=false}corrupt").unwrap();
@@ -535,8 +536,7 @@ fn five_hundred_opus_listeners_cost_one_shared_encode() {
 
 #[test]
 fn top_n_mixes_only_the_loudest() {
-    let h = Harness::new(&profile("top_n = 2"));
-    let n = frame(RATE, 20);
+    let (h, n) = harness("top_n = 2");
     let amps = [9000.0, 6000.0, 1500.0];
     let freqs = [300.0, 500.0, 700.0];
     let ports: Vec<_> = (0..3)
@@ -704,8 +704,7 @@ fn a_profile_can_decode_every_input() {
 
 #[test]
 fn rfc6464_levels_skip_decodes_too() {
-    let h = Harness::new(&profile(""));
-    let n = frame(RATE, 20);
+    let (h, n) = harness("");
     let quiet = h.join("quiet", "{beep=false}lvl").unwrap();
     h.join("l", "{beep=false}lvl").unwrap();
     let mut ph = 0.0;
@@ -837,20 +836,27 @@ fn talking_member(h: &Harness) -> Arc<MemberPort> {
     t
 }
 
+/// What a talker kicked mid-word gets after its speech start: the speech
+/// stop comes after the kick, before the leave.
+const KICKED_WHILE_TALKING: [&str; 3] = [
+    "participant-kick",
+    "participant-speech-stop",
+    "participant-leave",
+];
+
+/// The talker's (member 1's) events were its join, its speech start, then `then`.
+fn assert_talker_events(h: &Harness, then: &[&str]) {
+    let mut want = vec!["participant-join", "participant-speech-start"];
+    want.extend_from_slice(then);
+    assert_eq!(member_event_names(h, 1), want);
+}
+
 #[test]
 fn a_talker_who_hangs_up_gets_a_final_speech_stop_before_leaving() {
     let h = Harness::new(&profile(""));
     let t = talking_member(&h);
     h.hangup(&t);
-    assert_eq!(
-        member_event_names(&h, 1),
-        [
-            "participant-join",
-            "participant-speech-start",
-            "participant-speech-stop",
-            "participant-leave"
-        ]
-    );
+    assert_talker_events(&h, &["participant-speech-stop", "participant-leave"]);
 }
 
 #[test]
@@ -859,16 +865,7 @@ fn a_kicked_talker_gets_a_final_speech_stop_before_leaving() {
     let h = Harness::new(&profile(""));
     let _t = talking_member(&h);
     assert!(h.api("kick r 1").starts_with("+OK"));
-    assert_eq!(
-        member_event_names(&h, 1),
-        [
-            "participant-join",
-            "participant-speech-start",
-            "participant-kick",
-            "participant-speech-stop",
-            "participant-leave"
-        ]
-    );
+    assert_talker_events(&h, &KICKED_WHILE_TALKING);
 
     // With a kicked prompt (0.5 s) the member is shown out while still
     // talking into the line: one stop at the kick, no new start, then the leave.
@@ -884,16 +881,7 @@ fn a_kicked_talker_gets_a_final_speech_stop_before_leaving() {
     let t = talking_member(&h);
     assert!(h.api("kick r 1").starts_with("+OK"));
     h.talk(&[(&t, 500.0)], 1000);
-    assert_eq!(
-        member_event_names(&h, 1),
-        [
-            "participant-join",
-            "participant-speech-start",
-            "participant-kick",
-            "participant-speech-stop",
-            "participant-leave"
-        ]
-    );
+    assert_talker_events(&h, &KICKED_WHILE_TALKING);
     assert!(
         h.hears("t", 800.0, 400) > 1000.0,
         "the kicked prompt played"
@@ -907,15 +895,7 @@ fn a_talker_put_on_hold_gets_a_final_speech_stop_then_none_while_held() {
     assert!(h.api("hold r 1").starts_with("+OK"));
     // Talking on while held: not heard, so no speech events.
     h.talk(&[(&t, 500.0)], 1000);
-    assert_eq!(
-        member_event_names(&h, 1),
-        [
-            "participant-join",
-            "participant-speech-start",
-            "participant-speech-stop",
-            "participant-hold"
-        ]
-    );
+    assert_talker_events(&h, &["participant-speech-stop", "participant-hold"]);
     // Back from hold and still talking: a new start, then a stop once quiet.
     assert!(h.api("unhold r 1").starts_with("+OK"));
     h.talk(&[(&t, 500.0)], 200);
@@ -1129,9 +1109,7 @@ fn an_empty_room_is_not_ticked_and_resumes_when_someone_joins() {
 
 #[test]
 fn a_missing_l16_frame_fades_out_then_is_exact_silence() {
-    let h = Harness::new(&profile(""));
-    let n = frame(RATE, 20);
-    let t = talker_and_listener(&h, "fade");
+    let (h, t, n) = talker_room("", "fade");
     let mut phase = 0.0;
     let mut last = Vec::new();
     for _ in 0..20 {
@@ -1176,8 +1154,7 @@ fn a_missing_l16_frame_fades_out_then_is_exact_silence() {
 
 #[test]
 fn dtmf_volume_keys_step_by_three_db() {
-    let h = Harness::new(&profile(""));
-    let n = frame(RATE, 20);
+    let (h, n) = harness("");
     let t = h.join("t", "{beep=false}vol").unwrap();
     let l = h.join("l", "{beep=false}vol").unwrap();
     let mut phase = 0.0;
@@ -1241,9 +1218,7 @@ fn marked_frame(value: i16, seq: u16) -> huddle::runtime::InFrame {
 
 #[test]
 fn a_ten_frame_jitter_buffer_puts_reordered_packets_back_in_order() {
-    let h = Harness::new(&profile("jitter_buffer_frames = 10"));
-    let n = frame(RATE, 20);
-    let t = talker_and_listener(&h, "jb");
+    let (h, t, n) = talker_room("jitter_buffer_frames = 10", "jb");
     // Packet s carries the value 100 * (s + 1), sent one per tick, each
     // block of ten in reverse (9, 8, ..., 0, 19, 18, ...): up to nine
     // places out of order, within the depth. Sequence numbers wrap at 65535.
@@ -1316,9 +1291,7 @@ fn a_ten_frame_jitter_buffer_puts_reordered_packets_back_in_order() {
 
 #[test]
 fn tick_timing_stats_are_there_and_sane_on_the_manual_timer() {
-    let h = Harness::new(&profile(""));
-    let n = frame(RATE, 20);
-    let t = talker_and_listener(&h, "timing");
+    let (h, t, n) = talker_room("", "timing");
     let mut phase = 0.0;
     for _ in 0..100 {
         h.send_l16(&t, &sine(500.0, RATE, n, 4000.0, &mut phase), RATE);
@@ -1356,9 +1329,7 @@ fn tick_timing_stats_are_there_and_sane_on_the_manual_timer() {
 /// sound at the end of a word (the member still talking) is heard.
 #[test]
 fn soft_l16_is_skipped_at_the_door_unless_it_ends_a_word() {
-    let h = Harness::new(&profile(""));
-    let n = frame(RATE, 20);
-    let t = talker_and_listener(&h, "door");
+    let (h, t, n) = talker_room("", "door");
     // -70 dBov: RMS 32767 * 10^(-70/20) = 10.4, a sine of amplitude 14.7.
     let soft_amplitude = from_dbov(-70.0) * 2f64.sqrt();
     let mut ph = 0.0;
@@ -1404,9 +1375,7 @@ fn soft_l16_is_skipped_at_the_door_unless_it_ends_a_word() {
 /// call).
 #[test]
 fn a_full_jitter_buffer_drops_a_frame_and_plays_on() {
-    let h = Harness::new(&profile("jitter_buffer_frames = 2"));
-    let n = frame(RATE, 20);
-    let t = talker_and_listener(&h, "late");
+    let (h, t, n) = talker_room("jitter_buffer_frames = 2", "late");
     let mut seq: u16 = 100;
     let mut send = |h: &Harness, count: usize| {
         for _ in 0..count {

@@ -54,18 +54,15 @@ fn play(tag: &str, rooms: &str, scenario: &str) -> Run {
 
 /// Eight-digit PINs: longer than a process id, so finding one in the log
 /// (which names the scratch directory) means the PIN leaked.
-const PIN_ROOM: &str = r#"
-[[rooms]]
-name = "pinroom"
-pin = "48151623"
-host_pin = "97531864"
-"#;
+fn pinroom() -> String {
+    refhost::pin_room("pinroom", "48151623", "host_pin = \"97531864\"")
+}
 
 #[test]
 fn pin_admits_three_wrong_pins_hang_up_and_the_host_pin_makes_a_moderator() {
     let run = play(
         "pins",
-        PIN_ROOM,
+        &pinroom(),
         r#"
 leg a
 leg w
@@ -238,7 +235,7 @@ at 5   end
 fn a_locked_room_refuses_even_a_moderator() {
     let run = play(
         "lock",
-        PIN_ROOM,
+        &pinroom(),
         r#"
 leg m
 leg b

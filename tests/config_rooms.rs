@@ -5,9 +5,11 @@
 mod common;
 use common::*;
 
+/// The config file shipped in conf/.
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/conf/huddle.conf");
+
 fn sample() -> Harness {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/conf/huddle.conf")).unwrap();
+    let text = std::fs::read_to_string(SAMPLE).unwrap();
     assert!(text.contains("timer = \"realtime\""));
     let text = text.replace("timer = \"realtime\"", "timer = \"manual\"");
     Harness::in_dir(scratch_dir("sample"), &text)
@@ -29,18 +31,29 @@ fn json(h: &Harness, cmd: &str) -> serde_json::Value {
 #[test]
 fn the_sample_config_loads() {
     let h = sample();
-    let c = h.module.config();
-    for room in [
-        "meeting",
-        "webinar",
-        "training",
-        "confidential",
-        "openline",
-        "demo",
-    ] {
-        assert!(c.room("", room).is_some(), "{room} missing");
-    }
     assert!(h.logged("loaded"), "{:?}", h.logs());
+    // The running module lists every room the file names (read here with
+    // toml_edit, not huddle's parser), each idle.
+    let text = std::fs::read_to_string(SAMPLE).unwrap();
+    let doc: toml_edit::DocumentMut = text.parse().unwrap();
+    let names: Vec<&str> = doc["rooms"]
+        .as_array_of_tables()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    let list = h.api("list");
+    assert!(
+        names.len() >= 6 && list.starts_with(&format!("+OK {} room(s)\n", names.len())),
+        "{names:?}\n{list}"
+    );
+    for name in names {
+        assert!(
+            list.lines()
+                .any(|l| l.starts_with(&format!("{name} ")) && l.contains("idle=yes")),
+            "{name} is not listed idle:\n{list}"
+        );
+    }
 }
 
 #[test]

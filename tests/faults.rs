@@ -77,6 +77,8 @@ enum Slow {
     SendAudio,
     Event,
     Log,
+    /// A host that only records.
+    Never,
 }
 
 /// How long the slow callback blocks (the number).
@@ -87,9 +89,18 @@ const BLOCK: Duration = Duration::from_secs(2);
 /// on a loaded 2-core CI machine (tens of ms, rarely 100-200) pass.
 const GAP_BOUND: Duration = Duration::from_millis(400);
 
+/// Fails unless `gap` stayed under GAP_BOUND; `what` says whose gap it was.
+fn within_gap_bound(gap: Duration, what: &str) {
+    assert!(
+        gap < GAP_BOUND,
+        "{what} was {gap:?}, not under {GAP_BOUND:?}"
+    );
+}
+
 /// Blocks the first `slow` callback after `armed` is set (for send_audio:
 /// the first frame to the channel "slow") for BLOCK, once. Records when each
-/// channel got audio and when each event and log callback began.
+/// channel got audio and when each event and log callback began, and every
+/// event and log line.
 struct BlockingHost {
     slow: Slow,
     armed: AtomicBool,
@@ -97,6 +108,8 @@ struct BlockingHost {
     blocked: Mutex<Option<(Instant, Instant)>>,
     arrivals: Mutex<Vec<(String, Instant)>>,
     delivered: Mutex<Vec<Instant>>,
+    events: Mutex<Vec<Event>>,
+    logs: Mutex<Vec<String>>,
 }
 
 impl BlockingHost {
@@ -108,6 +121,8 @@ impl BlockingHost {
             blocked: Mutex::new(None),
             arrivals: Mutex::new(Vec::new()),
             delivered: Mutex::new(Vec::new()),
+            events: Mutex::new(Vec::new()),
+            logs: Mutex::new(Vec::new()),
         }
     }
 
@@ -129,11 +144,35 @@ impl BlockingHost {
             .map(|(_, t)| *t)
             .collect()
     }
+
+    /// How many frames `channel` got, and the longest time between two.
+    fn worst_gap(&self, channel: &str) -> (usize, Duration) {
+        let times = self.arrivals(channel);
+        let worst = times
+            .windows(2)
+            .map(|w| w[1].duration_since(w[0]))
+            .max()
+            .unwrap_or_default();
+        (times.len(), worst)
+    }
+
+    fn event(&self, name: &str) -> Option<Event> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|e| e.name == name)
+            .cloned()
+    }
 }
 
 impl Host for BlockingHost {
-    fn log(&self, _: log::Level, _: &str, _: &str) {
+    fn log(&self, _: log::Level, target: &str, message: &str) {
         self.delivered.lock().unwrap().push(Instant::now());
+        self.logs
+            .lock()
+            .unwrap()
+            .push(format!("{target}: {message}"));
         self.maybe_block(Slow::Log);
     }
     fn send_audio(&self, channel: &Channel, _: &OutFrame<'_>) {
@@ -148,8 +187,9 @@ impl Host for BlockingHost {
     fn hangup(&self, _: &Channel, _: u32) -> bool {
         true
     }
-    fn event(&self, _: &Event) {
+    fn event(&self, e: &Event) {
         self.delivered.lock().unwrap().push(Instant::now());
+        self.events.lock().unwrap().push(e.clone());
         self.maybe_block(Slow::Event);
     }
     fn originate(&self, _: &str, _: &str, _: &str) -> Result<(), String> {
@@ -311,18 +351,13 @@ fn blocked_callback(slow: Slow) -> Blocked {
         b.fine.frames,
         b.to - b.from
     );
-    assert!(
-        b.fine.worst < GAP_BOUND,
-        "{slow:?}: a frame to the fine room came {:?} after the one before",
-        b.fine.worst
+    within_gap_bound(
+        b.fine.worst,
+        &format!("{slow:?}: the gap between two frames to the fine room"),
     );
     // The host's calls into huddle on other rooms never wait for its slow
     // callback (on the room whose send_audio blocks: see that test).
-    assert!(
-        b.api_other < GAP_BOUND,
-        "{slow:?}: an operator call waited {:?}",
-        b.api_other
-    );
+    within_gap_bound(b.api_other, &format!("{slow:?}: an operator call's wait"));
     b
 }
 
@@ -338,10 +373,9 @@ fn a_send_audio_blocking_2s_does_not_delay_other_rooms() {
         "the blocked room's other member saw no stall ({:?}): the test did not block",
         b.own.worst
     );
-    assert!(
-        b.api_stuck < GAP_BOUND,
-        "a command on the room whose send_audio blocked waited {:?}",
-        b.api_stuck
+    within_gap_bound(
+        b.api_stuck,
+        "the wait of a command on the room whose send_audio blocked",
     );
 }
 
@@ -441,16 +475,11 @@ fn a_log_callback_blocking_2s_does_not_delay_audio() {
 fn event_thread_held(b: &Blocked) {
     assert_eq!(b.delivered_during, 0, "callbacks ran past the blocked one");
     assert!(b.delivered_after > 0, "nothing was queued behind the block");
-    assert!(
-        b.own.worst < GAP_BOUND,
-        "the room whose events were held waited {:?}",
-        b.own.worst
+    within_gap_bound(
+        b.own.worst,
+        "the longest gap of the room whose events were held",
     );
-    assert!(
-        b.api_stuck < GAP_BOUND,
-        "a command waited {:?} for the event thread",
-        b.api_stuck
-    );
+    within_gap_bound(b.api_stuck, "a command's wait for the event thread");
 }
 
 /// An event handler that calls back into huddle from inside the callback:
@@ -560,7 +589,7 @@ impl Drop for Unmount {
 /// Needs root for the mount; skipped (with a line saying so) otherwise.
 #[test]
 fn full_recordings_disk_on_the_realtime_timer() {
-    let host = Arc::new(ArrivalHost::default());
+    let host = Arc::new(BlockingHost::new(Slow::Never));
     let dir = common::scratch_dir("faults-disk");
     let recs = dir.join("recordings");
     let mounted = std::process::Command::new("mount")
@@ -628,65 +657,6 @@ fn full_recordings_disk_on_the_realtime_timer() {
     );
 }
 
-/// Every frame the host receives, by channel, with when it came; every
-/// event and log line.
-#[derive(Default)]
-struct ArrivalHost {
-    arrivals: Mutex<Vec<(String, Instant)>>,
-    events: Mutex<Vec<Event>>,
-    logs: Mutex<Vec<String>>,
-}
-
-impl ArrivalHost {
-    fn worst_gap(&self, channel: &str) -> (usize, Duration) {
-        let arrivals = self.arrivals.lock().unwrap();
-        let times: Vec<Instant> = arrivals
-            .iter()
-            .filter(|(c, _)| c == channel)
-            .map(|(_, t)| *t)
-            .collect();
-        let worst = times
-            .windows(2)
-            .map(|w| w[1].duration_since(w[0]))
-            .max()
-            .unwrap_or_default();
-        (times.len(), worst)
-    }
-
-    fn event(&self, name: &str) -> Option<Event> {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|e| e.name == name)
-            .cloned()
-    }
-}
-
-impl Host for ArrivalHost {
-    fn log(&self, _: log::Level, target: &str, message: &str) {
-        self.logs
-            .lock()
-            .unwrap()
-            .push(format!("{target}: {message}"));
-    }
-    fn send_audio(&self, channel: &Channel, _: &OutFrame<'_>) {
-        self.arrivals
-            .lock()
-            .unwrap()
-            .push((channel.as_str().to_string(), Instant::now()));
-    }
-    fn hangup(&self, _: &Channel, _: u32) -> bool {
-        true
-    }
-    fn event(&self, e: &Event) {
-        self.events.lock().unwrap().push(e.clone());
-    }
-    fn originate(&self, _: &str, _: &str, _: &str) -> Result<(), String> {
-        Ok(())
-    }
-}
-
 /// Realtime timer: the recordings disk stops answering for 8 s, longer than
 /// the writer's 5 s queue, and the recording is stopped while it still hangs.
 /// Neither the recorded room nor another room may wait on the disk, the stop
@@ -694,7 +664,7 @@ impl Host for ArrivalHost {
 /// was, the lost stretch filled with silence and reported in the event.
 #[test]
 fn stalled_recordings_disk_on_the_realtime_timer() {
-    let host = Arc::new(ArrivalHost::default());
+    let host = Arc::new(BlockingHost::new(Slow::Never));
     let (module, dir) = load(
         host.clone(),
         "realtime",

@@ -9,12 +9,9 @@ use rng::Rng;
 
 use std::collections::HashMap;
 
-const PIN_ROOM: &str = r#"
-[[rooms]]
-name = "pinroom"
-pin = "1234"
-host_pin = "9999"
-"#;
+fn pinroom() -> String {
+    pin_room("pinroom", "1234", "host_pin = \"9999\"")
+}
 
 fn with_moh(config: &str) -> Harness {
     let h = Harness::new(config);
@@ -40,7 +37,7 @@ fn member_json(h: &Harness, room: &str, channel: &str) -> serde_json::Value {
 
 #[test]
 fn right_pin_admits() {
-    let h = Harness::new(PIN_ROOM);
+    let h = Harness::new(&pinroom());
     let a = h.join("a", "pinroom").unwrap();
     assert!(h.events_named("participant-join").is_empty());
     assert_eq!(member_json(&h, "pinroom", "a")["admitted"], false);
@@ -54,7 +51,7 @@ fn right_pin_admits() {
 
 #[test]
 fn three_wrong_pins_hang_up_with_cause_21() {
-    let h = Harness::new(PIN_ROOM);
+    let h = Harness::new(&pinroom());
     let a = h.join("a", "pinroom").unwrap();
     for _ in 0..3 {
         h.dtmf(&a, "1111#");
@@ -74,7 +71,7 @@ fn three_wrong_pins_hang_up_with_cause_21() {
 
 #[test]
 fn host_pin_makes_a_moderator() {
-    let h = Harness::new(PIN_ROOM);
+    let h = Harness::new(&pinroom());
     let a = h.join("a", "pinroom").unwrap();
     h.dtmf(&a, "9999#");
     let m = member_json(&h, "pinroom", "a");
@@ -84,7 +81,7 @@ fn host_pin_makes_a_moderator() {
 
 #[test]
 fn pin_first_digit_timeout_counts_as_a_failed_try() {
-    let h = Harness::new(PIN_ROOM);
+    let h = Harness::new(&pinroom());
     let _a = h.join("a", "pinroom").unwrap();
     // pin_first_digit_timeout_ms defaults to 10 s.
     h.advance(9_900);
@@ -98,7 +95,7 @@ fn pin_first_digit_timeout_counts_as_a_failed_try() {
 
 #[test]
 fn pin_inter_digit_timeout_checks_what_was_typed() {
-    let h = Harness::new(PIN_ROOM);
+    let h = Harness::new(&pinroom());
     let a = h.join("a", "pinroom").unwrap();
     // Typed without '#': checked once the 5 s inter-digit timeout runs out.
     h.dtmf(&a, "1234");
@@ -117,18 +114,7 @@ fn pin_inter_digit_timeout_checks_what_was_typed() {
 
 #[test]
 fn pin_failures_per_minute_refuse_further_attempts() {
-    let h = Harness::new(
-        r#"
-[profiles.slow]
-pin_failures_per_minute = 3
-pin_tries = 3
-
-[[rooms]]
-name = "guarded"
-profile = "slow"
-pin = "1234"
-"#,
-    );
+    let h = Harness::new(&guarded_pin_room("guarded", 3, 3, "1234", ""));
     // A guesser calls into the empty room: three wrong PINs.
     let a = h.join("a", "guarded").unwrap();
     h.dtmf(&a, "1111#2222#3333#");
@@ -153,18 +139,7 @@ pin = "1234"
 /// "refuse every PIN caller".
 #[test]
 fn zero_failures_per_minute_means_unlimited() {
-    let h = Harness::new(
-        r#"
-[profiles.open]
-pin_failures_per_minute = 0
-pin_tries = 10
-
-[[rooms]]
-name = "open"
-profile = "open"
-pin = "1234"
-"#,
-    );
+    let h = Harness::new(&guarded_pin_room("open", 0, 10, "1234", ""));
     let a = h
         .join("a", "open")
         .expect("a PIN caller is asked for the PIN");
@@ -184,18 +159,7 @@ pin = "1234"
 /// refused without their PIN being checked, even the right one.
 #[test]
 fn parallel_guessers_share_the_rooms_failure_budget() {
-    let h = Harness::new(
-        r#"
-[profiles.slow]
-pin_failures_per_minute = 3
-pin_tries = 3
-
-[[rooms]]
-name = "guarded"
-profile = "slow"
-pin = "48151623"
-"#,
-    );
+    let h = Harness::new(&guarded_pin_room("guarded", 3, 3, "48151623", ""));
     let guessers: Vec<_> = (0..6)
         .map(|i| h.join(&format!("g{i}"), "guarded").unwrap())
         .collect();
@@ -315,7 +279,7 @@ fn the_conference_ends_when_the_last_member_leaves() {
 
 #[test]
 fn a_locked_room_refuses_even_a_moderator() {
-    let h = Harness::new(PIN_ROOM);
+    let h = Harness::new(&pinroom());
     let m = h.join("m", "pinroom").unwrap();
     h.dtmf(&m, "9999#");
     let _b = h.join("b", "pinroom+1234").unwrap();
@@ -678,7 +642,7 @@ fn a_room_whose_only_caller_was_refused_goes_away() {
 
 #[test]
 fn a_guarded_room_nobody_entered_is_forgotten_once_its_failures_expire() {
-    let h = Harness::new(PIN_ROOM);
+    let h = Harness::new(&pinroom());
     let a = h.join("a", "pinroom").unwrap();
     h.dtmf(&a, "1#2#3#");
     assert_eq!(h.hangups(), [("a".to_string(), 21)]);
@@ -773,7 +737,7 @@ fn kick_plays_the_kicked_prompt_then_hangs_up() {
 
 #[test]
 fn a_room_nobody_entered_reports_no_conference_end() {
-    let h = Harness::new(PIN_ROOM);
+    let h = Harness::new(&pinroom());
     let p = h.join("a", "pinroom").unwrap();
     h.dtmf(&p, "0000#");
     h.hangup(&p);
@@ -917,7 +881,7 @@ name = "known"
 
 #[test]
 fn a_caller_refused_with_a_presented_pin_leaves_nothing_behind() {
-    let h = Harness::new(PIN_ROOM);
+    let h = Harness::new(&pinroom());
     let m = h.join("m", "pinroom+9999").unwrap();
     let _b = h.join("b", "pinroom+1234").unwrap();
     h.dtmf(&m, "*92");

@@ -6,23 +6,16 @@ use common::*;
 
 use std::collections::HashMap;
 
-const GUARDED: &str = r#"
-[profiles.slow]
-pin_failures_per_minute = 3
-pin_tries = 3
-
-[[rooms]]
-name = "guarded"
-profile = "slow"
-pin = "48151623"
-host_pin = "42424242"
-"#;
+/// Three PIN tries a call, three wrong PINs a minute in the room.
+fn guarded() -> String {
+    guarded_pin_room("guarded", 3, 3, "48151623", "host_pin = \"42424242\"")
+}
 
 /// PINs presented in the app data count against the same budget: once it
 /// is spent, even the right PIN in the app data is refused.
 #[test]
 fn app_data_pins_are_rate_limited_too() {
-    let h = Harness::new(GUARDED);
+    let h = Harness::new(&guarded());
     for i in 0..3 {
         // A wrong PIN up front counts as a try; the caller is then prompted.
         let _ = h.join(&format!("x{i}"), &format!("guarded+1000000{i}"));

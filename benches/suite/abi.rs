@@ -184,6 +184,21 @@ impl Huddle {
         Member(m)
     }
 
+    /// `rooms` rooms r0, r1, ... of five members each, without beeps: each
+    /// member with its place (0..5) in its room.
+    pub fn join_rooms_of_five(&self, rooms: usize) -> Vec<(Member, usize)> {
+        (0..rooms * 5)
+            .map(|i| {
+                let (room, place) = (i / 5, i % 5);
+                let m = self.join(
+                    &format!("r{room}-{place}"),
+                    &format!("{{beep=false}}r{room}"),
+                );
+                (m, place)
+            })
+            .collect()
+    }
+
     pub fn advance(&self, ms: u32) {
         let st = huddle_module_advance(self.module, ms);
         debug_assert!(st == Status::Ok);

@@ -427,6 +427,41 @@ fn join_rooms<'a>(
     Load { members, rooms }
 }
 
+/// `join_rooms` of L16 members without beeps, three talking (`talk[k]`
+/// for the k-th talker of a room), the rest sending `quiet`.
+fn join_l16_rooms<'a>(
+    h: &Huddle,
+    n: usize,
+    talk: &'a [Vec<Vec<u8>>],
+    quiet: &'a [Vec<u8>],
+) -> Load<'a> {
+    join_rooms(
+        h,
+        n,
+        "{beep=false}",
+        3,
+        |_, k| Feed::L16 {
+            rate: RATE,
+            frames: &talk[k],
+        },
+        |_| Feed::L16 {
+            rate: RATE,
+            frames: quiet,
+        },
+    )
+}
+
+/// The two CPU rows of a case: per tick (labelled `what`), and the part of
+/// it spent feeding frames through the ABI.
+fn cpu_rows(r: &mut Report, case: &str, what: &str, s: &Sample) {
+    r.row(case, what, format!("{:.0}", s.cpu_per_tick_us));
+    r.row(
+        case,
+        "  of which feeding frames via ABI, us",
+        format!("{:.0}", s.feed_per_tick_us),
+    );
+}
+
 pub fn l16_rooms(o: &Options, r: &mut Report) {
     let sizes: &[usize] = match o.mode {
         Mode::Smoke => &[10],
@@ -441,35 +476,13 @@ pub fn l16_rooms(o: &Options, r: &mut Report) {
         let mut samples = Vec::new();
         for _ in 0..reps {
             let h = Huddle::load(&abi::config("manual", 1, RATE, true), Sink::default());
-            let load = join_rooms(
-                &h,
-                n,
-                "{beep=false}",
-                3,
-                |_, k| Feed::L16 {
-                    rate: RATE,
-                    frames: &frames[k],
-                },
-                |_| Feed::L16 {
-                    rate: RATE,
-                    frames: &silence,
-                },
-            );
+            let load = join_l16_rooms(&h, n, &frames, &silence);
             samples.push(drive(&h, &load, 10, ticks));
         }
         let s = median_sample(samples);
         let per_core = n as f64 * TICK_S * 1e6 / s.cpu_per_tick_us;
         let case = format!("2 L16 48k N={}", thousands(n as f64));
-        r.row(
-            &case,
-            "CPU per tick, us (feed + mix + send)",
-            format!("{:.0}", s.cpu_per_tick_us),
-        );
-        r.row(
-            &case,
-            "  of which feeding frames via ABI, us",
-            format!("{:.0}", s.feed_per_tick_us),
-        );
+        cpu_rows(r, &case, "CPU per tick, us (feed + mix + send)", &s);
         r.row(
             &case,
             "  mixer's own mean tick (stats), us",
@@ -556,16 +569,7 @@ pub fn opus_rooms(o: &Options, r: &mut Report, opus: &OpusLoop, floor: Floor) {
             let per_core = n as f64 / cores;
             // The floor: every talker decoded once, every distinct mix encoded once.
             let floor_us = 3.0 * floor.decode_us + s.encodes_per_tick * floor.encode_us;
-            r.row(
-                &case,
-                "CPU per tick, us",
-                format!("{:.0}", s.cpu_per_tick_us),
-            );
-            r.row(
-                &case,
-                "  of which feeding frames via ABI, us",
-                format!("{:.0}", s.feed_per_tick_us),
-            );
+            cpu_rows(r, &case, "CPU per tick, us", &s);
             r.row(
                 &case,
                 "Opus decodes / skipped per tick",
@@ -768,17 +772,7 @@ pub fn profile_run(kind: &str, n: usize, opusloop: Option<&std::path::Path>, tic
             .map(|k| streams::l16_talker_frames(k, 16_000, 100))
             .collect();
         let quiet = abi::l16_bytes(&[0i16; 320]);
-        let members: Vec<(Member, usize)> = (0..n * 5)
-            .map(|i| {
-                (
-                    h.join(
-                        &format!("r{}-{}", i / 5, i % 5),
-                        &format!("{{beep=false}}r{}", i / 5),
-                    ),
-                    i % 5,
-                )
-            })
-            .collect();
+        let members: Vec<(Member, usize)> = h.join_rooms_of_five(n);
         let cpu0 = process_cpu();
         for t in 0..25 + ticks {
             for (m, j) in &members {
@@ -793,20 +787,7 @@ pub fn profile_run(kind: &str, n: usize, opusloop: Option<&std::path::Path>, tic
     }
     let load = if kind == "l16" {
         h = Huddle::load(&abi::config("manual", 1, RATE, true), Sink::default());
-        join_rooms(
-            &h,
-            n,
-            "{beep=false}",
-            3,
-            |_, k| Feed::L16 {
-                rate: RATE,
-                frames: &frames[k],
-            },
-            |_| Feed::L16 {
-                rate: RATE,
-                frames: &silence,
-            },
-        )
+        join_l16_rooms(&h, n, &frames, &silence)
     } else {
         h = Huddle::load(
             &abi::config("manual", 1, RATE, kind != "opus-naive"),

@@ -318,17 +318,7 @@ pub fn many_rooms(o: &Options, r: &mut Report) {
     let (ticks, _) = o.ticks();
     {
         let h = Huddle::load(&abi::config("manual", 1, rate, true), Sink::default());
-        let members: Vec<(Member, usize)> = (0..rooms * 5)
-            .map(|i| {
-                (
-                    h.join(
-                        &format!("r{}-{}", i / 5, i % 5),
-                        &format!("{{beep=false}}r{}", i / 5),
-                    ),
-                    i % 5,
-                )
-            })
-            .collect();
+        let members: Vec<(Member, usize)> = h.join_rooms_of_five(rooms);
         let send = |t: usize| {
             for (m, j) in &members {
                 let f = if *j < 2 { &talk[*j][t % 100] } else { &silence };

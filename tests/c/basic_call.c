@@ -11,12 +11,6 @@
 
 #include "fake_host.h"
 
-static const char MANUAL[] =
-    "[module]\n"
-    "timer = \"manual\"\n"
-    "sounds_dir = \"sounds\"\n"
-    "recordings_dir = \"recordings\"\n";
-
 #define RATE 16000
 #define FRAME 320 /* 20 ms at 16 kHz, the default profile's interval */
 #define SECONDS 2
@@ -24,11 +18,8 @@ static const char MANUAL[] =
 #define FB 1000.0
 
 static huddle_member *join(huddle_module *m, const char *channel) {
-    huddle_caller c;
+    huddle_caller c = fh_caller(channel);
     huddle_member *mem = NULL;
-    memset(&c, 0, sizeof c);
-    c.channel = channel;
-    c.call_id = channel;
     c.from = "+15550100";
     c.caller_name = channel;
     CHECK_STATUS(fh_lib->app(m, &c, "3000", &mem), HUDDLE_STATUS_OK);
@@ -39,14 +30,7 @@ static void send_tone(huddle_member *mem, double freq, double *phase, int seq) {
     int16_t pcm[FRAME];
     huddle_frame f;
     fh_sine(pcm, FRAME, freq, RATE, 8000.0, phase);
-    memset(&f, 0, sizeof f);
-    f.codec = HUDDLE_CODEC_L16;
-    f.sample_rate = RATE;
-    f.samples = FRAME;
-    f.data = (const uint8_t *)pcm;
-    f.len = sizeof pcm;
-    f.audio_level = -1;
-    f.sequence = seq;
+    f = fh_l16(pcm, FRAME, RATE, seq);
     CHECK_STATUS(fh_lib->member_audio(mem, &f), HUDDLE_STATUS_OK);
 }
 
@@ -92,7 +76,7 @@ int main(int argc, char **argv) {
     int i;
     const fh_event *join_a, *join_b, *start;
 
-    fh_write_config(dir, "call", MANUAL, cfg, sizeof cfg);
+    fh_write_config(dir, "call", FH_CONF_MANUAL, cfg, sizeof cfg);
     CHECK_STATUS(fh_lib->load(&host, cfg, &m), HUDDLE_STATUS_OK);
     a = join(m, "call-a");
     b = join(m, "call-b");

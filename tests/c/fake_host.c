@@ -293,3 +293,39 @@ char *fh_api(huddle_module *m, const char *command) {
     CHECK(reply != NULL);
     return reply;
 }
+
+huddle_caller fh_caller(const char *channel) {
+    huddle_caller c;
+    memset(&c, 0, sizeof c);
+    c.channel = channel;
+    c.call_id = channel;
+    return c;
+}
+
+huddle_member *fh_join(huddle_module *m, const char *channel, const char *room) {
+    huddle_caller c = fh_caller(channel);
+    huddle_member *mem = NULL;
+    CHECK_STATUS(fh_lib->app(m, &c, room, &mem), HUDDLE_STATUS_OK);
+    CHECK(mem != NULL);
+    return mem;
+}
+
+huddle_frame fh_l16(const int16_t *pcm, uint32_t samples, uint32_t rate, int sequence) {
+    huddle_frame f = {.codec = HUDDLE_CODEC_L16,
+                      .sample_rate = rate,
+                      .samples = samples,
+                      .data = (const uint8_t *)pcm,
+                      .len = (size_t)samples * 2u,
+                      .audio_level = -1,
+                      .sequence = sequence};
+    return f;
+}
+
+int fh_main_both_timers(int argc, char **argv, const char *name, fh_scenario run,
+                        const char *realtime_config) {
+    const char *dir = fh_start(argc, argv, 60);
+    run(dir, "manual", FH_CONF_MANUAL, 0);
+    run(dir, "realtime", realtime_config, 1);
+    printf("PASS %s\n", name);
+    return 0;
+}

@@ -70,6 +70,16 @@ struct fake_host {
     int echo_logs; /* print every log line to stdout */
 };
 
+/* The module sections most programs load: sounds/ and recordings/ are the
+ * directories fh_write_config creates beside the config. */
+#define FH_CONF_DIRS                                                        \
+    "sounds_dir = \"sounds\"\n"                                             \
+    "recordings_dir = \"recordings\"\n"
+#define FH_CONF_MANUAL "[module]\ntimer = \"manual\"\n" FH_CONF_DIRS
+/* `threads` is a literal number. */
+#define FH_CONF_REALTIME(threads)                                           \
+    "[module]\ntimer = \"realtime\"\nmixer_threads = " #threads "\n" FH_CONF_DIRS
+
 /* The library under test. */
 extern const huddle_interface *fh_lib;
 
@@ -133,6 +143,21 @@ double fh_goertzel(const int16_t *samples, size_t n, double freq, double rate);
 /* Fills `out` with a sine, continuing from *phase. */
 void fh_sine(int16_t *out, size_t n, double freq, double rate, double amp,
              double *phase);
+
+/* A caller whose channel and call id are both `channel`, the rest unset. */
+huddle_caller fh_caller(const char *channel);
+/* Joins `channel` to `room` (app data); fails the test unless it is let in. */
+huddle_member *fh_join(huddle_module *m, const char *channel, const char *room);
+/* An L16 frame over `pcm` (`samples` samples at `rate` Hz), no level. */
+huddle_frame fh_l16(const int16_t *pcm, uint32_t samples, uint32_t rate, int sequence);
+
+/* A scenario run once per timer: `config` is the module section to load,
+ * `sub` a scratch subdirectory of `dir` for it. */
+typedef void (*fh_scenario)(const char *dir, const char *sub, const char *config, int realtime);
+/* main() of a program that runs `run` on the manual timer, then on the
+ * realtime one with `realtime_config` (a watchdog of 60 s); prints PASS. */
+int fh_main_both_timers(int argc, char **argv, const char *name, fh_scenario run,
+                        const char *realtime_config);
 
 /* Runs an API command and returns the reply (caller frees with
  * fh_lib->str_free); fails the test unless the status is OK. */

@@ -14,19 +14,6 @@
 
 #include "fake_host.h"
 
-static const char MANUAL[] =
-    "[module]\n"
-    "timer = \"manual\"\n"
-    "sounds_dir = \"sounds\"\n"
-    "recordings_dir = \"recordings\"\n";
-
-static const char REALTIME[] =
-    "[module]\n"
-    "timer = \"realtime\"\n"
-    "mixer_threads = 2\n"
-    "sounds_dir = \"sounds\"\n"
-    "recordings_dir = \"recordings\"\n";
-
 /* The kernel can list a thread in /proc/self/task for a moment after
  * pthread_join returned (the joined thread wakes its joiner before it is
  * reaped). Wait for that, bounded: 200 x 5 ms. A thread huddle failed to
@@ -107,8 +94,8 @@ int main(int argc, char **argv) {
     long iterations = argc > 3 ? strtol(argv[3], NULL, 10) : 200;
     char manual[1024], realtime[1024];
     CHECK(iterations > 0 && iterations <= 100000);
-    fh_write_config(dir, "manual", MANUAL, manual, sizeof manual);
-    fh_write_config(dir, "realtime", REALTIME, realtime, sizeof realtime);
+    fh_write_config(dir, "manual", FH_CONF_MANUAL, manual, sizeof manual);
+    fh_write_config(dir, "realtime", FH_CONF_REALTIME(2), realtime, sizeof realtime);
     run("manual", manual, 0, iterations);
     run("realtime", realtime, 1, iterations);
     printf("PASS lifecycle\n");

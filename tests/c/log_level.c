@@ -15,14 +15,12 @@
 
 #include "fake_host.h"
 
-static void config_text(char *out, size_t len, const char *level) {
-    snprintf(out, len,
-             "[module]\n"
-             "timer = \"manual\"\n"
-             "log_level = \"%s\"\n"
-             "sounds_dir = \"sounds\"\n"
-             "recordings_dir = \"recordings\"\n",
+/* Writes `<dir>/<sub>/huddle.conf` with `log_level = level` into `cfg`. */
+static void write_config(const char *dir, const char *sub, const char *level, char cfg[1024]) {
+    char text[512];
+    snprintf(text, sizeof text, "[module]\ntimer = \"manual\"\nlog_level = \"%s\"\n" FH_CONF_DIRS,
              level);
+    fh_write_config(dir, sub, text, cfg, 1024);
 }
 
 /* Lines of each level (index = huddle_log_level) the host got so far. */
@@ -37,8 +35,10 @@ static void count_levels(fake_host *fh, size_t counts[6]) {
     pthread_mutex_unlock(&fh->lock);
 }
 
-/* The calls that log at every level; returns the module for more. */
-static huddle_module *load_and_log(fake_host *fh, const char *cfg) {
+/* Loads a module with `log_level = level` (config in `cfg`) and makes the
+ * calls that log at every level; returns the module for more. */
+static huddle_module *load_and_log(fake_host *fh, const char *dir, const char *level,
+                                   char cfg[1024]) {
     huddle_host host = fh_host(fh, "levels");
     huddle_module *m = NULL;
     huddle_member *a = NULL, *refused = NULL;
@@ -47,6 +47,7 @@ static huddle_module *load_and_log(fake_host *fh, const char *cfg) {
     int16_t pcm[320];
     char *reply;
 
+    write_config(dir, level, level, cfg);
     CHECK_STATUS(fh_lib->load(&host, cfg, &m), HUDDLE_STATUS_OK); /* info */
     reply = fh_api(m, "no-such-command");                         /* info */
     fh_lib->str_free(reply);
@@ -88,15 +89,13 @@ static void print_counts(const char *level, const size_t n[6]) {
 
 int main(int argc, char **argv) {
     const char *dir = fh_start(argc, argv, 60);
-    char text[512], cfg[1024];
+    char cfg[1024];
     fake_host fh;
     huddle_module *m;
     size_t n[6], before[6];
 
     /* debug: every level the calls make arrives. */
-    config_text(text, sizeof text, "debug");
-    fh_write_config(dir, "debug", text, cfg, sizeof cfg);
-    m = load_and_log(&fh, cfg);
+    m = load_and_log(&fh, dir, "debug", cfg);
     CHECK_STATUS(fh_lib->shutdown(m), HUDDLE_STATUS_OK);
     count_levels(&fh, n);
     print_counts("debug", n);
@@ -107,9 +106,7 @@ int main(int argc, char **argv) {
     fh_destroy(&fh);
 
     /* warn: the warnings, and nothing below them. */
-    config_text(text, sizeof text, "warn");
-    fh_write_config(dir, "warn", text, cfg, sizeof cfg);
-    m = load_and_log(&fh, cfg);
+    m = load_and_log(&fh, dir, "warn", cfg);
     count_levels(&fh, n);
     print_counts("warn", n);
     CHECK(n[HUDDLE_LOG_INFO] == 0 && n[HUDDLE_LOG_DEBUG] == 0 && n[HUDDLE_LOG_TRACE] == 0);
@@ -119,8 +116,7 @@ int main(int argc, char **argv) {
     CHECK(!fh_log_contains(&fh, "loaded") && !fh_log_contains(&fh, "frame->codec"));
 
     /* reload with "error": the running module's warnings stop too. */
-    config_text(text, sizeof text, "error");
-    fh_write_config(dir, "warn", text, cfg, sizeof cfg);
+    write_config(dir, "warn", "error", cfg);
     CHECK_STATUS(fh_lib->reload(m), HUDDLE_STATUS_OK);
     count_levels(&fh, before);
     {
@@ -138,9 +134,7 @@ int main(int argc, char **argv) {
     fh_destroy(&fh);
 
     /* off: nothing at all. */
-    config_text(text, sizeof text, "off");
-    fh_write_config(dir, "off", text, cfg, sizeof cfg);
-    m = load_and_log(&fh, cfg);
+    m = load_and_log(&fh, dir, "off", cfg);
     CHECK_STATUS(fh_lib->shutdown(m), HUDDLE_STATUS_OK);
     count_levels(&fh, n);
     print_counts("off", n);

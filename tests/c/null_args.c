@@ -20,19 +20,6 @@
 
 #include "fake_host.h"
 
-static const char MANUAL[] =
-    "[module]\n"
-    "timer = \"manual\"\n"
-    "sounds_dir = \"sounds\"\n"
-    "recordings_dir = \"recordings\"\n";
-
-static const char REALTIME[] =
-    "[module]\n"
-    "timer = \"realtime\"\n"
-    "mixer_threads = 1\n"
-    "sounds_dir = \"sounds\"\n"
-    "recordings_dir = \"recordings\"\n";
-
 /* 0xC3 0x28: a lead byte followed by a non-continuation byte. */
 static const char BAD_UTF8[] = "30\xc3\x28" "00";
 #define LONG_LEN 5000 /* huddle reads at most 4096 bytes of a string */
@@ -45,27 +32,6 @@ static huddle_module *sentinel_module(void) {
 }
 static huddle_member *sentinel_member(void) {
     return (huddle_member *)(uintptr_t)0x5e17;
-}
-
-static huddle_caller caller_for(const char *channel) {
-    huddle_caller c;
-    memset(&c, 0, sizeof c);
-    c.channel = channel;
-    c.call_id = channel;
-    return c;
-}
-
-static huddle_frame l16_frame(const int16_t *pcm, uint32_t samples) {
-    huddle_frame f;
-    memset(&f, 0, sizeof f);
-    f.codec = HUDDLE_CODEC_L16;
-    f.sample_rate = 16000;
-    f.samples = samples;
-    f.data = (const uint8_t *)pcm;
-    f.len = samples * 2u;
-    f.audio_level = -1;
-    f.sequence = -1;
-    return f;
 }
 
 static void check_load(const char *cfg) {
@@ -91,7 +57,7 @@ static void check_load(const char *cfg) {
         CHECK_STATUS(fh_lib->load(&bare, cfg, &m), HUDDLE_STATUS_OK);
         CHECK(m != sentinel_module());
         {
-            huddle_caller c = caller_for("bare-1");
+            huddle_caller c = fh_caller("bare-1");
             huddle_member *mem = NULL;
             char *reply = NULL;
             CHECK_STATUS(fh_lib->app(m, &c, "bare", &mem), HUDDLE_STATUS_OK);
@@ -109,7 +75,7 @@ static void check_load(const char *cfg) {
 /* Every module-handle entry point with `m`, expecting `want`. */
 static void check_module_handle(huddle_module *m, uint32_t want, const char *what) {
     char *reply = (char *)long_str;
-    huddle_caller c = caller_for("x-1");
+    huddle_caller c = fh_caller("x-1");
     huddle_member *mem = sentinel_member();
     CHECK_STATUS(fh_lib->reload(m), want);
     CHECK_STATUS(fh_lib->advance(m, 20), want);
@@ -125,7 +91,7 @@ static void check_member_handle(huddle_member *mem, uint32_t want, const char *w
     int16_t pcm[320];
     huddle_frame f;
     memset(pcm, 0, sizeof pcm);
-    f = l16_frame(pcm, 320);
+    f = fh_l16(pcm, 320, 16000, -1);
     CHECK_STATUS(fh_lib->member_audio(mem, &f), want);
     CHECK_STATUS(fh_lib->member_dtmf(mem, '1'), want);
     CHECK_STATUS(fh_lib->member_hangup(mem), want);
@@ -148,7 +114,7 @@ static const char *const FIELD_NAMES[F_COUNT] = {
     "caller->from",    "caller->to",      "caller->caller_name"};
 
 static huddle_caller caller_with(size_t field, const char *value) {
-    huddle_caller c = caller_for("len-1");
+    huddle_caller c = fh_caller("len-1");
     switch (field) {
     case F_CHANNEL: c.channel = value; break;
     case F_ACCOUNT: c.account = value; break;
@@ -210,7 +176,7 @@ static void check_lengths(const char *cfg) {
     /* App data: at the limit it is parsed (and refused as a room name);
      * over it, or unterminated, it is never read. */
     {
-        huddle_caller c = caller_for("len-app");
+        huddle_caller c = fh_caller("len-app");
         CHECK_STATUS(fh_lib->app(m, &c, at_limit, &mem), HUDDLE_STATUS_REFUSED);
         CHECK_STATUS(fh_lib->app(m, &c, over, &mem), HUDDLE_STATUS_TOO_LONG);
         EXPECT_ARG_LOG(&fh, m, "huddle_conference_app: argument 'app_data'");
@@ -235,15 +201,15 @@ static void check_lengths(const char *cfg) {
     /* Frames: one byte over the payload limit is refused before any read
      * (the buffer behind it is far smaller). */
     {
-        huddle_caller c = caller_for("len-frames");
+        huddle_caller c = fh_caller("len-frames");
         huddle_member *a = NULL;
         memset(pcm, 0, sizeof pcm);
         CHECK_STATUS(fh_lib->app(m, &c, "lengths", &a), HUDDLE_STATUS_OK);
-        f = l16_frame(pcm, 320);
+        f = fh_l16(pcm, 320, 16000, -1);
         f.len = MAX_FRAME_BYTES + 1;
         CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_TOO_LONG);
         EXPECT_ARG_LOG(&fh, m, "huddle_member_audio: argument 'frame->data'");
-        f = l16_frame(pcm, 320);
+        f = fh_l16(pcm, 320, 16000, -1);
         CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_OK);
         CHECK_STATUS(fh_lib->member_hangup(a), HUDDLE_STATUS_OK);
     }
@@ -273,8 +239,8 @@ int main(int argc, char **argv) {
     memset(long_str, 'a', LONG_LEN);
     long_str[LONG_LEN] = '\0';
     memset(pcm, 0, sizeof pcm);
-    fh_write_config(dir, "manual", MANUAL, cfg, sizeof cfg);
-    fh_write_config(dir, "realtime", REALTIME, rt_cfg, sizeof rt_cfg);
+    fh_write_config(dir, "manual", FH_CONF_MANUAL, cfg, sizeof cfg);
+    fh_write_config(dir, "realtime", FH_CONF_REALTIME(1), rt_cfg, sizeof rt_cfg);
 
     /* Functions without handles. */
     CHECK(fh_lib->version() != NULL);
@@ -318,7 +284,7 @@ int main(int argc, char **argv) {
 
     /* app: NULL caller / app data / out, NULL channel, bad UTF-8 and
      * over-long strings in each place; out untouched. */
-    c = caller_for("args-1");
+    c = fh_caller("args-1");
     CHECK_STATUS(fh_lib->app(m, NULL, "3000", &mem), HUDDLE_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(fh_lib->app(m, &c, NULL, &mem), HUDDLE_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(fh_lib->app(m, &c, "3000", NULL), HUDDLE_STATUS_NULL_ARGUMENT);
@@ -328,48 +294,48 @@ int main(int argc, char **argv) {
     c.channel = NULL;
     CHECK_STATUS(fh_lib->app(m, &c, "3000", &mem), HUDDLE_STATUS_NULL_ARGUMENT);
     EXPECT_ARG_LOG(&fh, m, "argument 'caller->channel'");
-    c = caller_for("args-1");
+    c = fh_caller("args-1");
     c.account = BAD_UTF8;
     CHECK_STATUS(fh_lib->app(m, &c, "3000", &mem), HUDDLE_STATUS_INVALID_UTF8);
-    c = caller_for("args-1");
+    c = fh_caller("args-1");
     c.caller_name = BAD_UTF8;
     CHECK_STATUS(fh_lib->app(m, &c, "3000", &mem), HUDDLE_STATUS_INVALID_UTF8);
-    c = caller_for("args-1");
+    c = fh_caller("args-1");
     c.from = long_str;
     CHECK_STATUS(fh_lib->app(m, &c, "3000", &mem), HUDDLE_STATUS_TOO_LONG);
-    c = caller_for(long_str);
+    c = fh_caller(long_str);
     CHECK_STATUS(fh_lib->app(m, &c, "3000", &mem), HUDDLE_STATUS_TOO_LONG);
     CHECK(mem == sentinel_member());
     /* Well-formed strings but bad app data: refused, and the host is told
      * to hang the leg up. */
-    c = caller_for("args-refused");
+    c = fh_caller("args-refused");
     CHECK_STATUS(fh_lib->app(m, &c, "{muted=maybe", &mem), HUDDLE_STATUS_REFUSED);
     CHECK(mem == sentinel_member());
     CHECK(fh.hangup_count == 1 && strcmp(fh.hangups[0], "args-refused") == 0);
 
     /* Two members; then member-level NULL arguments. */
-    c = caller_for("args-a");
+    c = fh_caller("args-a");
     CHECK_STATUS(fh_lib->app(m, &c, "3000", &a), HUDDLE_STATUS_OK);
-    c = caller_for("args-b");
+    c = fh_caller("args-b");
     CHECK_STATUS(fh_lib->app(m, &c, "{muted=true}3000", &b), HUDDLE_STATUS_OK);
     CHECK(a != NULL && b != NULL && a != b);
     CHECK_STATUS(fh_lib->member_audio(a, NULL), HUDDLE_STATUS_NULL_ARGUMENT);
-    f = l16_frame(pcm, 320);
+    f = fh_l16(pcm, 320, 16000, -1);
     f.data = NULL;
     CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_NULL_ARGUMENT);
-    f = l16_frame(pcm, 320);
+    f = fh_l16(pcm, 320, 16000, -1);
     f.len = (size_t)1 << 40; /* a garbage length is refused before any read */
     CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_TOO_LONG);
-    f = l16_frame(pcm, 320);
+    f = fh_l16(pcm, 320, 16000, -1);
     f.codec = 99;
     CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_BAD_FRAME);
-    f = l16_frame(pcm, 320);
+    f = fh_l16(pcm, 320, 16000, -1);
     f.len = 101; /* not samples * 2 */
     CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_BAD_FRAME);
-    f = l16_frame(pcm, 320);
+    f = fh_l16(pcm, 320, 16000, -1);
     f.sample_rate = 12345;
     CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_BAD_FRAME);
-    f = l16_frame(pcm, 320);
+    f = fh_l16(pcm, 320, 16000, -1);
     CHECK_STATUS(fh_lib->member_audio(a, &f), HUDDLE_STATUS_OK);
     CHECK_STATUS(fh_lib->member_dtmf(a, 'x'), HUDDLE_STATUS_INVALID_ARGUMENT);
     EXPECT_ARG_LOG(&fh, m, "huddle_member_dtmf: argument 'digit'");

@@ -12,19 +12,6 @@
 
 #include "fake_host.h"
 
-static const char MANUAL[] =
-    "[module]\n"
-    "timer = \"manual\"\n"
-    "sounds_dir = \"sounds\"\n"
-    "recordings_dir = \"recordings\"\n";
-
-static const char REALTIME[] =
-    "[module]\n"
-    "timer = \"realtime\"\n"
-    "mixer_threads = 1\n"
-    "sounds_dir = \"sounds\"\n"
-    "recordings_dir = \"recordings\"\n";
-
 typedef struct reenter {
     huddle_module *module;
     int api_calls;      /* re-entrant api calls that returned OK */
@@ -44,23 +31,10 @@ static void on_event(fake_host *fh, const huddle_event *event) {
         fh_lib->str_free(reply);
     }
     if (strcmp(event->name, "conference-start") == 0 && !r->joined_third) {
-        huddle_caller c;
-        memset(&c, 0, sizeof c);
-        c.channel = "re-c";
-        c.call_id = "re-c";
+        huddle_caller c = fh_caller("re-c");
         r->joined_third = 1;
         r->third_status = fh_lib->app(r->module, &c, "3000", &r->third);
     }
-}
-
-static huddle_member *join(huddle_module *m, const char *channel) {
-    huddle_caller c;
-    huddle_member *mem = NULL;
-    memset(&c, 0, sizeof c);
-    c.channel = channel;
-    c.call_id = channel;
-    CHECK_STATUS(fh_lib->app(m, &c, "3000", &mem), HUDDLE_STATUS_OK);
-    return mem;
 }
 
 /* Realtime only: events arrive on the dispatcher thread; wait for them,
@@ -85,8 +59,8 @@ static void run(const char *dir, const char *sub, const char *text, int realtime
     fh.on_event = on_event;
     fh_write_config(dir, sub, text, cfg, sizeof cfg);
     CHECK_STATUS(fh_lib->load(&host, cfg, &r.module), HUDDLE_STATUS_OK);
-    a = join(r.module, "re-a");
-    b = join(r.module, "re-b");
+    a = fh_join(r.module, "re-a", "3000");
+    b = fh_join(r.module, "re-b", "3000");
     if (realtime) {
         wait_for_joins(&fh, 3);
     } else {
@@ -112,9 +86,5 @@ static void run(const char *dir, const char *sub, const char *text, int realtime
 }
 
 int main(int argc, char **argv) {
-    const char *dir = fh_start(argc, argv, 60);
-    run(dir, "manual", MANUAL, 0);
-    run(dir, "realtime", REALTIME, 1);
-    printf("PASS reentrant\n");
-    return 0;
+    return fh_main_both_timers(argc, argv, "reentrant", run, FH_CONF_REALTIME(1));
 }

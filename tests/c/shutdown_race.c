@@ -17,19 +17,6 @@
 #define SENDERS 4
 #define MEMBERS_PER_SENDER 4
 
-static const char MANUAL[] =
-    "[module]\n"
-    "timer = \"manual\"\n"
-    "sounds_dir = \"sounds\"\n"
-    "recordings_dir = \"recordings\"\n";
-
-static const char REALTIME[] =
-    "[module]\n"
-    "timer = \"realtime\"\n"
-    "mixer_threads = 2\n"
-    "sounds_dir = \"sounds\"\n"
-    "recordings_dir = \"recordings\"\n";
-
 typedef struct sender {
     huddle_member *members[MEMBERS_PER_SENDER];
     atomic_int *shut;   /* set once shutdown has returned */
@@ -58,17 +45,9 @@ static void *send_loop(void *arg) {
     while (!atomic_load(s->stop)) {
         int i;
         for (i = 0; i < MEMBERS_PER_SENDER; i++) {
-            huddle_frame f;
+            huddle_frame f = fh_l16(pcm, 320, 16000, seq++ & 0xffff);
             uint32_t st1, st2;
             int after = atomic_load(s->shut);
-            memset(&f, 0, sizeof f);
-            f.codec = HUDDLE_CODEC_L16;
-            f.sample_rate = 16000;
-            f.samples = 320;
-            f.data = (const uint8_t *)pcm;
-            f.len = sizeof pcm;
-            f.audio_level = -1;
-            f.sequence = seq++ & 0xffff;
             st1 = fh_lib->member_audio(s->members[i], &f);
             st2 = fh_lib->member_dtmf(s->members[i], (seq % 50 == 0) ? '5' : '*');
             if (after) {
@@ -112,13 +91,9 @@ static void run(const char *dir, const char *sub, const char *text, int realtime
         senders[i].stop = &stop;
         for (j = 0; j < MEMBERS_PER_SENDER; j++) {
             char channel[32], app[32];
-            huddle_caller c;
-            memset(&c, 0, sizeof c);
             snprintf(channel, sizeof channel, "race-%d-%d", i, j);
             snprintf(app, sizeof app, "race%d", j % 3);
-            c.channel = channel;
-            c.call_id = channel;
-            CHECK_STATUS(fh_lib->app(m, &c, app, &senders[i].members[j]), HUDDLE_STATUS_OK);
+            senders[i].members[j] = fh_join(m, channel, app);
         }
     }
     adv.module = m;
@@ -150,9 +125,5 @@ static void run(const char *dir, const char *sub, const char *text, int realtime
 }
 
 int main(int argc, char **argv) {
-    const char *dir = fh_start(argc, argv, 60);
-    run(dir, "manual", MANUAL, 0);
-    run(dir, "realtime", REALTIME, 1);
-    printf("PASS shutdown_race\n");
-    return 0;
+    return fh_main_both_timers(argc, argv, "shutdown_race", run, FH_CONF_REALTIME(2));
 }

@@ -16,17 +16,6 @@ static const char MANUAL[] =
     "sounds_dir = \"sounds\"\n"
     "recordings_dir = \"recordings\"\n";
 
-static huddle_member *join(huddle_module *m, const char *channel, const char *room) {
-    huddle_caller c;
-    huddle_member *mem = NULL;
-    memset(&c, 0, sizeof c);
-    c.channel = channel;
-    c.call_id = channel;
-    CHECK_STATUS(fh_lib->app(m, &c, room, &mem), HUDDLE_STATUS_OK);
-    CHECK(mem != NULL);
-    return mem;
-}
-
 static void check_list(huddle_module *m, const char *mine, const char *theirs) {
     char *reply = fh_api(m, "conference list");
     if (strstr(reply, mine) == NULL || strstr(reply, theirs) != NULL) {
@@ -56,10 +45,10 @@ int main(int argc, char **argv) {
     CHECK(fh_log_contains(&fh2, cfg2) && !fh_log_contains(&fh2, cfg1));
 
     /* The same room name in both instances is two different rooms. */
-    a1 = join(m1, "one-a", "alpha-room");
-    b1 = join(m1, "one-b", "shared-name");
-    a2 = join(m2, "two-a", "bravo-room");
-    b2 = join(m2, "two-b", "shared-name");
+    a1 = fh_join(m1, "one-a", "alpha-room");
+    b1 = fh_join(m1, "one-b", "shared-name");
+    a2 = fh_join(m2, "two-a", "bravo-room");
+    b2 = fh_join(m2, "two-b", "shared-name");
     CHECK_STATUS(fh_lib->advance(m1, 100), HUDDLE_STATUS_OK);
     CHECK_STATUS(fh_lib->advance(m2, 100), HUDDLE_STATUS_OK);
     check_list(m1, "alpha-room", "bravo-room");

@@ -3,9 +3,9 @@
 //! values are computed independently of the code under test (tests/signal).
 #![allow(dead_code)]
 
-#[path = "../signal/mod.rs"]
-mod signal;
-pub use signal::*;
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
+pub use fixtures::*;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-#[path = "../signal/mod.rs"]
-mod signal;
-pub use signal::*;
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
+pub use fixtures::*;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
