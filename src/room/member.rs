@@ -134,7 +134,25 @@ pub fn validate_frame(frame: &InFrame, len: usize, interval_ms: u32) -> Result<(
 pub struct MemberCounters {
     pub frames_in: u64,
     pub frames_out: u64,
+    /// Every frame the jitter buffer threw away unplayed: the sum of the
+    /// three reasons below.
     pub dropped: u64,
+    /// At or before the last frame played (a duplicate of it, or overtaken
+    /// by a later one): playing it would put audio out of order.
+    pub dropped_late: u64,
+    /// The same sequence number is already queued.
+    pub dropped_duplicate: u64,
+    /// Past the buffer's bound (a flood, or a stall longer than
+    /// `LATE_TICK_FRAMES` ticks): the oldest go.
+    pub dropped_overflow: u64,
+    /// Frames arriving after their slot was concealed, played a tick late
+    /// (nothing lost; the buffer's target grows by one).
+    pub played_late: u64,
+    /// Quiet frames the buffer skipped to bring a standing excess (frames
+    /// left over from a burst after skipped ticks, a sender's fast clock)
+    /// back to its target depth: frames the mixing gate would not have let
+    /// through, so nothing audible.
+    pub trimmed: u64,
     pub concealed: u64,
     /// Lost Opus frames rebuilt from the next packet's FEC.
     pub fec_recovered: u64,
@@ -151,7 +169,24 @@ pub(crate) const GATE_MARGIN_DB: f32 = 15.0;
 
 pub(crate) struct Input {
     jitter: VecDeque<InFrame>,
+    /// The configured depth: what playing starts at, and the least the
+    /// target shrinks back to.
     depth: usize,
+    /// The level the buffer is kept at: the depth, plus up to
+    /// JITTER_SLACK frames while packets have been arriving after their
+    /// slot (grown on each, shrunk by one after every `SHRINK_TICKS` calm
+    /// ticks).
+    target: usize,
+    /// Ticks since the target last changed or a frame came after its slot.
+    calm_ticks: u32,
+    /// The lowest level seen at a tick in this window, and the window's
+    /// ticks so far: a level that stayed above the target for a whole
+    /// window is standing latency, not jitter.
+    low_water: usize,
+    window_ticks: u32,
+    /// Quiet frames to skip, one per tick at most, to bring the level back
+    /// to the target.
+    trim_due: usize,
     playing: bool,
     decoder: Option<OpusDecoder>,
     /// The last Opus packet skipped as silent, decoded just before the next
@@ -193,16 +228,37 @@ const MAX_GAP: u16 = 5;
 /// overtaken, and is dropped; further back is a new stream.
 const MAX_LATE: u16 = 32;
 
-/// Frames beyond this many waiting are flooding; the oldest go.
+/// Frames of arrival jitter held above the target before they count as
+/// standing latency; also how far the target grows above the depth.
 pub const JITTER_SLACK: usize = 2;
+
+/// Frames a late tick may find waiting above the target and slack, all
+/// kept: a mixer that waited for a core for up to this many ticks (320 ms
+/// at 20 ms), with the sender's packets arriving meanwhile, loses none.
+/// As many as the runtime's hand-off queue holds. Beyond it the sender is
+/// flooding and the oldest go.
+pub const LATE_TICK_FRAMES: usize = 16;
+
+/// A window of this many ticks (one second at 20 ms) whose lowest level
+/// stayed above the target has that much standing latency to trim.
+const TRIM_WINDOW_TICKS: u32 = 50;
+
+/// Ticks with no frame arriving after its slot before the target shrinks
+/// back one frame toward the depth (ten seconds at 20 ms).
+const SHRINK_TICKS: u32 = 500;
 
 impl Input {
     pub fn new(frame: usize, depth: usize, vad: Vad) -> Input {
         Input {
-            // Grows to depth + slack with the member's first frames and stays
-            // there; a member that never sends (a listener) holds none.
+            // Grows to the depth with the member's first frames, more after a
+            // late tick; a member that never sends (a listener) holds none.
             jitter: VecDeque::new(),
             depth: depth.clamp(1, 10),
+            target: depth.clamp(1, 10),
+            calm_ticks: 0,
+            low_water: usize::MAX,
+            window_ticks: 0,
+            trim_due: 0,
             playing: false,
             decoder: None,
             primer: Vec::new(),
@@ -241,23 +297,41 @@ impl Input {
         self.spent.drain(..)
     }
 
-    /// Queues a frame in sequence order; returns how many were dropped to
-    /// keep the buffer bounded, or because they came too late to play.
-    pub fn push(&mut self, frame: InFrame) -> u64 {
+    /// Queues a frame in sequence order, counting in `counters` any frame
+    /// dropped (and why) or arriving after its slot.
+    pub fn push(&mut self, frame: InFrame, counters: &mut MemberCounters) {
         if let Some(seq) = frame.sequence {
             // At or before the last packet played (a duplicate, or overtaken
             // by a later packet), or queued already: playing it would put
             // audio out of order or twice. A packet late for a slot that was
-            // concealed is still taken: it plays a tick late, and the buffer
-            // holds one frame more from then on. A jump further back is a new
-            // stream and is taken too.
+            // concealed is still taken: it plays a tick late, the buffer
+            // holds one frame more from then on, and its target grows so the
+            // next such packet finds its slot waiting. A jump further back is
+            // a new stream and is taken too.
             let stale = self.playing
                 && self
                     .last_played
                     .is_some_and(|last| last.wrapping_sub(seq) < MAX_LATE);
-            if stale || self.jitter.iter().any(|f| f.sequence == Some(seq)) {
+            if stale {
+                counters.dropped_late += 1;
+                counters.dropped += 1;
                 self.spend(frame);
-                return 1;
+                return;
+            }
+            if self.jitter.iter().any(|f| f.sequence == Some(seq)) {
+                counters.dropped_duplicate += 1;
+                counters.dropped += 1;
+                self.spend(frame);
+                return;
+            }
+            if self.playing
+                && self
+                    .last_seq
+                    .is_some_and(|last| last.wrapping_sub(seq) < MAX_LATE)
+            {
+                counters.played_late += 1;
+                self.target = (self.target + 1).min(self.depth + JITTER_SLACK);
+                self.calm_ticks = 0;
             }
         }
         let pos = match frame.sequence {
@@ -269,24 +343,112 @@ impl Input {
             None => self.jitter.len(),
         };
         self.jitter.insert(pos, frame);
-        let mut dropped = 0;
-        while self.jitter.len() > self.depth + JITTER_SLACK {
+        while self.jitter.len() > self.target + JITTER_SLACK + LATE_TICK_FRAMES {
             if let Some(old) = self.jitter.pop_front() {
                 // Its slot is given up, as if played: otherwise the next
                 // tick would conceal the hole it leaves, keeping the buffer
                 // full, and every later arrival would push the next oldest
                 // out the same way, for good.
-                if let Some(seq) = old.sequence {
-                    if self.last_seq.is_none_or(|last| seq_before(last, seq)) {
-                        self.last_seq = Some(seq);
-                        self.last_played = Some(seq);
-                    }
-                }
+                self.pass(&old);
                 self.spend(old);
             }
-            dropped += 1;
+            counters.dropped_overflow += 1;
+            counters.dropped += 1;
         }
-        dropped
+    }
+
+    /// Moves the play position past `frame`, taken off the front unplayed.
+    fn pass(&mut self, frame: &InFrame) {
+        if let Some(seq) = frame.sequence {
+            if self.last_seq.is_none_or(|last| seq_before(last, seq)) {
+                self.last_seq = Some(seq);
+                self.last_played = Some(seq);
+            }
+        }
+    }
+
+    /// Watches the level at each tick: the target shrinks back after calm
+    /// ticks, and a level that stayed above it for a whole window is trimmed.
+    fn watch_level(&mut self) {
+        self.calm_ticks += 1;
+        if self.calm_ticks >= SHRINK_TICKS && self.target > self.depth {
+            self.target -= 1;
+            self.calm_ticks = 0;
+        }
+        self.low_water = self.low_water.min(self.jitter.len());
+        self.window_ticks += 1;
+        if self.window_ticks >= TRIM_WINDOW_TICKS {
+            self.trim_due = self.low_water.saturating_sub(self.target);
+            self.low_water = usize::MAX;
+            self.window_ticks = 0;
+        }
+    }
+
+    /// Skips the front frame when latency is to be trimmed, the frame is
+    /// one the mixing gate would refuse anyway, and the frame behind it is
+    /// the next in sequence (so no slot is concealed for it).
+    fn trim(&mut self, skip_below_dbov: f32, counters: &mut MemberCounters) {
+        if self.trim_due == 0 || self.missing_next() {
+            return;
+        }
+        let (Some(front), Some(behind)) = (self.jitter.front(), self.jitter.get(1)) else {
+            return;
+        };
+        let consecutive = match (front.sequence, behind.sequence) {
+            (Some(a), Some(b)) => b == a.wrapping_add(1),
+            (None, None) => true,
+            _ => false,
+        };
+        if !consecutive || self.quiet_level(front, skip_below_dbov).is_none() {
+            return;
+        }
+        let Some(frame) = self.jitter.pop_front() else {
+            return;
+        };
+        self.trim_due -= 1;
+        counters.trimmed += 1;
+        self.pass(&frame);
+        self.keep_as_primer(frame);
+    }
+
+    /// The level of a frame the mixing gate would refuse (not decoded, not
+    /// mixed), or None for one to decode.
+    fn quiet_level(&self, frame: &InFrame, skip_below_dbov: f32) -> Option<f32> {
+        match (frame.audio_level, frame.codec) {
+            // Judged quiet where it arrived and sent on without its
+            // payload (see `Member::door_threshold_dbov`).
+            (level, _) if frame.data.is_empty() => {
+                Some(level.map_or(SILENCE_DBOV, rfc6464_to_dbov))
+            }
+            (Some(level), _) if !self.vad.talking() && rfc6464_to_dbov(level) < skip_below_dbov => {
+                Some(rfc6464_to_dbov(level))
+            }
+            // The sender's own VAD bit only opens the door: libopus clears it
+            // on steady sounds (a held note, a tone) after a moment, so once a
+            // member is talking every frame is decoded until the hangover ends.
+            // (A room that decodes every input passes -inf: no door.)
+            (_, Codec::Opus)
+                if skip_below_dbov > f32::NEG_INFINITY
+                    && !self.vad.talking()
+                    && silk_voice_activity(&frame.data) == Some(false) =>
+            {
+                Some(-127.0)
+            }
+            _ => None,
+        }
+    }
+
+    /// Keeps a skipped Opus frame to prime the decoder before the next one
+    /// decoded; any other frame's buffer goes back for reuse.
+    fn keep_as_primer(&mut self, frame: InFrame) {
+        if frame.codec == Codec::Opus && !frame.data.is_empty() {
+            // Kept, not copied: the previous primer's buffer is the one
+            // handed back for reuse.
+            let old = std::mem::replace(&mut self.primer, frame.data);
+            self.recycle(old);
+        } else {
+            self.spend(frame);
+        }
     }
 
     /// Produces this tick's pcm. `skip_below_dbov` lets silent senders cost
@@ -305,6 +467,8 @@ impl Input {
             }
             self.playing = true;
         }
+        self.watch_level();
+        self.trim(skip_below_dbov, counters);
         let frame_len = self.pcm.len();
         if self.missing_next() {
             // A packet was lost and the one after it is here: rebuild the lost
@@ -333,30 +497,7 @@ impl Input {
             Some(frame) => {
                 // A talking member's quiet frames are the tail of a word, which
                 // the gate keeps open for: those are decoded.
-                let skip = match (frame.audio_level, frame.codec) {
-                    // Judged quiet where it arrived and sent on without its
-                    // payload (see `Member::door_threshold_dbov`).
-                    (level, _) if frame.data.is_empty() => {
-                        Some(level.map_or(SILENCE_DBOV, rfc6464_to_dbov))
-                    }
-                    (Some(level), _)
-                        if !self.vad.talking() && rfc6464_to_dbov(level) < skip_below_dbov =>
-                    {
-                        Some(rfc6464_to_dbov(level))
-                    }
-                    // The sender's own VAD bit only opens the door: libopus clears it
-                    // on steady sounds (a held note, a tone) after a moment, so once a
-                    // member is talking every frame is decoded until the hangover ends.
-                    // (A room that decodes every input passes -inf: no door.)
-                    (_, Codec::Opus)
-                        if skip_below_dbov > f32::NEG_INFINITY
-                            && !self.vad.talking()
-                            && silk_voice_activity(&frame.data) == Some(false) =>
-                    {
-                        Some(-127.0)
-                    }
-                    _ => None,
-                };
+                let skip = self.quiet_level(&frame, skip_below_dbov);
                 if let Some(level) = skip {
                     counters.decodes_skipped += 1;
                     // pcm is left as it is: without has_audio nothing reads
@@ -364,14 +505,7 @@ impl Input {
                     // was a fifth of a large Opus room's memory traffic.
                     self.fade_from = None;
                     self.level_dbov = level;
-                    if frame.codec == Codec::Opus && !frame.data.is_empty() {
-                        // Kept, not copied: the previous primer's buffer is
-                        // the one handed back for reuse.
-                        let old = std::mem::replace(&mut self.primer, frame.data);
-                        self.recycle(old);
-                    } else {
-                        self.spend(frame);
-                    }
+                    self.keep_as_primer(frame);
                     return self.vad.update(level);
                 }
                 match self.decode(&frame, room_rate, counters) {
@@ -641,7 +775,7 @@ impl Member {
             codec: frame.codec,
             rate,
         };
-        self.counters.dropped += self.input.push(frame);
+        self.input.push(frame, &mut self.counters);
     }
 
     /// Plays a prompt to this member only, after any already queued. Bounded:
@@ -658,6 +792,116 @@ impl Member {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::room::sim::{self, Sim};
+    use std::collections::HashMap;
+
+    /// A 16 kHz L16 frame: loud ones carry a constant `value` a listener
+    /// hears back exactly (one talker, no gain); quiet ones are digital
+    /// silence with the level the runtime's door would measure (127).
+    fn frame(value: i16, seq: u16) -> InFrame {
+        InFrame {
+            codec: Codec::L16,
+            rate: sim::RATE,
+            samples: sim::FRAME as u32,
+            data: std::iter::repeat_n(value.to_ne_bytes(), sim::FRAME)
+                .flatten()
+                .collect(),
+            audio_level: (value == 0).then_some(127),
+            sequence: Some(seq),
+        }
+    }
+
+    /// The mixer waits for a core: six ticks are skipped (the realtime pool
+    /// gives up catching up past five intervals behind) while the talker's
+    /// six packets of that time wait, and they all arrive at the late tick.
+    /// None is dropped: the listener hears every one, in order, six ticks
+    /// later than before. The next second of quiet frames is trimmed back
+    /// to the configured depth, so speech after it is as prompt as before
+    /// the stall, and nothing audible was skipped.
+    #[test]
+    fn a_burst_after_skipped_ticks_loses_nothing_and_latency_trims_back_in_silence() {
+        let mut settings = sim::settings("jb");
+        settings.jitter_frames = 2;
+        let mut sim = Sim::new(settings);
+        let talker = sim.join(sim::member("a"));
+        let listener = sim.join(sim::member("b"));
+        let mut seq: u16 = 65_500; // wraps during the test
+        let mut next_value: i16 = 1000;
+        let mut sent_at: HashMap<i16, u64> = HashMap::new();
+        let mut heard_at: HashMap<i16, u64> = HashMap::new();
+        let mut heard_order: Vec<i16> = Vec::new();
+        let mut tick: u64 = 0;
+        // One tick: `arrivals` frames (loud or quiet) reach the room, then
+        // it mixes `skipped` ticks late.
+        let mut run = |sim: &mut Sim, arrivals: usize, loud: bool, skipped: u64| {
+            let frames: Vec<InFrame> = (0..arrivals)
+                .map(|_| {
+                    let value = if loud { next_value } else { 0 };
+                    if loud {
+                        sent_at.insert(value, tick);
+                        next_value += 1;
+                    }
+                    seq = seq.wrapping_add(1);
+                    frame(value, seq)
+                })
+                .collect();
+            sim.room.exchange_frames(talker, frames.into_iter(), drop);
+            tick += skipped;
+            sim.now_ms = tick * u64::from(sim::INTERVAL_MS);
+            let before = sim.heard.frames.get(&listener).map_or(0, Vec::len);
+            sim.room.tick(sim.now_ms, &mut sim.heard);
+            let got = &sim.heard.frames[&listener][before..];
+            for f in got {
+                if f[0] >= 1000 && f.iter().all(|s| *s == f[0]) {
+                    heard_order.push(f[0]);
+                    heard_at.insert(f[0], tick);
+                }
+            }
+            tick += 1;
+        };
+        for _ in 0..50 {
+            run(&mut sim, 1, true, 0);
+        }
+        let level_before = sim.room.queued_frames(talker);
+        // The late tick: the six packets of the skipped ticks and its own.
+        run(&mut sim, 7, true, 6);
+        for _ in 0..49 {
+            run(&mut sim, 1, true, 0);
+        }
+        for _ in 0..150 {
+            run(&mut sim, 1, false, 0);
+        }
+        for _ in 0..50 {
+            run(&mut sim, 1, true, 0);
+        }
+        // The tick that plays the last loud frame.
+        run(&mut sim, 1, false, 0);
+        let expected: Vec<i16> = (1000..next_value).collect();
+        let counters = sim
+            .room
+            .members
+            .iter()
+            .find(|m| m.id == talker)
+            .unwrap()
+            .counters;
+        let delay = |v: i16| heard_at.get(&v).map(|h| h - sent_at[&v]);
+        // Before the stall a frame plays one tick after it arrives (the
+        // second of a depth of two); after it, seven; after the quiet
+        // second, one again.
+        let (first, after_stall, last) = (1000, 1000 + 60, next_value - 1);
+        assert_eq!(
+            (delay(first), delay(after_stall), delay(last)),
+            (Some(1), Some(7), Some(1)),
+            "frame delays before the stall, after it, after the quiet"
+        );
+        assert_eq!(heard_order, expected, "every loud frame, once, in order");
+        assert_eq!(
+            (counters.dropped, counters.concealed, counters.trimmed),
+            (0, 0, 6),
+            "nothing dropped or concealed; six quiet frames trimmed"
+        );
+        assert_eq!(sim.room.queued_frames(talker), level_before);
+    }
 
     #[test]
     fn sequence_order_wraps() {

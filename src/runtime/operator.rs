@@ -652,6 +652,14 @@ fn stats_json(cell: &RoomCell) -> Value {
                 "frames_in": m.counters.frames_in,
                 "frames_out": m.counters.frames_out,
                 "dropped": m.counters.dropped + port.map_or(0, |p| p.dropped()),
+                // Why: the hand-off queue to the tick was full; after the
+                // last frame played; a duplicate; past the jitter buffer's bound.
+                "dropped_handoff": port.map_or(0, |p| p.dropped()),
+                "dropped_late": m.counters.dropped_late,
+                "dropped_duplicate": m.counters.dropped_duplicate,
+                "dropped_overflow": m.counters.dropped_overflow,
+                "played_late": m.counters.played_late,
+                "trimmed": m.counters.trimmed,
                 "bad_frames": m.counters.bad_frames + port.map_or(0, |p| p.bad_frames()),
                 "concealed": m.counters.concealed,
                 "fec_recovered": m.counters.fec_recovered,
@@ -688,7 +696,8 @@ fn stats_text(v: &Value) -> String {
     out.push('\n');
     for m in v["members"].as_array().into_iter().flatten() {
         out.push_str(&format!(
-            "member {} in={} out={} dropped={} bad={} concealed={} decodes={} skipped={}\n",
+            "member {} in={} out={} dropped={} bad={} concealed={} decodes={} skipped={} \
+             dropped_handoff={} dropped_late={} dropped_duplicate={} dropped_overflow={} played_late={} trimmed={}\n",
             m["id"],
             m["frames_in"],
             m["frames_out"],
@@ -696,7 +705,13 @@ fn stats_text(v: &Value) -> String {
             m["bad_frames"],
             m["concealed"],
             m["decodes"],
-            m["decodes_skipped"]
+            m["decodes_skipped"],
+            m["dropped_handoff"],
+            m["dropped_late"],
+            m["dropped_duplicate"],
+            m["dropped_overflow"],
+            m["played_late"],
+            m["trimmed"]
         ));
     }
     out
