@@ -31,7 +31,9 @@ use crate::room::io::{cause, Channel, Event, OutFrame};
 use admission::{check_pin, FailureWindow, PinCheck, PinEntry};
 pub use commands::{Adjust, Command, CommandError, Relation, Target};
 pub use log_limit::{LogLimit, BAD_FRAME_LOG_EVERY_MS};
-pub use member::{DecodeError, FrameError, InFrame, MemberCounters, MemberId, SPARE_BUFFERS};
+pub use member::{
+    DecodeError, FrameError, InFrame, MemberCounters, MemberId, LATE_TICK_FRAMES, SPARE_BUFFERS,
+};
 use member::{Input, Member};
 use mixer::{MixScratch, Player};
 use out_stream::Format;

@@ -672,6 +672,7 @@ fn stats_json(cell: &RoomCell) -> Value {
         "room": cell.display_name(),
         "ticks": c.ticks,
         "late_ticks": t.late_ticks,
+        "skipped_ticks": t.skipped_ticks,
         "worst_lateness_us": t.worst_lateness_us,
         "worst_tick_us": t.worst_tick_us,
         "mean_tick_us": t.total_tick_us.checked_div(c.ticks).unwrap_or(0),
