@@ -377,9 +377,20 @@ impl Input {
         self.low_water = self.low_water.min(self.jitter.len());
         self.window_ticks += 1;
         if self.window_ticks >= TRIM_WINDOW_TICKS {
-            self.trim_due = self.low_water.saturating_sub(self.target);
+            // A trim still owed for skipped ticks stays owed.
+            self.trim_due = self
+                .trim_due
+                .max(self.low_water.saturating_sub(self.target));
             self.low_water = usize::MAX;
             self.window_ticks = 0;
+        }
+    }
+
+    /// `ticks` ticks were skipped: as many frames as arrived for them are
+    /// standing latency, to trim in quiet frames without waiting a window.
+    pub fn ticks_skipped(&mut self, ticks: usize) {
+        if self.playing {
+            self.trim_due = (self.trim_due + ticks).min(LATE_TICK_FRAMES);
         }
     }
 
@@ -387,7 +398,7 @@ impl Input {
     /// one the mixing gate would refuse anyway, and the frame behind it is
     /// the next in sequence (so no slot is concealed for it).
     fn trim(&mut self, skip_below_dbov: f32, counters: &mut MemberCounters) {
-        if self.trim_due == 0 || self.missing_next() {
+        if self.trim_due == 0 || self.jitter.len() <= self.target || self.missing_next() {
             return;
         }
         let (Some(front), Some(behind)) = (self.jitter.front(), self.jitter.get(1)) else {

@@ -177,6 +177,8 @@ pub struct Room {
     /// [`FAILURE_MEMORY_MS`].
     last_failure_ms: Option<u64>,
     now_ms: u64,
+    /// Room time of the last tick, to notice ticks the scheduler skipped.
+    last_tick_ms: Option<u64>,
     started_ms: Option<u64>,
     frame: usize,
     players: Vec<Player>,
@@ -217,6 +219,7 @@ impl Room {
             invites: invite::InviteLog::default(),
             last_failure_ms: None,
             now_ms,
+            last_tick_ms: None,
             started_ms: None,
             frame,
             players: Vec::new(),
