@@ -1240,6 +1240,17 @@ fn marked_frame(value: i16, seq: u16) -> huddle::runtime::InFrame {
     }
 }
 
+/// The values of the whole marked frames listener "l" heard, in order:
+/// not the silence before, nor a fade-out after.
+fn marked_frames_heard(h: &Harness) -> Vec<i16> {
+    h.heard("l")
+        .pcm
+        .chunks_exact(frame(RATE, 20))
+        .filter(|f| f[0] != 0 && f.iter().all(|s| *s == f[0]))
+        .map(|f| f[0])
+        .collect()
+}
+
 #[test]
 fn a_ten_frame_jitter_buffer_puts_reordered_packets_back_in_order() {
     let h = Harness::new(&profile("jitter_buffer_frames = 10"));
@@ -1266,14 +1277,7 @@ fn a_ten_frame_jitter_buffer_puts_reordered_packets_back_in_order() {
         }
     }
     h.advance(10 * 20);
-    let played: Vec<i16> = h
-        .heard("l")
-        .pcm
-        .chunks_exact(n)
-        // Whole packets only: not the silence before, nor the fade-out after.
-        .filter(|f| f[0] != 0 && f.iter().all(|s| *s == f[0]))
-        .map(|f| f[0])
-        .collect();
+    let played = marked_frames_heard(&h);
     let expected: Vec<i16> = (0..blocks * 10).map(|s| 100 * (s as i16 + 1)).collect();
     assert_eq!(played, expected, "every packet, in sequence order");
     // Playing starts once ten are buffered: packet 0 plays in tick 10.
@@ -1406,7 +1410,6 @@ fn soft_l16_is_skipped_at_the_door_unless_it_ends_a_word() {
 #[test]
 fn a_full_jitter_buffer_drops_a_frame_and_plays_on() {
     let h = Harness::new(&profile("jitter_buffer_frames = 2"));
-    let n = frame(RATE, 20);
     let t = talker_and_listener(&h, "late");
     let mut seq: u16 = 100;
     let mut send = |h: &Harness, count: usize| {
@@ -1442,12 +1445,7 @@ fn a_full_jitter_buffer_drops_a_frame_and_plays_on() {
     }
     let after = json_stats(&h, "late")["result"]["members"][0].clone();
     let delta = |k: &str| after[k].as_u64().unwrap() - before[k].as_u64().unwrap();
-    let played = h
-        .heard("l")
-        .pcm
-        .chunks_exact(n)
-        .filter(|f| f[0] != 0 && f.iter().all(|s| *s == f[0]))
-        .count();
+    let played = marked_frames_heard(&h).len();
     assert!(
         delta("concealed") <= 2 && delta("dropped") <= 2 && played >= 97,
         "100 on-time packets: {played} played whole, {} concealed, {} dropped",
@@ -1465,7 +1463,6 @@ fn a_full_jitter_buffer_drops_a_frame_and_plays_on() {
 #[test]
 fn a_burst_after_a_late_tick_is_all_played_and_the_buffer_returns_to_its_depth() {
     let h = Harness::new(&profile("jitter_buffer_frames = 2"));
-    let n = frame(RATE, 20);
     let t = talker_and_listener(&h, "burst");
     let mut seq: u16 = 65_520; // wraps during the test
     let send = |count: u16, seq: &mut u16| {
@@ -1495,13 +1492,7 @@ fn a_burst_after_a_late_tick_is_all_played_and_the_buffer_returns_to_its_depth()
     // Counted while the talker still talks: its stream's end is concealed.
     let stats = json_stats(&h, "burst");
     h.advance(5 * 20);
-    let played: Vec<i16> = h
-        .heard("l")
-        .pcm
-        .chunks_exact(n)
-        .filter(|f| f[0] != 0 && f.iter().all(|s| *s == f[0]))
-        .map(|f| f[0])
-        .collect();
+    let played = marked_frames_heard(&h);
     let expected: Vec<i16> = (0..50u16)
         .map(|k| 100 + (first.wrapping_add(k) % 300) as i16)
         .collect();
