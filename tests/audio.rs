@@ -374,7 +374,8 @@ fn a_flood_of_frames_stays_bounded_and_audio_goes_on() {
     h.advance(20);
     let stats = json_stats(&h, "flood");
     let m = &stats["result"]["members"][0];
-    // 16 frames fit the hand-off queue, 1 frame the jitter buffer + 2 slack.
+    // 16 frames fit the hand-off queue, and the jitter buffer keeps them all
+    // (as a late tick's burst), so the rest of the flood is dropped at the door.
     let dropped = m["dropped"].as_u64().unwrap();
     assert!(
         dropped >= 1000 - 16,
@@ -1216,6 +1217,17 @@ fn marked_frame(value: i16, seq: u16) -> huddle::runtime::InFrame {
     }
 }
 
+/// The values of the whole marked frames listener "l" heard, in order:
+/// not the silence before, nor a fade-out after.
+fn marked_frames_heard(h: &Harness) -> Vec<i16> {
+    h.heard("l")
+        .pcm
+        .chunks_exact(frame(RATE, 20))
+        .filter(|f| f[0] != 0 && f.iter().all(|s| *s == f[0]))
+        .map(|f| f[0])
+        .collect()
+}
+
 #[test]
 fn a_ten_frame_jitter_buffer_puts_reordered_packets_back_in_order() {
     let (h, t, n) = talker_room("jitter_buffer_frames = 10", "jb");
@@ -1240,14 +1252,7 @@ fn a_ten_frame_jitter_buffer_puts_reordered_packets_back_in_order() {
         }
     }
     h.advance(10 * 20);
-    let played: Vec<i16> = h
-        .heard("l")
-        .pcm
-        .chunks_exact(n)
-        // Whole packets only: not the silence before, nor the fade-out after.
-        .filter(|f| f[0] != 0 && f.iter().all(|s| *s == f[0]))
-        .map(|f| f[0])
-        .collect();
+    let played = marked_frames_heard(&h);
     let expected: Vec<i16> = (0..blocks * 10).map(|s| 100 * (s as i16 + 1)).collect();
     assert_eq!(played, expected, "every packet, in sequence order");
     // Playing starts once ten are buffered: packet 0 plays in tick 10.
@@ -1375,7 +1380,7 @@ fn soft_l16_is_skipped_at_the_door_unless_it_ends_a_word() {
 /// call).
 #[test]
 fn a_full_jitter_buffer_drops_a_frame_and_plays_on() {
-    let (h, t, n) = talker_room("jitter_buffer_frames = 2", "late");
+    let (h, t, _) = talker_room("jitter_buffer_frames = 2", "late");
     let mut seq: u16 = 100;
     let mut send = |h: &Harness, count: usize| {
         for _ in 0..count {
@@ -1410,17 +1415,76 @@ fn a_full_jitter_buffer_drops_a_frame_and_plays_on() {
     }
     let after = json_stats(&h, "late")["result"]["members"][0].clone();
     let delta = |k: &str| after[k].as_u64().unwrap() - before[k].as_u64().unwrap();
-    let played = h
-        .heard("l")
-        .pcm
-        .chunks_exact(n)
-        .filter(|f| f[0] != 0 && f.iter().all(|s| *s == f[0]))
-        .count();
+    let played = marked_frames_heard(&h).len();
     assert!(
         delta("concealed") <= 2 && delta("dropped") <= 2 && played >= 97,
         "100 on-time packets: {played} played whole, {} concealed, {} dropped",
         delta("concealed"),
         delta("dropped")
+    );
+}
+
+/// A tick 200 ms late: the talker's ten packets of that time are all
+/// waiting when it runs, and the ticks it owes run back to back (as the
+/// manual clock and the realtime pool both catch up). The jitter buffer
+/// keeps the whole burst: the listener hears every packet once, in order,
+/// and the buffer is back at its depth after the catch-up. The stats say
+/// why frames were dropped (here: never).
+#[test]
+fn a_burst_after_a_late_tick_is_all_played_and_the_buffer_returns_to_its_depth() {
+    let h = Harness::new(&profile("jitter_buffer_frames = 2"));
+    let t = talker_and_listener(&h, "burst");
+    let mut seq: u16 = 65_520; // wraps during the test
+    let send = |count: u16, seq: &mut u16| {
+        for _ in 0..count {
+            h.module
+                .member_audio(&t, marked_frame(100 + (*seq % 300) as i16, *seq));
+            *seq = seq.wrapping_add(1);
+        }
+    };
+    let first = seq;
+    for _ in 0..20 {
+        send(1, &mut seq);
+        h.advance(20);
+    }
+    let depth = t.queued_frames();
+    send(10, &mut seq);
+    h.advance(10 * 20);
+    assert_eq!(
+        t.queued_frames(),
+        depth,
+        "back at its depth after the burst"
+    );
+    for _ in 0..20 {
+        send(1, &mut seq);
+        h.advance(20);
+    }
+    // Counted while the talker still talks: its stream's end is concealed.
+    let stats = json_stats(&h, "burst");
+    h.advance(5 * 20);
+    let played = marked_frames_heard(&h);
+    let expected: Vec<i16> = (0..50u16)
+        .map(|k| 100 + (first.wrapping_add(k) % 300) as i16)
+        .collect();
+    assert_eq!(played, expected, "every packet, once, in order");
+    let m = &stats["result"]["members"][0];
+    for key in [
+        "dropped",
+        "dropped_handoff",
+        "dropped_late",
+        "dropped_duplicate",
+        "dropped_overflow",
+        "concealed",
+        "trimmed",
+    ] {
+        assert_eq!(m[key].as_u64(), Some(0), "{key} in {m}");
+    }
+    let text = h.api("stats burst");
+    assert!(
+        text.contains("dropped=0 ")
+            && text.contains("dropped_overflow=0 ")
+            && text.contains("trimmed=0"),
+        "{text}"
     );
 }
 

@@ -99,10 +99,10 @@ fn a_burst_of_a_thousand_frames_leaves_memory_bounded() {
          {dropped} dropped, heap {before} -> {after} bytes ({grew:+})"
     );
     // The hand-off queue holds 16; a tick moves them into the jitter buffer
-    // (depth 1 + 2 slack), dropping the rest.
+    // (depth 1 + 2 slack + 16 a late tick may find), dropping the rest.
     assert!(queued_after_burst <= 16 + 3, "{queued_after_burst} queued");
     assert!(
-        queued_after_tick <= 3,
+        queued_after_tick <= 3 + 16,
         "{queued_after_tick} queued after a tick"
     );
     assert!(dropped >= 1000 - 16 - 3, "dropped {dropped}");

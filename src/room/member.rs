@@ -134,12 +134,29 @@ pub fn validate_frame(frame: &InFrame, len: usize, interval_ms: u32) -> Result<(
 pub struct MemberCounters {
     pub frames_in: u64,
     pub frames_out: u64,
+    /// Every frame the jitter buffer threw away unplayed: the sum of the
+    /// three reasons below.
     pub dropped: u64,
+    /// At or before the last frame played (a duplicate of it, or overtaken
+    /// by a later one): playing it would put audio out of order.
+    pub dropped_late: u64,
+    /// The same sequence number is already queued.
+    pub dropped_duplicate: u64,
+    /// Past the buffer's bound (a flood, or a stall longer than
+    /// `LATE_TICK_FRAMES` ticks): the oldest go.
+    pub dropped_overflow: u64,
+    /// Frames arriving after their slot was concealed, played a tick late
+    /// (nothing lost; the buffer's target grows by one).
+    pub played_late: u64,
+    /// Quiet frames the buffer skipped to bring a standing excess (frames
+    /// left over from a burst after skipped ticks, a sender's fast clock)
+    /// back to its target depth: frames the mixing gate would not have let
+    /// through, so nothing audible. A bridge sheds its backlog the same way,
+    /// sooner (`Input::trim_bridge_backlog`).
+    pub trimmed: u64,
     pub concealed: u64,
     /// Lost Opus frames rebuilt from the next packet's FEC.
     pub fec_recovered: u64,
-    /// Quiet frames a bridge dropped to shed a backlog (`Input::trim`).
-    pub trimmed: u64,
     pub decodes: u64,
     pub decodes_skipped: u64,
     pub encodes: u64,
@@ -153,7 +170,23 @@ pub(crate) const GATE_MARGIN_DB: f32 = 15.0;
 
 pub(crate) struct Input {
     jitter: VecDeque<InFrame>,
+    /// The configured depth: the least the target shrinks back to.
     depth: usize,
+    /// The level the buffer is kept at and playing (re)starts at: the depth, plus up to
+    /// JITTER_SLACK frames while packets have been arriving after their
+    /// slot (grown on each, shrunk by one after every `SHRINK_TICKS` calm
+    /// ticks).
+    target: usize,
+    /// Ticks since the target last changed or a frame came after its slot.
+    calm_ticks: u32,
+    /// The lowest level seen at a tick in this window, and the window's
+    /// ticks so far: a level that stayed above the target for a whole
+    /// window is standing latency, not jitter.
+    low_water: usize,
+    window_ticks: u32,
+    /// Quiet frames to skip, one per tick at most, to bring the level back
+    /// to the target.
+    trim_due: usize,
     playing: bool,
     decoder: Option<OpusDecoder>,
     /// The last Opus packet skipped as silent, decoded just before the next
@@ -198,7 +231,8 @@ const MAX_GAP: u16 = 5;
 /// overtaken, and is dropped; further back is a new stream.
 const MAX_LATE: u16 = 32;
 
-/// Frames beyond this many waiting are flooding; the oldest go.
+/// Frames of arrival jitter held above the target before they count as
+/// standing latency; also how far the target grows above the depth.
 pub const JITTER_SLACK: usize = 2;
 
 /// A backlog of one frame held this many ticks in a row (half a second at
@@ -207,18 +241,33 @@ pub const JITTER_SLACK: usize = 2;
 /// backlog of n frames goes n times as fast.
 const BACKLOG_TICKS: u32 = 25;
 
-/// `JITTER_SLACK` for a leg that trims its backlog: the burst a far mixer
-/// sends after a 100 ms stall is kept whole, then trimmed in the quiet,
-/// instead of the oldest frames being cut as they come.
-const TRIMMED_SLACK: usize = 5;
+/// Frames a late tick may find waiting above the target and slack, all
+/// kept: a mixer that waited for a core for up to this many ticks (320 ms
+/// at 20 ms), with the sender's packets arriving meanwhile, loses none.
+/// As many as the runtime's hand-off queue holds. Beyond it the sender is
+/// flooding and the oldest go.
+pub const LATE_TICK_FRAMES: usize = 16;
+
+/// A window of this many ticks (one second at 20 ms) whose lowest level
+/// stayed above the target has that much standing latency to trim.
+const TRIM_WINDOW_TICKS: u32 = 50;
+
+/// Ticks with no frame arriving after its slot before the target shrinks
+/// back one frame toward the depth (ten seconds at 20 ms).
+const SHRINK_TICKS: u32 = 500;
 
 impl Input {
     pub fn new(frame: usize, depth: usize, vad: Vad) -> Input {
         Input {
-            // Grows to depth + slack with the member's first frames and stays
-            // there; a member that never sends (a listener) holds none.
+            // Grows to the depth with the member's first frames, more after a
+            // late tick; a member that never sends (a listener) holds none.
             jitter: VecDeque::new(),
             depth: depth.clamp(1, 10),
+            target: depth.clamp(1, 10),
+            calm_ticks: 0,
+            low_water: usize::MAX,
+            window_ticks: 0,
+            trim_due: 0,
             playing: false,
             decoder: None,
             primer: Vec::new(),
@@ -268,23 +317,45 @@ impl Input {
         self.spent.drain(..)
     }
 
-    /// Queues a frame in sequence order; returns how many were dropped to
-    /// keep the buffer bounded, or because they came too late to play.
-    pub fn push(&mut self, frame: InFrame) -> u64 {
+    /// Queues a frame in sequence order, counting in `counters` any frame
+    /// dropped (and why) or arriving after its slot.
+    pub fn push(&mut self, frame: InFrame, counters: &mut MemberCounters) {
         if let Some(seq) = frame.sequence {
             // At or before the last packet played (a duplicate, or overtaken
             // by a later packet), or queued already: playing it would put
             // audio out of order or twice. A packet late for a slot that was
-            // concealed is still taken: it plays a tick late, and the buffer
-            // holds one frame more from then on. A jump further back is a new
-            // stream and is taken too.
+            // concealed is still taken: it plays a tick late, the buffer
+            // holds one frame more from then on, and its target grows so the
+            // next such packet finds its slot waiting. A jump further back is
+            // a new stream and is taken too.
             let stale = self.playing
                 && self
                     .last_played
                     .is_some_and(|last| last.wrapping_sub(seq) < MAX_LATE);
-            if stale || self.jitter.iter().any(|f| f.sequence == Some(seq)) {
+            if stale {
+                counters.dropped_late += 1;
+                counters.dropped += 1;
                 self.spend(frame);
-                return 1;
+                return;
+            }
+            if self.jitter.iter().any(|f| f.sequence == Some(seq)) {
+                counters.dropped_duplicate += 1;
+                counters.dropped += 1;
+                self.spend(frame);
+                return;
+            }
+            if self.playing
+                && self
+                    .last_seq
+                    .is_some_and(|last| last.wrapping_sub(seq) < MAX_LATE)
+            {
+                counters.played_late += 1;
+                // A bridge's depth is its latency budget: its late frame's
+                // tick is trimmed back instead (`trim_bridge_backlog`).
+                if self.backlog_ticks.is_none() {
+                    self.target = (self.target + 1).min(self.depth + JITTER_SLACK);
+                }
+                self.calm_ticks = 0;
             }
         }
         let pos = match frame.sequence {
@@ -296,29 +367,123 @@ impl Input {
             None => self.jitter.len(),
         };
         self.jitter.insert(pos, frame);
-        let mut dropped = 0;
-        let slack = if self.backlog_ticks.is_some() {
-            TRIMMED_SLACK
-        } else {
-            JITTER_SLACK
-        };
-        while self.jitter.len() > self.depth + slack {
+        while self.jitter.len() > self.target + JITTER_SLACK + LATE_TICK_FRAMES {
             if let Some(old) = self.jitter.pop_front() {
                 // Its slot is given up, as if played: otherwise the next
                 // tick would conceal the hole it leaves, keeping the buffer
                 // full, and every later arrival would push the next oldest
                 // out the same way, for good.
-                if let Some(seq) = old.sequence {
-                    if self.last_seq.is_none_or(|last| seq_before(last, seq)) {
-                        self.last_seq = Some(seq);
-                        self.last_played = Some(seq);
-                    }
-                }
+                self.pass(&old);
                 self.spend(old);
             }
-            dropped += 1;
+            counters.dropped_overflow += 1;
+            counters.dropped += 1;
         }
-        dropped
+    }
+
+    /// Moves the play position past `frame`, taken off the front unplayed.
+    fn pass(&mut self, frame: &InFrame) {
+        if let Some(seq) = frame.sequence {
+            if self.last_seq.is_none_or(|last| seq_before(last, seq)) {
+                self.last_seq = Some(seq);
+                self.last_played = Some(seq);
+            }
+        }
+    }
+
+    /// Watches the level at each tick: the target shrinks back after calm
+    /// ticks, and a level that stayed above it for a whole window is trimmed.
+    fn watch_level(&mut self) {
+        self.calm_ticks += 1;
+        if self.calm_ticks >= SHRINK_TICKS && self.target > self.depth {
+            self.target -= 1;
+            self.calm_ticks = 0;
+        }
+        self.low_water = self.low_water.min(self.jitter.len());
+        self.window_ticks += 1;
+        if self.window_ticks >= TRIM_WINDOW_TICKS {
+            // A trim still owed for skipped ticks stays owed.
+            self.trim_due = self
+                .trim_due
+                .max(self.low_water.saturating_sub(self.target));
+            self.low_water = usize::MAX;
+            self.window_ticks = 0;
+        }
+    }
+
+    /// `ticks` ticks were skipped: as many frames as arrived for them are
+    /// standing latency, to trim in quiet frames without waiting a window.
+    pub fn ticks_skipped(&mut self, ticks: usize) {
+        if self.playing {
+            self.trim_due = (self.trim_due + ticks).min(LATE_TICK_FRAMES);
+        }
+    }
+
+    /// Skips the front frame when latency is to be trimmed, the frame is
+    /// one the mixing gate would refuse anyway, and the frame behind it is
+    /// the next in sequence (so no slot is concealed for it).
+    fn trim(&mut self, skip_below_dbov: f32, counters: &mut MemberCounters) {
+        if self.trim_due == 0 || self.jitter.len() <= self.target || self.missing_next() {
+            return;
+        }
+        let (Some(front), Some(behind)) = (self.jitter.front(), self.jitter.get(1)) else {
+            return;
+        };
+        let consecutive = match (front.sequence, behind.sequence) {
+            (Some(a), Some(b)) => b == a.wrapping_add(1),
+            (None, None) => true,
+            _ => false,
+        };
+        if !consecutive || self.quiet_level(front, skip_below_dbov).is_none() {
+            return;
+        }
+        let Some(frame) = self.jitter.pop_front() else {
+            return;
+        };
+        self.trim_due -= 1;
+        counters.trimmed += 1;
+        self.pass(&frame);
+        self.keep_as_primer(frame);
+    }
+
+    /// The level of a frame the mixing gate would refuse (not decoded, not
+    /// mixed), or None for one to decode.
+    fn quiet_level(&self, frame: &InFrame, skip_below_dbov: f32) -> Option<f32> {
+        match (frame.audio_level, frame.codec) {
+            // Judged quiet where it arrived and sent on without its
+            // payload (see `Member::door_threshold_dbov`).
+            (level, _) if frame.data.is_empty() => {
+                Some(level.map_or(SILENCE_DBOV, rfc6464_to_dbov))
+            }
+            (Some(level), _) if !self.vad.talking() && rfc6464_to_dbov(level) < skip_below_dbov => {
+                Some(rfc6464_to_dbov(level))
+            }
+            // The sender's own VAD bit only opens the door: libopus clears it
+            // on steady sounds (a held note, a tone) after a moment, so once a
+            // member is talking every frame is decoded until the hangover ends.
+            // (A room that decodes every input passes -inf: no door.)
+            (_, Codec::Opus)
+                if skip_below_dbov > f32::NEG_INFINITY
+                    && !self.vad.talking()
+                    && silk_voice_activity(&frame.data) == Some(false) =>
+            {
+                Some(-127.0)
+            }
+            _ => None,
+        }
+    }
+
+    /// Keeps a skipped Opus frame to prime the decoder before the next one
+    /// decoded; any other frame's buffer goes back for reuse.
+    fn keep_as_primer(&mut self, frame: InFrame) {
+        if frame.codec == Codec::Opus && !frame.data.is_empty() {
+            // Kept, not copied: the previous primer's buffer is the one
+            // handed back for reuse.
+            let old = std::mem::replace(&mut self.primer, frame.data);
+            self.recycle(old);
+        } else {
+            self.spend(frame);
+        }
     }
 
     /// Produces this tick's pcm. `skip_below_dbov` lets silent senders cost
@@ -332,11 +497,13 @@ impl Input {
         self.has_audio = false;
         self.bad = None;
         if !self.playing {
-            if self.jitter.len() < self.depth {
+            if self.jitter.len() < self.target {
                 return self.vad.update(-127.0);
             }
             self.playing = true;
         }
+        self.watch_level();
+        self.trim(skip_below_dbov, counters);
         let frame_len = self.pcm.len();
         if self.missing_next() {
             // A packet was lost and the one after it is here: rebuild the lost
@@ -365,30 +532,7 @@ impl Input {
             Some(frame) => {
                 // A talking member's quiet frames are the tail of a word, which
                 // the gate keeps open for: those are decoded.
-                let skip = match (frame.audio_level, frame.codec) {
-                    // Judged quiet where it arrived and sent on without its
-                    // payload (see `Member::door_threshold_dbov`).
-                    (level, _) if frame.data.is_empty() => {
-                        Some(level.map_or(SILENCE_DBOV, rfc6464_to_dbov))
-                    }
-                    (Some(level), _)
-                        if !self.vad.talking() && rfc6464_to_dbov(level) < skip_below_dbov =>
-                    {
-                        Some(rfc6464_to_dbov(level))
-                    }
-                    // The sender's own VAD bit only opens the door: libopus clears it
-                    // on steady sounds (a held note, a tone) after a moment, so once a
-                    // member is talking every frame is decoded until the hangover ends.
-                    // (A room that decodes every input passes -inf: no door.)
-                    (_, Codec::Opus)
-                        if skip_below_dbov > f32::NEG_INFINITY
-                            && !self.vad.talking()
-                            && silk_voice_activity(&frame.data) == Some(false) =>
-                    {
-                        Some(-127.0)
-                    }
-                    _ => None,
-                };
+                let skip = self.quiet_level(&frame, skip_below_dbov);
                 if let Some(level) = skip {
                     counters.decodes_skipped += 1;
                     // pcm is left as it is: without has_audio nothing reads
@@ -396,14 +540,7 @@ impl Input {
                     // was a fifth of a large Opus room's memory traffic.
                     self.fade_from = None;
                     self.level_dbov = level;
-                    if frame.codec == Codec::Opus && !frame.data.is_empty() {
-                        // Kept, not copied: the previous primer's buffer is
-                        // the one handed back for reuse.
-                        let old = std::mem::replace(&mut self.primer, frame.data);
-                        self.recycle(old);
-                    } else {
-                        self.spend(frame);
-                    }
+                    self.keep_as_primer(frame);
                     return self.vad.update(level);
                 }
                 match self.decode(&frame, room_rate, counters) {
@@ -445,7 +582,7 @@ impl Input {
     /// member's mixing gate: the room would not have heard either). A pause
     /// between two words is then 20 ms shorter; no sound is cut. Returns
     /// whether it dropped one.
-    pub fn trim(&mut self, quiet_dbov: f32, counters: &mut MemberCounters) -> bool {
+    pub fn trim_bridge_backlog(&mut self, quiet_dbov: f32, counters: &mut MemberCounters) -> bool {
         let Some(ticks) = self.backlog_ticks.as_mut() else {
             return false;
         };
@@ -732,7 +869,7 @@ impl Member {
             codec: frame.codec,
             rate,
         };
-        self.counters.dropped += self.input.push(frame);
+        self.input.push(frame, &mut self.counters);
     }
 
     /// Plays a prompt to this member only, after any already queued. Bounded:
@@ -749,6 +886,203 @@ impl Member {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::room::sim::{self, Sim};
+    use std::collections::HashMap;
+
+    /// A talker with RTP sequence numbers and a listener in a room whose
+    /// jitter buffers are 2 frames deep, on a tick count of our own. Loud
+    /// frames carry a constant value (1000, 1001, ...) the listener hears
+    /// back exactly (one talker, no gain), so each frame's delay from
+    /// arrival to the listener's ear is measured; quiet ones are digital
+    /// silence with the level the runtime's door would measure (127).
+    struct Stream {
+        sim: Sim,
+        talker: MemberId,
+        listener: MemberId,
+        seq: u16,
+        next_value: i16,
+        arrived_at: HashMap<i16, u64>,
+        heard_at: HashMap<i16, u64>,
+        heard: Vec<i16>,
+        tick: u64,
+    }
+
+    impl Stream {
+        fn new() -> Stream {
+            let mut settings = sim::settings("jb");
+            settings.jitter_frames = 2;
+            let mut sim = Sim::new(settings);
+            let talker = sim.join(sim::member("a"));
+            let listener = sim.join(sim::member("b"));
+            Stream {
+                sim,
+                talker,
+                listener,
+                seq: 65_500, // wraps during the tests
+                next_value: 1000,
+                arrived_at: HashMap::new(),
+                heard_at: HashMap::new(),
+                heard: Vec::new(),
+                tick: 0,
+            }
+        }
+
+        /// The talker's next packet.
+        fn packet(&mut self, loud: bool) -> InFrame {
+            let value = if loud { self.next_value } else { 0 };
+            self.next_value += i16::from(loud);
+            self.seq = self.seq.wrapping_add(1);
+            InFrame {
+                codec: Codec::L16,
+                rate: sim::RATE,
+                samples: sim::FRAME as u32,
+                data: std::iter::repeat_n(value.to_ne_bytes(), sim::FRAME)
+                    .flatten()
+                    .collect(),
+                audio_level: (!loud).then_some(127),
+                sequence: Some(self.seq),
+            }
+        }
+
+        /// `packets` reach the room, then it mixes, `skipped` ticks late.
+        fn tick(&mut self, packets: Vec<InFrame>, skipped: u64) {
+            self.tick += skipped;
+            for p in &packets {
+                let value = i16::from_ne_bytes([p.data[0], p.data[1]]);
+                if value != 0 {
+                    self.arrived_at.insert(value, self.tick);
+                }
+            }
+            self.sim
+                .room
+                .exchange_frames(self.talker, packets.into_iter(), drop);
+            self.sim.now_ms = self.tick * u64::from(sim::INTERVAL_MS);
+            let frames = self.sim.heard.frames.entry(self.listener).or_default();
+            let before = frames.len();
+            self.sim.room.tick(self.sim.now_ms, &mut self.sim.heard);
+            for f in &self.sim.heard.frames[&self.listener][before..] {
+                if f[0] >= 1000 && f.iter().all(|s| *s == f[0]) {
+                    self.heard.push(f[0]);
+                    self.heard_at.insert(f[0], self.tick);
+                }
+            }
+            self.tick += 1;
+        }
+
+        /// `ticks` ticks of one packet each, on time.
+        fn steady(&mut self, ticks: usize, loud: bool) {
+            for _ in 0..ticks {
+                let p = self.packet(loud);
+                self.tick(vec![p], 0);
+            }
+        }
+
+        /// Ticks from the loud frame's arrival to its playing.
+        fn delay(&self, value: i16) -> Option<u64> {
+            Some(self.heard_at.get(&value)? - self.arrived_at.get(&value)?)
+        }
+
+        fn counters(&self) -> MemberCounters {
+            let m = self.sim.room.members.iter().find(|m| m.id == self.talker);
+            m.expect("the talker is in the room").counters
+        }
+
+        /// Every loud frame sent was heard once, in order (the last one
+        /// sent needs a tick more to play: a quiet one is sent for it).
+        fn all_heard(&mut self) {
+            self.steady(1, false);
+            let expected: Vec<i16> = (1000..self.next_value).collect();
+            assert_eq!(self.heard, expected, "every loud frame, once, in order");
+        }
+    }
+
+    /// The mixer waits for a core: six ticks are skipped (the realtime pool
+    /// gives up catching up when it is too far behind) while the talker's
+    /// six packets of that time wait, and they all arrive at the late tick.
+    /// None is dropped: the listener hears every one, in order, six ticks
+    /// later than before. The next second of quiet frames is trimmed back
+    /// to the configured depth, so speech after it is as prompt as before
+    /// the stall, and nothing audible was skipped.
+    #[test]
+    fn a_burst_after_skipped_ticks_loses_nothing_and_latency_trims_back_in_silence() {
+        let mut s = Stream::new();
+        s.steady(50, true);
+        let level_before = s.sim.room.queued_frames(s.talker);
+        // The late tick: the six packets of the skipped ticks and its own.
+        let burst = (0..7).map(|_| s.packet(true)).collect();
+        s.tick(burst, 6);
+        let after_stall = s.next_value;
+        s.steady(49, true);
+        s.steady(150, false);
+        let last = s.next_value;
+        s.steady(50, true);
+        s.all_heard();
+        // Before the stall a frame plays one tick after it arrives (the
+        // second of a depth of two); after it, seven; after the quiet
+        // second, one again.
+        assert_eq!(
+            (s.delay(1000), s.delay(after_stall), s.delay(last)),
+            (Some(1), Some(7), Some(1)),
+            "frame delays before the stall, after it, after the quiet"
+        );
+        let c = s.counters();
+        assert_eq!(
+            (c.dropped, c.concealed, c.trimmed),
+            (0, 0, 6),
+            "nothing dropped or concealed; six quiet frames trimmed"
+        );
+        assert_eq!(s.sim.room.queued_frames(s.talker), level_before);
+    }
+
+    /// A packet a tick late for its slot: the slot is concealed and the
+    /// packet still plays, a tick late, and the buffer keeps that tick of
+    /// margin (quiet frames are not trimmed into it), so the next packet
+    /// held up as long finds its slot waiting. After ten calm seconds the
+    /// margin is given back in a quiet frame: speech is as prompt as at
+    /// the start.
+    #[test]
+    fn a_late_packet_grows_the_buffer_by_a_tick_which_shrinks_back_after_calm() {
+        let mut s = Stream::new();
+        s.steady(50, true);
+        let held = s.packet(true);
+        s.tick(Vec::new(), 0);
+        let next = s.packet(true);
+        s.tick(vec![next], 0);
+        let after = s.packet(true);
+        s.tick(vec![held, after], 0);
+        let c = s.counters();
+        assert_eq!(
+            (c.concealed, c.played_late),
+            (1, 1),
+            "one slot concealed, its packet played late"
+        );
+        s.steady(50, true);
+        s.steady(100, false);
+        let second = s.next_value;
+        s.steady(20, true);
+        let held = s.packet(true);
+        s.tick(Vec::new(), 0);
+        let next = s.packet(true);
+        s.tick(vec![held, next], 0);
+        s.steady(20, true);
+        // Twelve seconds of quiet: the target shrinks ten seconds after the
+        // late packet, and the next window trims the margin.
+        s.steady(600, false);
+        let last = s.next_value;
+        s.steady(50, true);
+        s.all_heard();
+        assert_eq!(
+            (s.delay(1000), s.delay(second), s.delay(last)),
+            (Some(1), Some(2), Some(1)),
+            "delays at the start, after the late packet, after the calm"
+        );
+        let c = s.counters();
+        assert_eq!(
+            (c.dropped, c.concealed, c.played_late, c.trimmed),
+            (0, 1, 1, 1),
+            "the packet held up again cost nothing; one quiet frame trimmed"
+        );
+    }
 
     #[test]
     fn sequence_order_wraps() {

@@ -196,6 +196,17 @@ impl Room {
 
     fn tick_with_buffers(&mut self, now_ms: u64, sink: &mut dyn TickSink) {
         self.now_ms = now_ms;
+        // Ticks the scheduler skipped (too far behind to catch up) took no
+        // frame from anyone: each member's buffer holds that many more.
+        let interval = u64::from(self.settings.interval_ms.max(1));
+        if let Some(last) = self.last_tick_ms.replace(now_ms) {
+            let skipped = now_ms.saturating_sub(last) / interval;
+            if skipped > 1 {
+                for m in self.members.iter_mut() {
+                    m.input.ticks_skipped(skipped as usize - 1);
+                }
+            }
+        }
         self.counters.ticks += 1;
         let tick = self.counters.ticks;
         self.pin_timeouts(now_ms);
@@ -234,7 +245,7 @@ impl Room {
             }
             // A bridge's backlog goes at a frame the gate would refuse.
             m.input
-                .trim(m.energy_dbov - GATE_MARGIN_DB, &mut m.counters);
+                .trim_bridge_backlog(m.energy_dbov - GATE_MARGIN_DB, &mut m.counters);
             self.counters.opus_decodes += m.counters.decodes - before.0;
             self.counters.decodes_skipped += m.counters.decodes_skipped - before.1;
             if let Some(e) = m.input.bad {

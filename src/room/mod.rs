@@ -31,7 +31,9 @@ use crate::room::io::{cause, Channel, Event, OutFrame};
 use admission::{check_pin, FailureWindow, PinCheck, PinEntry};
 pub use commands::{Adjust, Command, CommandError, Relation, Target};
 pub use log_limit::{LogLimit, BAD_FRAME_LOG_EVERY_MS};
-pub use member::{DecodeError, FrameError, InFrame, MemberCounters, MemberId, SPARE_BUFFERS};
+pub use member::{
+    DecodeError, FrameError, InFrame, MemberCounters, MemberId, LATE_TICK_FRAMES, SPARE_BUFFERS,
+};
 use member::{Input, Member};
 use mixer::{MixScratch, Player};
 use out_stream::Format;
@@ -177,6 +179,8 @@ pub struct Room {
     /// [`FAILURE_MEMORY_MS`].
     last_failure_ms: Option<u64>,
     now_ms: u64,
+    /// Room time of the last tick, to notice ticks the scheduler skipped.
+    last_tick_ms: Option<u64>,
     started_ms: Option<u64>,
     frame: usize,
     players: Vec<Player>,
@@ -217,6 +221,7 @@ impl Room {
             invites: invite::InviteLog::default(),
             last_failure_ms: None,
             now_ms,
+            last_tick_ms: None,
             started_ms: None,
             frame,
             players: Vec::new(),

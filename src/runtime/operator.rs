@@ -654,6 +654,13 @@ fn stats_json(cell: &RoomCell) -> Value {
                 "frames_in": m.counters.frames_in,
                 "frames_out": m.counters.frames_out,
                 "dropped": m.counters.dropped + port.map_or(0, |p| p.dropped()),
+                // Why: the hand-off queue to the tick was full; after the
+                // last frame played; a duplicate; past the jitter buffer's bound.
+                "dropped_handoff": port.map_or(0, |p| p.dropped()),
+                "dropped_late": m.counters.dropped_late,
+                "dropped_duplicate": m.counters.dropped_duplicate,
+                "dropped_overflow": m.counters.dropped_overflow,
+                "played_late": m.counters.played_late,
                 "bad_frames": m.counters.bad_frames + port.map_or(0, |p| p.bad_frames()),
                 "concealed": m.counters.concealed,
                 "trimmed": m.counters.trimmed,
@@ -668,6 +675,7 @@ fn stats_json(cell: &RoomCell) -> Value {
         "room": cell.display_name(),
         "ticks": c.ticks,
         "late_ticks": t.late_ticks,
+        "skipped_ticks": t.skipped_ticks,
         "worst_lateness_us": t.worst_lateness_us,
         "worst_tick_us": t.worst_tick_us,
         "mean_tick_us": t.total_tick_us.checked_div(c.ticks).unwrap_or(0),
@@ -692,7 +700,8 @@ fn stats_text(v: &Value) -> String {
     out.push('\n');
     for m in v["members"].as_array().into_iter().flatten() {
         out.push_str(&format!(
-            "member {} in={} out={} dropped={} bad={} concealed={} trimmed={} queued={} decodes={} skipped={}\n",
+            "member {} in={} out={} dropped={} bad={} concealed={} trimmed={} queued={} decodes={} skipped={} \
+             dropped_handoff={} dropped_late={} dropped_duplicate={} dropped_overflow={} played_late={}\n",
             m["id"],
             m["frames_in"],
             m["frames_out"],
@@ -702,7 +711,12 @@ fn stats_text(v: &Value) -> String {
             m["trimmed"],
             m["queued"],
             m["decodes"],
-            m["decodes_skipped"]
+            m["decodes_skipped"],
+            m["dropped_handoff"],
+            m["dropped_late"],
+            m["dropped_duplicate"],
+            m["dropped_overflow"],
+            m["played_late"]
         ));
     }
     out

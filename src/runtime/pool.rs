@@ -23,6 +23,9 @@ use super::rooms::{run_tick, RoomCell, TickOutcome};
 /// A tick later than this behind its deadline counts as late.
 const LATE_US: u64 = 2_000;
 
+/// Ticks a room may fall behind and still catch up on.
+const CATCH_UP_TICKS: u32 = crate::room::LATE_TICK_FRAMES as u32;
+
 struct Due {
     at: Instant,
     seq: u64,
@@ -181,11 +184,20 @@ fn run(schedule: &Schedule, shared: &Shared) {
             TickOutcome::Next => {
                 let interval = Duration::from_millis(cell.interval_ms);
                 let mut next = at + interval;
-                // Far behind (a stalled host, a suspended VM): skip ahead on
-                // the grid rather than burst ticks to catch up.
+                // Behind: the ticks owed run back to back, as many as the
+                // members' jitter buffers keep frames for a late tick, so a
+                // process that waited for a core loses no frame. Further
+                // behind (a stalled host, a suspended VM): skip ahead on the
+                // grid rather than burst ticks to catch up, and count it
+                // (each skipped tick is a frame every listener never gets).
                 let now = Instant::now();
-                while next + interval * 5 < now {
+                let mut skipped = 0;
+                while next + interval * CATCH_UP_TICKS < now {
                     next += interval;
+                    skipped += 1;
+                }
+                if skipped > 0 {
+                    cell.lock().stats.skipped_ticks += skipped;
                 }
                 next
             }

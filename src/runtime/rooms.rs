@@ -184,6 +184,8 @@ impl MemberPort {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TickStats {
     pub late_ticks: u64,
+    /// Ticks never run: the pool was too far behind to catch up.
+    pub skipped_ticks: u64,
     pub worst_lateness_us: u64,
     pub worst_tick_us: u64,
     pub total_tick_us: u64,
