@@ -57,7 +57,7 @@ if [ "$PROFILE" = 1 ]; then
   BIN=$(cargo bench --bench huddle_bench --no-run --message-format=json 2>/dev/null \
     | sed -n 's/.*"executable":"\([^"]*huddle_bench[^"]*\)".*/\1/p' | tail -1)
   OUT=${PROFILE_DIR:-/tmp/huddle-profile}; mkdir -p "$OUT"
-  for c in "l16 10" "l16 1000" "l16 10000" "opus 10" "opus 1000" "opus-naive 100"; do
+  for c in "l16 10" "l16 1000" "l16 10000" "opus 10" "opus 1000" "opus-all 100" "opus-naive 100"; do
     set -- $c
     valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.$1.$2" \
       --collect-atstart=no --toggle-collect=huddle_module_advance --toggle-collect=huddle_member_audio \
