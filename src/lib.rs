@@ -8,9 +8,9 @@
 //! - `room`: the sans-IO room core (time is an argument);
 //! - `audio`: pure kernels and codecs that know nothing of rooms.
 //!
-//! `unsafe` is refused everywhere but in `abi` and in `audio::native`
-//! (libopus, the CPU-feature switch and the L16 byte view), where the
-//! compiler is told so explicitly.
+//! `unsafe` is refused everywhere but in `abi`, where the compiler is told
+//! so explicitly: libopus is reached through the safe `audiopus` crate and
+//! the L16 byte view through `bytemuck`.
 #![deny(unsafe_code)]
 
 #[allow(unsafe_code)]

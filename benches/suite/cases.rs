@@ -78,8 +78,8 @@ fn huddle_mix_minus(inputs: &[Vec<i16>], sum: &mut [i32], out: &mut [i32]) {
     }
 }
 
-/// huddle's loops, compiled for AVX2 here in the bench: what huddle's
-/// run-time dispatch (`src/audio/native/simd.rs`) should match on a CPU with AVX2.
+/// huddle's loops, compiled for AVX2 here in the bench: what a run-time
+/// switch to AVX2 would gain over huddle's baseline (SSE2) build.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn avx2_mix_minus_inner(inputs: &[Vec<i16>], sum: &mut [i32], out: &mut [i32]) {

@@ -1,7 +1,5 @@
 //! Signal levels in dBov, the unit RFC 6464 audio-level headers use.
 
-use crate::audio::simd::widest;
-
 /// Level reported for digital silence, the bottom of the RFC 6464 scale.
 pub const SILENCE_DBOV: f32 = -127.0;
 
@@ -28,21 +26,20 @@ pub fn rms_dbov(samples: &[i16]) -> f32 {
 /// 2^31, which fits unsigned; the multiply-add instructions do exactly
 /// this), then widened and summed in 64 bits, which cannot overflow below
 /// 2^33 samples.
+#[multiversion::multiversion(targets("x86_64+avx2"))]
 fn energy(samples: &[i16]) -> u64 {
-    widest(|| {
-        let pairs = samples.chunks_exact(2);
-        let odd = pairs.remainder().first().map_or(0, |&s| {
-            let s = i32::from(s);
-            u64::from((s * s) as u32)
-        });
-        pairs
-            .map(|p| {
-                let (a, b) = (i32::from(p[0]), i32::from(p[1]));
-                u64::from((a * a).wrapping_add(b * b) as u32)
-            })
-            .sum::<u64>()
-            + odd
-    })
+    let pairs = samples.chunks_exact(2);
+    let odd = pairs.remainder().first().map_or(0, |&s| {
+        let s = i32::from(s);
+        u64::from((s * s) as u32)
+    });
+    pairs
+        .map(|p| {
+            let (a, b) = (i32::from(p[0]), i32::from(p[1]));
+            u64::from((a * a).wrapping_add(b * b) as u32)
+        })
+        .sum::<u64>()
+        + odd
 }
 
 /// Converts an RFC 6464 level to dBov. The level field holds -dBov in its

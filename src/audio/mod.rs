@@ -6,17 +6,15 @@
 pub mod level;
 pub mod limiter;
 pub mod mix;
-#[allow(unsafe_code)]
-mod native;
+pub mod opus;
 pub mod opus_packet;
+pub mod pcm;
 pub mod resample;
 #[cfg(test)]
 pub(crate) mod test_signal;
 pub mod tone;
 pub mod vad;
 pub mod wav;
-
-pub use native::{opus, pcm, simd};
 
 pub use level::{rfc6464_to_dbov, rms_dbov};
 pub use limiter::Limiter;

@@ -1,6 +1,9 @@
 //! Event names and fields in the shape `<Conference>` status callbacks use.
 
+use std::sync::Arc;
+
 use crate::room::io::Event;
+use crate::room::member::MemberId;
 
 /// Every event huddle emits, with its `StatusCallbackEvent` name and the
 /// subscription word (`statusCallbackEvent`) that selects it. `None` means the
@@ -152,10 +155,107 @@ pub fn suppressed(name: &str, tokens: &[String]) -> bool {
     })
 }
 
-pub fn event(name: &str, fields: Vec<(&'static str, String)>) -> Event {
-    Event {
-        name: name.to_string(),
-        fields,
+/// The catalogue's own copy of `name`, so a typed event can carry it
+/// without allocating; `None` for a name huddle does not emit.
+pub fn catalogued(name: &str) -> Option<&'static str> {
+    CATALOGUE.iter().find(|(n, _)| *n == name).map(|(n, _)| *n)
+}
+
+/// A room's strings that every one of its events repeats. Built once and
+/// shared, so an event made inside the tick copies a pointer, not text.
+#[derive(Debug, PartialEq)]
+pub struct RoomTag {
+    pub account: String,
+    pub sid: String,
+    pub name: String,
+    /// `statusCallback` and its method, from the first participant.
+    pub status_callback: Option<(String, String)>,
+}
+
+/// A member's strings that its events repeat, shared like [`RoomTag`].
+#[derive(Debug, PartialEq)]
+pub struct MemberTag {
+    pub call_id: String,
+    pub from: String,
+    pub to: String,
+    pub label: String,
+}
+
+/// What an event says about the member it concerns, as values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberFacts {
+    pub tag: Arc<MemberTag>,
+    pub id: MemberId,
+    pub muted: bool,
+    pub hold: bool,
+    pub start_on_enter: bool,
+    pub end_on_exit: bool,
+    /// The members a coach whispers to, in the order given; `None` when
+    /// not coaching.
+    pub coached: Option<Vec<Arc<MemberTag>>>,
+}
+
+/// An event as the room core makes it: typed values, no formatting. The
+/// runtime carries it out of the room lock and [`RoomEvent::format`] turns
+/// it into the host's [`Event`] strings on the delivery thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomEvent {
+    pub name: &'static str,
+    pub seq: u64,
+    /// Wall-clock time of the event, Unix ms.
+    pub unix_ms: u64,
+    pub participant_count: usize,
+    pub room: Arc<RoomTag>,
+    pub member: Option<MemberFacts>,
+    /// Fields particular to the event (a refusal's reason, a recording's
+    /// file); empty for most, and then not allocated.
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl RoomEvent {
+    /// The fields in the order `<Conference>` status callbacks list them:
+    /// the conference's, then the participant's, then the event's own.
+    pub fn format(&self) -> Event {
+        let r = &self.room;
+        let mut fields = vec![
+            ("AccountSid", r.account.clone()),
+            ("ConferenceSid", r.sid.clone()),
+            ("FriendlyName", r.name.clone()),
+            ("StatusCallbackEvent", self.name.to_string()),
+            ("SequenceNumber", self.seq.to_string()),
+            ("Timestamp", rfc2822(self.unix_ms)),
+            ("ParticipantCount", self.participant_count.to_string()),
+        ];
+        if let Some((url, method)) = &r.status_callback {
+            fields.push(("StatusCallback", url.clone()));
+            fields.push(("StatusCallbackMethod", method.clone()));
+        }
+        if let Some(m) = &self.member {
+            fields.extend([
+                ("CallSid", m.tag.call_id.clone()),
+                // The seeds' backward-compatible copy of CallSid; huddle has one id.
+                ("CallSidLegacy", m.tag.call_id.clone()),
+                ("From", m.tag.from.clone()),
+                ("To", m.tag.to.clone()),
+                ("ParticipantLabel", m.tag.label.clone()),
+                ("Muted", m.muted.to_string()),
+                ("Hold", m.hold.to_string()),
+                ("Coaching", m.coached.is_some().to_string()),
+                ("StartConferenceOnEnter", m.start_on_enter.to_string()),
+                ("EndConferenceOnExit", m.end_on_exit.to_string()),
+                ("MemberId", m.id.to_string()),
+            ]);
+            if let Some(coached) = &m.coached {
+                // Comma-separated, in the order the coach was given them.
+                let calls: Vec<&str> = coached.iter().map(|t| t.call_id.as_str()).collect();
+                fields.push(("CallSidToCoach", calls.join(",")));
+            }
+        }
+        fields.extend(self.extra.iter().cloned());
+        Event {
+            name: self.name.to_string(),
+            fields,
+        }
     }
 }
 

@@ -37,6 +37,12 @@ impl Room {
         let needs_pin = (settings.pin.is_some() || settings.host_pin.is_some()) && !dialled;
         let member = Member {
             id,
+            tag: Arc::new(crate::room::events::MemberTag {
+                call_id: spec.call_id.clone(),
+                from: spec.from.clone(),
+                to: spec.to.clone(),
+                label: spec.label.clone(),
+            }),
             joined_at_ms: now_ms,
             admitted: false,
             moderator: spec.moderator,
@@ -398,6 +404,8 @@ impl Room {
     }
 
     pub(super) fn adopt_first_setter(&mut self, offered: FirstSetter) {
+        // The status callback is in every event's shared strings.
+        self.event_tag = None;
         let f = &mut self.first;
         if f.status_callback.is_none() && offered.status_callback.is_some() {
             f.status_callback = offered.status_callback;

@@ -801,6 +801,8 @@ fn seq_before(a: u16, b: u16) -> bool {
 
 pub(crate) struct Member {
     pub id: MemberId,
+    /// The spec's strings that events repeat, shared with the events.
+    pub tag: Arc<crate::room::events::MemberTag>,
     pub spec: MemberSpec,
     pub joined_at_ms: u64,
     pub admitted: bool,

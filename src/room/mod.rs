@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use crate::audio::limiter::Limiter;
 use crate::audio::vad::Vad;
-use crate::room::io::{cause, Channel, Event, OutFrame};
+use crate::room::io::{cause, Channel, OutFrame};
 
 use admission::{check_pin, FailureWindow, PinCheck, PinEntry};
 pub use commands::{Adjust, Command, CommandError, Relation, Target};
@@ -67,7 +67,7 @@ pub enum RecordingCommand {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    Event(Event),
+    Event(events::RoomEvent),
     /// Hang up a leg huddle is done with; the member has already left.
     Hangup {
         member: MemberId,
@@ -173,6 +173,9 @@ pub struct Room {
     seq: u64,
     outputs: VecDeque<Output>,
     first: FirstSetter,
+    /// The strings every event repeats, made at the first event and again
+    /// after the first participant's settings change them.
+    event_tag: Option<Arc<events::RoomTag>>,
     failures: FailureWindow,
     invites: invite::InviteLog,
     /// Room time of the latest wrong PIN: an empty room remembers it for
@@ -217,6 +220,7 @@ impl Room {
             seq: 0,
             outputs: VecDeque::new(),
             first: FirstSetter::default(),
+            event_tag: None,
             failures: FailureWindow::default(),
             invites: invite::InviteLog::default(),
             last_failure_ms: None,
@@ -404,44 +408,44 @@ impl Room {
     }
 
     /// An event about one member.
-    fn emit_for(&mut self, name: &str, id: MemberId, extra: Vec<(&'static str, String)>) {
+    fn emit_for(&mut self, name: &'static str, id: MemberId, extra: Vec<(&'static str, String)>) {
         let Some(m) = self.member_ref(id) else { return };
         // A cascade's bridge is plumbing, not a participant.
         if m.spec.bridge {
             return;
         }
-        // Comma-separated, in the order the coach was given them.
-        let coached_calls = (!m.coaching.is_empty()).then(|| {
+        let coached = (!m.coaching.is_empty()).then(|| {
             m.coaching
                 .iter()
                 .filter_map(|c| self.member_ref(*c))
-                .map(|c| c.spec.call_id.as_str())
-                .collect::<Vec<_>>()
-                .join(",")
+                .map(|c| Arc::clone(&c.tag))
+                .collect()
         });
-        let mut fields = vec![
-            ("CallSid", m.spec.call_id.clone()),
-            // The seeds' backward-compatible copy of CallSid; huddle has one id.
-            ("CallSidLegacy", m.spec.call_id.clone()),
-            ("From", m.spec.from.clone()),
-            ("To", m.spec.to.clone()),
-            ("ParticipantLabel", m.spec.label.clone()),
-            ("Muted", m.muted.to_string()),
-            ("Hold", m.hold.to_string()),
-            ("Coaching", (!m.coaching.is_empty()).to_string()),
-            ("StartConferenceOnEnter", m.spec.start_on_enter.to_string()),
-            ("EndConferenceOnExit", m.spec.end_on_exit.to_string()),
-            ("MemberId", m.id.to_string()),
-        ];
-        if let Some(calls) = coached_calls {
-            fields.push(("CallSidToCoach", calls));
-        }
-        fields.extend(extra);
-        self.emit(name, fields);
+        let facts = events::MemberFacts {
+            tag: Arc::clone(&m.tag),
+            id: m.id,
+            muted: m.muted,
+            hold: m.hold,
+            start_on_enter: m.spec.start_on_enter,
+            end_on_exit: m.spec.end_on_exit,
+            coached,
+        };
+        self.emit_event(name, Some(facts), extra);
     }
 
     /// Queues an event with the conference fields, numbered if delivered.
-    fn emit(&mut self, name: &str, extra: Vec<(&'static str, String)>) {
+    fn emit(&mut self, name: &'static str, extra: Vec<(&'static str, String)>) {
+        self.emit_event(name, None, extra);
+    }
+
+    /// Numbers and queues a typed event; its strings are made later, off
+    /// the room lock ([`events::RoomEvent::format`]).
+    fn emit_event(
+        &mut self,
+        name: &'static str,
+        member: Option<events::MemberFacts>,
+        extra: Vec<(&'static str, String)>,
+    ) {
         if events::suppressed(name, &self.settings.suppress_events) {
             return;
         }
@@ -449,37 +453,43 @@ impl Room {
             return;
         }
         self.seq += 1;
-        let mut fields = vec![
-            ("AccountSid", self.settings.account.clone()),
-            ("ConferenceSid", self.sid.clone()),
-            ("FriendlyName", self.settings.name.clone()),
-            ("StatusCallbackEvent", name.to_string()),
-            ("SequenceNumber", self.seq.to_string()),
-            (
-                "Timestamp",
-                events::rfc2822(self.settings.wall_epoch_ms + self.now_ms),
-            ),
-            ("ParticipantCount", self.member_count().to_string()),
-        ];
-        if let Some(url) = &self.first.status_callback {
-            fields.push(("StatusCallback", url.clone()));
-            fields.push((
-                "StatusCallbackMethod",
-                self.first
-                    .status_callback_method
-                    .clone()
-                    .unwrap_or_else(|| "POST".to_string()),
-            ));
-        }
-        fields.extend(extra);
-        self.outputs
-            .push_back(Output::Event(events::event(name, fields)));
+        let room = match &self.event_tag {
+            Some(tag) => Arc::clone(tag),
+            None => {
+                let tag = Arc::new(events::RoomTag {
+                    account: self.settings.account.clone(),
+                    sid: self.sid.clone(),
+                    name: self.settings.name.clone(),
+                    status_callback: self.first.status_callback.as_ref().map(|url| {
+                        let method = self.first.status_callback_method.as_deref();
+                        (url.clone(), method.unwrap_or("POST").to_string())
+                    }),
+                });
+                self.event_tag = Some(Arc::clone(&tag));
+                tag
+            }
+        };
+        let event = events::RoomEvent {
+            name,
+            seq: self.seq,
+            unix_ms: self.settings.wall_epoch_ms + self.now_ms,
+            participant_count: self.member_count(),
+            room,
+            member,
+            extra,
+        };
+        self.outputs.push_back(Output::Event(event));
     }
 
     /// Events the runtime makes on the room's behalf (recordings), numbered in
     /// the same sequence.
+    /// `name` must be in [`events::CATALOGUE`]; any other is not sent.
     pub fn emit_external(&mut self, name: &str, fields: Vec<(&'static str, String)>, now_ms: u64) {
         self.now_ms = now_ms;
+        let Some(name) = events::catalogued(name) else {
+            debug_assert!(false, "event {name} is not in the catalogue");
+            return;
+        };
         self.emit(name, fields);
     }
 }

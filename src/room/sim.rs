@@ -162,11 +162,12 @@ impl Sim {
         }
     }
 
-    pub fn events(&self, name: &str) -> Vec<&Event> {
+    /// The events named `name`, as the host receives them.
+    pub fn events(&self, name: &str) -> Vec<Event> {
         self.outputs
             .iter()
             .filter_map(|o| match o {
-                Output::Event(e) if e.name == name => Some(e),
+                Output::Event(e) if e.name == name => Some(e.format()),
                 _ => None,
             })
             .collect()

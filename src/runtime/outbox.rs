@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, TryLockError};
 
 use crossbeam::channel::{unbounded, Receiver, Sender};
 
+use crate::room::events::RoomEvent;
 use crate::room::io::{Channel, Event};
 use crate::runtime::Host;
 
@@ -30,20 +31,26 @@ pub const CAPACITY: usize = 64 * 1024;
 fn must_arrive(call: &HostCall) -> bool {
     match call {
         HostCall::Hangup { .. } | HostCall::Stop => true,
-        HostCall::Event(e) => matches!(
-            e.name.as_str(),
-            "conference-start"
-                | "conference-end"
-                | "participant-join"
-                | "participant-leave"
-                | "participant-kick"
-                | "recording-in-progress"
-                | "recording-completed"
-                | "recording-failed"
-                | "recording-absent"
-        ),
+        HostCall::Event(Event { name, .. }) => always_delivered(name),
+        HostCall::RoomEvent(e) => always_delivered(e.name),
         HostCall::Log { .. } | HostCall::Originate { .. } => false,
     }
+}
+
+/// Events that say a room, member or recording began or ended.
+fn always_delivered(name: &str) -> bool {
+    matches!(
+        name,
+        "conference-start"
+            | "conference-end"
+            | "participant-join"
+            | "participant-leave"
+            | "participant-kick"
+            | "recording-in-progress"
+            | "recording-completed"
+            | "recording-failed"
+            | "recording-absent"
+    )
 }
 
 #[derive(Debug)]
@@ -53,7 +60,11 @@ pub enum HostCall {
         target: String,
         message: String,
     },
+    /// An event made without a room (a recording recovered at load).
     Event(Event),
+    /// A room's event, formatted to strings only when delivered, on the
+    /// dispatcher thread.
+    RoomEvent(RoomEvent),
     Hangup {
         channel: Channel,
         cause: u32,
@@ -273,6 +284,7 @@ fn deliver(host: &dyn Host, call: HostCall) {
             message,
         } => host.log(level, &target, &message),
         HostCall::Event(event) => host.event(&event),
+        HostCall::RoomEvent(event) => host.event(&event.format()),
         HostCall::Hangup { channel, cause } => {
             host.hangup(&channel, cause);
         }

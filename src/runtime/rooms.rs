@@ -559,7 +559,7 @@ pub fn drain_outputs(
 ) {
     while let Some(out) = state.room.poll_output() {
         match out {
-            Output::Event(e) => ctx.outbox.push(HostCall::Event(e)),
+            Output::Event(e) => ctx.outbox.push(HostCall::RoomEvent(e)),
             Output::Hangup {
                 member,
                 channel,

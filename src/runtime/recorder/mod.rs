@@ -298,24 +298,22 @@ impl Recorder {
                     // is applied here, as the room applies it to its own.
                     let suppress = &shared.config().module.suppress_events;
                     if !crate::room::events::suppressed("recording-completed", suppress) {
-                        shared
-                            .outbox
-                            .push(HostCall::Event(crate::room::events::event(
-                                "recording-completed",
-                                vec![
-                                    ("AccountSid", field("account")),
-                                    ("ConferenceSid", field("conference_sid")),
-                                    ("FriendlyName", field("room")),
-                                    ("StatusCallbackEvent", "recording-completed".to_string()),
-                                    ("RecordingSid", field("recording_sid")),
-                                    ("RecordingUrl", field("url")),
-                                    ("RecordingStatus", "completed".to_string()),
-                                    ("RecordingFileSize", size.to_string()),
-                                    ("RecordingDuration", secs.to_string()),
-                                    ("RecordingChannels", report.channels.to_string()),
-                                    ("Recovered", "true".to_string()),
-                                ],
-                            )));
+                        shared.outbox.push(HostCall::Event(crate::room::io::Event {
+                            name: "recording-completed".to_string(),
+                            fields: vec![
+                                ("AccountSid", field("account")),
+                                ("ConferenceSid", field("conference_sid")),
+                                ("FriendlyName", field("room")),
+                                ("StatusCallbackEvent", "recording-completed".to_string()),
+                                ("RecordingSid", field("recording_sid")),
+                                ("RecordingUrl", field("url")),
+                                ("RecordingStatus", "completed".to_string()),
+                                ("RecordingFileSize", size.to_string()),
+                                ("RecordingDuration", secs.to_string()),
+                                ("RecordingChannels", report.channels.to_string()),
+                                ("Recovered", "true".to_string()),
+                            ],
+                        }));
                     }
                     let _ = std::fs::remove_file(&marker);
                 }

@@ -337,7 +337,7 @@ pub(super) fn close(mut f: Open, finish: Finish) {
     emit(&mut state, &finish.info, name, fields, now);
     while let Some(out) = state.room.poll_output() {
         if let crate::room::Output::Event(e) = out {
-            finish.outbox.push(HostCall::Event(e));
+            finish.outbox.push(HostCall::RoomEvent(e));
         }
     }
     drop(state);

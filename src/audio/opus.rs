@@ -1,15 +1,12 @@
-//! Safe wrapper over libopus (via `audiopus_sys`): mono encoder and decoder.
-//!
-//! This is the only place Opus is touched through raw pointers. Each state
-//! is created in `new`, owned exclusively by its wrapper, and destroyed in
-//! `Drop`; every call passes lengths taken from the Rust slices it reads or
-//! writes, so libopus can never run past a buffer.
+//! Mono Opus encoder and decoder over the `audiopus` crate (safe bindings
+//! to the system libopus through `audiopus_sys`), in the shape the room
+//! needs: fixed rate, one channel, packet loss and FEC as separate calls,
+//! and errors that carry libopus's own code and text.
 
-use audiopus_sys as sys;
-use std::ffi::CStr;
+use audiopus::coder::{Decoder, Encoder};
+use audiopus::packet::Packet;
+use audiopus::{ffi, Application, Bitrate, Channels, MutSignals, SampleRate};
 use std::fmt;
-use std::os::raw::c_int;
-use std::ptr::NonNull;
 
 /// Rates libopus accepts. 32 kHz rooms must resample to 48 kHz (or 16 kHz)
 /// around the codec.
@@ -24,20 +21,27 @@ pub struct OpusError {
 }
 
 impl OpusError {
-    fn from_code(code: c_int) -> Self {
-        // SAFETY: opus_strerror accepts any int and returns a pointer to a
-        // static, NUL-terminated string that is never freed.
-        let text = unsafe { CStr::from_ptr(sys::opus_strerror(code)) };
-        OpusError {
-            code,
-            message: text.to_str().unwrap_or("unknown error"),
-        }
+    fn from_code(code: i32) -> Self {
+        // libopus's own `opus_strerror` texts, so logs read as before and as
+        // libopus documents them.
+        let message = match code {
+            ffi::OPUS_OK => "success",
+            ffi::OPUS_BAD_ARG => "invalid argument",
+            ffi::OPUS_BUFFER_TOO_SMALL => "buffer too small",
+            ffi::OPUS_INTERNAL_ERROR => "internal error",
+            ffi::OPUS_INVALID_PACKET => "corrupted stream",
+            ffi::OPUS_UNIMPLEMENTED => "request not implemented",
+            ffi::OPUS_INVALID_STATE => "invalid state",
+            ffi::OPUS_ALLOC_FAIL => "memory allocation failed",
+            _ => "unknown error",
+        };
+        OpusError { code, message }
     }
 
-    /// An argument this wrapper rejects before calling libopus.
+    /// An argument refused before libopus sees it.
     fn bad_arg(message: &'static str) -> Self {
         OpusError {
-            code: sys::OPUS_BAD_ARG,
+            code: ffi::OPUS_BAD_ARG,
             message,
         }
     }
@@ -52,6 +56,18 @@ impl OpusError {
     }
 }
 
+impl From<audiopus::Error> for OpusError {
+    fn from(e: audiopus::Error) -> Self {
+        match e {
+            audiopus::Error::Opus(code) => OpusError::from_code(code as i32),
+            audiopus::Error::EmptyPacket => OpusError::bad_arg("empty packet"),
+            audiopus::Error::PacketTooLarge => OpusError::bad_arg("packet too large"),
+            audiopus::Error::SignalsTooLarge => OpusError::bad_arg("buffer too large"),
+            _ => OpusError::from_code(ffi::OPUS_BAD_ARG),
+        }
+    }
+}
+
 impl fmt::Display for OpusError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "opus: {} ({})", self.message, self.code)
@@ -60,76 +76,47 @@ impl fmt::Display for OpusError {
 
 impl std::error::Error for OpusError {}
 
-fn check_rate(rate: u32) -> Result<i32, OpusError> {
-    if OPUS_RATES.contains(&rate) {
-        // Every entry of OPUS_RATES fits in i32.
-        Ok(rate as i32)
-    } else {
-        Err(OpusError::bad_arg(
-            "sample rate must be 8000, 12000, 16000, 24000 or 48000",
-        ))
-    }
-}
-
-fn len_i32(len: usize, what: &'static str) -> Result<i32, OpusError> {
-    i32::try_from(len).map_err(|_| OpusError::bad_arg(what))
-}
-
-/// Turns a libopus return value (count or negative error) into a Result.
-fn count(ret: c_int) -> Result<usize, OpusError> {
-    usize::try_from(ret).map_err(|_| OpusError::from_code(ret))
+fn sample_rate(rate: u32) -> Result<SampleRate, OpusError> {
+    Ok(match rate {
+        8000 => SampleRate::Hz8000,
+        12000 => SampleRate::Hz12000,
+        16000 => SampleRate::Hz16000,
+        24000 => SampleRate::Hz24000,
+        48000 => SampleRate::Hz48000,
+        _ => {
+            return Err(OpusError::bad_arg(
+                "sample rate must be 8000, 12000, 16000, 24000 or 48000",
+            ))
+        }
+    })
 }
 
 /// Mono Opus decoder at a fixed output rate.
 #[derive(Debug)]
 pub struct OpusDecoder {
-    st: NonNull<sys::OpusDecoder>,
+    inner: Decoder,
     rate: u32,
 }
 
-// SAFETY: the decoder state is plain heap memory owned solely by this value;
-// libopus keeps no thread-local or global references to it, so moving it to
-// another thread is sound. Every use goes through `&mut self`.
-unsafe impl Send for OpusDecoder {}
-
 impl OpusDecoder {
     pub fn new(rate: u32) -> Result<Self, OpusError> {
-        let fs = check_rate(rate)?;
-        let mut err: c_int = 0;
-        // SAFETY: rate and channel count are valid; `err` is a live local
-        // that libopus writes once.
-        let raw = unsafe { sys::opus_decoder_create(fs, 1, &mut err) };
-        if err != sys::OPUS_OK {
-            return Err(OpusError::from_code(err));
-        }
-        let st = NonNull::new(raw).ok_or(OpusError::from_code(sys::OPUS_ALLOC_FAIL))?;
-        Ok(OpusDecoder { st, rate })
+        let inner = Decoder::new(sample_rate(rate)?, Channels::Mono)?;
+        Ok(OpusDecoder { inner, rate })
     }
 
     pub fn rate(&self) -> u32 {
         self.rate
     }
 
-    fn run(&mut self, data: Option<&[u8]>, out: &mut [i16], fec: bool) -> Result<usize, OpusError> {
-        let frame_size = len_i32(out.len(), "output buffer too large")?;
-        let (ptr, len) = match data {
-            Some(d) => (d.as_ptr(), len_i32(d.len(), "packet too large")?),
-            None => (std::ptr::null(), 0),
-        };
-        // SAFETY: `st` is a live decoder; `ptr`/`len` describe a readable
-        // slice (or NULL/0, libopus's "packet lost"); `out` holds exactly
-        // `frame_size` writable samples of one channel.
-        let ret = unsafe {
-            sys::opus_decode(
-                self.st.as_ptr(),
-                ptr,
-                len,
-                out.as_mut_ptr(),
-                frame_size,
-                c_int::from(fec),
-            )
-        };
-        count(ret)
+    fn run(
+        &mut self,
+        packet: Option<&[u8]>,
+        out: &mut [i16],
+        fec: bool,
+    ) -> Result<usize, OpusError> {
+        let packet = packet.map(Packet::try_from).transpose()?;
+        let out = MutSignals::try_from(out)?;
+        Ok(self.inner.decode(packet, out, fec)?)
     }
 
     /// Decodes one packet into `out`, returning the samples written. `out`
@@ -156,14 +143,6 @@ impl OpusDecoder {
             return self.decode_lost(out);
         }
         self.run(Some(next_packet), out, true)
-    }
-}
-
-impl Drop for OpusDecoder {
-    fn drop(&mut self) {
-        // SAFETY: `st` came from opus_decoder_create and is destroyed exactly
-        // once, here.
-        unsafe { sys::opus_decoder_destroy(self.st.as_ptr()) }
     }
 }
 
@@ -198,50 +177,35 @@ impl Default for EncoderSettings {
 /// Mono Opus encoder (VOIP application) at a fixed input rate.
 #[derive(Debug)]
 pub struct OpusEncoder {
-    st: NonNull<sys::OpusEncoder>,
+    inner: Encoder,
     rate: u32,
     settings: EncoderSettings,
 }
 
-// SAFETY: as for OpusDecoder, the state is exclusively owned heap memory
-// with no thread affinity, and all access is through `&mut self`.
-unsafe impl Send for OpusEncoder {}
-
 impl OpusEncoder {
     pub fn new(rate: u32, settings: EncoderSettings) -> Result<Self, OpusError> {
-        let fs = check_rate(rate)?;
-        let mut err: c_int = 0;
-        // SAFETY: valid rate, one channel, a valid application constant and
-        // a live `err` for libopus to write.
-        let raw = unsafe { sys::opus_encoder_create(fs, 1, sys::OPUS_APPLICATION_VOIP, &mut err) };
-        if err != sys::OPUS_OK {
-            return Err(OpusError::from_code(err));
-        }
-        let st = NonNull::new(raw).ok_or(OpusError::from_code(sys::OPUS_ALLOC_FAIL))?;
-        // Constructed before the ctls so Drop frees the state if one fails.
-        let mut enc = OpusEncoder { st, rate, settings };
+        let inner = Encoder::new(sample_rate(rate)?, Channels::Mono, Application::Voip)?;
+        let mut enc = OpusEncoder {
+            inner,
+            rate,
+            settings,
+        };
         enc.apply(settings)?;
         Ok(enc)
     }
 
-    fn ctl(&mut self, request: c_int, value: i32) -> Result<(), OpusError> {
-        // SAFETY: `st` is a live encoder and every request used here is a
-        // SET ctl whose single variadic argument is an opus_int32.
-        let ret = unsafe { sys::opus_encoder_ctl(self.st.as_ptr(), request, value) };
-        if ret == sys::OPUS_OK {
-            Ok(())
-        } else {
-            Err(OpusError::from_code(ret))
-        }
-    }
-
-    /// Changes the settings of a running encoder.
+    /// Changes the settings of a running encoder. The values go to libopus
+    /// as given, so libopus alone decides what is out of range.
     pub fn apply(&mut self, s: EncoderSettings) -> Result<(), OpusError> {
-        self.ctl(sys::OPUS_SET_BITRATE_REQUEST, s.bitrate)?;
-        self.ctl(sys::OPUS_SET_INBAND_FEC_REQUEST, i32::from(s.fec))?;
-        self.ctl(sys::OPUS_SET_DTX_REQUEST, i32::from(s.dtx))?;
-        self.ctl(sys::OPUS_SET_COMPLEXITY_REQUEST, s.complexity)?;
-        self.ctl(sys::OPUS_SET_PACKET_LOSS_PERC_REQUEST, s.packet_loss_pct)?;
+        let e = &mut self.inner;
+        e.set_bitrate(Bitrate::BitsPerSecond(s.bitrate))?;
+        e.set_inband_fec(s.fec)?;
+        e.set_dtx(s.dtx)?;
+        // The typed setters take u8; a value no u8 holds is outside
+        // libopus's range too, and is refused the way libopus would.
+        let byte = |v: i32| u8::try_from(v).map_err(|_| OpusError::from_code(ffi::OPUS_BAD_ARG));
+        e.set_complexity(byte(s.complexity)?)?;
+        e.set_packet_loss_perc(byte(s.packet_loss_pct)?)?;
         self.settings = s;
         Ok(())
     }
@@ -258,28 +222,12 @@ impl OpusEncoder {
     /// `out`, returning the packet length. 1275 bytes always suffice for a
     /// single frame; a 1-2 byte result means DTX silence.
     pub fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize, OpusError> {
-        let frame_size = len_i32(pcm.len(), "frame too long")?;
-        let max = len_i32(out.len(), "output buffer too large").unwrap_or(i32::MAX);
-        // SAFETY: `st` is a live encoder; `pcm` holds `frame_size` readable
-        // samples of one channel and `out` at least `max` writable bytes.
-        let ret = unsafe {
-            sys::opus_encode(
-                self.st.as_ptr(),
-                pcm.as_ptr(),
-                frame_size,
-                out.as_mut_ptr(),
-                max,
-            )
-        };
-        count(ret)
-    }
-}
-
-impl Drop for OpusEncoder {
-    fn drop(&mut self) {
-        // SAFETY: `st` came from opus_encoder_create and is destroyed exactly
-        // once, here.
-        unsafe { sys::opus_encoder_destroy(self.st.as_ptr()) }
+        // audiopus passes lengths as i32 unchecked; bound them here.
+        if i32::try_from(pcm.len()).is_err() {
+            return Err(OpusError::bad_arg("frame too long"));
+        }
+        let max = out.len().min(i32::MAX as usize);
+        Ok(self.inner.encode(pcm, &mut out[..max])?)
     }
 }
 
@@ -352,7 +300,7 @@ mod tests {
         let Err(err) = OpusEncoder::new(16000, bad) else {
             panic!("complexity 42 was accepted");
         };
-        assert_eq!(err.code(), sys::OPUS_BAD_ARG);
+        assert_eq!(err.code(), ffi::OPUS_BAD_ARG);
         assert!(err.to_string().contains("invalid argument"), "{err}");
         let mut enc = OpusEncoder::new(16000, EncoderSettings::default())?;
         // 7 samples is not an Opus frame size.
@@ -369,7 +317,7 @@ mod tests {
         // Code 3 with a frame count of zero.
         assert_eq!(
             dec.decode(&[0x03, 0x00], &mut out).map_err(|e| e.code()),
-            Err(sys::OPUS_INVALID_PACKET)
+            Err(ffi::OPUS_INVALID_PACKET)
         );
         // Code 1 (two equal frames) with an odd payload length.
         assert!(dec.decode(&[0x01, 0xaa, 0xbb, 0xcc], &mut out).is_err());
@@ -382,7 +330,7 @@ mod tests {
         assert_eq!(
             dec.decode(&[0x18, 0x00, 0x00], &mut small)
                 .map_err(|e| e.code()),
-            Err(sys::OPUS_BUFFER_TOO_SMALL)
+            Err(ffi::OPUS_BUFFER_TOO_SMALL)
         );
         // Random bytes: libopus may accept some as valid; it must never
         // write past the buffer or report more samples than it holds.

@@ -1,8 +1,9 @@
 //! L16 payloads as samples. A payload is 16-bit samples in host byte order,
 //! so turning bytes into samples (and back) is a plain copy; a loop that
 //! rebuilds each sample from two bytes costs a tenth of a microsecond per
-//! frame per member and does not vectorise. Viewing memory of one type as
-//! another is `unsafe`, which is why this lives here.
+//! frame per member and does not vectorise. `bytemuck` does the
+//! reinterpretation (it checks size and alignment, and `i16` has no invalid
+//! bit patterns), so this stays safe code and still compiles to `memcpy`.
 
 /// Copies `src` (native-endian 16-bit samples) into `dst`.
 ///
@@ -10,12 +11,7 @@
 /// When `src.len() != 2 * dst.len()`; callers check lengths first.
 pub fn samples_from_bytes(src: &[u8], dst: &mut [i16]) {
     assert_eq!(src.len(), 2 * dst.len(), "L16 payload and buffer sizes");
-    // SAFETY: `dst` is valid for `2 * dst.len()` bytes, which is `src.len()`
-    // (asserted); every bit pattern is a valid i16; `src` and `dst` are a
-    // shared and a unique borrow, so they cannot overlap.
-    unsafe {
-        std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<u8>(), src.len());
-    }
+    bytemuck::cast_slice_mut::<i16, u8>(dst).copy_from_slice(src);
 }
 
 /// Copies `src` into `dst` as native-endian bytes.
@@ -24,21 +20,14 @@ pub fn samples_from_bytes(src: &[u8], dst: &mut [i16]) {
 /// When `dst.len() != 2 * src.len()`.
 pub fn bytes_from_samples(src: &[i16], dst: &mut [u8]) {
     assert_eq!(dst.len(), 2 * src.len(), "L16 buffer and payload sizes");
-    // SAFETY: `src` is valid for `2 * src.len()` bytes, which is `dst.len()`
-    // (asserted); any byte is a valid u8; the borrows cannot overlap.
-    unsafe {
-        std::ptr::copy_nonoverlapping(src.as_ptr().cast::<u8>(), dst.as_mut_ptr(), dst.len());
-    }
+    dst.copy_from_slice(bytemuck::cast_slice::<i16, u8>(src));
 }
 
-/// The samples of an L16 payload, read in place; `None` when the buffer is
-/// not aligned for `i16` or has an odd length (the caller then copies).
+/// The samples of an L16 payload, read in place without a copy; `None` when
+/// the buffer is not aligned for `i16` or has an odd length (the caller
+/// then copies).
 pub fn samples_of(bytes: &[u8]) -> Option<&[i16]> {
-    // SAFETY: every bit pattern is a valid i16, and `align_to` only puts
-    // correctly aligned memory in the middle slice; the view borrows
-    // `bytes`, so it cannot outlive or alias a mutable use of it.
-    let (head, samples, tail) = unsafe { bytes.align_to::<i16>() };
-    (head.is_empty() && tail.is_empty()).then_some(samples)
+    bytemuck::try_cast_slice(bytes).ok()
 }
 
 #[cfg(test)]
