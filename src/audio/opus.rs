@@ -190,13 +190,7 @@ impl OpusDecoder {
 fn float_to_i16(src: &[f32], dst: &mut [i16]) {
     const MAGIC: f32 = 12_582_912.0;
     for (d, &x) in dst.iter_mut().zip(src) {
-        let mut y = x * 32768.0;
-        if y < -32768.0 {
-            y = -32768.0;
-        }
-        if y > 32767.0 {
-            y = 32767.0;
-        }
+        let y = (x * 32768.0).clamp(-32768.0, 32767.0);
         *d = ((y + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32) as i16;
     }
 }
