@@ -240,6 +240,12 @@ impl Module {
         }
     }
 
+    /// Whether `deliver_host_calls` has anything to do on this thread.
+    pub fn host_calls_waiting(&self) -> bool {
+        (self.shut.load(Ordering::Acquire) || self.shared.timer == Timer::Manual)
+            && self.shared.outbox.has_waiting()
+    }
+
     /// Delivers queued host calls on this thread (manual timer). With the
     /// realtime timer the dispatcher thread does it.
     pub fn flush_host_calls(&self) {
@@ -596,10 +602,12 @@ impl Module {
                 .is_some_and(|l| port.quiet_at_door(rfc6464_to_dbov(l)));
         if quiet {
             port.recycle(std::mem::take(&mut frame.data));
+            port.push(frame);
         } else if frame.data.is_empty() {
-            frame.data = port.payload(data);
+            port.push_copy(frame, data);
+        } else {
+            port.push(frame);
         }
-        port.push(frame);
         Status::Ok
     }
 
