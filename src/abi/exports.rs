@@ -389,23 +389,10 @@ pub extern "C" fn huddle_member_audio(
 ) -> Status {
     ffi_entry!("huddle_member_audio", Status::Panic, {
         refuse_inside_send_audio!("huddle_member_audio");
-        // The registry's lock is held for the call instead of a count taken
-        // on the module and the port: a count per frame on lines every media
-        // thread and the mixer write was most of this call's cost in a
-        // 1,000-member room. What the call queued for the host is delivered
-        // after the lock is released, since a callback may call into huddle.
-        let lookup = |handle| {
-            handles::with_member(handle, |module, port| {
-                let status = member_audio(module, port, frame);
-                (status, module.host_calls_waiting().then(|| module.clone()))
-            })
-        };
-        let (status, deliver) = try_handle!("huddle_member_audio", "member", member, lookup);
-        if let Some(module) = deliver {
-            let _scope = module.log_scope();
-            module.deliver_host_calls();
-        }
-        status
+        let (module, port) = try_handle!("huddle_member_audio", "member", member, handles::member);
+        let _scope = module.log_scope();
+        let _flush = FlushOnDrop(&module, false);
+        member_audio(&module, &port, frame)
     })
 }
 
@@ -415,7 +402,6 @@ fn member_audio(
     port: &crate::runtime::MemberPort,
     frame: *const sys::huddle_frame,
 ) -> Status {
-    let _scope = module.log_scope();
     let frame = try_arg!("huddle_member_audio", "frame", ref_arg(frame));
     let data = try_arg!(
         "huddle_member_audio",

@@ -140,22 +140,6 @@ pub(crate) fn member(
     Ok((module, port.clone()))
 }
 
-/// Runs `f` on a member and its module with the registry's read lock held,
-/// taking no count on either: for the per-frame path. `f` must not call the
-/// host (a callback may call back into huddle and wait for this lock).
-pub(crate) fn with_member<R>(
-    handle: *const huddle_member,
-    f: impl FnOnce(&Arc<Module>, &MemberPort) -> R,
-) -> Result<R, Status> {
-    if handle.is_null() {
-        return Err(Status::NullArgument);
-    }
-    let reg = read();
-    let (owner, port) = reg.members.get(&handle.addr()).ok_or(Status::StaleHandle)?;
-    let module = reg.modules.get(owner).ok_or(Status::StaleHandle)?;
-    Ok(f(module, port))
-}
-
 pub(crate) fn remove_member(
     handle: *const huddle_member,
 ) -> Result<(Arc<Module>, Arc<MemberPort>), Status> {

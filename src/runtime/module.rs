@@ -240,12 +240,6 @@ impl Module {
         }
     }
 
-    /// Whether `deliver_host_calls` has anything to do on this thread.
-    pub fn host_calls_waiting(&self) -> bool {
-        (self.shut.load(Ordering::Acquire) || self.shared.timer == Timer::Manual)
-            && self.shared.outbox.has_waiting()
-    }
-
     /// Delivers queued host calls on this thread (manual timer). With the
     /// realtime timer the dispatcher thread does it.
     pub fn flush_host_calls(&self) {

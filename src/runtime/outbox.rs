@@ -139,11 +139,6 @@ impl Outbox {
         }
     }
 
-    /// Whether any call waits for delivery.
-    pub fn has_waiting(&self) -> bool {
-        !self.rx.is_empty()
-    }
-
     /// Calls dropped so far because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.total()

@@ -24,7 +24,7 @@ const INBOX_FRAMES: usize = 16;
 
 /// Frames on their way from the host's thread to the tick, and payload
 /// buffers on their way back. One lock, held only to move frames in or
-/// out, never across a tick: two lock-free queues (frames, buffers) cost
+/// out, never across a tick, and never waited for by the tick: two lock-free queues (frames, buffers) cost
 /// a frame six cache lines written on one core and read on the other,
 /// this costs two or three, and the queues were a fifth of a 1,000-member
 /// room's CPU in real time.
@@ -564,7 +564,14 @@ pub fn run_tick(
     let mut outgoing = OUTGOING.with(|o| o.take());
     let ports = state.ports.list();
     for (id, port) in ports.iter() {
-        let mut mailbox = port.mailbox();
+        // A host thread preempted while it hands a frame in must not stall
+        // the room (its lock is held here): that member's frames wait for
+        // the next tick instead.
+        let mut mailbox = match port.mailbox.try_lock() {
+            Ok(m) => m,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => continue,
+        };
         let Mailbox { frames, spare } = &mut *mailbox;
         let door = state
             .room
