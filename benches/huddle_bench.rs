@@ -1,6 +1,6 @@
 //! `cargo bench --bench huddle_bench -- [--quick|--full|--smoke] [--only CASE,...]
 //! [--opusloop FILE] [--janus RUN_SH] [--json FILE] [--window SECONDS] [--reps N]
-//! [--sizes N,...]`
+//! [--sizes N,...] [--inputs level,packets,decode-all]`
 //!
 //! Cases: kernel, floor, l16, opus, janus, rooms, memory. Prints a table and,
 //! with `--json`, writes the results for tracking (docs/bench/).
@@ -36,6 +36,7 @@ fn main() {
                     .filter_map(|v| v.parse().ok())
                     .collect()
             }
+            "--inputs" => o.rt_inputs = val("--inputs").split(',').map(str::to_string).collect(),
             "--reps" => o.rt_reps = val("--reps").parse().unwrap_or(1),
             "--window" => o.window_s = val("--window").parse().ok(),
             "--child-memory" => {

@@ -231,8 +231,9 @@ huddle_status huddle_conference_app(struct huddle_module *module,
 
 /**
  * Hands one received frame to the member's jitter buffer. Never blocks on a
- * mixer tick: frames cross to the mixer on a lock-free bounded queue (when it
- * is full the oldest frame is dropped and counted). A malformed frame returns
+ * mixer tick: frames cross to the mixer through a bounded mailbox per member
+ * whose lock is held only to move frames in or out (when it holds 16 frames
+ * the oldest is dropped and counted). A malformed frame returns
  * `HUDDLE_STATUS_BAD_FRAME` and is counted in `conference stats`. Typically
  * called from the host's media thread.
  */

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # scripts/bench.sh [--quick|--full|--smoke] [--janus] [--only CASES] [--profile]
+#                  [--reps N] [--sizes L] [--inputs L]
 #
 # Runs huddle's benchmark (benches/huddle_bench.rs) and writes
 # docs/bench/results-<mode>.json.
@@ -11,6 +12,7 @@
 #   --only     comma list of: kernel,floor,l16,opus,janus,rooms,memory
 #   --reps N   interleaved repetitions of the AudioBridge comparison (median)
 #   --sizes L  its sizes, e.g. 100 or 10,25 (default 10,25,50,100)
+#   --inputs L its input variants: level,packets,decode-all (default all)
 #   --profile  callgrind a short manual-timer run per size (docs/bench/profile.md)
 # Env: JANUS_DIR (default /work/shared/bench/janus), OPUSLOOP (packet file;
 # made with the peer's gen_streams.py when its venv exists), CARGO_TARGET_DIR.
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
     --only) EXTRA+=(--only "$2"); shift ;;
     --reps) EXTRA+=(--reps "$2"); shift ;;
     --sizes) EXTRA+=(--sizes "$2"); shift ;;
+    --inputs) EXTRA+=(--inputs "$2"); shift ;;
     *) echo "unknown argument $1 (see the top of $0)" >&2; exit 2 ;;
   esac
   shift

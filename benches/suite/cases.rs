@@ -277,11 +277,17 @@ pub fn codec_floor(o: &Options, r: &mut Report, opus: &OpusLoop) -> Floor {
     );
     r.row(
         "6 codec floor",
-        "libopus encode (32 kbit/s, complexity 5), us/frame",
+        format!(
+            "libopus encode ({} bit/s, complexity {}), us/frame",
+            listener_settings().bitrate,
+            listener_settings().complexity
+        ),
         format!("{:.1}", f.encode_us),
     );
-    r.result(json!({"case": "codec_floor", "decode_us": f.decode_us, "encode_us": f.encode_us,
-        "encoder": "48 kHz mono VOIP 32 kbit/s complexity 5 fec off dtx off", "frames": packets.len()}));
+    r.result(
+        json!({"case": "codec_floor", "decode_us": f.decode_us, "encode_us": f.encode_us,
+        "encoder": format!("48 kHz mono VOIP {:?}", listener_settings()), "frames": packets.len()}),
+    );
     f
 }
 

@@ -59,3 +59,39 @@ pub fn sleep_until(deadline: std::time::Instant) {
         std::thread::sleep(deadline - now);
     }
 }
+
+/// CPU time (user + system) of this process's threads, summed by thread
+/// name with a trailing `-<number>` dropped (`huddle-mix-0` and
+/// `huddle-mix-1` are `huddle-mix`). From /proc/self/task/*/stat, in
+/// clock ticks (10 ms at the usual USER_HZ), so only long windows resolve.
+pub fn cpu_by_thread_name() -> std::collections::BTreeMap<String, Duration> {
+    let mut by = std::collections::BTreeMap::new();
+    // SAFETY: sysconf reads a constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return by;
+    };
+    for t in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        // "tid (comm) state ppid ..."; comm may hold spaces and parentheses.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line; 2 came before `fields`.
+        let ticks: f64 = fields
+            .get(11..13)
+            .map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum())
+            .unwrap_or(0.0);
+        let name = match comm.rsplit_once('-') {
+            Some((stem, n)) if n.bytes().all(|b| b.is_ascii_digit()) => stem,
+            _ => comm,
+        };
+        *by.entry(name.to_string()).or_insert(Duration::ZERO) +=
+            Duration::from_secs_f64(ticks / hz);
+    }
+    by
+}

@@ -40,6 +40,8 @@ pub struct Options {
     pub rt_reps: usize,
     /// Sizes for the AudioBridge comparison (default 10, 25, 50, 100).
     pub rt_sizes: Vec<usize>,
+    /// Its input variants (level, packets, decode-all; default all three).
+    pub rt_inputs: Vec<String>,
     /// Memory in this process instead of a child (the smoke test has no bench binary).
     pub memory_in_process: bool,
 }
@@ -55,6 +57,7 @@ impl Options {
             window_s: None,
             rt_reps: 1,
             rt_sizes: Vec::new(),
+            rt_inputs: Vec::new(),
             memory_in_process: true,
         }
     }
@@ -234,7 +237,7 @@ pub fn run(o: &Options) -> Report {
     if o.wants("kernel") {
         cases::kernel(o, &mut r);
     }
-    let floor = if o.wants("floor") || o.wants("opus") {
+    let floor = if o.wants("floor") || o.wants("opus") || o.wants("janus") {
         Some(cases::codec_floor(o, &mut r, &opus))
     } else {
         None
@@ -246,7 +249,7 @@ pub fn run(o: &Options) -> Report {
         cases::opus_rooms(o, &mut r, &opus, floor.expect("floor measured with opus"));
     }
     if o.wants("janus") {
-        realtime::versus_janus(o, &mut r, &opus);
+        realtime::versus_janus(o, &mut r, &opus, floor.expect("floor measured with janus"));
     }
     if o.wants("rooms") {
         realtime::many_rooms(o, &mut r);

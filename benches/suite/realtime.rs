@@ -6,14 +6,17 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use super::abi::{self, audio, Huddle, Member, Sink, Stamps, L16, OPUS};
-use super::measure::{load1, median, percentile, process_cpu, sleep_until};
+use super::cases::Floor;
+use super::measure::{
+    cpu_by_thread_name, load1, median, percentile, process_cpu, sleep_until, thread_cpu,
+};
 use super::streams::{self, OpusLoop, FRAME, RATE};
 use super::{Mode, Options, Report};
 
@@ -25,49 +28,109 @@ const JANUS_REFERENCE: [(usize, f64); 4] = [(10, 0.212), (25, 0.500), (50, 0.878
 type Send = Box<dyn Fn(usize) + std::marker::Send + Sync>;
 
 /// Feeds every 20 ms until stopped; returns how many late feeder wake-ups
-/// (more than 5 ms behind) it had.
-fn feeder(sends: Arc<Vec<Send>>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
-    std::thread::spawn(move || {
-        let start = Instant::now();
-        let mut late = 0;
-        let mut t = 0usize;
-        while !stop.load(Ordering::Relaxed) {
-            let due = start + Duration::from_millis(20 * t as u64);
-            sleep_until(due);
-            if due.elapsed() > Duration::from_millis(5) {
-                late += 1;
+/// (more than 5 ms behind) it had. `ingest_ns` accumulates this thread's
+/// CPU time inside the loop of sends: huddle's ingest (`huddle_member_audio`)
+/// as a host's media threads would pay it, without the feeder's own sleeps
+/// and wake-ups, which a host spends on receiving packets anyway.
+fn feeder(
+    sends: Arc<Vec<Send>>,
+    stop: Arc<AtomicBool>,
+    ingest_ns: Arc<AtomicU64>,
+) -> std::thread::JoinHandle<u64> {
+    let spawn = std::thread::Builder::new()
+        .name("bench-feeder".into())
+        .spawn(move || {
+            let start = Instant::now();
+            let mut late = 0;
+            let mut t = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let due = start + Duration::from_millis(20 * t as u64);
+                sleep_until(due);
+                if due.elapsed() > Duration::from_millis(5) {
+                    late += 1;
+                }
+                let c0 = thread_cpu();
+                for s in sends.iter() {
+                    s(t);
+                }
+                ingest_ns.fetch_add((thread_cpu() - c0).as_nanos() as u64, Ordering::Relaxed);
+                t += 1;
             }
-            for s in sends.iter() {
-                s(t);
-            }
-            t += 1;
-        }
-        late
-    })
+            late
+        });
+    spawn.expect("feeder thread")
 }
 
 struct Window {
+    /// The whole process: module threads, the feeder, the idle main thread.
     cores: f64,
     wall_s: f64,
     feeder_late: u64,
+    /// Cores by thread name (`huddle-mix`, `huddle-events`, `bench-feeder`, ...).
+    threads: std::collections::BTreeMap<String, f64>,
+    /// The feeder's CPU inside `huddle_member_audio` calls (see `feeder`).
+    ingest_cores: f64,
+}
+
+impl Window {
+    /// What AudioBridge's process is charged with, on huddle's side: the
+    /// module's own threads plus its ingest on the host's thread, without
+    /// the bench's feeding loop.
+    fn module_cores(&self) -> f64 {
+        let threads: f64 = self
+            .threads
+            .iter()
+            .filter(|(name, _)| name.starts_with("huddle-"))
+            .map(|(_, c)| c)
+            .sum();
+        threads + self.ingest_cores
+    }
+
+    fn summary(&self) -> String {
+        let threads = self
+            .threads
+            .iter()
+            .filter(|(_, c)| **c > 0.0)
+            .map(|(k, c)| format!("{k} {c:.4}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "process {:.4}, module {:.4} (ingest {:.4}); threads: {threads}",
+            self.cores,
+            self.module_cores(),
+            self.ingest_cores
+        )
+    }
 }
 
 /// Runs the feeder for warmup + window; CPU is measured over the window.
 fn run_window(sends: Vec<Send>, warmup: f64, window: f64, on_start: impl FnOnce()) -> Window {
     let stop = Arc::new(AtomicBool::new(false));
-    let th = feeder(Arc::new(sends), stop.clone());
+    let ingest = Arc::new(AtomicU64::new(0));
+    let th = feeder(Arc::new(sends), stop.clone(), ingest.clone());
     std::thread::sleep(Duration::from_secs_f64(warmup));
     on_start();
-    let (c0, t0) = (process_cpu(), Instant::now());
+    let (c0, t0, by0) = (process_cpu(), Instant::now(), cpu_by_thread_name());
+    let i0 = ingest.load(Ordering::Relaxed);
     std::thread::sleep(Duration::from_secs_f64(window));
-    let (c1, t1) = (process_cpu(), Instant::now());
+    let (c1, t1, by1) = (process_cpu(), Instant::now(), cpu_by_thread_name());
+    let i1 = ingest.load(Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
     let feeder_late = th.join().unwrap_or(0);
     let wall_s = (t1 - t0).as_secs_f64();
+    let threads = by1
+        .into_iter()
+        .map(|(name, c)| {
+            let before = by0.get(&name).copied().unwrap_or_default();
+            (name, c.saturating_sub(before).as_secs_f64() / wall_s)
+        })
+        .collect();
     Window {
         cores: (c1 - c0).as_secs_f64() / wall_s,
         wall_s,
         feeder_late,
+        threads,
+        ingest_cores: (i1 - i0) as f64 * 1e-9 / wall_s,
     }
 }
 
@@ -111,6 +174,15 @@ enum Inputs {
 }
 
 impl Inputs {
+    /// Its name for `--inputs`.
+    fn key(self) -> &'static str {
+        match self {
+            Inputs::Level => "level",
+            Inputs::Packets => "packets",
+            Inputs::DecodeAll => "decode-all",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Inputs::Level => "RFC6464 level",
@@ -206,7 +278,7 @@ fn opus_clone(o: &OpusLoop) -> OpusLoop {
     }
 }
 
-pub fn versus_janus(o: &Options, r: &mut Report, opus: &OpusLoop) {
+pub fn versus_janus(o: &Options, r: &mut Report, opus: &OpusLoop, floor: Floor) {
     let sizes: &[usize] = match o.mode {
         _ if !o.rt_sizes.is_empty() => &o.rt_sizes,
         Mode::Smoke => &[10],
@@ -214,7 +286,10 @@ pub fn versus_janus(o: &Options, r: &mut Report, opus: &OpusLoop) {
     };
     let (warmup, window) = o.window(25.0);
     let reps = o.rt_reps.max(1);
-    let all = [Inputs::Level, Inputs::Packets, Inputs::DecodeAll];
+    let all: Vec<Inputs> = [Inputs::Level, Inputs::Packets, Inputs::DecodeAll]
+        .into_iter()
+        .filter(|i| o.rt_inputs.is_empty() || o.rt_inputs.iter().any(|w| w == i.key()))
+        .collect();
     for &n in sizes {
         let mut janus = Vec::new();
         let mut ours: Vec<Vec<(Window, serde_json::Value)>> =
@@ -241,7 +316,9 @@ pub fn versus_janus(o: &Options, r: &mut Report, opus: &OpusLoop) {
                     inputs.name(),
                     load1()
                 );
-                ours[i].push(huddle_opus_rt(opus, n, *inputs, warmup, window));
+                let (w, v) = huddle_opus_rt(opus, n, *inputs, warmup, window);
+                eprintln!("  {}", w.summary());
+                ours[i].push((w, v));
             }
         }
         let (jc, jsrc) = if janus.is_empty() {
@@ -261,42 +338,73 @@ pub fn versus_janus(o: &Options, r: &mut Report, opus: &OpusLoop) {
             format!("{jc:.3}"),
         );
         for (i, inputs) in all.iter().enumerate() {
-            let cores = median(&ours[i].iter().map(|(w, _)| w.cores).collect::<Vec<_>>());
-            let (_, v) = &ours[i][ours[i].len() / 2];
-            let ratio = cores / jc;
-            let what = format!(
-                "huddle cores, {} (dec {:.1}/enc {:.1} per tick)",
-                inputs.name(),
+            let runs = &ours[i];
+            let process: Vec<f64> = runs.iter().map(|(w, _)| w.cores).collect();
+            let module: Vec<f64> = runs.iter().map(|(w, _)| w.module_cores()).collect();
+            let (cores, process_cores) = (median(&module), median(&process));
+            let (_, v) = &runs[runs.len() / 2];
+            let (dec, enc) = (
                 v["decodes_per_tick"].as_f64().unwrap_or(0.0),
-                v["encodes_per_tick"].as_f64().unwrap_or(0.0)
+                v["encodes_per_tick"].as_f64().unwrap_or(0.0),
             );
-            r.row(&case, what, format!("{cores:.4}"));
+            // The codec work no mixer can avoid, at the rate it ran, and
+            // what the rest costs per member and frame.
+            let floor_cores = (dec * floor.decode_us + enc * floor.encode_us) / 20_000.0;
+            let per_frame = |c: f64| (c - floor_cores) * 1e6 / (n as f64 * 50.0);
+            let overhead: Vec<f64> = module.iter().map(|c| per_frame(*c)).collect();
+            let ratio = cores / jc;
+            r.row(
+                &case,
+                format!(
+                    "huddle process cores, {} (dec {dec:.1}/enc {enc:.1} per tick; module + bench feeder)",
+                    inputs.name()
+                ),
+                format!("{process_cores:.4}"),
+            );
+            r.row(
+                &case,
+                format!(
+                    "huddle module cores, {} (mixer + event threads + ingest calls)",
+                    inputs.name()
+                ),
+                format!("{cores:.4}"),
+            );
+            r.row(
+                &case,
+                format!("codec floor at that rate, cores ({dec:.1} decodes + {enc:.1} encodes)"),
+                format!("{floor_cores:.4}"),
+            );
+            r.goal(
+                &case,
+                format!(
+                    "overhead per member-frame, us ((module - floor) / frames), {}",
+                    inputs.name()
+                ),
+                format!("{:.2}", median(&overhead)),
+                "<= 1",
+                median(&overhead) <= 1.0,
+            );
             let (target, limit) = match inputs {
                 Inputs::DecodeAll => ("<= 1/5 (0.200)", 0.2),
                 _ => ("<= 1/30 (0.033)", 1.0 / 30.0),
             };
+            let what = format!("huddle module / AudioBridge, {}", inputs.name());
             if n == 100 {
-                r.goal(
-                    &case,
-                    format!("huddle / AudioBridge, {}", inputs.name()),
-                    format!("{ratio:.4}"),
-                    target,
-                    ratio <= limit,
-                );
+                r.goal(&case, what, format!("{ratio:.4}"), target, ratio <= limit);
             } else {
-                r.row(
-                    &case,
-                    format!("huddle / AudioBridge, {}", inputs.name()),
-                    format!("{ratio:.4}"),
-                );
+                r.row(&case, what, format!("{ratio:.4}"));
             }
             r.result(json!({
                 "case": "vs_audiobridge", "n": n, "k": 3, "inputs": inputs.name(),
-                "huddle_cores": cores, "huddle_cores_runs": ours[i].iter().map(|(w, _)| w.cores).collect::<Vec<_>>(),
+                "huddle_cores": cores, "huddle_cores_runs": module,
+                "huddle_process_cores": process_cores, "huddle_process_cores_runs": process,
+                "threads_runs": runs.iter().map(|(w, _)| &w.threads).collect::<Vec<_>>(),
+                "ingest_cores_runs": runs.iter().map(|(w, _)| w.ingest_cores).collect::<Vec<_>>(),
+                "codec_floor_cores": floor_cores, "overhead_us_per_member_frame_runs": overhead,
                 "audiobridge_cores": jc, "audiobridge_runs": janus, "audiobridge_source": jsrc,
                 "ratio": ratio, "warmup_s": warmup, "window_s": window, "detail": v,
-                "feeder_late_wakeups": ours[i].iter().map(|(w, _)| w.feeder_late).collect::<Vec<_>>(),
-                "wall_s": ours[i].iter().map(|(w, _)| w.wall_s).collect::<Vec<_>>(),
+                "feeder_late_wakeups": runs.iter().map(|(w, _)| w.feeder_late).collect::<Vec<_>>(),
+                "wall_s": runs.iter().map(|(w, _)| w.wall_s).collect::<Vec<_>>(),
             }));
         }
     }

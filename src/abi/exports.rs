@@ -377,8 +377,9 @@ pub extern "C" fn huddle_conference_app(
 }
 
 /// Hands one received frame to the member's jitter buffer. Never blocks on a
-/// mixer tick: frames cross to the mixer on a lock-free bounded queue (when it
-/// is full the oldest frame is dropped and counted). A malformed frame returns
+/// mixer tick: frames cross to the mixer through a bounded mailbox per member
+/// whose lock is held only to move frames in or out (when it holds 16 frames
+/// the oldest is dropped and counted). A malformed frame returns
 /// `HUDDLE_STATUS_BAD_FRAME` and is counted in `conference stats`. Typically
 /// called from the host's media thread.
 #[no_mangle]
@@ -391,31 +392,40 @@ pub extern "C" fn huddle_member_audio(
         let (module, port) = try_handle!("huddle_member_audio", "member", member, handles::member);
         let _scope = module.log_scope();
         let _flush = FlushOnDrop(&module, false);
-        let frame = try_arg!("huddle_member_audio", "frame", ref_arg(frame));
-        let data = try_arg!(
-            "huddle_member_audio",
-            "frame->data",
-            bytes_arg(frame.data, frame.len, MAX_FRAME_BYTES)
-        );
-        let Some(codec) = Codec::from_u32(frame.codec) else {
-            port.count_bad_frame();
-            log::debug!(target: "huddle::ffi", "huddle_member_audio: argument 'frame->codec': unknown codec {}", frame.codec);
-            return Status::BadFrame;
-        };
-        let input = InFrame {
-            codec,
-            rate: frame.sample_rate,
-            samples: frame.samples,
-            data: Vec::new(),
-            audio_level: (0..=127)
-                .contains(&frame.audio_level)
-                .then_some(frame.audio_level as u8),
-            sequence: (0..=65535)
-                .contains(&frame.sequence)
-                .then_some(frame.sequence as u16),
-        };
-        module.member_audio_borrowed(&port, input, data)
+        member_audio(&module, &port, frame)
     })
+}
+
+/// `huddle_member_audio` once its member is found.
+fn member_audio(
+    module: &Module,
+    port: &crate::runtime::MemberPort,
+    frame: *const sys::huddle_frame,
+) -> Status {
+    let frame = try_arg!("huddle_member_audio", "frame", ref_arg(frame));
+    let data = try_arg!(
+        "huddle_member_audio",
+        "frame->data",
+        bytes_arg(frame.data, frame.len, MAX_FRAME_BYTES)
+    );
+    let Some(codec) = Codec::from_u32(frame.codec) else {
+        port.count_bad_frame();
+        log::debug!(target: "huddle::ffi", "huddle_member_audio: argument 'frame->codec': unknown codec {}", frame.codec);
+        return Status::BadFrame;
+    };
+    let input = InFrame {
+        codec,
+        rate: frame.sample_rate,
+        samples: frame.samples,
+        data: Vec::new(),
+        audio_level: (0..=127)
+            .contains(&frame.audio_level)
+            .then_some(frame.audio_level as u8),
+        sequence: (0..=65535)
+            .contains(&frame.sequence)
+            .then_some(frame.sequence as u16),
+    };
+    module.member_audio_borrowed(port, input, data)
 }
 
 /// Hands one DTMF digit (0-9, *, #, A-D) to the member: PIN entry or caller

@@ -596,10 +596,12 @@ impl Module {
                 .is_some_and(|l| port.quiet_at_door(rfc6464_to_dbov(l)));
         if quiet {
             port.recycle(std::mem::take(&mut frame.data));
+            port.push(frame);
         } else if frame.data.is_empty() {
-            frame.data = port.payload(data);
+            port.push_copy(frame, data);
+        } else {
+            port.push(frame);
         }
-        port.push(frame);
         Status::Ok
     }
 

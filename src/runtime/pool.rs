@@ -55,11 +55,16 @@ struct Queue {
     heap: BinaryHeap<Reverse<Due>>,
     seq: u64,
     stop: bool,
+    /// A worker is waiting for the earliest deadline (see `next_due`).
+    leader: bool,
 }
 
 struct Schedule {
     queue: Mutex<Queue>,
-    wake: Condvar,
+    /// Wakes the leader: a deadline earlier than the one it waits for, or stop.
+    leader_wake: Condvar,
+    /// Wakes an idle worker to become the leader.
+    idle: Condvar,
 }
 
 impl Schedule {
@@ -67,7 +72,20 @@ impl Schedule {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn push(&self, q: &mut Queue, at: Instant, generation: u64, cell: Arc<RoomCell>) {
+    /// Queues a deadline and wakes whoever must see it: the leader when it
+    /// is now the earliest, or, when nobody leads (every worker ticking),
+    /// an idle worker if `wake_idle`. A worker putting back the room it just
+    /// ticked passes false: it looks at the queue itself next, so waking
+    /// another thread would only move the room to a colder cache.
+    fn push(
+        &self,
+        q: &mut Queue,
+        at: Instant,
+        generation: u64,
+        cell: Arc<RoomCell>,
+        wake_idle: bool,
+    ) {
+        let earliest = q.heap.peek().is_none_or(|Reverse(d)| at < d.at);
         q.seq += 1;
         let seq = q.seq;
         q.heap.push(Reverse(Due {
@@ -76,6 +94,13 @@ impl Schedule {
             generation,
             cell,
         }));
+        if q.leader {
+            if earliest {
+                self.leader_wake.notify_one();
+            }
+        } else if wake_idle {
+            self.idle.notify_one();
+        }
     }
 }
 
@@ -91,8 +116,10 @@ impl Pool {
                 heap: BinaryHeap::new(),
                 seq: 0,
                 stop: false,
+                leader: false,
             }),
-            wake: Condvar::new(),
+            leader_wake: Condvar::new(),
+            idle: Condvar::new(),
         });
         let workers = (0..threads.clamp(1, 256))
             .filter_map(|i| {
@@ -119,52 +146,75 @@ impl Pool {
         let mut q = self.schedule.lock();
         let phase_us = (q.seq.wrapping_mul(0x9E37_79B9) >> 8) % interval_us.max(1);
         let at = Instant::now() + Duration::from_micros(interval_us + phase_us);
-        self.schedule.push(&mut q, at, generation, cell);
-        drop(q);
-        self.schedule.wake.notify_one();
+        self.schedule.push(&mut q, at, generation, cell, true);
     }
 
     pub fn stop(self) {
         self.schedule.lock().stop = true;
-        self.schedule.wake.notify_all();
+        self.schedule.leader_wake.notify_all();
+        self.schedule.idle.notify_all();
         for w in self.workers {
             let _ = w.join();
         }
     }
 }
 
-fn run(schedule: &Schedule, shared: &Shared) {
+/// The next room to tick, when it falls due; `None` once the pool stops.
+///
+/// One worker at a time, the leader, sleeps until the earliest deadline;
+/// the others sleep without a timeout until the leader takes a room and
+/// hands its place on. A room ticked alone therefore wakes one thread once
+/// a tick, and the same thread: it puts its room back and leads again.
+/// Before, every worker slept until the earliest deadline, so each tick
+/// woke them all, and the room went to whichever won the lock, on a core
+/// whose caches did not hold its codecs.
+fn next_due(schedule: &Schedule) -> Option<Due> {
+    let mut q = schedule.lock();
     loop {
-        let due = {
-            let mut q = schedule.lock();
-            loop {
-                if q.stop {
-                    return;
+        if q.stop {
+            return None;
+        }
+        let now = Instant::now();
+        match q.heap.peek() {
+            Some(Reverse(d)) if d.at <= now => {
+                let due = q.heap.pop().map(|Reverse(d)| d);
+                // Someone must watch the next deadline while this one ticks.
+                if !q.leader && !q.heap.is_empty() {
+                    schedule.idle.notify_one();
                 }
-                let now = Instant::now();
-                match q.heap.peek() {
-                    Some(Reverse(d)) if d.at <= now => break q.heap.pop().map(|Reverse(d)| d),
-                    Some(Reverse(d)) => {
-                        let wait = d.at - now;
-                        q = schedule
-                            .wake
+                return due;
+            }
+            _ if q.leader => q = schedule.idle.wait(q).unwrap_or_else(|e| e.into_inner()),
+            head => {
+                let wait = head.map(|Reverse(d)| d.at - now);
+                q.leader = true;
+                q = match wait {
+                    Some(wait) => {
+                        schedule
+                            .leader_wake
                             .wait_timeout(q, wait)
                             .unwrap_or_else(|e| e.into_inner())
-                            .0;
+                            .0
                     }
-                    None => q = schedule.wake.wait(q).unwrap_or_else(|e| e.into_inner()),
-                }
+                    None => schedule
+                        .leader_wake
+                        .wait(q)
+                        .unwrap_or_else(|e| e.into_inner()),
+                };
+                q.leader = false;
             }
-        };
-        let Some(Due {
-            at,
-            generation,
-            cell,
-            ..
-        }) = due
-        else {
-            continue;
-        };
+        }
+    }
+}
+
+fn run(schedule: &Schedule, shared: &Shared) {
+    while let Some(Due {
+        at,
+        generation,
+        cell,
+        ..
+    }) = next_due(schedule)
+    {
         let lateness = Instant::now().saturating_duration_since(at).as_micros() as u64;
         let outcome = run_tick(
             &cell,
@@ -209,8 +259,6 @@ fn run(schedule: &Schedule, shared: &Shared) {
             TickOutcome::Stale => continue,
         };
         let mut q = schedule.lock();
-        schedule.push(&mut q, next, generation, cell);
-        drop(q);
-        schedule.wake.notify_one();
+        schedule.push(&mut q, next, generation, cell, false);
     }
 }

@@ -2,12 +2,10 @@
 //! the member ports frames arrive on, and the code that runs a tick and
 //! carries its outputs to the host.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
-
-use crossbeam::queue::ArrayQueue;
 
 use crate::control::config::Profile;
 use crate::control::dtmf::{DtmfAction, DtmfMatcher, DtmfOutcome};
@@ -24,6 +22,25 @@ use super::outbox::HostCall;
 /// flooding sender loses its oldest frames here; memory stays bounded.
 const INBOX_FRAMES: usize = 16;
 
+/// Frames on their way from the host's thread to the tick, and payload
+/// buffers on their way back. One lock, held only to move frames in or
+/// out, never across a tick, and never waited for by the tick: two lock-free queues (frames, buffers) cost
+/// a frame six cache lines written on one core and read on the other,
+/// this costs two or three, and the queues were a fifth of a 1,000-member
+/// room's CPU in real time.
+#[derive(Default)]
+struct Mailbox {
+    frames: VecDeque<InFrame>,
+    spare: Vec<Vec<u8>>,
+}
+
+/// Keeps a payload buffer for the next frame, up to SPARE_BUFFERS.
+fn keep_spare(spare: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
+    if buf.capacity() > 0 && spare.len() < crate::room::SPARE_BUFFERS {
+        spare.push(buf);
+    }
+}
+
 /// Digits one member may send at once (a PIN of 20 and its '#', with room
 /// to spare), then DTMF_PER_SECOND on average: about what a phone keypad's
 /// RFC 4733 timing (40 ms tone, 40 ms gap) allows a person or a dialler.
@@ -39,14 +56,20 @@ struct DtmfBudget {
     at_ms: u64,
 }
 
+/// `buf` (or a new buffer) holding `bytes`.
+fn filled(buf: Option<Vec<u8>>, bytes: &[u8]) -> Vec<u8> {
+    let mut buf = buf.unwrap_or_default();
+    buf.clear();
+    buf.extend_from_slice(bytes);
+    buf
+}
+
 /// The host's side of one member: frames cross here without the room lock.
 pub struct MemberPort {
     pub member: MemberId,
     pub channel: Channel,
     pub room: std::sync::Weak<RoomCell>,
-    inbox: ArrayQueue<InFrame>,
-    /// Payload buffers the room is done with, refilled by the next frames.
-    spare: ArrayQueue<Vec<u8>>,
+    mailbox: Mutex<Mailbox>,
     gone: AtomicBool,
     dropped: AtomicU64,
     bad_frames: AtomicU64,
@@ -74,8 +97,7 @@ impl MemberPort {
             member,
             channel,
             room: Arc::downgrade(room),
-            inbox: ArrayQueue::new(INBOX_FRAMES),
-            spare: ArrayQueue::new(crate::room::SPARE_BUFFERS),
+            mailbox: Mutex::new(Mailbox::default()),
             gone: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             bad_frames: AtomicU64::new(0),
@@ -100,29 +122,46 @@ impl MemberPort {
         self.interval_ms
     }
 
+    fn mailbox(&self) -> MutexGuard<'_, Mailbox> {
+        self.mailbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A payload buffer holding `bytes`, reusing one the room has finished
     /// with when there is one: a steady stream allocates nothing per frame
     /// (with 10,000 members, malloc and the page faults of a heap that grew
     /// and shrank every tick were half the cost of feeding frames).
     pub fn payload(&self, bytes: &[u8]) -> Vec<u8> {
-        let mut buf = self.spare.pop().unwrap_or_default();
-        buf.clear();
-        buf.extend_from_slice(bytes);
-        buf
+        let buf = self.mailbox().spare.pop();
+        filled(buf, bytes)
     }
 
     pub fn recycle(&self, buf: Vec<u8>) {
-        if buf.capacity() == 0 {
-            return;
+        if buf.capacity() > 0 {
+            keep_spare(&mut self.mailbox().spare, buf);
         }
-        let _ = self.spare.push(buf);
     }
 
-    /// Lock-free: never waits for a tick.
+    /// Queues a frame for the next tick; never waits for one.
     pub fn push(&self, frame: InFrame) {
-        if self.inbox.force_push(frame).is_some() {
+        self.push_locked(&mut self.mailbox(), frame);
+    }
+
+    /// Queues a frame with a copy of `bytes` as its payload: `payload` and
+    /// `push` under one lock.
+    pub fn push_copy(&self, mut frame: InFrame, bytes: &[u8]) {
+        let mut mailbox = self.mailbox();
+        frame.data = filled(mailbox.spare.pop(), bytes);
+        self.push_locked(&mut mailbox, frame);
+    }
+
+    fn push_locked(&self, mailbox: &mut Mailbox, frame: InFrame) {
+        if mailbox.frames.len() >= INBOX_FRAMES {
+            if let Some(oldest) = mailbox.frames.pop_front() {
+                keep_spare(&mut mailbox.spare, oldest.data);
+            }
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+        mailbox.frames.push_back(frame);
     }
 
     /// Takes one digit from the member's budget at `now_ms`; false (and
@@ -168,7 +207,7 @@ impl MemberPort {
             .upgrade()
             .and_then(|cell| cell.lock().room.queued_frames(self.member))
             .unwrap_or(0);
-        self.inbox.len() + in_room
+        self.mailbox().frames.len() + in_room
     }
 
     pub fn is_gone(&self) -> bool {
@@ -218,12 +257,58 @@ pub enum TickOutcome {
     Stale,
 }
 
+/// The room's member ports, in member order, which is the order the room
+/// keeps its members in: the tick hands each its frames in one walk.
+#[derive(Default)]
+pub struct Ports {
+    by_id: BTreeMap<MemberId, Arc<MemberPort>>,
+    /// The same ports as one shared list, made again after a join or a
+    /// leave. A tick walks it rather than the tree, and its frames for the
+    /// host name their port by position in it: the list is shared once a
+    /// tick, where a reference count per frame was the costliest line of
+    /// the send path in a 1,000-member room (the port's count, written by
+    /// the host's media thread on every frame it hands in, moved between
+    /// cores twice a frame).
+    list: Option<PortList>,
+}
+
+/// Ports by member id, in member order, as a tick sees them.
+type PortList = Arc<[(MemberId, Arc<MemberPort>)]>;
+
+impl Ports {
+    pub fn insert(&mut self, id: MemberId, port: Arc<MemberPort>) {
+        self.by_id.insert(id, port);
+        self.list = None;
+    }
+
+    pub fn remove(&mut self, id: &MemberId) -> Option<Arc<MemberPort>> {
+        let port = self.by_id.remove(id);
+        if port.is_some() {
+            self.list = None;
+        }
+        port
+    }
+
+    pub fn get(&self, id: &MemberId) -> Option<&Arc<MemberPort>> {
+        self.by_id.get(id)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Arc<MemberPort>> {
+        self.by_id.values()
+    }
+
+    /// Every port, in member order.
+    fn list(&mut self) -> PortList {
+        self.list
+            .get_or_insert_with(|| self.by_id.iter().map(|(id, p)| (*id, p.clone())).collect())
+            .clone()
+    }
+}
+
 pub struct RoomState {
     pub room: Room,
     pub sched: Scheduling,
-    /// In member order, which is the order the room keeps its members in:
-    /// the tick hands each its frames in one walk.
-    pub ports: BTreeMap<MemberId, Arc<MemberPort>>,
+    pub ports: Ports,
     pub matchers: HashMap<MemberId, DtmfMatcher>,
     /// Shared with every room created from the same profile of the same
     /// config (a copy was 2 KiB a room, mostly its DTMF maps).
@@ -248,7 +333,7 @@ impl RoomCell {
             interval_ms: u64::from(room.settings.interval_ms),
             state: Mutex::new(RoomState {
                 room,
-                ports: BTreeMap::new(),
+                ports: Ports::default(),
                 matchers: HashMap::new(),
                 profile,
                 stats: TickStats::default(),
@@ -288,16 +373,19 @@ impl RoomCell {
 pub struct Outgoing {
     frames: Vec<Queued>,
     bytes: Vec<u8>,
+    /// The room's ports this tick; frames name theirs by position.
+    ports: Option<PortList>,
     /// Address and length of the room's buffer the last frame was copied
     /// from: the same buffer again in the same tick holds the same bytes
     /// (each output stream renders at most once a tick, before its sends).
     last_source: (usize, usize),
 }
 
-/// A frame waiting for the host: whose port, its format, and where its
-/// payload is in `Outgoing::bytes`.
+/// A frame waiting for the host: whose port (its place in
+/// `Outgoing::ports`), its format, and where its payload is in
+/// `Outgoing::bytes`.
 struct Queued {
-    port: Arc<MemberPort>,
+    port: usize,
     codec: Codec,
     rate: u32,
     samples: u32,
@@ -310,21 +398,27 @@ impl Outgoing {
     /// tick (its hangup is already queued for the host) gets nothing more.
     fn send(&mut self, host: &dyn Host) -> u64 {
         let mut worst_us = 0;
+        let ports = self.ports.take();
+        let ports = ports.as_deref().unwrap_or_default();
+        // One clock reading per frame: each call ends where the next begins.
+        let mut began = Instant::now();
         for q in self.frames.drain(..) {
-            let data = &self.bytes[q.payload];
-            if q.port.is_gone() {
+            let Some((_, port)) = ports.get(q.port).filter(|(_, p)| !p.is_gone()) else {
                 continue;
-            }
+            };
             let frame = OutFrame {
                 codec: q.codec,
                 rate: q.rate,
                 samples: q.samples,
-                data,
+                data: &self.bytes[q.payload],
             };
-            let began = Instant::now();
-            let _mark = SendAudioMark::enter();
-            host.send_audio(&q.port.channel, &frame);
-            worst_us = worst_us.max(began.elapsed().as_micros() as u64);
+            {
+                let _mark = SendAudioMark::enter();
+                host.send_audio(&port.channel, &frame);
+            }
+            let ended = Instant::now();
+            worst_us = worst_us.max(ended.duration_since(began).as_micros() as u64);
+            began = ended;
         }
         self.bytes.clear();
         self.last_source = (0, 0);
@@ -336,38 +430,39 @@ impl Outgoing {
 /// released) and hands the mix to the recording.
 struct QueueSink<'a> {
     /// The room's ports in member order, the order the tick sends in: the
-    /// cursor finds each frame's port without a lookup.
-    ports: &'a BTreeMap<MemberId, Arc<MemberPort>>,
-    cursor: std::iter::Peekable<std::collections::btree_map::Iter<'a, MemberId, Arc<MemberPort>>>,
+    /// cursor finds each frame's port without a search.
+    ports: &'a [(MemberId, Arc<MemberPort>)],
+    cursor: usize,
     out: &'a mut Outgoing,
     recording: Option<&'a mut super::recorder::Recording>,
 }
 
 impl<'a> QueueSink<'a> {
     fn new(
-        ports: &'a BTreeMap<MemberId, Arc<MemberPort>>,
+        ports: &'a [(MemberId, Arc<MemberPort>)],
         out: &'a mut Outgoing,
         recording: Option<&'a mut super::recorder::Recording>,
     ) -> QueueSink<'a> {
         QueueSink {
             ports,
-            cursor: ports.iter().peekable(),
+            cursor: 0,
             out,
             recording,
         }
     }
 
-    fn port(&mut self, member: MemberId) -> Option<&'a Arc<MemberPort>> {
-        while let Some((id, port)) = self.cursor.peek() {
-            if **id == member {
-                return Some(*port);
+    /// The position of `member`'s port in `ports`.
+    fn port(&mut self, member: MemberId) -> Option<usize> {
+        while let Some((id, _)) = self.ports.get(self.cursor) {
+            if *id == member {
+                return Some(self.cursor);
             }
-            if **id > member {
+            if *id > member {
                 break;
             }
-            self.cursor.next();
+            self.cursor += 1;
         }
-        self.ports.get(&member)
+        self.ports.binary_search_by_key(&member, |(id, _)| *id).ok()
     }
 }
 
@@ -426,7 +521,7 @@ impl TickSink for QueueSink<'_> {
             }
         };
         self.out.frames.push(Queued {
-            port: port.clone(),
+            port,
             codec: frame.codec,
             rate: frame.rate,
             samples: frame.samples,
@@ -469,14 +564,26 @@ pub fn run_tick(
     // tick of one room never overlaps the next (the scheduler queues it
     // again only after this returns), so its frames go out in tick order.
     let mut outgoing = OUTGOING.with(|o| o.take());
-    for (id, port) in state.ports.iter() {
-        let door =
-            state
-                .room
-                .exchange_frames(*id, std::iter::from_fn(|| port.inbox.pop()), |buf| {
-                    port.recycle(buf)
-                });
-        port.door_dbov.store(door.to_bits(), Ordering::Relaxed);
+    let ports = state.ports.list();
+    for (id, port) in ports.iter() {
+        // A host thread preempted while it hands a frame in must not stall
+        // the room (its lock is held here): that member's frames wait for
+        // the next tick instead.
+        let mut mailbox = match port.mailbox.try_lock() {
+            Ok(m) => m,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => continue,
+        };
+        let Mailbox { frames, spare } = &mut *mailbox;
+        let door = state
+            .room
+            .exchange_frames(*id, frames.drain(..), |buf| keep_spare(spare, buf));
+        drop(mailbox);
+        // Written only when it moves: the host's thread reads it every frame.
+        let door = door.to_bits();
+        if port.door_dbov.load(Ordering::Relaxed) != door {
+            port.door_dbov.store(door, Ordering::Relaxed);
+        }
     }
     // DTMF sequences that complete by timeout.
     let due: Vec<(MemberId, DtmfOutcome)> = state
@@ -489,7 +596,7 @@ pub fn run_tick(
         apply_dtmf_outcome(state, id, outcome, now_ms);
     }
     let ok = super::panics::catch("mixer tick", || {
-        let mut sink = QueueSink::new(&state.ports, &mut outgoing, state.recording.as_mut());
+        let mut sink = QueueSink::new(&ports, &mut outgoing, state.recording.as_mut());
         state.room.tick(now_ms, &mut sink);
     });
     match ok {
@@ -523,6 +630,7 @@ pub fn run_tick(
     // The host is called with the room unlocked: a slow `send_audio` delays
     // this room's next tick, never its DTMF, commands or joins.
     drop(guard);
+    outgoing.ports = Some(ports);
     let send_us = outgoing.send(host);
     OUTGOING.with(|o| o.replace(outgoing));
     let took = started.elapsed().as_micros() as u64;
