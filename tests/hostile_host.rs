@@ -211,8 +211,23 @@ impl Huddle {
         assert_eq!(huddle_module_advance(self.module, ms), Status::Ok);
     }
 
-    fn shutdown(self) {
-        assert_eq!(huddle_module_shutdown(self.module), Status::Ok);
+    fn shutdown(mut self) {
+        let module = std::mem::replace(&mut self.module, ptr::null_mut());
+        assert_eq!(huddle_module_shutdown(module), Status::Ok);
+    }
+}
+
+impl Drop for Huddle {
+    /// `host` is the callbacks' `ctx` and is freed with this value: a test
+    /// that fails before `shutdown` must not leave its module loaded, or
+    /// the next record logged outside a module's scope (another test's
+    /// stale handle) is delivered into freed memory and corrupts the heap
+    /// of the whole test binary.
+    fn drop(&mut self) {
+        if !self.module.is_null() {
+            self.host.hold_events.store(false, Ordering::Release);
+            let _ = huddle_module_shutdown(self.module);
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -344,7 +359,7 @@ fn calls_from_inside_send_audio_are_refused_not_deadlocked() {
         .store(true, Ordering::Release);
     let h2 = h.clone();
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let ticker = std::thread::spawn(move || {
         h2.advance(20);
         let _ = tx.send(());
     });
@@ -352,6 +367,9 @@ fn calls_from_inside_send_audio_are_refused_not_deadlocked() {
         rx.recv_timeout(Duration::from_secs(10)).is_ok(),
         "the tick deadlocked inside send_audio"
     );
+    // The ticker drops its `h2` after sending: without the join, the
+    // `try_unwrap` below lost that race about once in 20 runs.
+    ticker.join().unwrap();
     let got = h.host.reentry.lock().unwrap().clone();
     let inside = 1013u32;
     assert_eq!(
