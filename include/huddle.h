@@ -90,9 +90,10 @@ enum huddle_status
    */
   HUDDLE_STATUS_LIMIT = 1012,
   /**
-   * Called from inside `send_audio`, which runs under a room's lock: the
-   * call would deadlock, so it was refused and did nothing. Call again
-   * after the callback returns.
+   * Called from inside `send_audio`, while huddle is delivering a tick's
+   * frames (on the manual timer, inside `huddle_module_advance`): the
+   * call could deadlock or reorder that delivery, so it was refused and
+   * did nothing. Call again after the callback returns.
    */
   HUDDLE_STATUS_INSIDE_CALLBACK = 1013,
 };

@@ -344,8 +344,8 @@ fn a_flood_behind_a_slow_event_callback_never_loses_a_hangup() {
     Arc::try_unwrap(h).ok().unwrap().shutdown();
 }
 
-/// `send_audio` runs under the room's lock: a host that calls back into
-/// huddle from there (forbidden by the header) gets
+/// `send_audio` runs while huddle delivers a tick's frames: a host that
+/// calls back into huddle from there (forbidden by the header) gets
 /// HUDDLE_STATUS_INSIDE_CALLBACK from every entry point instead of a room,
 /// the API and shutdown hung forever, and nothing was done (the member is
 /// still in the room, its handle still valid).

@@ -37,9 +37,10 @@ pub enum Status {
     MemberGone = 1011,
     /// A resource limit was reached (rooms, members, queue space).
     Limit = 1012,
-    /// Called from inside `send_audio`, which runs under a room's lock: the
-    /// call would deadlock, so it was refused and did nothing. Call again
-    /// after the callback returns.
+    /// Called from inside `send_audio`, while huddle is delivering a tick's
+    /// frames (on the manual timer, inside `huddle_module_advance`): the
+    /// call could deadlock or reorder that delivery, so it was refused and
+    /// did nothing. Call again after the callback returns.
     InsideCallback = 1013,
 }
 
