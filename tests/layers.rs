@@ -135,6 +135,41 @@ struct Violation {
     why: String,
 }
 
+/// A file's code as `(index of first line, text, inside an inline module)`:
+/// one entry per line, except that a `use` statement, which runs to its `;`
+/// over possibly many lines, is one entry.
+fn statements(file: &Path) -> Vec<(usize, String, bool)> {
+    let text = std::fs::read_to_string(file).expect("readable source");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut nested = false;
+    let mut i = 0;
+    while i < lines.len() {
+        let start = i;
+        let mut stmt = code(lines[i]).to_string();
+        let trimmed = stmt.trim_start();
+        let opens_module = ["mod ", "pub mod ", "pub(crate) mod "]
+            .iter()
+            .any(|p| trimmed.starts_with(p));
+        if opens_module && trimmed.trim_end().ends_with('{') {
+            nested = true;
+        }
+        let is_use = ["use ", "pub use ", "pub(crate) use ", "pub(super) use "]
+            .iter()
+            .any(|p| trimmed.starts_with(p));
+        if is_use {
+            while !stmt.contains(';') && i + 1 < lines.len() {
+                i += 1;
+                stmt.push(' ');
+                stmt.push_str(code(lines[i]));
+            }
+        }
+        i += 1;
+        out.push((start, stmt, nested));
+    }
+    out
+}
+
 fn scan() -> (Vec<Violation>, usize) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
@@ -157,32 +192,7 @@ fn scan() -> (Vec<Violation>, usize) {
             });
             continue;
         };
-        let text = std::fs::read_to_string(file).expect("readable source");
-        let lines: Vec<&str> = text.lines().collect();
-        let mut nested = false;
-        let mut i = 0;
-        while i < lines.len() {
-            let start = i;
-            let mut stmt = code(lines[i]).to_string();
-            let trimmed = stmt.trim_start();
-            let opens_module = ["mod ", "pub mod ", "pub(crate) mod "]
-                .iter()
-                .any(|p| trimmed.starts_with(p));
-            if opens_module && trimmed.trim_end().ends_with('{') {
-                nested = true;
-            }
-            // A `use` statement runs to its `;`, possibly over many lines.
-            let is_use = ["use ", "pub use ", "pub(crate) use ", "pub(super) use "]
-                .iter()
-                .any(|p| trimmed.starts_with(p));
-            if is_use {
-                while !stmt.contains(';') && i + 1 < lines.len() {
-                    i += 1;
-                    stmt.push(' ');
-                    stmt.push_str(code(lines[i]));
-                }
-            }
-            i += 1;
+        for (start, stmt, nested) in statements(file) {
             let mut targets = crate_targets(&stmt);
             targets.extend(super_target(&stmt, &module, nested));
             for target in targets.into_iter().filter(|t| !t.is_empty()) {
@@ -242,6 +252,153 @@ fn the_scanner_reads_grouped_and_climbing_imports() {
     );
     // In a test module one level deeper, two hops stay inside `room`.
     assert!(super_target("use super::super::io::Codec;", &module, true).is_empty());
+}
+
+/// The children of `src/runtime/` that paths in `text` reach, from a file at
+/// `module` (`nested`: inside an inline module): `runtime::x::...`,
+/// `super::x::...` from `runtime/y.rs`, `super::super::x` from
+/// `runtime/y/z.rs`, grouped imports included.
+fn runtime_children(text: &str, module: &[String], nested: bool) -> Vec<String> {
+    let mut here: Vec<String> = module.to_vec();
+    if nested {
+        here.push(String::new());
+    }
+    let mut out = Vec::new();
+    let mut from = 0;
+    loop {
+        let at = [text[from..].find("crate::"), text[from..].find("super::")]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(i) = at.map(|i| from + i) else {
+            break;
+        };
+        from = i + "super::".len();
+        let mut tail = &text[i..];
+        if text[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+            continue; // the middle of a path already read, or `my_crate::`
+        }
+        // Where the path starts, as a module path from the crate root.
+        let mut base: Vec<String> = if let Some(t) = tail.strip_prefix("crate::") {
+            tail = t;
+            Vec::new()
+        } else {
+            let mut hops = 0;
+            while let Some(t) = tail.strip_prefix("super::") {
+                hops += 1;
+                tail = t;
+            }
+            here[..here.len().saturating_sub(hops)].to_vec()
+        };
+        // Walk down to the runtime's level, then name the child(ren).
+        while base.len() < 2 {
+            let at_runtime = base == ["runtime"];
+            if let Some(group) = tail.strip_prefix('{') {
+                if at_runtime {
+                    out.extend(group_heads(group));
+                }
+                break;
+            }
+            let id = ident_at(tail);
+            if id.is_empty() || (base.is_empty() && id != "runtime") {
+                break;
+            }
+            base.push(id.to_string());
+            tail = tail[id.len()..].strip_prefix("::").unwrap_or("");
+        }
+        if base.len() >= 2 && base[0] == "runtime" {
+            out.push(base[1].clone());
+        }
+    }
+    out
+}
+
+/// `runtime/module.rs` is the composition root: it builds the runtime from
+/// its parts and hands each the narrow thing it needs (a trait the part
+/// defines, or the fields it uses). A part that reached back into `module`
+/// would close an import circle through the root again.
+#[test]
+fn only_the_runtime_root_imports_its_module() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src.join("runtime"), &mut files);
+    files.sort();
+    let root = [Path::new("runtime/module.rs"), Path::new("runtime/mod.rs")];
+    let mut circles = Vec::new();
+    let mut paths = 0;
+    for file in &files {
+        let rel = file.strip_prefix(&src).expect("under src");
+        if root.contains(&rel) {
+            continue;
+        }
+        let module = module_path(rel);
+        for (start, stmt, nested) in statements(file) {
+            for child in runtime_children(&stmt, &module, nested) {
+                paths += 1;
+                if child == "module" {
+                    circles.push(format!(
+                        "src/{}:{}: {}",
+                        rel.display(),
+                        start + 1,
+                        stmt.trim()
+                    ));
+                }
+            }
+        }
+    }
+    // The scan must see the runtime's real imports of each other.
+    assert!(paths > 30, "only {paths} paths into runtime/ found");
+    assert!(
+        circles.is_empty(),
+        "only runtime/module.rs may import runtime::module; these close a circle:\n{}",
+        circles.join("\n")
+    );
+}
+
+#[test]
+fn the_runtime_scanner_follows_every_path_to_a_child() {
+    let file = ["runtime".to_string(), "pool".to_string()];
+    let deep = [
+        "runtime".to_string(),
+        "recorder".to_string(),
+        "session".to_string(),
+    ];
+    let reach =
+        |text: &str, module: &[String], nested: bool| runtime_children(text, module, nested);
+    assert_eq!(
+        reach("use super::module::Shared;", &file, false),
+        ["module"]
+    );
+    assert_eq!(
+        reach("ctx: &super::module::Shared,", &file, false),
+        ["module"]
+    );
+    assert_eq!(
+        reach("use super::{logging::Scope, module};", &file, false),
+        ["logging", "module"]
+    );
+    assert_eq!(
+        reach("use crate::runtime::module::Shared;", &deep, false),
+        ["module"]
+    );
+    assert_eq!(
+        reach("use crate::runtime::{Host, module::X};", &deep, false),
+        ["Host", "module"]
+    );
+    assert_eq!(
+        reach("use super::super::module::Shared;", &deep, false),
+        ["module"]
+    );
+    // From a test module inside `pool.rs`, one hop stays in `pool`.
+    assert_eq!(reach("use super::module::X;", &file, true), ["pool"]);
+    assert_eq!(
+        reach("use super::super::module::X;", &file, true),
+        ["module"]
+    );
+    // Not the runtime's: the recorder's own children, other layers, crates.
+    assert_eq!(reach("use super::*;", &deep, false), ["recorder"]);
+    assert!(reach("use crate::room::module::X;", &file, false).is_empty());
+    assert!(reach("use my_crate::runtime::module;", &file, false).is_empty());
 }
 
 /// `unsafe` code needs an explicit allowance, and there is exactly one: the

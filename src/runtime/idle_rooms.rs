@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use crate::control::config::{Config, RoomConfig};
 use crate::room::{Command, CommandError, Room};
 
-use super::module::Shared;
 use super::resolve::room_settings;
+use super::sounds::SoundCache;
 
 /// `(account or "" for a room of every account, name)`, as in the config.
 type Key = (String, String);
@@ -58,6 +58,14 @@ impl Prepared {
     }
 }
 
+/// What a scratch room is built from besides the config: the module's sound
+/// cache, the wall clock at room time 0, and the room time now.
+pub struct Basis<'a> {
+    pub sounds: &'a SoundCache,
+    pub wall_epoch_ms: u64,
+    pub now_ms: u64,
+}
+
 /// Bounded by the config: one entry per `[[rooms]]` entry at most.
 #[derive(Default)]
 pub struct IdleRooms {
@@ -84,7 +92,7 @@ impl IdleRooms {
     }
 
     /// The idle room as its first caller would find it.
-    pub fn scratch(&self, shared: &Shared, config: &Config, cfg: &RoomConfig) -> Option<Room> {
+    pub fn scratch(&self, basis: &Basis, config: &Config, cfg: &RoomConfig) -> Option<Room> {
         let profile = config.profile(&cfg.profile)?;
         let settings = room_settings(
             config,
@@ -93,11 +101,11 @@ impl IdleRooms {
             cfg.account.as_deref().unwrap_or(""),
             &cfg.name,
             false,
-            &shared.sounds,
-            shared.wall_epoch_ms,
+            basis.sounds,
+            basis.wall_epoch_ms,
             0,
         );
-        let mut room = Room::new(settings, String::new(), shared.now_ms());
+        let mut room = Room::new(settings, String::new(), basis.now_ms);
         if let Some(p) = self.map().get(&key(cfg)).cloned() {
             p.apply(&mut room);
         }
@@ -107,15 +115,15 @@ impl IdleRooms {
     /// Runs an operator command on the idle room and keeps its effect.
     pub fn command(
         &self,
-        shared: &Shared,
+        basis: &Basis,
         config: &Config,
         cfg: &RoomConfig,
         cmd: Command,
     ) -> Result<String, CommandError> {
         let mut room = self
-            .scratch(shared, config, cfg)
+            .scratch(basis, config, cfg)
             .ok_or_else(|| CommandError::Invalid(format!("unknown profile '{}'", cfg.profile)))?;
-        let reply = room.command(None, cmd, shared.now_ms())?;
+        let reply = room.command(None, cmd, basis.now_ms)?;
         self.map().insert(key(cfg), Prepared::of(&room));
         Ok(reply)
     }

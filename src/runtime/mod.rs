@@ -22,6 +22,7 @@ pub mod webhooks;
 
 pub use crate::room::InFrame;
 pub use host::Host;
-pub use module::{CallerInfo, Module};
+pub use module::Module;
+pub use resolve::CallerInfo;
 pub use rooms::{inside_send_audio, MemberPort};
 pub use status::Status;

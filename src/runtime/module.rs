@@ -17,12 +17,13 @@ use crate::room::{Command, InFrame, Room, BAD_FRAME_LOG_EVERY_MS};
 use crate::runtime::status::Status;
 use crate::runtime::Host;
 
-use super::idle_rooms::IdleRooms;
+use super::idle_rooms::{Basis, IdleRooms};
 use super::logging::{LogSink, Scope};
+use super::operator::Operated;
 use super::outbox::{HostCall, Outbox};
-use super::pool::Pool;
+use super::pool::{Pool, Ticker};
 use super::recorder::Recorder;
-use super::resolve::{member_spec, room_settings, CallSounds};
+use super::resolve::{member_spec, room_settings, CallSounds, CallerInfo};
 use super::rooms::{self, MemberPort, RoomCell, TickOutcome};
 use super::sounds::SoundCache;
 use super::wait_url::{self, WaitFetcher};
@@ -33,17 +34,6 @@ const DTMF_LOG_EVERY_MS: u64 = 10_000;
 
 /// At most this many live rooms per module instance.
 pub const MAX_ROOMS: usize = 10_000;
-
-/// Who is calling, copied from the host's `huddle_caller`.
-#[derive(Debug, Clone, Default)]
-pub struct CallerInfo {
-    pub channel: String,
-    pub account: String,
-    pub call_id: String,
-    pub from: String,
-    pub to: String,
-    pub caller_name: String,
-}
 
 type RoomKey = (String, String);
 
@@ -74,10 +64,16 @@ pub struct Shared {
 
 impl Shared {
     pub fn config(&self) -> Arc<Config> {
-        self.config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        rooms::current_config(&self.config)
+    }
+
+    /// The parts a room's outputs go to.
+    pub fn outlets(&self) -> rooms::Outlets<'_> {
+        rooms::Outlets {
+            outbox: &self.outbox,
+            recorder: &self.recorder,
+            config: &self.config,
+        }
     }
 
     /// Room time: the manual clock, or ms since load.
@@ -131,6 +127,27 @@ impl Shared {
     }
 }
 
+/// The realtime pool's view of the module.
+impl Ticker for Shared {
+    fn tick(&self, cell: &Arc<RoomCell>, generation: u64, at: Instant) -> TickOutcome {
+        rooms::run_tick(
+            cell,
+            generation,
+            self.now_ms_at(at),
+            &*self.host,
+            &self.outlets(),
+        )
+    }
+
+    fn instant_at(&self, ms: u64) -> Instant {
+        Shared::instant_at(self, ms)
+    }
+
+    fn forget_room(&self, cell: &Arc<RoomCell>) {
+        Shared::forget_room(self, cell)
+    }
+}
+
 /// Manual timer: room deadlines in order, ties broken by scheduling order so
 /// a run is reproducible. A heap, so each tick costs log(rooms), not a scan.
 /// Each entry in `cells` has one deadline in the heap at a time; a room woken
@@ -154,6 +171,49 @@ pub struct Module {
     pool: Mutex<Option<Pool>>,
     dispatcher: Mutex<Option<JoinHandle<()>>>,
     shut: AtomicBool,
+}
+
+/// The operator API's view of the module.
+impl Operated for Module {
+    fn config(&self) -> Arc<Config> {
+        Module::config(self)
+    }
+
+    fn now_ms(&self) -> u64 {
+        Module::now_ms(self)
+    }
+
+    fn live_rooms(&self) -> Vec<Arc<RoomCell>> {
+        self.shared.live_rooms()
+    }
+
+    fn forget_room(&self, cell: &Arc<RoomCell>) {
+        self.shared.forget_room(cell)
+    }
+
+    fn outlets(&self) -> rooms::Outlets<'_> {
+        self.shared.outlets()
+    }
+
+    fn sounds(&self) -> &SoundCache {
+        &self.shared.sounds
+    }
+
+    fn basis(&self) -> Basis<'_> {
+        Basis {
+            sounds: &self.shared.sounds,
+            wall_epoch_ms: self.shared.wall_epoch_ms,
+            now_ms: self.shared.now_ms(),
+        }
+    }
+
+    fn idle(&self) -> &IdleRooms {
+        &self.shared.idle
+    }
+
+    fn reload(&self, apply_live: bool) -> Result<String, String> {
+        Module::reload(self, apply_live)
+    }
 }
 
 impl Module {
@@ -212,7 +272,7 @@ impl Module {
                 .map_err(|e| format!("could not start the event thread: {e}"))?;
             *module.dispatcher.lock().unwrap_or_else(|e| e.into_inner()) = Some(dispatcher);
         }
-        shared.recorder.recover(&shared);
+        shared.recorder.recover(&shared.outbox, &shared.config());
         log::info!(target: "huddle", "huddle {} loaded {} ({:?} timer, {} mixer thread(s))",
             env!("CARGO_PKG_VERSION"), config_path.display(), timer, if timer == Timer::Realtime { threads } else { 0 });
         Ok(module)
@@ -458,7 +518,7 @@ impl Module {
                 Err(Status::Refused)
             }
         };
-        rooms::drain_outputs(&cell, &mut state, &self.shared, now);
+        rooms::drain_outputs(&cell, &mut state, &self.shared.outlets(), now);
         let over = state.room.is_over();
         // A new room starts ticking; an empty one parked by its scheduler
         // wakes now that someone is in it.
@@ -518,7 +578,13 @@ impl Module {
                 continue;
             };
             self.shared.manual_now.store(t, Ordering::Release);
-            let outcome = rooms::run_tick(&cell, generation, t, &*self.shared.host, &self.shared);
+            let outcome = rooms::run_tick(
+                &cell,
+                generation,
+                t,
+                &*self.shared.host,
+                &self.shared.outlets(),
+            );
             let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
             match outcome {
                 TickOutcome::Next => due.heap.push(Reverse((t + cell.interval_ms, seq))),
@@ -625,7 +691,7 @@ impl Module {
         if !state.room.pin_digit(port.member, digit, now) {
             rooms::dtmf(&mut state, port.member, digit, now, inter_digit);
         }
-        rooms::drain_outputs(&cell, &mut state, &self.shared, now);
+        rooms::drain_outputs(&cell, &mut state, &self.shared.outlets(), now);
         Status::Ok
     }
 
@@ -640,7 +706,7 @@ impl Module {
             state.ports.remove(&port.member);
             state.matchers.remove(&port.member);
             port.mark_gone();
-            rooms::drain_outputs(&cell, &mut state, &self.shared, now);
+            rooms::drain_outputs(&cell, &mut state, &self.shared.outlets(), now);
         }
         let over = state.room.is_over();
         drop(state);
@@ -677,7 +743,7 @@ impl Module {
             if !state.room.is_over() {
                 let _ = state.room.command(None, Command::End, now);
             }
-            rooms::drain_outputs(&cell, &mut state, &self.shared, now);
+            rooms::drain_outputs(&cell, &mut state, &self.shared.outlets(), now);
         }
         self.shared
             .rooms
@@ -685,7 +751,7 @@ impl Module {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         *self.due.lock().unwrap_or_else(|e| e.into_inner()) = ManualQueue::default();
-        self.shared.recorder.shutdown(&self.shared);
+        self.shared.recorder.shutdown();
         if let Some(dispatcher) = self
             .dispatcher
             .lock()

@@ -9,18 +9,37 @@ use crate::control::api::{
     help_text, parse_api, ApiCommand, ApiError, ApiErrorCode, Level, MemberTarget, RecordAction,
     RoomParam, RoomRef, RoomSetting,
 };
-use crate::control::config::RoomConfig;
+use crate::control::config::{Config, RoomConfig};
 use crate::room::{Adjust, Command, CommandError, MemberView, RecordingCommand, Room, Target};
 
-use super::module::Module;
-use super::rooms::{self, RoomCell};
+use super::idle_rooms::{Basis, IdleRooms};
+use super::rooms::{self, Outlets, RoomCell};
+use super::sounds::SoundCache;
+
+/// What operator commands need of whoever runs the rooms. Defined here and
+/// implemented by the module, so the operator depends on no module code.
+pub trait Operated {
+    fn config(&self) -> Arc<Config>;
+    fn now_ms(&self) -> u64;
+    /// Live rooms, in a stable order (account, then name).
+    fn live_rooms(&self) -> Vec<Arc<RoomCell>>;
+    /// A room the command ended: its owner lets it go.
+    fn forget_room(&self, cell: &Arc<RoomCell>);
+    fn outlets(&self) -> Outlets<'_>;
+    fn sounds(&self) -> &SoundCache;
+    /// What an idle room's scratch room is built from, now.
+    fn basis(&self) -> Basis<'_>;
+    fn idle(&self) -> &IdleRooms;
+    /// Rereads the config file; the reply, or why the old config stays.
+    fn reload(&self, apply_live: bool) -> Result<String, String>;
+}
 
 enum Reply {
     Text(String),
     Json(Value),
 }
 
-pub fn execute(module: &Module, line: &str) -> String {
+pub fn execute(module: &dyn Operated, line: &str) -> String {
     let request = match parse_api(line) {
         Ok(r) => r,
         Err(e) => {
@@ -54,8 +73,8 @@ fn error_reply(e: &ApiError, json: bool) -> String {
     }
 }
 
-fn find_room(module: &Module, r: &RoomRef) -> Result<Arc<RoomCell>, ApiError> {
-    let rooms = module.shared.live_rooms();
+fn find_room(module: &dyn Operated, r: &RoomRef) -> Result<Arc<RoomCell>, ApiError> {
+    let rooms = module.live_rooms();
     let matches: Vec<Arc<RoomCell>> = rooms
         .into_iter()
         .filter(|c| c.name == r.name && r.account.as_ref().is_none_or(|a| *a == c.account))
@@ -76,7 +95,7 @@ fn find_room(module: &Module, r: &RoomRef) -> Result<Arc<RoomCell>, ApiError> {
 
 /// A configured room (`[[rooms]]`) with no conference running: the one a
 /// caller of `r` would create. `None` when the config has no such room.
-fn idle_room(module: &Module, r: &RoomRef) -> Option<Result<RoomConfig, ApiError>> {
+fn idle_room(module: &dyn Operated, r: &RoomRef) -> Option<Result<RoomConfig, ApiError>> {
     let config = module.config();
     if let Some(account) = &r.account {
         return config.room(account, &r.name).cloned().map(Ok);
@@ -105,7 +124,7 @@ fn config_display(cfg: &RoomConfig) -> String {
 
 /// Configured rooms with no conference running: every `[[rooms]]` entry
 /// that no live room of the same name (and account, if it names one) stands for.
-fn idle_rooms(module: &Module, live: &[Arc<RoomCell>]) -> Vec<RoomConfig> {
+fn idle_rooms(module: &dyn Operated, live: &[Arc<RoomCell>]) -> Vec<RoomConfig> {
     let config = module.config();
     config
         .rooms
@@ -120,11 +139,10 @@ fn idle_rooms(module: &Module, live: &[Arc<RoomCell>]) -> Vec<RoomConfig> {
 }
 
 /// The idle room as its first caller would find it (with what operators prepared).
-fn idle_scratch(module: &Module, cfg: &RoomConfig) -> Result<Room, ApiError> {
+fn idle_scratch(module: &dyn Operated, cfg: &RoomConfig) -> Result<Room, ApiError> {
     module
-        .shared
-        .idle
-        .scratch(&module.shared, &module.config(), cfg)
+        .idle()
+        .scratch(&module.basis(), &module.config(), cfg)
         .ok_or_else(|| {
             ApiError::new(
                 ApiErrorCode::Internal,
@@ -137,7 +155,7 @@ fn idle_scratch(module: &Module, cfg: &RoomConfig) -> Result<Room, ApiError> {
 /// configured room (lock, PINs, limits, music); anything about members
 /// needs a conference.
 fn idle_command(
-    module: &Module,
+    module: &dyn Operated,
     r: &RoomRef,
     cmd: Command,
     not_live: ApiError,
@@ -162,14 +180,13 @@ fn idle_command(
         ));
     }
     module
-        .shared
-        .idle
-        .command(&module.shared, &module.config(), &cfg, cmd)
+        .idle()
+        .command(&module.basis(), &module.config(), &cfg, cmd)
         .map_err(|e| command_error(r, e))
 }
 
 /// The mixing rate of a live or idle room (for loading a sound at it).
-fn room_rate(module: &Module, r: &RoomRef) -> Result<u32, ApiError> {
+fn room_rate(module: &dyn Operated, r: &RoomRef) -> Result<u32, ApiError> {
     match find_room(module, r) {
         Ok(cell) => Ok(cell.lock().room.settings.rate),
         Err(e) => match idle_room(module, r) {
@@ -209,7 +226,7 @@ fn command_error(room: &RoomRef, e: CommandError) -> ApiError {
 }
 
 /// Runs a room command with the room locked, then hands its outputs on.
-fn room_command(module: &Module, r: &RoomRef, cmd: Command) -> Result<String, ApiError> {
+fn room_command(module: &dyn Operated, r: &RoomRef, cmd: Command) -> Result<String, ApiError> {
     let cell = match find_room(module, r) {
         Ok(cell) => cell,
         Err(e) => return idle_command(module, r, cmd, e),
@@ -217,28 +234,27 @@ fn room_command(module: &Module, r: &RoomRef, cmd: Command) -> Result<String, Ap
     let now = module.now_ms();
     let mut state = cell.lock();
     let result = state.room.command(None, cmd, now);
-    rooms::drain_outputs(&cell, &mut state, &module.shared, now);
+    rooms::drain_outputs(&cell, &mut state, &module.outlets(), now);
     let over = state.room.is_over();
     drop(state);
     if over {
-        module.shared.forget_room(&cell);
+        module.forget_room(&cell);
     }
     result.map_err(|e| command_error(r, e))
 }
 
-fn load_sound(module: &Module, room: &RoomRef, file: &str) -> Result<Arc<[i16]>, ApiError> {
+fn load_sound(module: &dyn Operated, room: &RoomRef, file: &str) -> Result<Arc<[i16]>, ApiError> {
     let config = module.config();
     let path =
         super::paths::confined(&config.module.sounds_dir, file).map_err(ApiError::refused)?;
     let rate = room_rate(module, room)?;
     module
-        .shared
-        .sounds
+        .sounds()
         .get(&path, rate)
         .map_err(|e| ApiError::new(ApiErrorCode::BadArguments, e))
 }
 
-fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiError> {
+fn run(module: &dyn Operated, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiError> {
     let text = |s: String| Ok(Reply::Text(s));
     // A command on one target: its reply is the room's answer.
     let on_target = |room: RoomRef, t: MemberTarget, make: &dyn Fn(Target) -> Command| {
@@ -247,7 +263,7 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
     match cmd {
         ApiCommand::Help => text(help_text().to_string()),
         ApiCommand::List { room: None } => {
-            let cells = module.shared.live_rooms();
+            let cells = module.live_rooms();
             let idle: Vec<(RoomConfig, Room)> = idle_rooms(module, &cells)
                 .into_iter()
                 .filter_map(|cfg| idle_scratch(module, &cfg).ok().map(|r| (cfg, r)))
@@ -300,7 +316,6 @@ fn run(module: &Module, cmd: ApiCommand, json_out: bool) -> Result<Reply, ApiErr
                     Err(e) => idle_room(module, &r).ok_or(e)?.map(|_| 0)?,
                 },
                 None => module
-                    .shared
                     .live_rooms()
                     .iter()
                     .map(|c| c.lock().room.member_count())
@@ -538,7 +553,7 @@ fn list_field(s: &str) -> String {
     crate::control::escape_controls(s).replace(';', "\\;")
 }
 
-fn run_time_s(module: &Module, started: Option<u64>) -> u64 {
+fn run_time_s(module: &dyn Operated, started: Option<u64>) -> u64 {
     started.map_or(0, |s| module.now_ms().saturating_sub(s) / 1000)
 }
 
@@ -553,7 +568,7 @@ fn run_time_s(module: &Module, started: Option<u64>) -> u64 {
 /// then name; `list <room>` prints the room line, then one [`member_line`]
 /// per member (admitted or still entering a PIN) in join order. `count`
 /// prints the admitted members of one room or of all rooms as a bare number.
-fn room_line(module: &Module, cell: &RoomCell) -> String {
+fn room_line(module: &dyn Operated, cell: &RoomCell) -> String {
     let state = cell.lock();
     let r = &state.room;
     format!(
@@ -602,7 +617,7 @@ fn recording_word(r: crate::room::RecordingState) -> &'static str {
     }
 }
 
-fn room_json(module: &Module, cell: &RoomCell, with_members: bool) -> Value {
+fn room_json(module: &dyn Operated, cell: &RoomCell, with_members: bool) -> Value {
     let state = cell.lock();
     let r = &state.room;
     let mut v = json!({

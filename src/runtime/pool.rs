@@ -17,8 +17,21 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::logging::{LogSink, Scope};
-use super::module::Shared;
-use super::rooms::{run_tick, RoomCell, TickOutcome};
+use super::rooms::{RoomCell, TickOutcome};
+
+/// What the pool needs of whoever owns the rooms. The pool defines it and
+/// the module implements it, so the pool depends on no module code.
+pub trait Ticker: Send + Sync + 'static {
+    /// Runs one tick of `cell` for its deadline `at`, queued with
+    /// `generation`.
+    fn tick(&self, cell: &Arc<RoomCell>, generation: u64, at: Instant) -> TickOutcome;
+
+    /// The deadline of a room time.
+    fn instant_at(&self, ms: u64) -> Instant;
+
+    /// A room is over: its owner lets it go.
+    fn forget_room(&self, cell: &Arc<RoomCell>);
+}
 
 /// A tick later than this behind its deadline counts as late.
 const LATE_US: u64 = 2_000;
@@ -110,7 +123,7 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn start(threads: usize, shared: Arc<Shared>, sink: Arc<LogSink>) -> Pool {
+    pub fn start<T: Ticker>(threads: usize, ticker: Arc<T>, sink: Arc<LogSink>) -> Pool {
         let schedule = Arc::new(Schedule {
             queue: Mutex::new(Queue {
                 heap: BinaryHeap::new(),
@@ -123,12 +136,12 @@ impl Pool {
         });
         let workers = (0..threads.clamp(1, 256))
             .filter_map(|i| {
-                let (s, k, sh) = (schedule.clone(), sink.clone(), shared.clone());
+                let (s, k, t) = (schedule.clone(), sink.clone(), ticker.clone());
                 std::thread::Builder::new()
                     .name(format!("huddle-mix-{i}"))
                     .spawn(move || {
                         let _scope = Scope::enter(&k);
-                        run(&s, &sh);
+                        run(&s, &*t);
                     })
                     .map_err(|e| log::error!(target: "huddle::mixer", "could not start mixer thread {i}: {e}"))
                     .ok()
@@ -207,7 +220,7 @@ fn next_due(schedule: &Schedule) -> Option<Due> {
     }
 }
 
-fn run(schedule: &Schedule, shared: &Shared) {
+fn run<T: Ticker>(schedule: &Schedule, ticker: &T) {
     while let Some(Due {
         at,
         generation,
@@ -216,13 +229,7 @@ fn run(schedule: &Schedule, shared: &Shared) {
     }) = next_due(schedule)
     {
         let lateness = Instant::now().saturating_duration_since(at).as_micros() as u64;
-        let outcome = run_tick(
-            &cell,
-            generation,
-            shared.now_ms_at(at),
-            &*shared.host,
-            shared,
-        );
+        let outcome = ticker.tick(&cell, generation, at);
         if outcome != TickOutcome::Stale {
             let mut state = cell.lock();
             state.stats.worst_lateness_us = state.stats.worst_lateness_us.max(lateness);
@@ -251,9 +258,9 @@ fn run(schedule: &Schedule, shared: &Shared) {
                 }
                 next
             }
-            TickOutcome::Parked { wake_ms } => shared.instant_at(wake_ms),
+            TickOutcome::Parked { wake_ms } => ticker.instant_at(wake_ms),
             TickOutcome::Over => {
-                shared.forget_room(&cell);
+                ticker.forget_room(&cell);
                 continue;
             }
             TickOutcome::Stale => continue,

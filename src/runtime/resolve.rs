@@ -10,8 +10,18 @@ use crate::control::config::{Config, Profile, RoomConfig, TrustAppFlags};
 use crate::room::io::{Channel, Codec};
 use crate::room::settings::{Beep, FirstSetter, MemberSpec, RoomSettings, Sounds};
 
-use super::module::CallerInfo;
 use super::sounds::SoundCache;
+
+/// Who is calling, copied from the host's `huddle_caller`.
+#[derive(Debug, Clone, Default)]
+pub struct CallerInfo {
+    pub channel: String,
+    pub account: String,
+    pub call_id: String,
+    pub from: String,
+    pub to: String,
+    pub caller_name: String,
+}
 
 #[allow(clippy::too_many_arguments)] // each is a distinct input the merge needs
 /// A room's settings when it is created: the config's room entry (if any)

@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
-use crate::control::config::Profile;
+use crate::control::config::{Config, Profile};
 use crate::control::dtmf::{DtmfAction, DtmfMatcher, DtmfOutcome};
 use crate::room::io::{Channel, Codec, OutFrame};
 use crate::room::{
@@ -16,7 +16,29 @@ use crate::room::{
 };
 use crate::runtime::Host;
 
-use super::outbox::HostCall;
+use super::outbox::{HostCall, Outbox};
+use super::recorder::Recorder;
+
+/// Where a room's outputs go: host calls to the outbox, recordings to the
+/// writer, which reads the config a new recording starts from. Borrowed
+/// from the module's parts, so rooms and the recorder need nothing of the
+/// module that owns them.
+pub struct Outlets<'a> {
+    pub outbox: &'a Outbox,
+    pub recorder: &'a Recorder,
+    pub config: &'a RwLock<Arc<Config>>,
+}
+
+impl Outlets<'_> {
+    pub fn config(&self) -> Arc<Config> {
+        current_config(self.config)
+    }
+}
+
+/// The config now in force (a `reload` swaps it).
+pub fn current_config(config: &RwLock<Arc<Config>>) -> Arc<Config> {
+    config.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
 
 /// Frames waiting between the host's media thread and the next tick. A
 /// flooding sender loses its oldest frames here; memory stays bounded.
@@ -549,7 +571,7 @@ pub fn run_tick(
     generation: u64,
     now_ms: u64,
     host: &dyn Host,
-    ctx: &super::module::Shared,
+    ctx: &Outlets,
 ) -> TickOutcome {
     if cell.is_closed() {
         return TickOutcome::Over;
@@ -659,12 +681,7 @@ pub fn resume(state: &mut RoomState) -> Option<u64> {
 }
 
 /// Carries the room's queued outputs to the outbox and the recorder.
-pub fn drain_outputs(
-    cell: &Arc<RoomCell>,
-    state: &mut RoomState,
-    ctx: &super::module::Shared,
-    now_ms: u64,
-) {
+pub fn drain_outputs(cell: &Arc<RoomCell>, state: &mut RoomState, ctx: &Outlets, now_ms: u64) {
     while let Some(out) = state.room.poll_output() {
         match out {
             Output::Event(e) => ctx.outbox.push(HostCall::RoomEvent(e)),

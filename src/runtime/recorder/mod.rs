@@ -22,13 +22,13 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 
 use crate::audio::wav::{create_exclusive, repair_wav, trim_file, WavRecorder};
+use crate::control::config::Config;
 use crate::room::events::{civil_from_days, rfc2822};
 use crate::room::RecordingCommand;
 
 use super::logging::{LogSink, Scope};
-use super::module::Shared;
-use super::outbox::HostCall;
-use super::rooms::{RoomCell, RoomState};
+use super::outbox::{HostCall, Outbox};
+use super::rooms::{Outlets, RoomCell, RoomState};
 
 mod session;
 mod writer;
@@ -262,15 +262,16 @@ impl Recorder {
         let _ = self.tx.send(Job::Stall(d));
     }
 
-    pub fn shutdown(&self, _shared: &Shared) {
+    pub fn shutdown(&self) {
         let _ = self.tx.send(Job::Stop);
         if let Some(h) = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = h.join();
         }
     }
 
-    /// Finds recordings a crashed host left unfinished, repairs and reports them.
-    pub fn recover(&self, shared: &Shared) {
+    /// Finds recordings a crashed host left unfinished, repairs and reports
+    /// them to `outbox`, filtered by `config`'s `suppress_events`.
+    pub fn recover(&self, outbox: &Outbox, config: &Config) {
         let mut markers = Vec::new();
         find_markers(&self.dir, 0, &mut markers);
         for marker in markers {
@@ -296,9 +297,9 @@ impl Recorder {
                     log::warn!(target: "huddle::recording", "recovered unfinished recording {} ({secs} s)", wav.display());
                     // No room is behind this event to filter it: suppress_events
                     // is applied here, as the room applies it to its own.
-                    let suppress = &shared.config().module.suppress_events;
+                    let suppress = &config.module.suppress_events;
                     if !crate::room::events::suppressed("recording-completed", suppress) {
-                        shared.outbox.push(HostCall::Event(crate::room::io::Event {
+                        outbox.push(HostCall::Event(crate::room::io::Event {
                             name: "recording-completed".to_string(),
                             fields: vec![
                                 ("AccountSid", field("account")),

@@ -51,7 +51,7 @@ pub fn expand_template(
 pub fn apply(
     cell: &Arc<RoomCell>,
     state: &mut RoomState,
-    shared: &Shared,
+    out: &Outlets,
     cmd: RecordingCommand,
     now_ms: u64,
 ) {
@@ -60,7 +60,7 @@ pub fn apply(
             if state.recording.is_some() {
                 return;
             }
-            match open(cell, state, shared, path, &source, now_ms) {
+            match open(cell, state, out, path, &source, now_ms) {
                 Ok(rec) => {
                     let fields = rec_fields(&rec.info, "in-progress", None);
                     emit(state, &rec.info, "recording-in-progress", fields, now_ms);
@@ -102,7 +102,7 @@ pub fn apply(
         }
         RecordingCommand::Stop { reason } => {
             if let Some(rec) = state.recording.take() {
-                finish(cell, state, shared, rec, &reason, now_ms);
+                finish(cell, state, out, rec, &reason, now_ms);
             }
         }
     }
@@ -111,12 +111,12 @@ pub fn apply(
 pub(super) fn open(
     cell: &RoomCell,
     state: &mut RoomState,
-    shared: &Shared,
+    out: &Outlets,
     path: Option<String>,
     source: &str,
     now_ms: u64,
 ) -> Result<Recording, String> {
-    let config = shared.config();
+    let config = out.config();
     let dir = &config.module.recordings_dir;
     let dir_mode = config.module.recording_dir_mode;
     make_dirs(dir, dir_mode)?;
@@ -145,7 +145,7 @@ pub(super) fn open(
         // The directory now exists: check again that no link led it elsewhere.
         crate::runtime::paths::confined(dir, &relative)?;
     }
-    let claimed = &shared.recorder.claimed;
+    let claimed = &out.recorder.claimed;
     let taken = |p: &Path| {
         p.exists()
             || marker_of(p).exists()
@@ -172,7 +172,7 @@ pub(super) fn open(
         full = crate::runtime::paths::confined(dir, &free)?;
         relative = free;
     }
-    let id = shared.recorder.next_id.fetch_add(1, Ordering::Relaxed);
+    let id = out.recorder.next_id.fetch_add(1, Ordering::Relaxed);
     let first = room.first_setter();
     let url = match &config.module.public_recording_url {
         Some(base) if !base.is_empty() => format!("{}/{}", base.trim_end_matches('/'), relative),
@@ -200,8 +200,7 @@ pub(super) fn open(
         }
     };
     claim(true);
-    shared
-        .recorder
+    out.recorder
         .tx
         .send(Job::Open {
             id,
@@ -215,12 +214,12 @@ pub(super) fn open(
             claim(false);
             "the recording thread has stopped".to_string()
         })?;
-    shared.recorder.open.fetch_add(1, Ordering::AcqRel);
+    out.recorder.open.fetch_add(1, Ordering::AcqRel);
     Ok(Recording {
         failed,
         id,
-        tx: shared.recorder.tx.clone(),
-        free: shared.recorder.free_rx.clone(),
+        tx: out.recorder.tx.clone(),
+        free: out.recorder.free_rx.clone(),
         gap: 0,
         info,
         path: full,
@@ -235,7 +234,7 @@ pub(super) fn open(
 pub fn finish(
     cell: &Arc<RoomCell>,
     state: &mut RoomState,
-    shared: &Shared,
+    out: &Outlets,
     mut rec: Recording,
     reason: &str,
     now_ms: u64,
@@ -250,22 +249,22 @@ pub fn finish(
         });
     }
     let trim = state.room.first_setter().trim_silence == Some(true);
-    shared.recorder.open.fetch_sub(1, Ordering::AcqRel);
+    out.recorder.open.fetch_sub(1, Ordering::AcqRel);
     log::info!(target: "huddle::recording", "room {}: recording {} stops ({reason})", cell.display_name(), rec.path.display());
-    shared.recorder.closing.fetch_add(1, Ordering::AcqRel);
+    out.recorder.closing.fetch_add(1, Ordering::AcqRel);
     let sent = rec.tx.send(Job::Close {
         id: rec.id,
         finish: Box::new(Finish {
             cell: cell.clone(),
-            outbox: shared.outbox.clone(),
+            outbox: out.outbox.clone(),
             trim,
             info: rec.info.clone(),
             paused_ms: rec.paused_ms_total,
-            closing: shared.recorder.closing.clone(),
+            closing: out.recorder.closing.clone(),
             heard_speech: rec.heard_speech,
         }),
     });
     if sent.is_err() {
-        shared.recorder.closing.fetch_sub(1, Ordering::AcqRel);
+        out.recorder.closing.fetch_sub(1, Ordering::AcqRel);
     }
 }
