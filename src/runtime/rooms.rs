@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::control::config::{Config, Profile};
+use crate::control::config::Profile;
 use crate::control::dtmf::{DtmfAction, DtmfMatcher, DtmfOutcome};
 use crate::room::io::{Channel, Codec, OutFrame};
 use crate::room::{
@@ -16,29 +16,9 @@ use crate::room::{
 };
 use crate::runtime::Host;
 
-use super::outbox::{HostCall, Outbox};
-use super::recorder::Recorder;
-
-/// Where a room's outputs go: host calls to the outbox, recordings to the
-/// writer, which reads the config a new recording starts from. Borrowed
-/// from the module's parts, so rooms and the recorder need nothing of the
-/// module that owns them.
-pub struct Outlets<'a> {
-    pub outbox: &'a Outbox,
-    pub recorder: &'a Recorder,
-    pub config: &'a RwLock<Arc<Config>>,
-}
-
-impl Outlets<'_> {
-    pub fn config(&self) -> Arc<Config> {
-        current_config(self.config)
-    }
-}
-
-/// The config now in force (a `reload` swaps it).
-pub fn current_config(config: &RwLock<Arc<Config>>) -> Arc<Config> {
-    config.read().unwrap_or_else(|e| e.into_inner()).clone()
-}
+use super::outbox::HostCall;
+pub use super::recorder::{current_config, Outlets};
+use super::recorder::{RecordedRoom, Recording};
 
 /// Frames waiting between the host's media thread and the next tick. A
 /// flooding sender loses its oldest frames here; memory stays bounded.
@@ -336,7 +316,7 @@ pub struct RoomState {
     /// config (a copy was 2 KiB a room, mostly its DTMF maps).
     pub profile: Arc<Profile>,
     pub stats: TickStats,
-    pub recording: Option<super::recorder::Recording>,
+    pub recording: Option<Recording>,
 }
 
 pub struct RoomCell {
@@ -384,6 +364,24 @@ impl RoomCell {
         } else {
             format!("{}/{}", self.account, self.name)
         }
+    }
+}
+
+impl RecordedRoom for RoomCell {
+    fn account(&self) -> &str {
+        &self.account
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn display_name(&self) -> String {
+        RoomCell::display_name(self)
+    }
+
+    fn with_room(&self, f: &mut dyn FnMut(&mut Room)) {
+        f(&mut self.lock().room);
     }
 }
 
@@ -456,14 +454,14 @@ struct QueueSink<'a> {
     ports: &'a [(MemberId, Arc<MemberPort>)],
     cursor: usize,
     out: &'a mut Outgoing,
-    recording: Option<&'a mut super::recorder::Recording>,
+    recording: Option<&'a mut Recording>,
 }
 
 impl<'a> QueueSink<'a> {
     fn new(
         ports: &'a [(MemberId, Arc<MemberPort>)],
         out: &'a mut Outgoing,
-        recording: Option<&'a mut super::recorder::Recording>,
+        recording: Option<&'a mut Recording>,
     ) -> QueueSink<'a> {
         QueueSink {
             ports,
@@ -633,7 +631,7 @@ pub fn run_tick(
     // `recording-failed`, rather than let it run on writing nothing.
     if state.recording.as_ref().is_some_and(|r| r.failed()) {
         if let Some(rec) = state.recording.take() {
-            super::recorder::finish(cell, state, ctx, rec, "write error", now_ms);
+            super::recorder::finish(cell, &mut state.room, ctx, rec, "write error", now_ms);
         }
     }
     drain_outputs(cell, state, ctx, now_ms);
@@ -701,12 +699,20 @@ pub fn drain_outputs(cell: &Arc<RoomCell>, state: &mut RoomState, ctx: &Outlets,
                 room: cell.name.clone(),
                 account: cell.account.clone(),
             }),
-            Output::Recording(cmd) => super::recorder::apply(cell, state, ctx, cmd, now_ms),
+            Output::Recording(cmd) => super::recorder::apply(
+                cell,
+                &mut state.room,
+                &mut state.recording,
+                &state.profile,
+                ctx,
+                cmd,
+                now_ms,
+            ),
         }
     }
     if state.room.is_over() {
         if let Some(rec) = state.recording.take() {
-            super::recorder::finish(cell, state, ctx, rec, "conference-end", now_ms);
+            super::recorder::finish(cell, &mut state.room, ctx, rec, "conference-end", now_ms);
         }
         for port in state.ports.values() {
             port.mark_gone();

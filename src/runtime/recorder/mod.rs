@@ -15,20 +15,52 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 
 use crate::audio::wav::{create_exclusive, repair_wav, trim_file, WavRecorder};
-use crate::control::config::Config;
+use crate::control::config::{Config, Profile};
 use crate::room::events::{civil_from_days, rfc2822};
-use crate::room::RecordingCommand;
+use crate::room::{RecordingCommand, Room};
 
 use super::logging::{LogSink, Scope};
 use super::outbox::{HostCall, Outbox};
-use super::rooms::{Outlets, RoomCell, RoomState};
+
+/// A room as the recorder sees it. `rooms.rs` implements it for its cell,
+/// so the recorder needs nothing of `rooms.rs` and the import between them
+/// runs one way only.
+pub trait RecordedRoom: Send + Sync + 'static {
+    fn account(&self) -> &str;
+    fn name(&self) -> &str;
+    fn display_name(&self) -> String;
+    /// Runs `f` on the room under its lock: the writer reports a finished
+    /// file from its own thread, long after the tick that stopped it.
+    fn with_room(&self, f: &mut dyn FnMut(&mut Room));
+}
+
+/// Where a room's outputs go: host calls to the outbox, recordings to the
+/// writer, which reads the config a new recording starts from. Borrowed
+/// from the module's parts, so rooms and the recorder need nothing of the
+/// module that owns them.
+pub struct Outlets<'a> {
+    pub outbox: &'a Outbox,
+    pub recorder: &'a Recorder,
+    pub config: &'a RwLock<Arc<Config>>,
+}
+
+impl Outlets<'_> {
+    pub fn config(&self) -> Arc<Config> {
+        current_config(self.config)
+    }
+}
+
+/// The config now in force (a `reload` swaps it).
+pub fn current_config(config: &RwLock<Arc<Config>>) -> Arc<Config> {
+    config.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
 
 mod session;
 mod writer;
@@ -103,7 +135,7 @@ enum Job {
 
 /// What the writer needs to report a finished recording.
 struct Finish {
-    cell: Arc<RoomCell>,
+    cell: Arc<dyn RecordedRoom>,
     outbox: super::outbox::Outbox,
     trim: bool,
     info: EventInfo,
@@ -403,7 +435,7 @@ fn rec_fields(
 /// Emits through the room so the event takes its place in the room's sequence,
 /// unless the first participant's `recordingStatusCallbackEvent` filtered it out.
 fn emit(
-    state: &mut RoomState,
+    room: &mut Room,
     info: &EventInfo,
     name: &str,
     fields: Vec<(&'static str, String)>,
@@ -415,7 +447,7 @@ fn emit(
             return;
         }
     }
-    state.room.emit_external(name, fields, now_ms);
+    room.emit_external(name, fields, now_ms);
 }
 
 #[cfg(test)]

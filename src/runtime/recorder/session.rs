@@ -48,28 +48,30 @@ pub fn expand_template(
 }
 
 /// Starts, pauses, resumes or stops the room's recording as the core decided.
-pub fn apply(
-    cell: &Arc<RoomCell>,
-    state: &mut RoomState,
+pub fn apply<C: RecordedRoom>(
+    cell: &Arc<C>,
+    room: &mut Room,
+    recording: &mut Option<Recording>,
+    profile: &Profile,
     out: &Outlets,
     cmd: RecordingCommand,
     now_ms: u64,
 ) {
     match cmd {
         RecordingCommand::Start { path, source } => {
-            if state.recording.is_some() {
+            if recording.is_some() {
                 return;
             }
-            match open(cell, state, out, path, &source, now_ms) {
+            match open(&**cell, room, profile, out, path, &source, now_ms) {
                 Ok(rec) => {
                     let fields = rec_fields(&rec.info, "in-progress", None);
-                    emit(state, &rec.info, "recording-in-progress", fields, now_ms);
-                    state.recording = Some(rec);
+                    emit(room, &rec.info, "recording-in-progress", fields, now_ms);
+                    *recording = Some(rec);
                 }
                 Err(why) => {
                     log::error!(target: "huddle::recording", "room {}: recording not started: {why}", cell.display_name());
-                    state.room.recording_ended();
-                    let first = state.room.first_setter();
+                    room.recording_ended();
+                    let first = room.first_setter();
                     // A recording that never started still reports to the
                     // recording callback, like one that failed later.
                     let info = EventInfo {
@@ -82,18 +84,18 @@ pub fn apply(
                     };
                     let mut fields = rec_fields(&info, "failed", None);
                     fields.push(("ErrorMessage", why));
-                    emit(state, &info, "recording-failed", fields, now_ms);
+                    emit(room, &info, "recording-failed", fields, now_ms);
                 }
             }
         }
         RecordingCommand::Pause => {
-            if let Some(r) = state.recording.as_mut() {
+            if let Some(r) = recording.as_mut() {
                 r.paused_at = Some(Instant::now());
                 r.paused_room_ms = Some(now_ms);
             }
         }
         RecordingCommand::Resume => {
-            if let Some(r) = state.recording.as_mut() {
+            if let Some(r) = recording.as_mut() {
                 if let Some(at) = r.paused_room_ms.take() {
                     r.paused_ms_total += now_ms.saturating_sub(at);
                 }
@@ -101,16 +103,17 @@ pub fn apply(
             }
         }
         RecordingCommand::Stop { reason } => {
-            if let Some(rec) = state.recording.take() {
-                finish(cell, state, out, rec, &reason, now_ms);
+            if let Some(rec) = recording.take() {
+                finish(cell, room, out, rec, &reason, now_ms);
             }
         }
     }
 }
 
 pub(super) fn open(
-    cell: &RoomCell,
-    state: &mut RoomState,
+    cell: &dyn RecordedRoom,
+    room: &Room,
+    profile: &Profile,
     out: &Outlets,
     path: Option<String>,
     source: &str,
@@ -120,15 +123,14 @@ pub(super) fn open(
     let dir = &config.module.recordings_dir;
     let dir_mode = config.module.recording_dir_mode;
     make_dirs(dir, dir_mode)?;
-    let room = &state.room;
     let wall = room.settings.wall_epoch_ms + now_ms;
     let from_template = path.is_none();
     let relative = match path {
         Some(p) => p,
         None => expand_template(
-            &state.profile.record_template,
-            &cell.account,
-            &cell.name,
+            &profile.record_template,
+            cell.account(),
+            cell.name(),
             &room.sid,
             &room.settings.profile,
             wall,
@@ -188,7 +190,11 @@ pub(super) fn open(
     };
     let marker = format!(
         "conference_sid={}\naccount={}\nroom={}\nrecording_sid={}\nurl={}\n",
-        room.sid, cell.account, cell.name, info.sid, info.url
+        room.sid,
+        cell.account(),
+        cell.name(),
+        info.sid,
+        info.url
     );
     let failed = Arc::new(AtomicBool::new(false));
     let claim = |on: bool| {
@@ -231,9 +237,9 @@ pub(super) fn open(
 }
 
 /// Closes the file on the writer thread; its completion event follows from there.
-pub fn finish(
-    cell: &Arc<RoomCell>,
-    state: &mut RoomState,
+pub fn finish<C: RecordedRoom>(
+    cell: &Arc<C>,
+    room: &mut Room,
     out: &Outlets,
     mut rec: Recording,
     reason: &str,
@@ -248,14 +254,14 @@ pub fn finish(
             samples: rec.gap,
         });
     }
-    let trim = state.room.first_setter().trim_silence == Some(true);
+    let trim = room.first_setter().trim_silence == Some(true);
     out.recorder.open.fetch_sub(1, Ordering::AcqRel);
     log::info!(target: "huddle::recording", "room {}: recording {} stops ({reason})", cell.display_name(), rec.path.display());
     out.recorder.closing.fetch_add(1, Ordering::AcqRel);
     let sent = rec.tx.send(Job::Close {
         id: rec.id,
         finish: Box::new(Finish {
-            cell: cell.clone(),
+            cell: Arc::clone(cell) as Arc<dyn RecordedRoom>,
             outbox: out.outbox.clone(),
             trim,
             info: rec.info.clone(),

@@ -329,17 +329,17 @@ pub(super) fn close(mut f: Open, finish: Finish) {
         ]),
     );
     fields.extend(extra);
-    let mut state = finish.cell.lock();
-    let now = state.room.now_ms();
-    if finalized.is_err() {
-        state.room.recording_ended();
-    }
-    emit(&mut state, &finish.info, name, fields, now);
-    while let Some(out) = state.room.poll_output() {
-        if let crate::room::Output::Event(e) = out {
-            finish.outbox.push(HostCall::RoomEvent(e));
+    finish.cell.with_room(&mut |room| {
+        let now = room.now_ms();
+        if finalized.is_err() {
+            room.recording_ended();
         }
-    }
-    drop(state);
+        emit(room, &finish.info, name, std::mem::take(&mut fields), now);
+        while let Some(out) = room.poll_output() {
+            if let crate::room::Output::Event(e) = out {
+                finish.outbox.push(HostCall::RoomEvent(e));
+            }
+        }
+    });
     finish.closing.fetch_sub(1, Ordering::AcqRel);
 }
