@@ -54,20 +54,25 @@ typedef enum huddle_codec {
     /* Signed 16-bit linear PCM, host byte order, mono. */
     HUDDLE_CODEC_L16 = 1,
     /* One Opus packet (RFC 6716), mono or stereo, decoded to mono. */
-    HUDDLE_CODEC_OPUS = 2
+    HUDDLE_CODEC_OPUS = 2,
+    /* G.711 mu-law (PCMU): 8000 Hz, one octet a sample. */
+    HUDDLE_CODEC_PCMU = 3,
+    /* G.711 A-law (PCMA): 8000 Hz, one octet a sample. */
+    HUDDLE_CODEC_PCMA = 4
 } huddle_codec;
 
 /* One audio frame, in either direction.
  *
  * In (huddle_member_audio): `data`/`len` are borrowed for the call. For L16,
  * `len` must be `samples * 2` bytes and `samples` must equal the member's
- * frame size at `sample_rate`. For Opus, `samples` is ignored on input.
+ * frame size at `sample_rate`; PCMU and PCMA likewise with one byte a
+ * sample, at 8000 Hz only. For Opus, `samples` is ignored on input.
  * Out (send_audio): `data` is valid only during the callback. */
 typedef struct huddle_frame {
     uint32_t codec;        /* a huddle_codec value */
     uint32_t sample_rate;  /* 8000, 16000, 24000, 32000 or 48000 */
     uint32_t samples;      /* samples per channel in this frame */
-    const uint8_t *data;   /* payload: PCM bytes or one Opus packet */
+    const uint8_t *data;   /* payload: PCM bytes, one Opus packet or G.711 octets */
     size_t len;            /* bytes at data */
     /* RFC 6464 client-to-mixer audio level: -dBov, 0 (loudest) .. 127
      * (silence), or -1 when the sender did not supply one. */

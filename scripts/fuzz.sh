@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 secs=${1:-60}
 shift || true
-all=(app_args api_command config dtmf_matcher room_dtmf l16_frames opus_frames
+all=(app_args api_command config dtmf_matcher room_dtmf l16_frames opus_frames g711_frames
     silk_vad wav_sound api_module scenario)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")

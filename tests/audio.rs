@@ -278,6 +278,118 @@ fn narrowband_l16_and_fullband_opus_hear_each_other() {
     );
 }
 
+/// A PCMU caller, a PCMA caller and a 16 kHz L16 caller in a 16 kHz room:
+/// each hears the other two at the level they spoke, in its own format,
+/// and not itself. Two PCMU listeners get the very same octets (one shared
+/// encode), and G.711 frames of the wrong length or rate are refused.
+#[test]
+fn pcmu_pcma_and_l16_callers_hear_each_other() {
+    use huddle::room::io::Codec;
+    let h = Harness::new(&profile(""));
+    let u = h.join("u", "{beep=false}g").unwrap();
+    let a = h.join("a", "{beep=false}g").unwrap();
+    let w = h.join("w", "{beep=false}g").unwrap();
+    h.join("l1", "{beep=false,codec=pcmu}g").unwrap();
+    h.join("l2", "{beep=false,codec=pcmu}g").unwrap();
+    let (fu, fa, fw) = (A, B, C);
+    let (mut pu, mut pa, mut pw) = (0.0, 0.0, 0.0);
+    for _ in 0..100 {
+        let tone = sine(fu, 8000, 160, TALK_AMPLITUDE, &mut pu);
+        assert_eq!(
+            h.send_g711(&u, Codec::Pcmu, &g711_encode(true, &tone)),
+            huddle::runtime::Status::Ok
+        );
+        let tone = sine(fa, 8000, 160, TALK_AMPLITUDE, &mut pa);
+        assert_eq!(
+            h.send_g711(&a, Codec::Pcma, &g711_encode(false, &tone)),
+            huddle::runtime::Status::Ok
+        );
+        h.send_l16(
+            &w,
+            &sine(fw, RATE, frame(RATE, 20), TALK_AMPLITUDE, &mut pw),
+            RATE,
+        );
+        h.advance(20);
+    }
+    // The last half second, past the jitter buffer's start.
+    let tail = |pcm: &[i16], rate: u32| pcm[pcm.len() - rate as usize / 2..].to_vec();
+    let expect = [
+        ("u", Codec::Pcmu, fu),
+        ("a", Codec::Pcma, fa),
+        ("w", Codec::L16, fw),
+    ];
+    for (name, codec, _) in expect {
+        let heard = h.heard(name);
+        assert_eq!(
+            heard.codec,
+            Some(codec),
+            "{name} hears in the codec it sends"
+        );
+        let (pcm, rate) = match codec {
+            Codec::L16 => (heard.pcm.clone(), RATE),
+            _ => (g711_decode(codec == Codec::Pcmu, &heard.g711), 8000),
+        };
+        assert_eq!(heard.rate, rate);
+        assert_eq!(pcm.len(), 100 * frame(rate, 20), "{name}: one frame a tick");
+        let pcm = tail(&pcm, rate);
+        for (other, _, f) in expect {
+            let amp = tone_amplitude(&pcm, f, rate);
+            if other == name {
+                assert!(amp < SILENT, "{name} hears itself at {amp:.0}");
+            } else {
+                // G.711's own error is 1-2% of the level; the 8/16 kHz
+                // resamplers' passband ripple less.
+                assert!(
+                    (amp - TALK_AMPLITUDE).abs() < 0.05 * TALK_AMPLITUDE,
+                    "{name} hears {other} ({f} Hz) at {amp:.0}, sent at {TALK_AMPLITUDE}"
+                );
+            }
+        }
+    }
+    let (l1, l2) = (h.heard("l1"), h.heard("l2"));
+    assert_eq!(l1.codec, Some(Codec::Pcmu), "codec=pcmu before any frame");
+    assert_eq!(l1.g711.len(), 100 * 160);
+    assert_eq!(l1.g711, l2.g711, "listeners of one mix share its encode");
+    let all = tail(&g711_decode(true, &l1.g711), 8000);
+    for f in [fu, fa, fw] {
+        let amp = tone_amplitude(&all, f, 8000);
+        assert!(
+            (amp - TALK_AMPLITUDE).abs() < 0.05 * TALK_AMPLITUDE,
+            "l1 hears {f} Hz at {amp:.0}"
+        );
+    }
+
+    let bad = huddle::runtime::Status::BadFrame;
+    assert_eq!(
+        h.send_g711(&u, Codec::Pcmu, &[0xFF; 320]),
+        bad,
+        "40 ms in a 20 ms room"
+    );
+    assert_eq!(
+        h.module.member_audio(
+            &u,
+            huddle::runtime::InFrame {
+                codec: Codec::Pcma,
+                rate: 16000,
+                samples: 320,
+                data: vec![0xD5; 320],
+                audio_level: None,
+                sequence: None,
+            },
+        ),
+        bad,
+        "G.711 at 16 kHz"
+    );
+    let stats = json_stats(&h, "g");
+    assert_eq!(stats["result"]["members"][0]["bad_frames"], 2);
+    assert!(
+        h.logs()
+            .iter()
+            .any(|l| l.contains("PCMU frame of 320 bytes, expected 160")),
+        "the log names the problem"
+    );
+}
+
 /// A spoken sentence (see `speech`) at RATE, starting at its first frame
 /// above -60 dBov.
 fn sentence() -> Vec<i16> {

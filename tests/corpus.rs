@@ -54,6 +54,7 @@ replay_tests!(
     room_dtmf,
     l16_frames,
     opus_frames,
+    g711_frames,
     silk_vad,
     wav_sound,
     api_module,

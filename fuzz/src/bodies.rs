@@ -27,6 +27,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("room_dtmf", room_dtmf),
     ("l16_frames", l16_frames),
     ("opus_frames", opus_frames),
+    ("g711_frames", g711_frames),
     ("silk_vad", silk_vad),
     ("wav_sound", wav_sound),
     ("api_module", api_module),
@@ -300,8 +301,15 @@ fn frames(data: &[u8], codec: Codec) {
         while let Some(hdr) = r.u8() {
             let rate = RATES[usize::from(hdr & 7)];
             let len = usize::from(r.u16().unwrap_or(0) % 4000);
+            // G.711 frames are PCMU or PCMA by a header bit.
+            let codec = match codec {
+                Codec::Pcmu | Codec::Pcma if hdr & 0x40 != 0 => Codec::Pcma,
+                Codec::Pcmu | Codec::Pcma => Codec::Pcmu,
+                c => c,
+            };
             let samples = match codec {
                 Codec::L16 => (len / 2) as u32 ^ u32::from(hdr >> 6 == 3),
+                Codec::Pcmu | Codec::Pcma => len as u32 ^ u32::from(hdr >> 6 == 3),
                 Codec::Opus => u32::from(r.u8().unwrap_or(0)),
             };
             let level = r.u8().unwrap_or(255);
@@ -332,6 +340,11 @@ pub fn l16_frames(data: &[u8]) {
 /// Opus packets through `Module::member_audio` + `advance` (libopus decodes).
 pub fn opus_frames(data: &[u8]) {
     frames(data, Codec::Opus)
+}
+
+/// PCMU and PCMA frames through `Module::member_audio` + `advance`.
+pub fn g711_frames(data: &[u8]) {
+    frames(data, Codec::Pcmu)
 }
 
 /// The SILK VAD bit reader on a raw packet.

@@ -8,14 +8,15 @@ pub const SILENCE_DBOV: f32 = -127.0;
 /// The result is clamped to `-127.0..=0.0`; silence and empty input give
 /// -127.
 pub fn rms_dbov(samples: &[i16]) -> f32 {
-    if samples.is_empty() {
+    energy_dbov(energy(samples), samples.len())
+}
+
+/// `rms_dbov` of `n` samples whose squares sum to `energy`.
+pub fn energy_dbov(energy: u64, n: usize) -> f32 {
+    if n == 0 || energy == 0 {
         return SILENCE_DBOV;
     }
-    let energy = energy(samples);
-    if energy == 0 {
-        return SILENCE_DBOV;
-    }
-    let mean = energy as f64 / samples.len() as f64;
+    let mean = energy as f64 / n as f64;
     let full = 32767.0f64 * 32767.0;
     let db = 10.0 * (mean / full).log10();
     (db as f32).clamp(SILENCE_DBOV, 0.0)

@@ -3,6 +3,7 @@
 //! mixer tick works on caller-provided buffers sized at construction, so the
 //! tick never touches the allocator.
 
+pub mod g711;
 pub mod level;
 pub mod limiter;
 pub mod mix;

@@ -60,6 +60,8 @@ pub enum Trim {
 pub enum Codec {
     L16,
     Opus,
+    Pcmu,
+    Pcma,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -695,7 +697,9 @@ fn apply_attribute(cx: &Ctx, a: &mut AppArgs, key: &str, v: &str) -> Result<(), 
             o.codec = Some(match v.to_ascii_lowercase().as_str() {
                 "l16" => Codec::L16,
                 "opus" => Codec::Opus,
-                _ => return Err(cx.err("codec must be L16 or opus, not", v)),
+                "pcmu" => Codec::Pcmu,
+                "pcma" => Codec::Pcma,
+                _ => return Err(cx.err("codec must be L16, opus, PCMU or PCMA, not", v)),
             })
         }
         "bitrate" => o.bitrate = Some(parse_range(cx, key, v, 6000, 510_000)?),

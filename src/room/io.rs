@@ -6,6 +6,8 @@
 use std::ffi::CString;
 use std::fmt;
 
+use crate::audio::g711::Law;
+
 /// A host call leg id, kept NUL-terminated so audio out needs no allocation.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Channel(CString);
@@ -47,6 +49,10 @@ impl fmt::Display for Channel {
 pub enum Codec {
     L16 = 1,
     Opus = 2,
+    /// G.711 mu-law at 8 kHz, one octet a sample.
+    Pcmu = 3,
+    /// G.711 A-law at 8 kHz, one octet a sample.
+    Pcma = 4,
 }
 
 impl Codec {
@@ -54,6 +60,8 @@ impl Codec {
         match v {
             1 => Some(Codec::L16),
             2 => Some(Codec::Opus),
+            3 => Some(Codec::Pcmu),
+            4 => Some(Codec::Pcma),
             _ => None,
         }
     }
@@ -62,12 +70,23 @@ impl Codec {
         match self {
             Codec::L16 => "L16",
             Codec::Opus => "opus",
+            Codec::Pcmu => "PCMU",
+            Codec::Pcma => "PCMA",
+        }
+    }
+
+    /// The G.711 law of a PCMU or PCMA frame.
+    pub fn g711(self) -> Option<Law> {
+        match self {
+            Codec::Pcmu => Some(Law::Mu),
+            Codec::Pcma => Some(Law::A),
+            Codec::L16 | Codec::Opus => None,
         }
     }
 }
 
-/// One frame of audio going to a member. `data` is L16 bytes in host order or
-/// one Opus packet.
+/// One frame of audio going to a member. `data` is L16 bytes in host order,
+/// one Opus packet, or G.711 octets.
 #[derive(Debug, Clone, Copy)]
 pub struct OutFrame<'a> {
     pub codec: Codec,

@@ -60,8 +60,14 @@ impl Room {
             energy_dbov: settings.vad.threshold_dbov,
             // Until the member's first frame shows its format: what the app args
             // said, else L16 at the room rate. Opus goes out at 48 kHz unless the
-            // room rate is one Opus has.
+            // room rate is one Opus has; G.711 has only 8 kHz.
             out_format: match spec.out_codec {
+                Some(codec @ (crate::room::io::Codec::Pcmu | crate::room::io::Codec::Pcma)) => {
+                    Format {
+                        codec,
+                        rate: crate::audio::g711::RATE,
+                    }
+                }
                 Some(crate::room::io::Codec::Opus) => Format {
                     codec: crate::room::io::Codec::Opus,
                     rate: if crate::audio::opus::OPUS_RATES.contains(&settings.rate) {

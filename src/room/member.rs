@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::audio::g711::{self, Law};
 use crate::audio::level::{rfc6464_to_dbov, rms_dbov, SILENCE_DBOV};
 use crate::audio::limiter::Limiter;
 use crate::audio::opus::{OpusDecoder, OpusError, OPUS_RATES};
@@ -36,12 +37,16 @@ pub struct InFrame {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrameError {
     Rate(u32),
+    /// G.711 runs at 8 kHz only.
+    G711Rate(u32),
     Length {
+        codec: Codec,
         expected: usize,
         got: usize,
     },
-    /// `samples` disagrees with the L16 payload's length.
+    /// `samples` disagrees with the payload's length.
     Samples {
+        codec: Codec,
         declared: u32,
         len: usize,
     },
@@ -55,15 +60,31 @@ impl std::fmt::Display for FrameError {
                 f,
                 "sample rate {r} is not one of 8000/16000/24000/32000/48000"
             ),
-            FrameError::Length { expected, got } => {
+            FrameError::G711Rate(r) => write!(f, "G.711 frame at {r} Hz; G.711 is 8000 Hz"),
+            FrameError::Length {
+                codec,
+                expected,
+                got,
+            } => {
                 write!(
                     f,
-                    "L16 frame of {got} bytes, expected {expected} for one interval"
+                    "{} frame of {got} bytes, expected {expected} for one interval",
+                    codec.name()
                 )
             }
-            FrameError::Samples { declared, len } => write!(
+            FrameError::Samples {
+                codec,
+                declared,
+                len,
+            } => write!(
                 f,
-                "L16 frame declares {declared} samples but holds {len} bytes (samples * 2 expected)"
+                "{} frame declares {declared} samples but holds {len} bytes ({} expected)",
+                codec.name(),
+                if *codec == Codec::L16 {
+                    "samples * 2"
+                } else {
+                    "one a sample"
+                }
             ),
             FrameError::Empty => write!(f, "empty Opus packet"),
         }
@@ -103,19 +124,28 @@ pub fn validate_frame(frame: &InFrame, len: usize, interval_ms: u32) -> Result<(
         return Err(FrameError::Rate(frame.rate));
     }
     match frame.codec {
-        Codec::L16 => {
-            let expected = crate::audio::frame_samples(frame.rate, interval_ms) * 2;
+        Codec::L16 | Codec::Pcmu | Codec::Pcma => {
+            let width = if frame.codec == Codec::L16 { 2 } else { 1 };
+            if frame.codec != Codec::L16 && frame.rate != g711::RATE {
+                return Err(FrameError::G711Rate(frame.rate));
+            }
+            let expected = crate::audio::frame_samples(frame.rate, interval_ms) * width;
             if len != expected {
-                return Err(FrameError::Length { expected, got: len });
+                return Err(FrameError::Length {
+                    codec: frame.codec,
+                    expected,
+                    got: len,
+                });
             }
             // A host that fills `samples` from one source and `len` from
             // another has a bug: refuse rather than guess which is right.
             if usize::try_from(frame.samples)
                 .ok()
-                .and_then(|s| s.checked_mul(2))
+                .and_then(|s| s.checked_mul(width))
                 != Some(len)
             {
                 return Err(FrameError::Samples {
+                    codec: frame.codec,
                     declared: frame.samples,
                     len,
                 });
@@ -663,8 +693,13 @@ impl Input {
                 }
                 self.convert(decode_rate, room_rate, n)
             }
-            Codec::L16 => {
-                let n = frame.data.len() / 2;
+            Codec::L16 | Codec::Pcmu | Codec::Pcma => {
+                let law = frame.codec.g711();
+                let n = if law.is_some() {
+                    frame.data.len()
+                } else {
+                    frame.data.len() / 2
+                };
                 // At the room rate, straight into this tick's pcm.
                 let dst = if frame.rate == room_rate && n == self.pcm.len() {
                     &mut self.pcm[..]
@@ -674,7 +709,10 @@ impl Input {
                     }
                     &mut self.scratch[..n]
                 };
-                crate::audio::pcm::samples_from_bytes(&frame.data[..2 * n], dst);
+                match law {
+                    Some(law) => g711::decode(law, &frame.data, dst),
+                    None => crate::audio::pcm::samples_from_bytes(&frame.data[..2 * n], dst),
+                }
                 if frame.rate == room_rate {
                     return if n == self.pcm.len() {
                         Ok(())
@@ -791,6 +829,8 @@ fn queued_level(frame: &InFrame, scratch: &mut Vec<i16>) -> Option<f32> {
             Some(rms_dbov(&scratch[..n]))
         }
         Codec::Opus => (silk_voice_activity(&frame.data) == Some(false)).then_some(SILENCE_DBOV),
+        Codec::Pcmu => Some(g711::level_dbov(Law::Mu, &frame.data)),
+        Codec::Pcma => Some(g711::level_dbov(Law::A, &frame.data)),
     }
 }
 

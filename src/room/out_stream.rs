@@ -2,6 +2,7 @@
 //! what the listener takes, keeping resampler and encoder state between
 //! ticks.
 
+use crate::audio::g711::Law;
 use crate::audio::limiter::Limiter;
 use crate::audio::opus::{EncoderSettings, OpusEncoder};
 use crate::audio::resample::Resampler;
@@ -32,6 +33,14 @@ pub(crate) struct OutStream {
     pub samples: u32,
     /// The tick this stream last rendered, so a shared stream renders once.
     pub rendered_tick: u64,
+}
+
+/// G.711 costs a table look-up a sample: shared by every listener of the
+/// mix, like an Opus encode, instead of once per channel in the host.
+fn encode_g711(law: Law, pcm: &[i16], bytes: &mut Vec<u8>) -> bool {
+    bytes.resize(pcm.len(), 0);
+    crate::audio::g711::encode(law, pcm, bytes);
+    true
 }
 
 /// Largest output frame: 60 ms at 48 kHz.
@@ -88,6 +97,8 @@ impl OutStream {
                 crate::audio::pcm::bytes_from_samples(converted, &mut self.bytes);
                 true
             }
+            Codec::Pcmu => encode_g711(Law::Mu, converted, &mut self.bytes),
+            Codec::Pcma => encode_g711(Law::A, converted, &mut self.bytes),
             Codec::Opus => {
                 let Some(enc) = self.encoder.as_mut() else {
                     return false;
@@ -150,6 +161,7 @@ impl OutStream {
         self.limiter = Limiter::new(format.rate);
         self.bytes = Vec::with_capacity(match format.codec {
             Codec::L16 => out_len * 2,
+            Codec::Pcmu | Codec::Pcma => out_len,
             Codec::Opus => MAX_PACKET,
         });
         self.format = Some((format, settings));

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::audio::level::rfc6464_to_dbov;
+use crate::audio::level::{rfc6464_to_dbov, rms_dbov};
 use crate::control::app_args::{parse_app_args, HttpMethod};
 use crate::control::config::{load_config, Config, Profile, Timer};
 use crate::room::io::{cause, Channel, Codec};
@@ -611,7 +611,7 @@ impl Module {
 
     /// One received frame whose payload is still the host's, borrowed for
     /// this call: it is copied into a buffer of the member's only when the
-    /// room will use it. An L16 frame is measured here, on the host's
+    /// room will use it. An L16 or G.711 frame is measured here, on the host's
     /// thread, while its bytes are in cache; one quieter than the member's
     /// mixing gate (and the member not talking) is queued as its level
     /// alone. In a room of a thousand listeners those copies, and the tick
@@ -639,24 +639,32 @@ impl Module {
             }
             return Status::BadFrame;
         }
-        if frame.codec == Codec::L16 && frame.audio_level.is_none() {
-            match crate::audio::pcm::samples_of(data) {
-                Some(samples) => frame.audio_level = Some(rfc6464_level(samples)),
-                // Host memory not aligned for samples: measure the copy.
-                None => {
-                    frame.data = port.payload(data);
-                    if let Some(samples) = crate::audio::pcm::samples_of(&frame.data) {
-                        frame.audio_level = Some(rfc6464_level(samples));
-                    }
+        if frame.audio_level.is_none() {
+            match (frame.codec, frame.codec.g711()) {
+                (_, Some(law)) => {
+                    frame.audio_level =
+                        Some(rfc6464_level(crate::audio::g711::level_dbov(law, data)));
                 }
+                (Codec::L16, _) => match crate::audio::pcm::samples_of(data) {
+                    Some(samples) => frame.audio_level = Some(rfc6464_level(rms_dbov(samples))),
+                    // Host memory not aligned for samples: measure the copy.
+                    None => {
+                        frame.data = port.payload(data);
+                        if let Some(samples) = crate::audio::pcm::samples_of(&frame.data) {
+                            frame.audio_level = Some(rfc6464_level(rms_dbov(samples)));
+                        }
+                    }
+                },
+                _ => {}
             }
         }
-        // An L16 frame quieter than the gate goes on as its level alone. A
-        // quiet Opus packet (RFC 6464 level, or the sender's encoder cleared
-        // its SILK voice-activity bit) keeps its payload, a few dozen bytes:
-        // the room skips decoding it but decodes the last one before a talk
-        // spurt, to prime the decoder (room/member.rs `primer`).
-        let quiet = frame.codec == Codec::L16
+        // An L16 or G.711 frame quieter than the gate goes on as its level
+        // alone. A quiet Opus packet (RFC 6464 level, or the sender's
+        // encoder cleared its SILK voice-activity bit) keeps its payload, a
+        // few dozen bytes: the room skips decoding it but decodes the last
+        // one before a talk spurt, to prime the decoder (room/member.rs
+        // `primer`).
+        let quiet = frame.codec != Codec::Opus
             && frame
                 .audio_level
                 .is_some_and(|l| port.quiet_at_door(rfc6464_to_dbov(l)));
@@ -774,10 +782,8 @@ impl Drop for Module {
     }
 }
 
-/// The RFC 6464 level of samples, rounded towards loud so a frame is never
+/// The RFC 6464 level of a dBov level, rounded towards loud so a frame is never
 /// judged quieter than it is.
-fn rfc6464_level(samples: &[i16]) -> u8 {
-    (-crate::audio::level::rms_dbov(samples))
-        .floor()
-        .clamp(0.0, 127.0) as u8
+fn rfc6464_level(dbov: f32) -> u8 {
+    (-dbov).floor().clamp(0.0, 127.0) as u8
 }

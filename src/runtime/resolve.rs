@@ -249,6 +249,8 @@ pub fn codec_of(c: app_args::Codec) -> Codec {
     match c {
         app_args::Codec::L16 => Codec::L16,
         app_args::Codec::Opus => Codec::Opus,
+        app_args::Codec::Pcmu => Codec::Pcmu,
+        app_args::Codec::Pcma => Codec::Pcma,
     }
 }
 

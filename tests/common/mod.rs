@@ -18,12 +18,15 @@ use huddle::runtime::Status;
 use huddle::runtime::{CallerInfo, InFrame, MemberPort, Module};
 
 /// Audio a channel received: decoded L16 samples at the rate they came in,
-/// plus the raw Opus packets.
+/// plus the raw Opus packets and G.711 octets.
 #[derive(Default, Debug, Clone)]
 pub struct Heard {
     pub pcm: Vec<i16>,
     pub rate: u32,
     pub opus: Vec<Vec<u8>>,
+    pub g711: Vec<u8>,
+    /// The codec of the last frame.
+    pub codec: Option<Codec>,
     pub frames: usize,
 }
 
@@ -57,6 +60,7 @@ impl Host for FakeHost {
         let h = heard.entry(channel.as_str().to_string()).or_default();
         h.frames += 1;
         h.rate = frame.rate;
+        h.codec = Some(frame.codec);
         match frame.codec {
             Codec::L16 => h.pcm.extend(
                 frame
@@ -65,6 +69,7 @@ impl Host for FakeHost {
                     .map(|b| i16::from_ne_bytes([b[0], b[1]])),
             ),
             Codec::Opus => h.opus.push(frame.data.to_vec()),
+            Codec::Pcmu | Codec::Pcma => h.g711.extend_from_slice(frame.data),
         }
     }
 
@@ -204,6 +209,21 @@ impl Harness {
                 rate,
                 samples: samples.len() as u32,
                 data,
+                audio_level: None,
+                sequence: None,
+            },
+        )
+    }
+
+    /// One G.711 frame (8 kHz, a sample an octet) from a member.
+    pub fn send_g711(&self, port: &MemberPort, codec: Codec, octets: &[u8]) -> Status {
+        self.module.member_audio(
+            port,
+            InFrame {
+                codec,
+                rate: 8000,
+                samples: octets.len() as u32,
+                data: octets.to_vec(),
                 audio_level: None,
                 sequence: None,
             },

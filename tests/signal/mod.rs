@@ -128,3 +128,80 @@ pub fn read_wav(path: &Path) -> (Vec<i16>, u32) {
         .unwrap_or_else(|e| panic!("{} is not whole: {e}", path.display()));
     (pcm, spec.sample_rate)
 }
+
+/// G.711's 256 reconstruction levels, written out from the standard's
+/// tables (each segment's first level and step, scaled from 14 bits for
+/// mu-law and 13 bits for A-law to 16), as (octet, level).
+fn g711_levels(mu_law: bool) -> Vec<(u8, i32)> {
+    const MU: [(i32, i32); 8] = [
+        (0, 8),
+        (132, 16),
+        (396, 32),
+        (924, 64),
+        (1980, 128),
+        (4092, 256),
+        (8316, 512),
+        (16764, 1024),
+    ];
+    const A: [(i32, i32); 8] = [
+        (8, 16),
+        (264, 16),
+        (528, 32),
+        (1056, 64),
+        (2112, 128),
+        (4224, 256),
+        (8448, 512),
+        (16896, 1024),
+    ];
+    let mut out = Vec::with_capacity(256);
+    for seg in 0..8u8 {
+        for q in 0..16u8 {
+            if mu_law {
+                // Octets are sent inverted; the sign bit set is positive.
+                let (first, step) = MU[seg as usize];
+                let level = first + i32::from(q) * step;
+                let positive = !(seg << 4 | q);
+                out.push((positive, level));
+                out.push((positive & 0x7F, -level));
+            } else {
+                // Even bits are inverted on the line; sign bit set is positive.
+                let (first, step) = A[seg as usize];
+                let level = first + i32::from(q) * step;
+                let positive = (0x80 | seg << 4 | q) ^ 0x55;
+                out.push((positive, level));
+                out.push((positive ^ 0x80, -level));
+            }
+        }
+    }
+    out
+}
+
+/// G.711 octets (mu-law or A-law) as samples.
+pub fn g711_decode(mu_law: bool, octets: &[u8]) -> Vec<i16> {
+    let mut table = [0i16; 256];
+    for (c, level) in g711_levels(mu_law) {
+        table[c as usize] = level as i16;
+    }
+    octets.iter().map(|&c| table[c as usize]).collect()
+}
+
+/// Samples as G.711 octets: each the octet of the nearest level (the
+/// standard's decision levels lie half-way between its levels).
+pub fn g711_encode(mu_law: bool, samples: &[i16]) -> Vec<u8> {
+    let mut levels = g711_levels(mu_law);
+    levels.sort_by_key(|&(_, l)| l);
+    samples
+        .iter()
+        .map(|&s| {
+            let s = i32::from(s);
+            let i = levels.partition_point(|&(_, l)| l < s);
+            let above = levels[i.min(levels.len() - 1)];
+            let below = levels[i.saturating_sub(1)];
+            if (above.1 - s).abs() < (s - below.1).abs() {
+                above.0
+            } else {
+                below.0
+            }
+        })
+        .collect()
+}
