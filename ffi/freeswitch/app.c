@@ -4,9 +4,11 @@
  *
  * It runs on the channel's own session thread, as FreeSWITCH runs every
  * application, and that thread is the leg's only media thread: each loop
- * reads one frame (FreeSWITCH decodes the call's codec to L16), hands it to
- * huddle, passes on queued DTMF, and writes what huddle's mixer queued for
- * the leg (legs.c), which FreeSWITCH encodes back to the call's codec.
+ * reads one frame, hands it to huddle, passes on queued DTMF, and writes
+ * what huddle's mixer queued for the leg (legs.c). A PCMU, PCMA or Opus
+ * call's packets go to huddle as they came and huddle's frames in that
+ * codec go out as they are; any other codec FreeSWITCH decodes to L16 and
+ * encodes back.
  * Nothing here holds a FreeSWITCH lock while calling huddle.
  */
 #include "mod_huddle.h"
@@ -67,6 +69,8 @@ typedef struct media {
     uint32_t rate;          /* what we read at and huddle hears (L16) */
     uint32_t ms;            /* the call's packet time */
     int opus;               /* the call is Opus: its packets pass through */
+    uint32_t g711;          /* HUDDLE_CODEC_PCMU/PCMA for such a call (its packets pass through), else 0 */
+    uint32_t in_codec;      /* what the frame read last holds, as huddle_codec */
     switch_codec_t read_codec;
     switch_codec_t write_codec;
     uint32_t write_rate;
@@ -82,7 +86,7 @@ typedef struct media {
 } media;
 
 /* One frame from the caller to huddle: L16 that FreeSWITCH decoded, or the
- * call's own Opus packet, with its RTP sequence number, so huddle's jitter
+ * call's own Opus packet or G.711 octets, with its RTP sequence number, so huddle's jitter
  * buffer orders packets, conceals lost ones and absorbs late ones. A
  * comfort-noise frame (nothing arrived by this read) is not sent: FreeSWITCH's
  * timed read reports a packet a little late this way and reads it next time,
@@ -93,17 +97,19 @@ static huddle_status send_in(media *m, const switch_frame_t *rf)
     if (switch_test_flag(rf, SFF_CNG) || !rf->datalen || !rf->data) {
         return HUDDLE_STATUS_OK;
     }
-    huddle_frame f = {.codec = HUDDLE_CODEC_L16,
+    huddle_frame f = {.codec = m->in_codec,
                       .sample_rate = m->rate,
                       .samples = rf->datalen / 2,
                       .data = rf->data,
                       .len = rf->datalen,
                       .audio_level = -1,
                       .sequence = rf->seq};
-    if (m->opus) {
-        f.codec = HUDDLE_CODEC_OPUS;
+    if (f.codec == HUDDLE_CODEC_OPUS) {
         f.sample_rate = 48000;
         f.samples = m->ms * 48;
+    } else if (f.codec != HUDDLE_CODEC_L16) {
+        f.sample_rate = 8000;
+        f.samples = rf->datalen;
     }
     return huddle_g.hi->member_audio(m->member, &f);
 }
@@ -113,8 +119,8 @@ static int64_t duration_us(const leg_frame *f, uint32_t ms)
     return f->samples && f->sample_rate ? (int64_t)f->samples * 1000000 / f->sample_rate : (int64_t)ms * 1000;
 }
 
-/* One frame huddle sent to the call: huddle's Opus as the call's own codec
- * frame (FreeSWITCH sends it as it is), L16 through our L16 codec
+/* One frame huddle sent to the call: huddle's Opus or G.711 as the call's
+ * own codec frame (FreeSWITCH sends it as it is), L16 through our L16 codec
  * (FreeSWITCH encodes it to the call's codec). Returns FreeSWITCH's status. */
 static switch_status_t write_one(media *m, leg_frame *f)
 {
@@ -130,6 +136,16 @@ static switch_status_t write_one(media *m, leg_frame *f)
         wf.codec = switch_core_session_get_write_codec(m->session);
         wf.rate = 48000;
         wf.samples = (uint32_t)(duration_us(f, m->ms) * 48 / 1000);
+    } else if (f->codec != HUDDLE_CODEC_L16) {
+        if (f->codec != m->g711) {
+            return SWITCH_STATUS_SUCCESS;
+        }
+        /* Already the call's codec: FreeSWITCH sends it without a decode
+         * or encode, and huddle encoded it once for every listener of
+         * this mix. */
+        wf.codec = switch_core_session_get_write_codec(m->session);
+        wf.rate = 8000;
+        wf.samples = f->samples;
     } else {
         if (l16_at(&m->write_codec, &m->write_rate, f->sample_rate, m->ms,
                    switch_core_session_get_pool(m->session)) != 0) {
@@ -181,20 +197,41 @@ static void pass_dtmf(media *m)
     }
 }
 
-/* The direct read's frame as huddle takes it: the call's Opus packet as it
- * came, anything else decoded by the call's own FreeSWITCH codec. 0 when
- * the frame is not one huddle can take as it stands (the call changed
- * codec or rate), and the leg goes back to the core read for good. */
+/* A FreeSWITCH codec (implementation) huddle takes as it is: Opus, or
+ * G.711 at its one rate; 0 for any other. */
+static uint32_t passed_codec(const switch_codec_implementation_t *impl)
+{
+    const char *name = impl ? impl->iananame : NULL;
+    if (!name) {
+        return 0;
+    }
+    if (!strcasecmp(name, "opus")) {
+        return HUDDLE_CODEC_OPUS;
+    }
+    if (impl->actual_samples_per_second != 8000 || impl->number_of_channels != 1) {
+        return 0;
+    }
+    return !strcasecmp(name, "PCMU") ? HUDDLE_CODEC_PCMU : !strcasecmp(name, "PCMA") ? HUDDLE_CODEC_PCMA : 0;
+}
+
+/* The direct read's frame as huddle takes it: the call's Opus packet or
+ * G.711 octets as they came, anything else decoded by the call's own
+ * FreeSWITCH codec. 0 when the frame is not one huddle can take as it
+ * stands (the call changed codec or rate), and the leg goes back to the
+ * core read for good. */
 static int direct_frame(media *m, switch_frame_t *rf, switch_frame_t *out)
 {
     *out = *rf;
     if (switch_test_flag(rf, SFF_CNG) || !rf->datalen || !rf->codec || !rf->codec->implementation) {
         return 1; /* nothing arrived this packet time: send_in skips it */
     }
-    int is_opus = rf->codec->implementation->iananame && !strcasecmp(rf->codec->implementation->iananame, "opus");
-    if (m->opus || is_opus) {
-        return m->opus && is_opus;
+    uint32_t passed = passed_codec(rf->codec->implementation);
+    uint32_t mine = m->opus ? HUDDLE_CODEC_OPUS : m->g711;
+    if (passed || mine) {
+        m->in_codec = passed;
+        return passed == mine;
     }
+    m->in_codec = HUDDLE_CODEC_L16;
     uint32_t len = sizeof m->decoded, rate = rf->codec->implementation->actual_samples_per_second, flag = 0;
     if (switch_core_codec_decode(rf->codec, NULL, rf->data, rf->datalen, rate, m->decoded, &len, &rate, &flag) !=
             SWITCH_STATUS_SUCCESS ||
@@ -255,6 +292,8 @@ static switch_status_t read_in(media *m, switch_frame_t **rf, switch_frame_t *di
             return st; /* this packet is lost; the next comes through the core */
         }
     }
+    /* The core read decodes to our L16 codec, except for an Opus call. */
+    m->in_codec = m->opus ? HUDDLE_CODEC_OPUS : HUDDLE_CODEC_L16;
     return switch_core_session_read_frame(m->session, rf, SWITCH_IO_FLAG_NONE, 0);
 }
 
@@ -341,6 +380,13 @@ void huddle_app_run(switch_core_session_t *session, const char *data)
     m->opus = impl.iananame && !strcasecmp(impl.iananame, "opus");
     switch_codec_implementation_t wimpl = {0};
     switch_core_session_get_write_impl(session, &wimpl);
+    /* So does G.711 (PCMU, PCMA) where the call sends and receives the
+     * same one: FreeSWITCH then neither decodes a caller's packet nor
+     * encodes every listener's copy of the same mix; huddle encodes each
+     * distinct mix once. */
+    if (!m->opus && passed_codec(&impl) == passed_codec(&wimpl)) {
+        m->g711 = passed_codec(&impl);
+    }
     m->rtp_clock = wimpl.samples_per_second ? wimpl.samples_per_second : 8000;
     switch_memory_pool_t *pool = switch_core_session_get_pool(session);
     uint32_t read_rate = 0;

@@ -92,10 +92,26 @@ void leg_close(leg *l)
     free(l);
 }
 
+/* Whether a leg takes `frame`: whole L16 samples, G.711 octets (one a
+ * sample) or one Opus packet. */
+static int takes(const huddle_frame *frame)
+{
+    switch (frame->codec) {
+    case HUDDLE_CODEC_L16:
+        return frame->len % 2 == 0;
+    case HUDDLE_CODEC_OPUS:
+    case HUDDLE_CODEC_PCMU:
+    case HUDDLE_CODEC_PCMA:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int legs_push(const char *uuid, const huddle_frame *frame)
 {
     if (!uuid || !frame || !frame->data || !frame->len || frame->len > sizeof(((leg_frame *)0)->data) ||
-        (frame->codec == HUDDLE_CODEC_L16 ? frame->len % 2 != 0 : frame->codec != HUDDLE_CODEC_OPUS)) {
+        !takes(frame)) {
         return -1;
     }
     pthread_mutex_lock(&table_lock);
@@ -114,7 +130,9 @@ int legs_push(const char *uuid, const huddle_frame *frame)
     leg_frame *f = &l->ring[(l->head + l->count) % LEG_QUEUE_FRAMES];
     f->codec = frame->codec;
     f->sample_rate = frame->sample_rate;
-    f->samples = frame->codec == HUDDLE_CODEC_L16 ? (uint32_t)(frame->len / 2) : frame->samples;
+    f->samples = frame->codec == HUDDLE_CODEC_OPUS  ? frame->samples
+                 : frame->codec == HUDDLE_CODEC_L16 ? (uint32_t)(frame->len / 2)
+                                                    : (uint32_t)frame->len;
     f->len = (uint32_t)frame->len;
     memcpy(f->data.bytes, frame->data, frame->len);
     l->count++;

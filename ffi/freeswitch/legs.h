@@ -22,10 +22,11 @@
 
 typedef struct leg leg;
 
-/* One frame taken off a leg's queue: L16 samples, or one Opus packet for
- * a call that is Opus (huddle answers in the format the member sends). */
+/* One frame taken off a leg's queue: L16 samples, or the call's own codec
+ * (one Opus packet, or G.711 octets) for a call that sends huddle that codec
+ * (huddle answers in the format the member sends). */
 typedef struct leg_frame {
-    uint32_t codec; /* HUDDLE_CODEC_L16 or HUDDLE_CODEC_OPUS */
+    uint32_t codec; /* a huddle_codec */
     uint32_t sample_rate;
     uint32_t samples;
     uint32_t len; /* bytes at data */
@@ -43,8 +44,8 @@ void leg_close(leg *l);
 
 /* From send_audio (any thread): copies a frame onto the leg's queue,
  * dropping the oldest when full. Returns 0, or -1 when no such leg, or the
- * frame is neither whole L16 samples nor a non-empty Opus packet, or does
- * not fit. */
+ * frame is not whole L16 samples, G.711 octets or an Opus packet, is
+ * empty, or does not fit. */
 int legs_push(const char *uuid, const huddle_frame *frame);
 /* From the leg's channel thread: 1 and the oldest frame in `out`, or 0. */
 int leg_pop(leg *l, leg_frame *out);

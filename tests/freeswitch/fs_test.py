@@ -14,6 +14,8 @@ an unknown flag. Asserts, from outside FreeSWITCH:
     FreeSWITCH read each caller's packets to the end;
   - carol's Opus goes to huddle as Opus and comes back as Opus: huddle's
     stats count her decodes and its encodes, every packet to her is Opus;
+    alice's PCMU goes to huddle as PCMU (her format in `huddle 3000 list`),
+    bob's as L16 while a media bug (uuid_record) watches his side;
   - `huddle 3000 kick <id>` ends that call: SIPp gets a BYE, FreeSWITCH's
     CHANNEL_HANGUP_COMPLETE says NORMAL_CLEARING (16), huddle::participant-kick;
   - `unload mod_huddle` with live calls is refused as FreeSWITCH refuses any
@@ -179,6 +181,15 @@ def main():
         assert snap.get("ok") is True, snap
         assert len(re.findall("|".join(sid.values()), json.dumps(snap))) >= 3, snap
         step("huddle 3000 list and huddle json list 3000 show the three channels")
+        # What each call sends huddle, and so hears from it (the list's last
+        # field): alice's PCMU as it came (no FreeSWITCH decode or encode),
+        # bob's decoded to L16 by FreeSWITCH's core read while a media bug
+        # (the recording) watches his side, carol's Opus as it came.
+        want = {sid["alice"]: "PCMU/8000", sid["bob"]: "L16/8000", sid["carol"]: "opus/48000"}
+        # bob's format turns L16 with his first frame read after the bug came.
+        fsrun.wait_until("each call's format in huddle 3000 list", lambda: {
+            r[1]: r[9] for r in member_lines(fs, 3000)} == want, 5, step=0.1)
+        step("alice's PCMU and carol's Opus reach huddle as they came; bob's, recorded, as L16")
 
         # Every caller takes its turn: the clips have had time to play out
         # and huddle's talk detector has ended each caller's last talk spurt

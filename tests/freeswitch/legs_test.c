@@ -3,7 +3,7 @@
  * (ffi/freeswitch/legs.c), without FreeSWITCH: what a channel gets back is
  * what huddle sent, in order; a stalled channel loses its oldest frames
  * (counted), never the newest, and one back from a stall keeps only the
- * newest; Opus packets come out as they went in; frames for a channel that
+ * newest; Opus packets and G.711 octets come out as they went in; frames for a channel that
  * left go nowhere; and legs opening and closing while a mixer thread sends to them neither
  * crash nor leak (run under ASan by scripts/test-freeswitch.sh).
  */
@@ -68,6 +68,24 @@ static void order_and_overflow(void)
     CHECK(leg_pop(a, &out) == 1);
     CHECK(out.codec == HUDDLE_CODEC_OPUS && out.len == 61 && out.samples == 960 && out.sample_rate == 48000);
     CHECK(memcmp(out.data.bytes, packet, sizeof packet) == 0);
+    /* G.711 octets (a PCMU or PCMA call) come out as they went in, a
+     * sample an octet. */
+    uint8_t octets[160];
+    for (int b = 0; b < 160; b++) {
+        octets[b] = (uint8_t)(255 - b);
+    }
+    huddle_frame pcmu = {.codec = HUDDLE_CODEC_PCMU, .sample_rate = 8000, .samples = 160,
+                         .data = octets, .len = sizeof octets, .audio_level = -1, .sequence = -1};
+    huddle_frame pcma = pcmu;
+    pcma.codec = HUDDLE_CODEC_PCMA;
+    pcma.len = 80;
+    CHECK(legs_push("chan-a", &pcmu) == 0 && legs_push("chan-a", &pcma) == 0);
+    CHECK(leg_pop(a, &out) == 1);
+    CHECK(out.codec == HUDDLE_CODEC_PCMU && out.len == 160 && out.samples == 160 && out.sample_rate == 8000);
+    CHECK(memcmp(out.data.bytes, octets, sizeof octets) == 0);
+    CHECK(leg_pop(a, &out) == 1);
+    CHECK(out.codec == HUDDLE_CODEC_PCMA && out.len == 80 && out.samples == 80);
+    CHECK(memcmp(out.data.bytes, octets, 80) == 0);
     huddle_frame odd = l16(pcm, 160, 8000);
     odd.len = 3;
     CHECK(legs_push("chan-a", &odd) == -1);
