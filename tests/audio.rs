@@ -278,6 +278,32 @@ fn narrowband_l16_and_fullband_opus_hear_each_other() {
     );
 }
 
+/// huddle's G.711 against the standard's tables (tests/signal): every
+/// octet decodes to the standard's level, every sample encodes to a level
+/// whose decision interval holds it.
+#[test]
+fn g711_is_the_standards() {
+    use huddle::audio::g711::{self, Law};
+    for (law, mu) in [(Law::Mu, true), (Law::A, false)] {
+        let octets: Vec<u8> = (0..=255).collect();
+        let mut got = vec![0i16; 256];
+        g711::decode(law, &octets, &mut got);
+        assert_eq!(got, g711_decode(mu, &octets), "{law:?} levels");
+        let samples: Vec<i16> = (i16::MIN..=i16::MAX).collect();
+        let mut coded = vec![0u8; samples.len()];
+        g711::encode(law, &samples, &mut coded);
+        let levels = g711_decode(mu, &coded);
+        let intervals = G711Intervals::new(mu);
+        let bad: Vec<_> = samples
+            .iter()
+            .zip(&levels)
+            .filter(|&(&s, &level)| !intervals.codes(s, level))
+            .take(5)
+            .collect();
+        assert!(bad.is_empty(), "{law:?}: (sample, level coded) {bad:?}");
+    }
+}
+
 /// A PCMU caller, a PCMA caller and a 16 kHz L16 caller in a 16 kHz room:
 /// each hears the other two at the level they spoke, in its own format,
 /// and not itself. Two PCMU listeners get the very same octets (one shared

@@ -171,61 +171,16 @@ mod tests {
         out[0]
     }
 
-    /// The standard's reconstruction levels, from its tables (G.711 tables
-    /// 2a/2b, scaled from 14 and 13 bits to 16): each segment's first level
-    /// and its step.
+    /// Values from the standard's tables at the ends of the scale (the
+    /// whole of both tables, against a copy written out from the
+    /// standard, is tests/audio.rs `g711_is_the_standards`).
     #[test]
-    fn mu_law_levels_are_the_standards() {
-        // First positive level and step of each segment, in 16-bit units.
-        let segments: [(i32, i32); 8] = [
-            (0, 8),
-            (132, 16),
-            (396, 32),
-            (924, 64),
-            (1980, 128),
-            (4092, 256),
-            (8316, 512),
-            (16764, 1024),
-        ];
-        for (seg, &(first, step)) in segments.iter().enumerate() {
-            for q in 0..16 {
-                let want = first + q * step;
-                // Positive codes: 0xFF is the smallest, counting down.
-                let code = 0xFF - (seg as u8 * 16 + q as u8);
-                assert_eq!(i32::from(dec(Law::Mu, code)), want, "code {code:#04x}");
-                assert_eq!(
-                    i32::from(dec(Law::Mu, code & 0x7F)),
-                    -want,
-                    "code {:#04x}",
-                    code & 0x7F
-                );
-            }
-        }
+    fn known_levels() {
         assert_eq!(dec(Law::Mu, 0xFF), 0);
+        assert_eq!(dec(Law::Mu, 0x7F), 0);
+        assert_eq!(dec(Law::Mu, 0xFE), 8);
         assert_eq!(dec(Law::Mu, 0x80), 32124);
         assert_eq!(dec(Law::Mu, 0x00), -32124);
-    }
-
-    #[test]
-    fn a_law_levels_are_the_standards() {
-        let segments: [(i32, i32); 8] = [
-            (8, 16),
-            (264, 16),
-            (528, 32),
-            (1056, 64),
-            (2112, 128),
-            (4224, 256),
-            (8448, 512),
-            (16896, 1024),
-        ];
-        for (seg, &(first, step)) in segments.iter().enumerate() {
-            for q in 0..16 {
-                let want = first + q * step;
-                let code = (0x80 | (seg as u8) << 4 | q as u8) ^ 0x55;
-                assert_eq!(i32::from(dec(Law::A, code)), want, "code {code:#04x}");
-                assert_eq!(i32::from(dec(Law::A, code ^ 0x80)), -want);
-            }
-        }
         assert_eq!(dec(Law::A, 0xD5), 8);
         assert_eq!(dec(Law::A, 0x55), -8);
         assert_eq!(dec(Law::A, 0xAA), 32256);

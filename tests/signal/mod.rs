@@ -131,8 +131,9 @@ pub fn read_wav(path: &Path) -> (Vec<i16>, u32) {
 
 /// G.711's 256 reconstruction levels, written out from the standard's
 /// tables (each segment's first level and step, scaled from 14 bits for
-/// mu-law and 13 bits for A-law to 16), as (octet, level).
-fn g711_levels(mu_law: bool) -> Vec<(u8, i32)> {
+/// mu-law and 13 bits for A-law to 16), as (octet, level, step): each level
+/// is the middle of its decision interval, one step wide.
+fn g711_levels(mu_law: bool) -> Vec<(u8, i32, i32)> {
     const MU: [(i32, i32); 8] = [
         (0, 8),
         (132, 16),
@@ -156,21 +157,17 @@ fn g711_levels(mu_law: bool) -> Vec<(u8, i32)> {
     let mut out = Vec::with_capacity(256);
     for seg in 0..8u8 {
         for q in 0..16u8 {
-            if mu_law {
-                // Octets are sent inverted; the sign bit set is positive.
-                let (first, step) = MU[seg as usize];
-                let level = first + i32::from(q) * step;
-                let positive = !(seg << 4 | q);
-                out.push((positive, level));
-                out.push((positive & 0x7F, -level));
+            let (first, step) = if mu_law { MU } else { A }[seg as usize];
+            let level = first + i32::from(q) * step;
+            // mu-law octets are sent inverted, A-law's even bits; in both
+            // the sign bit set is positive.
+            let positive = if mu_law {
+                !(seg << 4 | q)
             } else {
-                // Even bits are inverted on the line; sign bit set is positive.
-                let (first, step) = A[seg as usize];
-                let level = first + i32::from(q) * step;
-                let positive = (0x80 | seg << 4 | q) ^ 0x55;
-                out.push((positive, level));
-                out.push((positive ^ 0x80, -level));
-            }
+                (0x80 | seg << 4 | q) ^ 0x55
+            };
+            out.push((positive, level, step));
+            out.push((positive ^ 0x80, -level, step));
         }
     }
     out
@@ -179,29 +176,54 @@ fn g711_levels(mu_law: bool) -> Vec<(u8, i32)> {
 /// G.711 octets (mu-law or A-law) as samples.
 pub fn g711_decode(mu_law: bool, octets: &[u8]) -> Vec<i16> {
     let mut table = [0i16; 256];
-    for (c, level) in g711_levels(mu_law) {
+    for (c, level, _) in g711_levels(mu_law) {
         table[c as usize] = level as i16;
     }
     octets.iter().map(|&c| table[c as usize]).collect()
 }
 
-/// Samples as G.711 octets: each the octet of the nearest level (the
-/// standard's decision levels lie half-way between its levels).
+/// Which levels may code which samples: a sample may be coded by the level
+/// whose decision interval holds it (its bounds included, where the laws'
+/// conventions for a sample exactly on one differ), or, past the loudest
+/// level, by that level.
+pub struct G711Intervals {
+    step_of: std::collections::HashMap<i32, i32>,
+    top: i32,
+    levels: Vec<(u8, i32, i32)>,
+}
+
+impl G711Intervals {
+    pub fn new(mu_law: bool) -> G711Intervals {
+        let levels = g711_levels(mu_law);
+        G711Intervals {
+            step_of: levels.iter().map(|&(_, l, step)| (l, step)).collect(),
+            top: levels.iter().map(|l| l.1).max().unwrap_or(0),
+            levels,
+        }
+    }
+
+    pub fn codes(&self, sample: i16, level: i16) -> bool {
+        let (s, l) = (i32::from(sample), i32::from(level));
+        if s.abs() >= self.top && l.abs() == self.top {
+            return l.signum() == s.signum();
+        }
+        self.step_of
+            .get(&l)
+            .is_some_and(|&step| 2 * (s - l).abs() <= step)
+    }
+}
+
+/// Samples as G.711 octets: each the octet of the level whose decision
+/// interval holds it.
 pub fn g711_encode(mu_law: bool, samples: &[i16]) -> Vec<u8> {
-    let mut levels = g711_levels(mu_law);
-    levels.sort_by_key(|&(_, l)| l);
+    let iv = G711Intervals::new(mu_law);
     samples
         .iter()
         .map(|&s| {
-            let s = i32::from(s);
-            let i = levels.partition_point(|&(_, l)| l < s);
-            let above = levels[i.min(levels.len() - 1)];
-            let below = levels[i.saturating_sub(1)];
-            if (above.1 - s).abs() < (s - below.1).abs() {
-                above.0
-            } else {
-                below.0
-            }
+            iv.levels
+                .iter()
+                .find(|&&(_, l, _)| iv.codes(s, l as i16))
+                .map_or(0, |l| l.0)
         })
         .collect()
 }
