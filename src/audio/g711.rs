@@ -188,9 +188,9 @@ mod tests {
     }
 
     /// Every code survives decode then encode (mu-law's two zeros become
-    /// the positive one), and every sample encodes to its nearest level or
-    /// a neighbour within one step: the standard's decision levels lie
-    /// half-way between reconstruction levels.
+    /// the positive one), and every sample encodes to one of the two
+    /// levels around it (which one, the standard's decision intervals say:
+    /// tests/audio.rs `g711_is_the_standards`).
     #[test]
     fn encoding_picks_the_level_around_each_sample() {
         for law in [Law::Mu, Law::A] {
