@@ -1,6 +1,6 @@
 //! `cargo bench --bench huddle_bench -- [--quick|--full|--smoke] [--only CASE,...]
 //! [--opusloop FILE] [--janus RUN_SH] [--json FILE] [--window SECONDS] [--reps N]
-//! [--sizes N,...] [--inputs level,packets,decode-all]`
+//! [--sizes N,...] [--inputs level,packets,decode-all] [--opus-complexity 0..10]`
 //!
 //! Cases: kernel, floor, l16, opus, janus, rooms, memory. Prints a table and,
 //! with `--json`, writes the results for tracking (docs/bench/).
@@ -39,6 +39,14 @@ fn main() {
             "--inputs" => o.rt_inputs = val("--inputs").split(',').map(str::to_string).collect(),
             "--reps" => o.rt_reps = val("--reps").parse().unwrap_or(1),
             "--window" => o.window_s = val("--window").parse().ok(),
+            "--opus-complexity" => {
+                let c: u8 = val("--opus-complexity")
+                    .parse()
+                    .ok()
+                    .filter(|c| *c <= 10)
+                    .expect("--opus-complexity takes 0..10");
+                suite::set_opus_complexity(c);
+            }
             "--child-memory" => {
                 // Internal: one memory measurement in a fresh process.
                 let kind = val("--child-memory");

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/bench.sh [--quick|--full|--smoke] [--janus] [--only CASES] [--profile]
-#                  [--reps N] [--sizes L] [--inputs L]
+#                  [--reps N] [--sizes L] [--inputs L] [--opus-complexity C]
 #
 # Runs huddle's benchmark (benches/huddle_bench.rs) and writes
 # docs/bench/results-<mode>.json.
@@ -13,6 +13,8 @@
 #   --reps N   interleaved repetitions of the AudioBridge comparison (median)
 #   --sizes L  its sizes, e.g. 100 or 10,25 (default 10,25,50,100)
 #   --inputs L its input variants: level,packets,decode-all (default all)
+#   --opus-complexity C  listeners' Opus complexity for every case (default:
+#              the default profile's, 8; AudioBridge encodes at 4)
 #   --profile  callgrind a short manual-timer run per size (docs/bench/profile.md)
 # Env: JANUS_DIR (default /work/shared/bench/janus), OPUSLOOP (packet file;
 # made with the peer's gen_streams.py when its venv exists), CARGO_TARGET_DIR.
@@ -29,6 +31,7 @@ while [ $# -gt 0 ]; do
     --reps) EXTRA+=(--reps "$2"); shift ;;
     --sizes) EXTRA+=(--sizes "$2"); shift ;;
     --inputs) EXTRA+=(--inputs "$2"); shift ;;
+    --opus-complexity) EXTRA+=(--opus-complexity "$2"); shift ;;
     *) echo "unknown argument $1 (see the top of $0)" >&2; exit 2 ;;
   esac
   shift

@@ -457,23 +457,47 @@ fn shutdown_finishes_while_frames_arrive_on_released_handles() {
 
 /// An L16 frame's `samples` must agree with its `len` (samples * 2 bytes):
 /// 321, 0 and 2^32 - 1 with 640 bytes are refused with
-/// HUDDLE_STATUS_BAD_FRAME; the consistent frame is taken.
+/// HUDDLE_STATUS_BAD_FRAME, counted in `stats` and logged; the consistent
+/// frame is taken. On both timers: the realtime one queues a good frame by
+/// a shorter path, which must hand every refusal to the one that reports it.
 #[test]
 fn l16_frames_whose_samples_disagree_with_len_are_refused() {
-    let h = Huddle::load("samples", "");
-    let m = h.join("a", "{beep=false}r");
-    let pcm = [0i16; 320];
-    for samples in [321, 0, u32::MAX, 319, 640] {
-        let f = l16_frame(&pcm, samples);
-        assert_eq!(huddle_member_audio(m, &f), Status::BadFrame, "{samples}");
+    for timer in ["manual", "realtime"] {
+        let h = Huddle::load_timer(&format!("samples-{timer}"), timer, "");
+        let m = h.join("a", "{beep=false}r");
+        let pcm = [0i16; 320];
+        for samples in [321, 0, u32::MAX, 319, 640] {
+            let f = l16_frame(&pcm, samples);
+            assert_eq!(
+                huddle_member_audio(m, &f),
+                Status::BadFrame,
+                "{timer} {samples}"
+            );
+        }
+        assert_eq!(
+            huddle_member_audio(m, &l16_frame(&pcm, 320)),
+            Status::Ok,
+            "{timer}"
+        );
+        if timer == "manual" {
+            h.advance(20);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let logged = |h: &Huddle| {
+            h.host
+                .logs
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("declares 321 samples but holds 640 bytes"))
+        };
+        while !logged(&h) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(logged(&h), "{timer}: {:?}", h.host.logs.lock().unwrap());
+        let stats = h.api("stats r");
+        assert!(stats.contains(" bad=5 "), "{timer}: {stats}");
+        assert_eq!(huddle_member_hangup(m), Status::Ok, "{timer}");
+        h.shutdown();
     }
-    assert_eq!(huddle_member_audio(m, &l16_frame(&pcm, 320)), Status::Ok);
-    h.advance(20);
-    let logs = h.host.logs.lock().unwrap().clone();
-    assert!(
-        logs.iter()
-            .any(|l| l.contains("declares 321 samples but holds 640 bytes")),
-        "{logs:?}"
-    );
-    h.shutdown();
 }

@@ -135,7 +135,8 @@ pub fn config(timer: &str, threads: usize, rate: u32, share_encodes: bool) -> St
         "[module]\ntimer = \"{timer}\"\nmixer_threads = {threads}\nsounds_dir = \"sounds\"\n\
          recordings_dir = \"recordings\"\nlog_level = \"warn\"\n\
          [profiles.default]\nrate = {rate}\ninterval_ms = 20\nmax_members = 1000\n\
-         share_encodes = {share_encodes}\n"
+         share_encodes = {share_encodes}\n{}",
+        super::opus_profile_lines()
     )
 }
 

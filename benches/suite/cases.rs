@@ -224,9 +224,10 @@ pub struct Floor {
 }
 
 /// The encoder settings huddle gives a listener who asks for nothing: the
-/// default profile's, as an empty config parses.
+/// default profile's, as an empty config parses (with `--opus-complexity`).
 pub fn listener_settings() -> EncoderSettings {
-    let config = huddle::control::config::parse_config("", std::path::Path::new("bench.conf"))
+    let text = format!("[profiles.default]\n{}", super::opus_profile_lines());
+    let config = huddle::control::config::parse_config(&text, std::path::Path::new("bench.conf"))
         .expect("an empty config parses");
     config
         .profile("default")
@@ -289,6 +290,55 @@ pub fn codec_floor(o: &Options, r: &mut Report, opus: &OpusLoop) -> Floor {
         "encoder": format!("48 kHz mono VOIP {:?}", listener_settings()), "frames": packets.len()}),
     );
     f
+}
+
+/// The same codec work as a realtime tick, `decodes` decodes and
+/// `encodes` encodes (each of its own state, as a room keeps them), run
+/// once per 20 ms on a thread that sleeps in between, over `seconds`:
+/// cores, by that thread's CPU time. A tick meets libopus with caches that
+/// the sleep and other threads have cooled, so this costs more than the
+/// back-to-back floor; it is what the codec alone costs at the rate a room
+/// runs it, with none of huddle's work around it.
+pub fn paced_codec_cores(opus: &OpusLoop, decodes: usize, encodes: usize, seconds: f64) -> f64 {
+    let talkers = &opus.talkers;
+    let mut pcm = vec![0i16; FRAME];
+    let mut decoders: Vec<OpusDecoder> = (0..decodes)
+        .map(|_| OpusDecoder::new(RATE).expect("decoder"))
+        .collect();
+    let mut encoders: Vec<OpusEncoder> = (0..encodes)
+        .map(|_| OpusEncoder::new(RATE, listener_settings()).expect("encoder"))
+        .collect();
+    // What each encoder is given: a talker's speech, decoded once here.
+    let speech: Vec<Vec<i16>> = talkers
+        .iter()
+        .map(|packets| {
+            let mut d = OpusDecoder::new(RATE).expect("decoder");
+            let mut all = Vec::with_capacity(packets.len() * FRAME);
+            for p in packets {
+                let _ = d.decode(&p.data, &mut pcm);
+                all.extend_from_slice(&pcm);
+            }
+            all
+        })
+        .collect();
+    let mut out = vec![0u8; 1275];
+    let ticks = (seconds * 50.0).max(1.0) as usize;
+    let start = Instant::now();
+    let cpu0 = thread_cpu();
+    for t in 0..ticks {
+        super::measure::sleep_until(start + Duration::from_millis(20 * t as u64));
+        for (i, d) in decoders.iter_mut().enumerate() {
+            let packets = &talkers[i % talkers.len()];
+            let _ = black_box(d.decode(&packets[t % packets.len()].data, &mut pcm));
+        }
+        for (i, e) in encoders.iter_mut().enumerate() {
+            let s = &speech[i % speech.len()];
+            let frames = s.len() / FRAME;
+            let at = (t % frames) * FRAME;
+            let _ = black_box(e.encode(&s[at..at + FRAME], &mut out));
+        }
+    }
+    (thread_cpu() - cpu0).as_secs_f64() / start.elapsed().as_secs_f64()
 }
 
 // ---------------------------------------------------------------- rooms

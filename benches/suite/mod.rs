@@ -86,6 +86,22 @@ impl Options {
     }
 }
 
+/// The listeners' Opus complexity every case runs with, when not the
+/// default profile's (`--opus-complexity`: AudioBridge encodes at 4).
+static OPUS_COMPLEXITY: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+
+pub fn set_opus_complexity(c: u8) {
+    let _ = OPUS_COMPLEXITY.set(c);
+}
+
+/// Profile lines for that setting: empty for the default.
+pub fn opus_profile_lines() -> String {
+    OPUS_COMPLEXITY
+        .get()
+        .map(|c| format!("opus_complexity = {c}\n"))
+        .unwrap_or_default()
+}
+
 /// One printed line: what was measured, the number, and its target.
 pub struct Row {
     pub case: String,

@@ -389,11 +389,47 @@ pub extern "C" fn huddle_member_audio(
 ) -> Status {
     ffi_entry!("huddle_member_audio", Status::Panic, {
         refuse_inside_send_audio!("huddle_member_audio");
+        if let Some(status) = member_audio_quick(member, frame) {
+            return status;
+        }
         let (module, port) = try_handle!("huddle_member_audio", "member", member, handles::member);
         let _scope = module.log_scope();
         let _flush = FlushOnDrop(&module, false);
         member_audio(&module, &port, frame)
     })
+}
+
+/// A good frame for a member of a realtime module, queued without taking
+/// the module, its log scope or its host-call delivery (none of which a
+/// good frame needs): each of those wrote a line that all media threads
+/// share, every frame. `None` for anything else (a bad argument or frame, a
+/// member gone, the manual timer): the full path then counts, logs and
+/// answers it, having done nothing here.
+fn member_audio_quick(
+    member: *mut huddle_member,
+    frame: *const sys::huddle_frame,
+) -> Option<Status> {
+    let port = handles::member_port(member)?;
+    let frame = ref_arg(frame).ok()?;
+    let data = bytes_arg(frame.data, frame.len, MAX_FRAME_BYTES).ok()?;
+    let input = in_frame(frame, Codec::from_u32(frame.codec)?);
+    port.take_frame(input, data).ok().map(|()| Status::Ok)
+}
+
+/// The frame as huddle queues it, its payload not yet copied.
+fn in_frame(frame: &sys::huddle_frame, codec: Codec) -> InFrame {
+    InFrame {
+        codec,
+        rate: frame.sample_rate,
+        samples: frame.samples,
+        data: Vec::new(),
+        audio_level: (0..=127)
+            .contains(&frame.audio_level)
+            .then_some(frame.audio_level as u8),
+        sequence: (0..=65535)
+            .contains(&frame.sequence)
+            .then_some(frame.sequence as u16),
+    }
 }
 
 /// `huddle_member_audio` once its member is found.
@@ -413,19 +449,7 @@ fn member_audio(
         log::debug!(target: "huddle::ffi", "huddle_member_audio: argument 'frame->codec': unknown codec {}", frame.codec);
         return Status::BadFrame;
     };
-    let input = InFrame {
-        codec,
-        rate: frame.sample_rate,
-        samples: frame.samples,
-        data: Vec::new(),
-        audio_level: (0..=127)
-            .contains(&frame.audio_level)
-            .then_some(frame.audio_level as u8),
-        sequence: (0..=65535)
-            .contains(&frame.sequence)
-            .then_some(frame.sequence as u16),
-    };
-    module.member_audio_borrowed(port, input, data)
+    module.member_audio_borrowed(port, in_frame(frame, codec), data)
 }
 
 /// Hands one DTMF digit (0-9, *, #, A-D) to the member: PIN entry or caller

@@ -140,6 +140,20 @@ pub(crate) fn member(
     Ok((module, port.clone()))
 }
 
+/// The member's port alone, for the per-frame path, when its module
+/// delivers host calls on its own threads; `None` sends the caller down the
+/// full path (`member`). No count is taken on the module: its count is one
+/// cache line that every media thread of every call would write twice a
+/// frame.
+pub(crate) fn member_port(handle: *const huddle_member) -> Option<Arc<MemberPort>> {
+    let reg = read();
+    let (owner, port) = reg.members.get(&handle.addr())?;
+    reg.modules
+        .get(owner)
+        .filter(|m| m.delivers_on_own_threads())?;
+    Some(port.clone())
+}
+
 pub(crate) fn remove_member(
     handle: *const huddle_member,
 ) -> Result<(Arc<Module>, Arc<MemberPort>), Status> {

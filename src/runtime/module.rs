@@ -8,11 +8,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::audio::level::{rfc6464_to_dbov, rms_dbov};
 use crate::control::app_args::{parse_app_args, HttpMethod};
 use crate::control::config::{load_config, Config, Profile, Timer};
-use crate::room::io::{cause, Channel, Codec};
-use crate::room::member::validate_frame;
+use crate::room::io::{cause, Channel};
 use crate::room::{Command, InFrame, Room, BAD_FRAME_LOG_EVERY_MS};
 use crate::runtime::status::Status;
 use crate::runtime::Host;
@@ -24,7 +22,7 @@ use super::outbox::{HostCall, Outbox};
 use super::pool::{Pool, Ticker};
 use super::recorder::Recorder;
 use super::resolve::{member_spec, room_settings, CallSounds, CallerInfo};
-use super::rooms::{self, MemberPort, RoomCell, TickOutcome};
+use super::rooms::{self, MemberPort, Refusal, RoomCell, TickOutcome};
 use super::sounds::SoundCache;
 use super::wait_url::{self, WaitFetcher};
 use super::webhooks::WebhookHost;
@@ -616,67 +614,32 @@ impl Module {
     /// mixing gate (and the member not talking) is queued as its level
     /// alone. In a room of a thousand listeners those copies, and the tick
     /// reading them back, were most of the memory traffic.
-    pub fn member_audio_borrowed(
-        &self,
-        port: &MemberPort,
-        mut frame: InFrame,
-        data: &[u8],
-    ) -> Status {
-        if port.is_gone() {
-            return Status::MemberGone;
-        }
-        if let Err(e) = validate_frame(&frame, data.len(), port.interval_ms()) {
-            port.count_bad_frame();
-            // A broken sender must not flood the host's log: one line per
-            // member per interval, the same limit as frames that fail to
-            // decode in the room.
-            if let Some(held) = port
-                .bad_frame_log
-                .allow(self.now_ms(), BAD_FRAME_LOG_EVERY_MS)
-            {
-                log::warn!(target: "huddle::audio", "member {} ({}): frame dropped: {e} ({} bad frames so far, {held} not logged since the last line)",
-                    port.member, port.channel, port.bad_frames());
-            }
-            return Status::BadFrame;
-        }
-        if frame.audio_level.is_none() {
-            match (frame.codec, frame.codec.g711()) {
-                (_, Some(law)) => {
-                    frame.audio_level =
-                        Some(rfc6464_level(crate::audio::g711::level_dbov(law, data)));
+    pub fn member_audio_borrowed(&self, port: &MemberPort, frame: InFrame, data: &[u8]) -> Status {
+        match port.take_frame(frame, data) {
+            Ok(()) => Status::Ok,
+            Err(Refusal::Gone) => Status::MemberGone,
+            Err(Refusal::Bad(e)) => {
+                port.count_bad_frame();
+                // A broken sender must not flood the host's log: one line per
+                // member per interval, the same limit as frames that fail to
+                // decode in the room.
+                if let Some(held) = port
+                    .bad_frame_log
+                    .allow(self.now_ms(), BAD_FRAME_LOG_EVERY_MS)
+                {
+                    log::warn!(target: "huddle::audio", "member {} ({}): frame dropped: {e} ({} bad frames so far, {held} not logged since the last line)",
+                        port.member, port.channel, port.bad_frames());
                 }
-                (Codec::L16, _) => match crate::audio::pcm::samples_of(data) {
-                    Some(samples) => frame.audio_level = Some(rfc6464_level(rms_dbov(samples))),
-                    // Host memory not aligned for samples: measure the copy.
-                    None => {
-                        frame.data = port.payload(data);
-                        if let Some(samples) = crate::audio::pcm::samples_of(&frame.data) {
-                            frame.audio_level = Some(rfc6464_level(rms_dbov(samples)));
-                        }
-                    }
-                },
-                _ => {}
+                Status::BadFrame
             }
         }
-        // An L16 or G.711 frame quieter than the gate goes on as its level
-        // alone. A quiet Opus packet (RFC 6464 level, or the sender's
-        // encoder cleared its SILK voice-activity bit) keeps its payload, a
-        // few dozen bytes: the room skips decoding it but decodes the last
-        // one before a talk spurt, to prime the decoder (room/member.rs
-        // `primer`).
-        let quiet = frame.codec != Codec::Opus
-            && frame
-                .audio_level
-                .is_some_and(|l| port.quiet_at_door(rfc6464_to_dbov(l)));
-        if quiet {
-            port.recycle(std::mem::take(&mut frame.data));
-            port.push(frame);
-        } else if frame.data.is_empty() {
-            port.push_copy(frame, data);
-        } else {
-            port.push(frame);
-        }
-        Status::Ok
+    }
+
+    /// Whether host calls reach the host from huddle's own threads (realtime
+    /// timer, not shut down), so a call that queues none need not deliver
+    /// any on the caller's thread.
+    pub fn delivers_on_own_threads(&self) -> bool {
+        self.shared.timer == Timer::Realtime && !self.shut.load(Ordering::Acquire)
     }
 
     pub fn member_dtmf(&self, port: &MemberPort, digit: char) -> Status {
@@ -780,10 +743,4 @@ impl Drop for Module {
         // stops its threads.
         self.shutdown();
     }
-}
-
-/// The RFC 6464 level of a dBov level, rounded towards loud so a frame is never
-/// judged quieter than it is.
-fn rfc6464_level(dbov: f32) -> u8 {
-    (-dbov).floor().clamp(0.0, 127.0) as u8
 }

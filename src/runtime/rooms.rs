@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use crate::audio::level::{rfc6464_to_dbov, rms_dbov};
 use crate::control::config::Profile;
 use crate::control::dtmf::{DtmfAction, DtmfMatcher, DtmfOutcome};
 use crate::room::io::{Channel, Codec, OutFrame};
+use crate::room::member::{validate_frame, FrameError};
 use crate::room::{
     Adjust, Command, InFrame, LogLimit, MemberId, Output, RecordingCommand, RecordingState, Room,
     Target, TickSink,
@@ -212,6 +214,54 @@ impl MemberPort {
         self.mailbox().frames.len() + in_room
     }
 
+    /// Queues a frame the host handed in, or says why not. Counts and logs
+    /// nothing on a refusal: the caller does, so a path that tries this
+    /// first can hand a refusal to the one that reports it.
+    pub fn take_frame(&self, mut frame: InFrame, data: &[u8]) -> Result<(), Refusal> {
+        if self.is_gone() {
+            return Err(Refusal::Gone);
+        }
+        validate_frame(&frame, data.len(), self.interval_ms).map_err(Refusal::Bad)?;
+        if frame.audio_level.is_none() {
+            match (frame.codec, frame.codec.g711()) {
+                (_, Some(law)) => {
+                    frame.audio_level =
+                        Some(rfc6464_level(crate::audio::g711::level_dbov(law, data)));
+                }
+                (Codec::L16, _) => match crate::audio::pcm::samples_of(data) {
+                    Some(samples) => frame.audio_level = Some(rfc6464_level(rms_dbov(samples))),
+                    // Host memory not aligned for samples: measure the copy.
+                    None => {
+                        frame.data = self.payload(data);
+                        if let Some(samples) = crate::audio::pcm::samples_of(&frame.data) {
+                            frame.audio_level = Some(rfc6464_level(rms_dbov(samples)));
+                        }
+                    }
+                },
+                _ => {}
+            }
+        }
+        // An L16 or G.711 frame quieter than the gate goes on as its level
+        // alone. A quiet Opus packet (RFC 6464 level, or the sender's
+        // encoder cleared its SILK voice-activity bit) keeps its payload, a
+        // few dozen bytes: the room skips decoding it but decodes the last
+        // one before a talk spurt, to prime the decoder (room/member.rs
+        // `primer`).
+        let quiet = frame.codec != Codec::Opus
+            && frame
+                .audio_level
+                .is_some_and(|l| self.quiet_at_door(rfc6464_to_dbov(l)));
+        if quiet {
+            self.recycle(std::mem::take(&mut frame.data));
+            self.push(frame);
+        } else if frame.data.is_empty() {
+            self.push_copy(frame, data);
+        } else {
+            self.push(frame);
+        }
+        Ok(())
+    }
+
     pub fn is_gone(&self) -> bool {
         self.gone.load(Ordering::Acquire)
     }
@@ -219,6 +269,20 @@ impl MemberPort {
     pub fn mark_gone(&self) {
         self.gone.store(true, Ordering::Release);
     }
+}
+
+/// Why a frame the host handed in was not queued.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The member has left.
+    Gone,
+    Bad(FrameError),
+}
+
+/// The RFC 6464 level of a dBov level, rounded towards loud so a frame is
+/// never judged quieter than it is.
+fn rfc6464_level(dbov: f32) -> u8 {
+    (-dbov).floor().clamp(0.0, 127.0) as u8
 }
 
 /// Mixer timing, measured by whoever runs the ticks.
