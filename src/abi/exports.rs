@@ -21,7 +21,7 @@ use super::sys;
 use crate::room::io::Codec;
 use crate::runtime::status::Status;
 use crate::runtime::Host;
-use crate::runtime::{CallerInfo, InFrame, Module};
+use crate::runtime::{CallerInfo, InFrame, MemberPort, Module};
 
 /// The ABI version this module implements; the host's `huddle_host.abi_version`
 /// must match it.
@@ -389,10 +389,21 @@ pub extern "C" fn huddle_member_audio(
 ) -> Status {
     ffi_entry!("huddle_member_audio", Status::Panic, {
         refuse_inside_send_audio!("huddle_member_audio");
-        if let Some(status) = member_audio_quick(member, frame) {
-            return status;
-        }
-        let (module, port) = try_handle!("huddle_member_audio", "member", member, handles::member);
+        let (port, module) = try_handle!(
+            "huddle_member_audio",
+            "member",
+            member,
+            handles::member_for_frame
+        );
+        let module = match module {
+            Some(module) => module,
+            None => {
+                if let Some(status) = member_audio_quick(&port, frame) {
+                    return status;
+                }
+                try_handle!("huddle_member_audio", "member", member, handles::member).0
+            }
+        };
         let _scope = module.log_scope();
         let _flush = FlushOnDrop(&module, false);
         member_audio(&module, &port, frame)
@@ -403,13 +414,9 @@ pub extern "C" fn huddle_member_audio(
 /// the module, its log scope or its host-call delivery (none of which a
 /// good frame needs): each of those wrote a line that all media threads
 /// share, every frame. `None` for anything else (a bad argument or frame, a
-/// member gone, the manual timer): the full path then counts, logs and
-/// answers it, having done nothing here.
-fn member_audio_quick(
-    member: *mut huddle_member,
-    frame: *const sys::huddle_frame,
-) -> Option<Status> {
-    let port = handles::member_port(member)?;
+/// member gone): the full path then counts, logs and answers it, having
+/// done nothing here.
+fn member_audio_quick(port: &MemberPort, frame: *const sys::huddle_frame) -> Option<Status> {
     let frame = ref_arg(frame).ok()?;
     let data = bytes_arg(frame.data, frame.len, MAX_FRAME_BYTES).ok()?;
     let input = in_frame(frame, Codec::from_u32(frame.codec)?);

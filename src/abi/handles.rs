@@ -140,18 +140,22 @@ pub(crate) fn member(
     Ok((module, port.clone()))
 }
 
-/// The member's port alone, for the per-frame path, when its module
-/// delivers host calls on its own threads; `None` sends the caller down the
-/// full path (`member`). No count is taken on the module: its count is one
-/// cache line that every media thread of every call would write twice a
-/// frame.
-pub(crate) fn member_port(handle: *const huddle_member) -> Option<Arc<MemberPort>> {
+/// The member's port, for the per-frame path, with its module only where a
+/// frame needs it: `None` when the module delivers host calls on its own
+/// threads (realtime timer). No count is taken on such a module: its count
+/// is one cache line that every media thread of every call would write
+/// twice a frame.
+pub(crate) fn member_for_frame(
+    handle: *const huddle_member,
+) -> Result<(Arc<MemberPort>, Option<Arc<Module>>), Status> {
+    if handle.is_null() {
+        return Err(Status::NullArgument);
+    }
     let reg = read();
-    let (owner, port) = reg.members.get(&handle.addr())?;
-    reg.modules
-        .get(owner)
-        .filter(|m| m.delivers_on_own_threads())?;
-    Some(port.clone())
+    let (owner, port) = reg.members.get(&handle.addr()).ok_or(Status::StaleHandle)?;
+    let module = reg.modules.get(owner).ok_or(Status::StaleHandle)?;
+    let module = (!module.delivers_on_own_threads()).then(|| module.clone());
+    Ok((port.clone(), module))
 }
 
 pub(crate) fn remove_member(

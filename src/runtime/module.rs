@@ -291,9 +291,12 @@ impl Module {
     /// Delivers queued host calls without waiting for the recording writer:
     /// cheap enough for every frame.
     pub fn deliver_host_calls(&self) {
+        if self.delivers_on_own_threads() {
+            return;
+        }
         if self.shut.load(Ordering::Acquire) {
             self.shared.outbox.deliver_queued(&*self.shared.host);
-        } else if self.shared.timer == Timer::Manual {
+        } else {
             self.shared.outbox.deliver_pending(&*self.shared.host);
         }
     }
