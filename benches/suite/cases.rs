@@ -243,14 +243,7 @@ pub fn codec_floor(o: &Options, r: &mut Report, opus: &OpusLoop) -> Floor {
     };
     let packets = &opus.talkers[0];
     let mut pcm = vec![0i16; FRAME];
-    let mut decoded = Vec::with_capacity(packets.len() * FRAME);
-    {
-        let mut d = OpusDecoder::new(RATE).expect("decoder");
-        for p in packets {
-            let _ = d.decode(&p.data, &mut pcm);
-            decoded.extend_from_slice(&pcm);
-        }
-    }
+    let decoded = decode_all(packets);
     let (mut dec_us, mut enc_us) = (Vec::new(), Vec::new());
     let mut out = vec![0u8; 1275];
     for _ in 0..rounds {
@@ -292,6 +285,18 @@ pub fn codec_floor(o: &Options, r: &mut Report, opus: &OpusLoop) -> Floor {
     f
 }
 
+/// A talker's packets decoded in order by one decoder, as 48 kHz samples.
+fn decode_all(packets: &[streams::Packet]) -> Vec<i16> {
+    let mut d = OpusDecoder::new(RATE).expect("decoder");
+    let mut pcm = vec![0i16; FRAME];
+    let mut all = Vec::with_capacity(packets.len() * FRAME);
+    for p in packets {
+        let _ = d.decode(&p.data, &mut pcm);
+        all.extend_from_slice(&pcm);
+    }
+    all
+}
+
 /// The same codec work as a realtime tick, `decodes` decodes and
 /// `encodes` encodes (each of its own state, as a room keeps them), run
 /// once per 20 ms on a thread that sleeps in between, over `seconds`:
@@ -309,18 +314,7 @@ pub fn paced_codec_cores(opus: &OpusLoop, decodes: usize, encodes: usize, second
         .map(|_| OpusEncoder::new(RATE, listener_settings()).expect("encoder"))
         .collect();
     // What each encoder is given: a talker's speech, decoded once here.
-    let speech: Vec<Vec<i16>> = talkers
-        .iter()
-        .map(|packets| {
-            let mut d = OpusDecoder::new(RATE).expect("decoder");
-            let mut all = Vec::with_capacity(packets.len() * FRAME);
-            for p in packets {
-                let _ = d.decode(&p.data, &mut pcm);
-                all.extend_from_slice(&pcm);
-            }
-            all
-        })
-        .collect();
+    let speech: Vec<Vec<i16>> = talkers.iter().map(|p| decode_all(p)).collect();
     let mut out = vec![0u8; 1275];
     let ticks = (seconds * 50.0).max(1.0) as usize;
     let start = Instant::now();
