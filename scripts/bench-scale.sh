@@ -20,10 +20,13 @@ source scripts/scaleout-lib.sh
 
 total=$((rooms_n * callers_n))
 span=$(((total * 2 + 100) & ~1))
-read -r kam_port node_port lp mp < <(python3 tests/sip/freeports.py 4 4)
+{
+    read -r kam_port node_port lp mp
+    read -r -a node_rtp
+} < <(python3 tests/sip/freeports.py 4 4 "$nodes_n" "$span")
 uris=()
 for ((n = 0; n < nodes_n; n++)); do
-    read -r rtp < <(python3 tests/sip/freeports.py 1 "$span")
+    rtp=${node_rtp[n]}
     node_conf "$n" "127.0.0.$((n + 2))" "$node_port" "$rtp" "$span" "max_members = $((callers_n + 5))"
     start_node "$n"
     uris+=("sip:127.0.0.$((n + 2)):$node_port")

@@ -22,8 +22,10 @@ rooms=20
 make -s -C ffi/sip BUILD="$work/build"
 bin="$work/build/huddle-sip"
 
-read -r sip_port mp lp < <(python3 tests/sip/freeports.py 3 4)
-read -r rtp_base < <(python3 tests/sip/freeports.py 1 $((calls * 2 + 100)))
+{
+    read -r sip_port mp lp
+    read -r rtp_base
+} < <(python3 tests/sip/freeports.py 3 4 1 $((calls * 2 + 100)))
 cat >"$work/huddle.conf" <<CONF
 [module]
 timer = "realtime"

@@ -42,10 +42,12 @@ step "build huddle-sip; the G.711, G.722 and config unit tests"
 make -s -C ffi/sip BUILD="$work/build" CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" all test
 bin="$work/build/huddle-sip"
 
-read -r sip_port rtp_base mp_a mp_b mp_pin mp_bad mp_info mp_hold mp_kick mp_flood mp_flood2 mp_uas mp_expire \
-    lp1 lp2 lp3 lp4 lp5 lp6 lp7 lp8 lp9 lp10 uas_port < <(python3 tests/sip/freeports.py 24 4)
-read -r rtp_base < <(python3 tests/sip/freeports.py 1 200)
-read -r lp11 lp12 lp13 lp14 lp15 lp16 mp_c mp_d mp_u mp_h mp_x mp_e bs_sip bs_rtp < <(python3 tests/sip/freeports.py 14 4)
+{
+    read -r sip_port mp_a mp_b mp_pin mp_bad mp_info mp_hold mp_kick mp_flood mp_flood2 mp_uas mp_expire \
+        lp1 lp2 lp3 lp4 lp5 lp6 lp7 lp8 lp9 lp10 uas_port lp11 lp12 lp13 lp14 lp15 lp16 \
+        mp_c mp_d mp_u mp_h mp_x mp_e bs_sip bs_rtp
+    read -r rtp_base
+} < <(python3 tests/sip/freeports.py 37 4 1 200)
 
 # The webhook receiver: it picks its own port and says which.
 python3 tests/sip/hookserver.py "$work/hook.port" "$work/hooks.jsonl" 300 &
