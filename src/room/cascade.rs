@@ -13,7 +13,7 @@
 //! the other node's mixer, so its jitter buffer is the profile's
 //! `bridge_jitter_frames` (1: a frame is mixed in the first tick after it
 //! arrives) unless the app args say otherwise, and a backlog left by a
-//! late frame is trimmed again (`Input::trim_bridge_backlog`). When a bridge is
+//! late frame is trimmed again after half a second (`Pacing::BRIDGE`). When a bridge is
 //! lost it is dialled again after 1 s, then 2, 4, ... up to 30 s; a bridge
 //! that stayed up 10 s starts the back-off over, and a dial not answered in
 //! 15 s counts as lost. A room's end ends its cascades.

@@ -50,11 +50,16 @@ impl Room {
             deaf: spec.deaf,
             hold: spec.hold,
             coaching: Vec::new(),
-            input: if spec.bridge {
-                Input::new(self.frame, depth, vad).trim_backlog()
-            } else {
-                Input::new(self.frame, depth, vad)
-            },
+            input: Input::new(
+                self.frame,
+                depth,
+                vad,
+                if spec.bridge {
+                    Pacing::BRIDGE
+                } else {
+                    Pacing::PHONE
+                },
+            ),
             in_gain_db: 0.0,
             out_gain_db: 0.0,
             energy_dbov: settings.vad.threshold_dbov,

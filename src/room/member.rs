@@ -246,9 +246,38 @@ pub(crate) struct Input {
     /// Payload buffers of frames played or dropped, for the host side to
     /// refill: a steady stream then allocates nothing per frame.
     spent: Vec<Vec<u8>>,
-    /// `Some` for a leg that keeps its latency at its depth (`trim_backlog`):
-    /// how many ticks in a row the buffer has held a frame more than that.
-    backlog_ticks: Option<u32>,
+    pacing: Pacing,
+}
+
+/// How a leg's jitter buffer holds its latency down: the part that differs
+/// between a phone and a cascade's bridge. Everything else (ordering, loss,
+/// the late-tick room, which frames may be trimmed) is the same for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pacing {
+    /// A packet arriving after its slot grows the target a frame (up to
+    /// `JITTER_SLACK`), so the next one held up as long finds its slot
+    /// waiting. A bridge's frames come paced by the far node's mixer and its
+    /// depth is its latency budget: the tick its late frame added is trimmed
+    /// back instead.
+    grows_on_late: bool,
+    /// Ticks the level must stay above the target before the excess counts
+    /// as standing latency, not jitter, and is trimmed.
+    trim_window_ticks: u32,
+}
+
+impl Pacing {
+    /// A phone: its own clock and the network's jitter; a window of a
+    /// second at 20 ms.
+    pub(crate) const PHONE: Pacing = Pacing {
+        grows_on_late: true,
+        trim_window_ticks: 50,
+    };
+    /// A bridge: a backlog is trimmed after half a second, the far room's
+    /// voices being a tick late for everyone here until then.
+    pub(crate) const BRIDGE: Pacing = Pacing {
+        grows_on_late: false,
+        trim_window_ticks: 25,
+    };
 }
 
 /// Spent payload buffers a member keeps for reuse; more are freed.
@@ -265,12 +294,6 @@ const MAX_LATE: u16 = 32;
 /// standing latency; also how far the target grows above the depth.
 pub const JITTER_SLACK: usize = 2;
 
-/// A backlog of one frame held this many ticks in a row (half a second at
-/// 20 ms) is latency, not a burst being ridden out: any frame arriving
-/// after its tick empties the buffer once and starts the count over. A
-/// backlog of n frames goes n times as fast.
-const BACKLOG_TICKS: u32 = 25;
-
 /// Frames a late tick may find waiting above the target and slack, all
 /// kept: a mixer that waited for a core for up to this many ticks (320 ms
 /// at 20 ms), with the sender's packets arriving meanwhile, loses none.
@@ -278,16 +301,12 @@ const BACKLOG_TICKS: u32 = 25;
 /// flooding and the oldest go.
 pub const LATE_TICK_FRAMES: usize = 16;
 
-/// A window of this many ticks (one second at 20 ms) whose lowest level
-/// stayed above the target has that much standing latency to trim.
-const TRIM_WINDOW_TICKS: u32 = 50;
-
 /// Ticks with no frame arriving after its slot before the target shrinks
 /// back one frame toward the depth (ten seconds at 20 ms).
 const SHRINK_TICKS: u32 = 500;
 
 impl Input {
-    pub fn new(frame: usize, depth: usize, vad: Vad) -> Input {
+    pub fn new(frame: usize, depth: usize, vad: Vad, pacing: Pacing) -> Input {
         Input {
             // Grows to the depth with the member's first frames, more after a
             // late tick; a member that never sends (a listener) holds none.
@@ -313,18 +332,8 @@ impl Input {
             last_seq: None,
             last_played: None,
             spent: Vec::new(),
-            backlog_ticks: None,
+            pacing,
         }
-    }
-
-    /// For a leg paced by another mixer (a cascade's bridge): a frame that
-    /// arrived after its tick was concealed and the buffer then holds one
-    /// frame more for good, a tick of latency for everything said on the
-    /// other node. `trim` drops that frame again once it is plainly not
-    /// needed, choosing one nobody would have heard.
-    pub fn trim_backlog(mut self) -> Input {
-        self.backlog_ticks = Some(0);
-        self
     }
 
     /// Frames waiting in the jitter buffer.
@@ -380,9 +389,7 @@ impl Input {
                     .is_some_and(|last| last.wrapping_sub(seq) < MAX_LATE)
             {
                 counters.played_late += 1;
-                // A bridge's depth is its latency budget: its late frame's
-                // tick is trimmed back instead (`trim_bridge_backlog`).
-                if self.backlog_ticks.is_none() {
+                if self.pacing.grows_on_late {
                     self.target = (self.target + 1).min(self.depth + JITTER_SLACK);
                 }
                 self.calm_ticks = 0;
@@ -431,7 +438,7 @@ impl Input {
         }
         self.low_water = self.low_water.min(self.jitter.len());
         self.window_ticks += 1;
-        if self.window_ticks >= TRIM_WINDOW_TICKS {
+        if self.window_ticks >= self.pacing.trim_window_ticks {
             // A trim still owed for skipped ticks stays owed.
             self.trim_due = self
                 .trim_due
@@ -449,11 +456,17 @@ impl Input {
         }
     }
 
-    /// Skips the front frame when latency is to be trimmed, the frame is
-    /// one the mixing gate would refuse anyway, and the frame behind it is
-    /// the next in sequence (so no slot is concealed for it).
-    fn trim(&mut self, skip_below_dbov: f32, counters: &mut MemberCounters) {
-        if self.trim_due == 0 || self.jitter.len() <= self.target || self.missing_next() {
+    /// Skips the front frame when latency is to be trimmed and nobody would
+    /// hear it go: the room would not have mixed it or the frame played
+    /// before it (`previous_heard`), so a pause is 20 ms shorter and no sound
+    /// is cut. The frame behind it must be the next in sequence, so no slot
+    /// is concealed for it.
+    fn trim(&mut self, gate_dbov: f32, previous_heard: bool, counters: &mut MemberCounters) {
+        if self.trim_due == 0
+            || previous_heard
+            || self.jitter.len() <= self.target
+            || self.missing_next()
+        {
             return;
         }
         let (Some(front), Some(behind)) = (self.jitter.front(), self.jitter.get(1)) else {
@@ -464,7 +477,14 @@ impl Input {
             (None, None) => true,
             _ => false,
         };
-        if !consecutive || self.quiet_level(front, skip_below_dbov).is_none() {
+        // libopus clears its voice-activity bit on steady sounds (a held
+        // note) after a moment: while talking it does not say quiet.
+        let only_voice_bit =
+            front.codec == Codec::Opus && front.audio_level.is_none() && !front.data.is_empty();
+        if !consecutive
+            || (only_voice_bit && self.vad.talking())
+            || queued_level(front, &mut self.scratch).is_none_or(|level| level >= gate_dbov)
+        {
             return;
         }
         let Some(frame) = self.jitter.pop_front() else {
@@ -516,14 +536,22 @@ impl Input {
         }
     }
 
-    /// Produces this tick's pcm. `skip_below_dbov` lets silent senders cost
-    /// nothing: their frames are not decoded; -inf decodes every frame.
+    /// Produces this tick's pcm. `gate_dbov` is the member's mixing gate:
+    /// frames below it may be trimmed, and with `skip_quiet` they are not
+    /// decoded either, so silent senders cost nothing.
     pub fn pull(
         &mut self,
         room_rate: u32,
-        skip_below_dbov: f32,
+        gate_dbov: f32,
+        skip_quiet: bool,
         counters: &mut MemberCounters,
     ) -> Option<VadChange> {
+        let previous_heard = self.has_audio && self.level_dbov >= gate_dbov;
+        let skip_below_dbov = if skip_quiet {
+            gate_dbov
+        } else {
+            f32::NEG_INFINITY
+        };
         self.has_audio = false;
         self.bad = None;
         if !self.playing {
@@ -533,7 +561,7 @@ impl Input {
             self.playing = true;
         }
         self.watch_level();
-        self.trim(skip_below_dbov, counters);
+        self.trim(gate_dbov, previous_heard, counters);
         let frame_len = self.pcm.len();
         if self.missing_next() {
             // A packet was lost and the one after it is here: rebuild the lost
@@ -604,44 +632,6 @@ impl Input {
             -127.0
         };
         self.vad.update(self.level_dbov)
-    }
-
-    /// After `pull`, on legs made with `trim_backlog`: when the buffer has
-    /// held more than its depth long enough (`BACKLOG_TICKS`), drops the next
-    /// frame if it and the one just played are below `quiet_dbov` (the
-    /// member's mixing gate: the room would not have heard either). A pause
-    /// between two words is then 20 ms shorter; no sound is cut. Returns
-    /// whether it dropped one.
-    pub fn trim_bridge_backlog(&mut self, quiet_dbov: f32, counters: &mut MemberCounters) -> bool {
-        let Some(ticks) = self.backlog_ticks.as_mut() else {
-            return false;
-        };
-        if !self.playing || self.jitter.len() < self.depth {
-            *ticks = 0;
-            return false;
-        }
-        *ticks = ticks.saturating_add(1);
-        let extra = (self.jitter.len() + 1 - self.depth) as u32;
-        if *ticks < BACKLOG_TICKS / extra
-            || (self.has_audio && self.level_dbov >= quiet_dbov)
-            || self
-                .jitter
-                .front()
-                .is_none_or(|f| queued_level(f, &mut self.scratch).is_none_or(|l| l >= quiet_dbov))
-        {
-            return false;
-        }
-        let Some(frame) = self.jitter.pop_front() else {
-            return false;
-        };
-        if let Some(seq) = frame.sequence {
-            self.last_seq = Some(seq);
-            self.last_played = Some(seq);
-        }
-        self.spend(frame);
-        counters.trimmed += 1;
-        self.backlog_ticks = Some(0);
-        true
     }
 
     fn decode(
@@ -811,9 +801,9 @@ impl Input {
     }
 }
 
-/// A queued frame's level without decoding it, when it can be known: an L16
-/// payload's RMS, a level header, or an Opus packet its encoder marked as
-/// without voice. `None`: an Opus packet that may be speech.
+/// A queued frame's level without decoding it, when it can be known: a level
+/// header, an L16 or G.711 payload's RMS, or an Opus packet its encoder
+/// marked as without voice. `None`: an Opus packet that may be speech.
 fn queued_level(frame: &InFrame, scratch: &mut Vec<i16>) -> Option<f32> {
     if let Some(level) = frame.audio_level {
         return Some(rfc6464_to_dbov(level));
@@ -936,9 +926,11 @@ mod tests {
     /// frames carry a constant value (1000, 1001, ...) the listener hears
     /// back exactly (one talker, no gain), so each frame's delay from
     /// arrival to the listener's ear is measured; quiet ones are digital
-    /// silence with the level the runtime's door would measure (127).
+    /// silence, with the level the runtime's door would measure (127) or,
+    /// for a host that sends every payload, without.
     struct Stream {
         sim: Sim,
+        quiet_header: bool,
         talker: MemberId,
         listener: MemberId,
         seq: u16,
@@ -951,13 +943,21 @@ mod tests {
 
     impl Stream {
         fn new() -> Stream {
+            Stream::in_room(true, true)
+        }
+
+        /// `skip_quiet`: the room skips decoding quiet inputs (else it
+        /// decodes every one); `quiet_header`: quiet frames carry a level.
+        fn in_room(skip_quiet: bool, quiet_header: bool) -> Stream {
             let mut settings = sim::settings("jb");
             settings.jitter_frames = 2;
+            settings.skip_quiet_inputs = skip_quiet;
             let mut sim = Sim::new(settings);
             let talker = sim.join(sim::member("a"));
             let listener = sim.join(sim::member("b"));
             Stream {
                 sim,
+                quiet_header,
                 talker,
                 listener,
                 seq: 65_500, // wraps during the tests
@@ -981,7 +981,7 @@ mod tests {
                 data: std::iter::repeat_n(value.to_ne_bytes(), sim::FRAME)
                     .flatten()
                     .collect(),
-                audio_level: (!loud).then_some(127),
+                audio_level: (!loud && self.quiet_header).then_some(127),
                 sequence: Some(self.seq),
             }
         }
@@ -1047,7 +1047,18 @@ mod tests {
     /// the stall, and nothing audible was skipped.
     #[test]
     fn a_burst_after_skipped_ticks_loses_nothing_and_latency_trims_back_in_silence() {
-        let mut s = Stream::new();
+        stall_then_quiet(Stream::new());
+    }
+
+    /// The same where nothing says a frame is quiet but its payload: plain
+    /// L16 from a host that sends every frame, in a room that decodes every
+    /// input. The silence is measured in the queue, so it trims as well.
+    #[test]
+    fn latency_trims_back_in_measured_silence_in_a_room_that_decodes_every_input() {
+        stall_then_quiet(Stream::in_room(false, false));
+    }
+
+    fn stall_then_quiet(mut s: Stream) {
         s.steady(50, true);
         let level_before = s.sim.room.queued_frames(s.talker);
         // The late tick: the six packets of the skipped ticks and its own.

@@ -223,14 +223,11 @@ impl Room {
         changes.clear();
         let skip_quiet = self.settings.skip_quiet_inputs;
         for m in self.members.iter_mut() {
-            // Skipped frames are exactly those the mixing gate would refuse.
-            let skip_below = if skip_quiet {
-                m.energy_dbov - GATE_MARGIN_DB
-            } else {
-                f32::NEG_INFINITY
-            };
+            // Skipped and trimmed frames are exactly those the mixing gate
+            // would refuse.
+            let gate_dbov = m.energy_dbov - GATE_MARGIN_DB;
             let before = (m.counters.decodes, m.counters.decodes_skipped);
-            if let Some(change) = m.input.pull(rate, skip_below, &mut m.counters) {
+            if let Some(change) = m.input.pull(rate, gate_dbov, skip_quiet, &mut m.counters) {
                 // Detection runs on everyone; events only follow members in
                 // the conference's ears (not entering a PIN, on hold or being
                 // shown out), and a stop only ends a start that was sent.
@@ -243,9 +240,6 @@ impl Room {
                     changes.push((m.id, change, m.muted));
                 }
             }
-            // A bridge's backlog goes at a frame the gate would refuse.
-            m.input
-                .trim_bridge_backlog(m.energy_dbov - GATE_MARGIN_DB, &mut m.counters);
             self.counters.opus_decodes += m.counters.decodes - before.0;
             self.counters.decodes_skipped += m.counters.decodes_skipped - before.1;
             if let Some(e) = m.input.bad {

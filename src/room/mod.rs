@@ -34,7 +34,7 @@ pub use log_limit::{LogLimit, BAD_FRAME_LOG_EVERY_MS};
 pub use member::{
     DecodeError, FrameError, InFrame, MemberCounters, MemberId, LATE_TICK_FRAMES, SPARE_BUFFERS,
 };
-use member::{Input, Member};
+use member::{Input, Member, Pacing};
 use mixer::{MixScratch, Player};
 use out_stream::Format;
 use settings::{FirstSetter, MemberSpec, RoomSettings};
